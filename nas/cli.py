@@ -1,0 +1,77 @@
+"""The ``nas`` command line: argument parsing and printing only.
+
+Each sub-command lives in a small module of :mod:`nas.commands` with ``add_parser`` and
+``run``; ``main`` returns the exit status: 0 done, 1 failed, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from nas import __version__
+from nas.errors import NasInputError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# sub-command modules, in the order ``nas --help`` lists them
+COMMANDS = ("search", "studies", "show")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"nas: error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="nas",
+        description=(
+            "Hardware-aware neural architecture search: train a weight-sharing supernet, score "
+            "candidates with inherited weights and latency measured on the target, keep the "
+            "accuracy/latency Pareto front in an Optuna database."
+        ),
+        epilog="Start with: nas search --space mobile --budget 200",
+    )
+    parser.add_argument("--version", action="version", version=f"nas {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"nas.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        import warnings
+
+        warnings.filterwarnings("ignore", category=UserWarning)
+        logging.getLogger("optuna").setLevel(logging.WARNING)
+    try:
+        return int(args.run(args))
+    except NasInputError as exc:
+        sys.stderr.write(f"nas: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("nas: interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

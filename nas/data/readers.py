@@ -1,0 +1,119 @@
+"""Readers for the data sets ``--data`` accepts. Nothing here downloads anything.
+
+- default: scikit-learn's digits (1,797 real 8x8 images shipped inside scikit-learn);
+- a ``.npz`` file with arrays ``x`` (images) and ``y`` (labels);
+- a CIFAR-10 python-format folder (``data_batch_1..5`` and ``test_batch``);
+- an image folder with one sub-folder per class.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from nas.data.dataset import Dataset, check_labels, split, to_nchw
+from nas.errors import DataError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".webp"}
+
+
+def read_digits() -> Dataset:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (bunch.images / 16.0).astype(np.float32)  # (N, 8, 8) in [0, 1]
+    return split("digits", to_nchw(x, "digits"), bunch.target.astype(np.int64))
+
+
+def read_npz(path: Path) -> Dataset:
+    try:
+        # allow_pickle=False: an .npz may come from anywhere; object arrays are refused.
+        with np.load(path, allow_pickle=False) as f:
+            if "x" not in f or "y" not in f:
+                raise DataError(f"{path}: expected arrays 'x' and 'y', found {sorted(f.files)}")
+            x, y = f["x"], f["y"]
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    if len(x) == 0:
+        raise DataError(f"{path}: the data set is empty")
+    x = to_nchw(x, str(path))
+    x = x / 255.0 if x.max() > 1.5 else x
+    return split(path.stem, x.astype(np.float32), check_labels(y, len(x), str(path)))
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """CIFAR-10's python format is pickled; allow only what its batches contain."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+    }
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        raw = _NumpyOnlyUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
+        data = np.asarray(raw[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        labels = np.asarray(raw[b"labels"], dtype=np.int64)
+    except (OSError, pickle.UnpicklingError, KeyError, ValueError, TypeError, EOFError) as exc:
+        raise DataError(f"{path}: not a CIFAR-10 python batch ({exc})") from None
+    return data, labels
+
+
+def read_cifar(folder: Path) -> Dataset:
+    train_files = sorted(folder.glob("data_batch_*"))
+    test_file = folder / "test_batch"
+    if not train_files or not test_file.is_file():
+        raise DataError(f"{folder}: expected CIFAR-10 files data_batch_1..5 and test_batch")
+    parts = [_cifar_batch(p) for p in train_files]
+    x = np.concatenate([p[0] for p in parts]).astype(np.float32) / 255.0
+    y = np.concatenate([p[1] for p in parts])
+    xt, yt = _cifar_batch(test_file)
+    # fixed validation split: the last 10% of the training batches
+    n_val = len(y) // 10
+    return Dataset(
+        folder.name, x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:],
+        xt.astype(np.float32) / 255.0, yt, int(max(y.max(), yt.max())) + 1,
+    )
+
+
+def read_image_folder(folder: Path) -> Dataset:
+    from PIL import Image, UnidentifiedImageError
+
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if not classes:
+        raise DataError(f"{folder}: expected one sub-folder of images per class, found none")
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    size: tuple[int, int] | None = None
+    for label, cls in enumerate(classes):
+        for f in sorted((folder / cls).iterdir()):
+            if f.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                with Image.open(f) as im:
+                    im = im.convert("RGB")
+                    size = size or im.size
+                    if im.size != size:
+                        im = im.resize(size)
+                    images.append(np.asarray(im, dtype=np.float32) / 255.0)
+            except (OSError, UnidentifiedImageError) as exc:
+                raise DataError(f"{f}: not a readable image ({exc})") from None
+            labels.append(label)
+    if not images:
+        raise DataError(f"{folder}: no images found in its class folders")
+    x = to_nchw(np.stack(images), str(folder))
+    return split(folder.name, x, np.asarray(labels, dtype=np.int64))

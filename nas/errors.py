@@ -1,0 +1,31 @@
+"""Errors a person can act on.
+
+Every exception here means *bad input*: the command line prints its one-line message and exits
+with status 2. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class NasInputError(Exception):
+    """Bad input from the user (file, option, data, storage); the message says what to do."""
+
+
+class SpaceError(NasInputError):
+    """A search-space file or name that cannot be used."""
+
+
+class ArchitectureError(NasInputError):
+    """An architecture that is not a member of its search space."""
+
+
+class DataError(NasInputError):
+    """A data set that cannot be read or does not fit the search space."""
+
+
+class StorageError(NasInputError):
+    """A storage URL that cannot be opened or a study that does not fit the request."""
+
+
+class OptionError(NasInputError):
+    """A command-line or library option with a value outside its range."""

@@ -1,0 +1,119 @@
+"""The latency measurement protocol, shared by every target.
+
+1. ``warmup`` untimed runs (caches, allocator, lazy kernels).
+2. Timed runs in rounds until the median is *stable* or a cap is hit. Stable means the
+   estimated standard error of the median, ``1.253 * 1.4826 * MAD / sqrt(n)``, is below
+   ``rel_tol`` of the median. Caps: ``max_runs`` runs or ``max_seconds`` of timing.
+3. Outliers are rejected before the statistics: a run slower than ``median + 5 * 1.4826 * MAD``
+   (a robust 5-sigma bound) is dropped; on a shared machine those are preemptions, not the
+   model. Faster runs are never dropped. The count of dropped runs is reported.
+4. The result is *noisy* when the cap was hit before the median was stable, or when the
+   p10-p90 spread exceeds ``noisy_spread`` of the median.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from nas.errors import OptionError
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    warmup: int = 3
+    min_runs: int = 10
+    max_runs: int = 100
+    max_seconds: float = 3.0
+    rel_tol: float = 0.01
+    noisy_spread: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.warmup < 0 or self.min_runs < 3 or self.max_runs < self.min_runs:
+            raise OptionError(
+                f"timing needs warmup >= 0 and 3 <= min_runs <= max_runs, got {self}"
+            )
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Latency of one model on one target, in milliseconds."""
+
+    median_ms: float
+    mean_ms: float
+    std_ms: float
+    p10_ms: float
+    p90_ms: float
+    min_ms: float
+    runs: int
+    rejected: int
+    warmup: int
+    noisy: bool
+
+    def to_dict(self) -> dict[str, float | int | bool]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, float | int | bool]) -> LatencyStats:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__})  # type: ignore[arg-type]
+
+
+def _mad(x: np.ndarray) -> float:
+    return float(np.median(np.abs(x - np.median(x))))
+
+
+def summarize(samples_ms: list[float], *, warmup: int, stable: bool, noisy_spread: float) -> LatencyStats:
+    """Statistics of timed runs after outlier rejection (see the module docstring)."""
+    x = np.asarray(samples_ms, dtype=np.float64)
+    med = float(np.median(x))
+    bound = med + 5 * 1.4826 * _mad(x)
+    kept = x[x <= bound] if _mad(x) > 0 else x
+    med = float(np.median(kept))
+    p10, p90 = (float(v) for v in np.percentile(kept, [10, 90]))
+    noisy = (not stable) or (p90 - p10) > noisy_spread * med
+    return LatencyStats(
+        median_ms=med,
+        mean_ms=float(kept.mean()),
+        std_ms=float(kept.std(ddof=1)) if len(kept) > 1 else 0.0,
+        p10_ms=p10,
+        p90_ms=p90,
+        min_ms=float(kept.min()),
+        runs=len(kept),
+        rejected=len(x) - len(kept),
+        warmup=warmup,
+        noisy=noisy,
+    )
+
+
+def time_runs(
+    run: Callable[[], object],
+    cfg: TimingConfig,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+    sync: Callable[[], None] = lambda: None,
+) -> LatencyStats:
+    """Time ``run`` following the protocol; ``sync`` waits for asynchronous devices."""
+    for _ in range(cfg.warmup):
+        run()
+    sync()
+    samples: list[float] = []
+    started = clock()
+    stable = False
+    while len(samples) < cfg.max_runs:
+        t0 = clock()
+        run()
+        sync()
+        samples.append((clock() - t0) * 1000.0)
+        if len(samples) >= cfg.min_runs:
+            x = np.asarray(samples)
+            med = float(np.median(x))
+            sem = 1.253 * 1.4826 * _mad(x) / np.sqrt(len(x))
+            if med > 0 and sem <= cfg.rel_tol * med:
+                stable = True
+                break
+        if clock() - started > cfg.max_seconds and len(samples) >= cfg.min_runs:
+            break
+    return summarize(samples, warmup=cfg.warmup, stable=stable, noisy_spread=cfg.noisy_spread)

@@ -1,0 +1,24 @@
+"""Search spaces: declarative files, architectures as flat dicts, sampling and hashing.
+
+No torch here; Optuna appears only in :mod:`nas.spaces.optuna_adapter`.
+"""
+
+from __future__ import annotations
+
+from nas.spaces.base import Arch, Choice, LatencyInput, Space, arch_hash, canonical_json
+from nas.spaces.chain import ChainSpace
+from nas.spaces.loader import builtin_names, load_space, register_kind, space_from_dict
+
+__all__ = [
+    "Arch",
+    "ChainSpace",
+    "Choice",
+    "LatencyInput",
+    "Space",
+    "arch_hash",
+    "builtin_names",
+    "canonical_json",
+    "load_space",
+    "register_kind",
+    "space_from_dict",
+]

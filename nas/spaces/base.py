@@ -1,0 +1,175 @@
+"""The search-space model: choices, architectures and their canonical form.
+
+An *architecture* is a flat dict from choice label to value (``{"stage0.depth": 3, ...}``).
+A :class:`Space` makes, validates, mutates and hashes architectures; every other part of the
+tool (strategies, supernets, storage, exports, dashboards) speaks that one currency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from nas.errors import ArchitectureError
+
+Value = int | str
+Arch = dict[str, Value]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One decision of a space: a label and the values it may take, in file order."""
+
+    label: str
+    options: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class LatencyInput:
+    """The input shape at which latency is measured: ``(batch, channels, height, width)``."""
+
+    batch: int
+    channels: int
+    height: int
+    width: int
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (self.batch, self.channels, self.height, self.width)
+
+
+class Space(ABC):
+    """A search space: the set of architectures one supernet family can build.
+
+    Subclasses define :attr:`choices` (every label a sampler may set) and
+    :meth:`active_labels` (the labels that matter for a given architecture; for example a
+    layer beyond a stage's depth does not). Everything else is shared.
+    """
+
+    name: str
+    version: int
+    kind: str
+    digest: str  # hash of the validated space description: changes when the network would
+    choices: tuple[Choice, ...]
+    latency_input: LatencyInput
+    input_channels: int
+    train_resolution: int
+
+    @abstractmethod
+    def active_labels(self, arch: Mapping[str, Value]) -> list[str]:
+        """Labels whose values shape the network described by ``arch``, in canonical order."""
+
+    @abstractmethod
+    def describe(self, arch: Mapping[str, Value]) -> str:
+        """A readable one-line form of a canonical architecture."""
+
+    # ---- shared behaviour -------------------------------------------------------------
+    def choice(self, label: str) -> Choice:
+        for c in self.choices:
+            if c.label == label:
+                return c
+        raise ArchitectureError(f"space {self.name!r} has no choice {label!r}")
+
+    def canonical(self, arch: Mapping[str, Value]) -> Arch:
+        """Validate ``arch`` and return its canonical form (only active labels, file order).
+
+        Raises:
+            ArchitectureError: unknown label, missing active label, or a value not allowed.
+        """
+        known = {c.label: c for c in self.choices}
+        unknown = sorted(set(arch) - set(known))
+        if unknown:
+            raise ArchitectureError(
+                f"architecture has labels not in space {self.name!r}: {', '.join(unknown)}"
+            )
+        out: Arch = {}
+        for label in self.active_labels(arch):
+            if label not in arch:
+                raise ArchitectureError(f"architecture is missing choice {label!r}")
+            value = arch[label]
+            options = known[label].options
+            if value not in options or isinstance(value, bool):
+                raise ArchitectureError(
+                    f"{label}={value!r} is not allowed in space {self.name!r}; "
+                    f"expected one of {list(options)}"
+                )
+            out[label] = value
+        return out
+
+    def sample(self, rng: random.Random) -> Arch:
+        """A uniformly random value for every choice, then canonicalised."""
+        return self.canonical({c.label: rng.choice(c.options) for c in self.choices})
+
+    def mutate(self, arch: Mapping[str, Value], rng: random.Random) -> Arch:
+        """Change exactly one active choice of ``arch`` to another allowed value."""
+        base = self.to_params(arch)
+        labels = [lb for lb in self.active_labels(base) if len(self.choice(lb).options) > 1]
+        if not labels:
+            return self.canonical(base)
+        label = rng.choice(labels)
+        base[label] = rng.choice([v for v in self.choice(label).options if v != base[label]])
+        return self.canonical(base)
+
+    def neighbours(self, arch: Mapping[str, Value]) -> list[Arch]:
+        """Every architecture one active choice away from ``arch``."""
+        base = self.to_params(arch)
+        out: list[Arch] = []
+        for label in self.active_labels(base):
+            for value in self.choice(label).options:
+                if value != base[label]:
+                    out.append(self.canonical({**base, label: value}))
+        return out
+
+    def to_params(self, arch: Mapping[str, Value]) -> Arch:
+        """Full parameter dict (every label) for Optuna; inactive labels take their first option."""
+        canon = self.canonical(arch)
+        return {c.label: canon.get(c.label, arch.get(c.label, c.options[0])) for c in self.choices}
+
+    def from_params(self, params: Mapping[str, Value]) -> Arch:
+        """The canonical architecture behind a full Optuna parameter dict."""
+        return self.canonical(params)
+
+    def encode(self, arch: Mapping[str, Value]) -> str:
+        """Canonical JSON: active labels only, sorted keys, no spaces."""
+        return canonical_json(self.canonical(arch))
+
+    def decode(self, text: str) -> Arch:
+        """Parse and validate an architecture written by :meth:`encode`."""
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ArchitectureError(f"architecture is not valid JSON: {exc.msg}") from None
+        if not isinstance(value, dict):
+            raise ArchitectureError("architecture JSON must be an object of label: value")
+        return self.canonical(value)
+
+    def hash(self, arch: Mapping[str, Value]) -> str:
+        """Stable 16-hex-digit hash of an architecture *in this space* (see :func:`arch_hash`)."""
+        return arch_hash(self.digest, self.canonical(arch))
+
+    def size(self) -> int:
+        """Number of distinct canonical architectures (enumerated; spaces are finite)."""
+        return len({self.encode(a) for a in self._enumerate()})
+
+    def _enumerate(self) -> Sequence[Arch]:
+        import itertools
+
+        labels = [c.label for c in self.choices]
+        return [
+            dict(zip(labels, vals, strict=True))
+            for vals in itertools.product(*(c.options for c in self.choices))
+        ]
+
+
+def canonical_json(arch: Mapping[str, Value]) -> str:
+    return json.dumps(dict(arch), sort_keys=True, separators=(",", ":"))
+
+
+def arch_hash(space_digest: str, arch: Mapping[str, Value]) -> str:
+    """The one function that names an architecture: space digest + canonical JSON, SHA-256."""
+    text = space_digest + "\n" + canonical_json(arch)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,203 @@
+"""Global chain spaces (MobileNetV2 / ProxylessNAS / Once-for-All style).
+
+A chain space is a stem, then stages of blocks with a fixed output width and stride, then a
+head. Per stage a *depth* is chosen; per layer the block's own choices (for ``mbconv``: kernel
+size and expansion ratio). Layers beyond the chosen depth are inactive and drop out of the
+canonical architecture, so two parameter sets that build the same network hash the same.
+
+Labels: ``stage{i}.depth`` and ``stage{i}.layer{j}.{choice}``, counted from 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from nas.spaces.base import Choice, LatencyInput, Space, Value
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+# The choices each block family needs per layer, and the values its supernet can build.
+BLOCK_LAYER_CHOICES: dict[str, dict[str, tuple[int, ...]]] = {
+    "mbconv": {"kernel": (1, 3, 5, 7, 9), "expand": (1, 2, 3, 4, 5, 6, 8)},
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LatencyInputModel(_Strict):
+    batch: PositiveInt = 1
+    channels: PositiveInt
+    height: PositiveInt
+    width: PositiveInt
+
+
+class StemModel(_Strict):
+    channels: PositiveInt
+    kernel: Literal[3, 5, 7] = 3
+    stride: Literal[1, 2] = 2
+
+
+class StageModel(_Strict):
+    channels: PositiveInt
+    stride: Literal[1, 2]
+    depth: list[PositiveInt] | None = Field(
+        default=None, description="depth options for this stage; defaults to the space's `depth`"
+    )
+
+
+class ChainSpaceModel(_Strict):
+    """The file format of a chain space (see ``search_spaces/mobile.yaml``)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    version: PositiveInt = 1
+    kind: Literal["chain"]
+    block: Literal["mbconv"]
+    description: str = ""
+    input_channels: PositiveInt = 3
+    train_resolution: PositiveInt
+    latency_input: LatencyInputModel
+    stem: StemModel
+    first_block_channels: PositiveInt | None = Field(
+        default=None, description="fixed MBConv (expand 1, kernel 3) after the stem, as MobileNetV2"
+    )
+    stages: list[StageModel] = Field(min_length=1)
+    depth: list[PositiveInt] = Field(min_length=1)
+    layer_choices: dict[str, list[PositiveInt]]
+    head_channels: PositiveInt | None = None
+
+    @field_validator("depth")
+    @classmethod
+    def _sorted_unique(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"options must be distinct, got {v}")
+        return v
+
+    @field_validator("layer_choices")
+    @classmethod
+    def _check_layer_choices(
+        cls, v: dict[str, list[int]], info: ValidationInfo
+    ) -> dict[str, list[int]]:
+        block = info.data.get("block", "mbconv")
+        allowed = BLOCK_LAYER_CHOICES[block]
+        if set(v) != set(allowed):
+            raise ValueError(
+                f"block {block!r} needs exactly the keys {sorted(allowed)}, got {sorted(v)}"
+            )
+        for key, values in v.items():
+            bad = [x for x in values if x not in allowed[key]]
+            if bad or not values or len(set(values)) != len(values):
+                raise ValueError(
+                    f"{key} must be distinct values from {list(allowed[key])}, got {values}"
+                )
+        return v
+
+    @model_validator(mode="after")
+    def _check_channels(self) -> ChainSpaceModel:
+        if self.latency_input.channels != self.input_channels:
+            raise ValueError(
+                f"latency_input.channels ({self.latency_input.channels}) must equal "
+                f"input_channels ({self.input_channels})"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage as the supernet builds it."""
+
+    channels: int
+    stride: int
+    depth_options: tuple[int, ...]
+
+    @property
+    def max_depth(self) -> int:
+        return max(self.depth_options)
+
+
+class ChainSpace(Space):
+    """A chain space loaded from a validated :class:`ChainSpaceModel`."""
+
+    kind = "chain"
+
+    def __init__(self, model: ChainSpaceModel) -> None:
+        self.model = model
+        self.name = model.name
+        self.version = model.version
+        self.block = model.block
+        self.input_channels = model.input_channels
+        self.train_resolution = model.train_resolution
+        li = model.latency_input
+        self.latency_input = LatencyInput(li.batch, li.channels, li.height, li.width)
+        self.stages = tuple(
+            StageSpec(s.channels, s.stride, tuple(s.depth or model.depth)) for s in model.stages
+        )
+        self.layer_keys = tuple(model.layer_choices)
+        choices: list[Choice] = []
+        for i, stage in enumerate(self.stages):
+            choices.append(Choice(f"stage{i}.depth", stage.depth_options))
+            for j in range(stage.max_depth):
+                for key in self.layer_keys:
+                    choices.append(Choice(f"stage{i}.layer{j}.{key}", tuple(model.layer_choices[key])))
+        self.choices = tuple(choices)
+        blob = json.dumps(model.model_dump(exclude={"description"}), sort_keys=True)
+        self.digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def active_labels(self, arch: Mapping[str, Value]) -> list[str]:
+        labels: list[str] = []
+        for i, stage in enumerate(self.stages):
+            label = f"stage{i}.depth"
+            labels.append(label)
+            depth = arch.get(label)
+            n = depth if isinstance(depth, int) and depth in stage.depth_options else 0
+            for j in range(n):
+                labels.extend(f"stage{i}.layer{j}.{key}" for key in self.layer_keys)
+        return labels
+
+    def layers(self, arch: Mapping[str, Value]) -> list[list[dict[str, int]]]:
+        """Per stage, the active layers' choices: ``[[{"kernel": 3, "expand": 6}, ...], ...]``."""
+        canon = self.canonical(arch)
+        out: list[list[dict[str, int]]] = []
+        for i in range(len(self.stages)):
+            depth = int(canon[f"stage{i}.depth"])
+            out.append(
+                [
+                    {key: int(canon[f"stage{i}.layer{j}.{key}"]) for key in self.layer_keys}
+                    for j in range(depth)
+                ]
+            )
+        return out
+
+    def describe(self, arch: Mapping[str, Value]) -> str:
+        # "k3e6 k5e4 | k7e3 k3e3 k3e3 | ..." : one group per stage, one token per layer.
+        def token(layer: dict[str, int]) -> str:
+            return "".join(f"{key[0]}{layer[key]}" for key in self.layer_keys)
+
+        return " | ".join(" ".join(token(layer) for layer in st) for st in self.layers(arch))
+
+    def size(self) -> int:
+        per_layer = math.prod(len(self.model.layer_choices[k]) for k in self.layer_keys)
+        return math.prod(sum(per_layer**d for d in st.depth_options) for st in self.stages)
+
+    def largest(self) -> dict[str, Value]:
+        """The architecture with every choice at its largest value (sandwich rule)."""
+        return self.canonical({c.label: max(c.options) for c in self.choices})  # type: ignore[type-var]
+
+    def smallest(self) -> dict[str, Value]:
+        """The architecture with every choice at its smallest value (sandwich rule)."""
+        return self.canonical({c.label: min(c.options) for c in self.choices})  # type: ignore[type-var]

@@ -1,0 +1,31 @@
+"""Names of everything nas stores on Optuna studies and trials (units in the name).
+
+Trial user attributes are JSON-friendly so ``optuna-dashboard`` shows them as they are.
+"""
+
+from __future__ import annotations
+
+# ---- objectives (Optuna metric names) ------------------------------------------------------
+ACCURACY = "accuracy"  # validation top-1, a fraction in [0, 1]
+LATENCY_MS = "latency_ms"  # median latency on the target
+SCORE = "score"  # MnasNet-style weighted objective
+
+# ---- trial user attributes ----------------------------------------------------------------
+ARCH = "arch"  # canonical architecture (dict of label -> value)
+ARCH_HASH = "arch_hash"
+ARCH_STR = "arch_str"  # readable one-line form
+LATENCY = "latency"  # full LatencyStats dict
+LATENCY_SOURCE = "latency_source"  # "measured" | "cached" | "predicted" | "table"
+FINGERPRINT = "fingerprint"  # what the latency ran on
+FINGERPRINT_ID = "fingerprint_id"
+PARAMS_M = "params_m"
+FLOPS_M = "flops_m"
+MACS_M = "macs_m"
+EVAL_SECONDS = "eval_seconds"
+LATENCY_SECONDS = "latency_seconds"
+DUPLICATE_OF = "duplicate_of"  # trial number whose result was reused
+CONSTRAINT = "constraint"  # [latency_ms - max_latency_ms]; <= 0 is feasible
+
+# ---- study user attributes ----------------------------------------------------------------
+SETTINGS = "settings"  # dict, see nas.storage.studies.StudySettings
+BUDGET = "budget"

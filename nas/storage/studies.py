@@ -1,0 +1,117 @@
+"""Create, resume, load and list nas studies (Optuna studies with nas settings attached)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from nas.errors import StorageError
+from nas.storage import keys
+from nas.storage.db import Store
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """What a study was created with; a resume must match the fields in :data:`MUST_MATCH`."""
+
+    space: str
+    space_digest: str
+    data: str
+    data_fingerprint: str
+    strategy: str
+    objective: str  # "pareto" | "weighted"
+    target: str
+    evaluator: str = "supernet"
+    latency_target_ms: float | None = None
+    latency_weight: float = -0.07
+    max_latency_ms: float | None = None
+    seed: int = 0
+    nas_version: str = ""
+
+    def directions(self) -> list[str]:
+        return ["maximize", "minimize"] if self.objective == "pareto" else ["maximize"]
+
+    def metric_names(self) -> list[str]:
+        if self.objective == "pareto":
+            return [keys.ACCURACY, keys.LATENCY_MS]
+        return [keys.SCORE]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StudySettings:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+MUST_MATCH = ("space_digest", "data_fingerprint", "objective", "target", "evaluator",
+              "latency_target_ms", "latency_weight", "max_latency_ms")
+
+
+def study_exists(store: Store, name: str) -> bool:
+    return any(s.study_name == name for s in optuna.get_all_study_summaries(store.optuna))
+
+
+def check_resume(store: Store, name: str, settings: StudySettings) -> StudySettings | None:
+    """The stored settings of study ``name`` (None if new); raises if they conflict.
+
+    Read-only, so a refused resume leaves the database untouched.
+    """
+    if not study_exists(store, name):
+        return None
+    study = optuna.load_study(study_name=name, storage=store.optuna)
+    raw = study.user_attrs.get(keys.SETTINGS)
+    if not isinstance(raw, dict):
+        raise StorageError(f"study {name!r} was not made by nas; choose another --study")
+    old = StudySettings.from_dict(raw)
+    for field in MUST_MATCH:
+        if getattr(old, field) != getattr(settings, field):
+            raise StorageError(
+                f"study {name!r} was created with {field}={getattr(old, field)!r}, not "
+                f"{getattr(settings, field)!r}; use another --study to start a new search"
+            )
+    return old
+
+
+def create_or_resume(
+    store: Store, name: str, settings: StudySettings, budget: int
+) -> optuna.Study:
+    """Open study ``name`` (checking it fits ``settings``) or create it; record the budget."""
+    old = check_resume(store, name, settings)
+    if old is None:
+        study = optuna.create_study(
+            study_name=name, storage=store.optuna, directions=settings.directions()
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(settings.metric_names())
+        study.set_user_attr(keys.SETTINGS, asdict(settings))
+    else:
+        study = optuna.load_study(study_name=name, storage=store.optuna)
+    if study.user_attrs.get(keys.BUDGET) != budget:
+        study.set_user_attr(keys.BUDGET, budget)
+    return study
+
+
+def load(store: Store, name: str) -> optuna.Study:
+    """Load an existing nas study; a missing one lists the names there are."""
+    names = [s.study_name for s in optuna.get_all_study_summaries(store.optuna)]
+    if name not in names:
+        hint = f"; studies here: {', '.join(names[:10])}" if names else "; the storage has none"
+        raise StorageError(f"no study named {name!r} in {store.url}{hint}")
+    return optuna.load_study(study_name=name, storage=store.optuna)
+
+
+def settings_of(study: optuna.Study) -> StudySettings | None:
+    raw = study.user_attrs.get(keys.SETTINGS)
+    return StudySettings.from_dict(raw) if isinstance(raw, dict) else None
+
+
+def complete_trials(study: optuna.Study) -> list[FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def count_complete(study: optuna.Study) -> int:
+    return len(complete_trials(study))

@@ -1,0 +1,45 @@
+"""nas's own tables, in the same database as Optuna's (prefixed ``nas_``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class LatencyRecord(Base):
+    """One latency measurement of one architecture on one target at one input shape."""
+
+    __tablename__ = "nas_latency"
+    __table_args__ = (UniqueConstraint("arch_hash", "fingerprint_id", "input_shape"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arch_hash: Mapped[str] = mapped_column(String(32), index=True)
+    fingerprint_id: Mapped[str] = mapped_column(String(32))
+    input_shape: Mapped[str] = mapped_column(String(64))  # "1x3x224x224" (batch first)
+    median_ms: Mapped[float] = mapped_column(Float)
+    stats_json: Mapped[str] = mapped_column(Text)
+    fingerprint_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class CheckpointRecord(Base):
+    """A trained supernet checkpoint file and the checksum it must still have."""
+
+    __tablename__ = "nas_checkpoints"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    meta_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

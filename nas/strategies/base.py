@@ -1,0 +1,76 @@
+"""The strategy plug-in interface: a strategy is a factory for an Optuna sampler.
+
+Every strategy proposes architectures through an Optuna study, so its trials are stored,
+resumed and displayed like every other's. Register one with :func:`register_strategy` in a
+module of its own and import that module in :mod:`nas.strategies.builtins`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from nas.errors import OptionError
+
+ConstraintsFunc = Callable[[FrozenTrial], Sequence[float]]
+
+
+@dataclass(frozen=True)
+class StrategyContext:
+    """What a sampler factory may use: objectives, seed, budget and the constraint function."""
+
+    n_objectives: int
+    seed: int
+    budget: int
+    constraints_func: ConstraintsFunc | None
+
+
+class SamplerFactory(Protocol):
+    def __call__(self, ctx: StrategyContext) -> optuna.samplers.BaseSampler: ...
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    factory: SamplerFactory
+    help: str
+    objectives: tuple[int, ...] = (1, 2)
+
+
+_STRATEGIES: dict[str, Strategy] = {}
+
+
+def register_strategy(strategy: Strategy) -> None:
+    _STRATEGIES[strategy.name] = strategy
+
+
+def strategy_names() -> list[str]:
+    from nas.strategies import builtins  # noqa: F401
+
+    return sorted(_STRATEGIES)
+
+
+def get_strategy(name: str) -> Strategy:
+    names = strategy_names()
+    if name not in _STRATEGIES:
+        raise OptionError(f"unknown strategy {name!r}; known strategies: {', '.join(names)}")
+    return _STRATEGIES[name]
+
+
+def default_strategy(n_objectives: int) -> str:
+    """NSGA-II for two objectives, TPE for one."""
+    return "nsga2" if n_objectives > 1 else "tpe"
+
+
+def create_sampler(name: str, ctx: StrategyContext) -> optuna.samplers.BaseSampler:
+    """The sampler of strategy ``name``; raises OptionError for unknown or unsuitable ones."""
+    strategy = get_strategy(name)
+    if ctx.n_objectives not in strategy.objectives:
+        raise OptionError(
+            f"strategy {name!r} does not support {ctx.n_objectives} objective(s)"
+        )
+    return strategy.factory(ctx)

@@ -1,0 +1,5 @@
+"""Imports every strategy module that ships with nas, so each registers itself."""
+
+from __future__ import annotations
+
+from nas.strategies import optuna_samplers  # noqa: F401

@@ -1,0 +1,118 @@
+"""The chain network (stem, MBConv stages, head) in its elastic (supernet) and static forms.
+
+Depth is elastic in the Once-for-All way: a stage with depth ``d`` runs its first ``d`` layers
+and skips the rest. :func:`build_chain_net` builds a static network from a space and an
+architecture alone (used by ``nas.load``); :meth:`ChainSupernet.extract` builds the same network
+with the supernet's weights copied in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from nas.spaces import ChainSpace
+from nas.spaces.base import Value
+from nas.supernet.base import Supernet
+from nas.supernet.mbconv import MBConv, conv_bn, ElasticMBConv
+
+Layers = list[list[dict[str, int]]]
+
+
+class _Ends(nn.Module):
+    """Stem, fixed first block and head: shared unchanged by every path."""
+
+    def __init__(self, space: ChainSpace, num_classes: int) -> None:
+        super().__init__()
+        m = space.model
+        self.stem = nn.Sequential(
+            *conv_bn(space.input_channels, m.stem.channels, m.stem.kernel, m.stem.stride),
+            nn.ReLU6(inplace=True),
+        )
+        ch = m.stem.channels
+        if m.first_block_channels:
+            self.first: nn.Module = MBConv(ch, m.first_block_channels, 1, 3, 1, use_expand=False)
+            ch = m.first_block_channels
+        else:
+            self.first = nn.Identity()
+        self.stage_in = ch
+        last = space.stages[-1].channels
+        head = m.head_channels
+        self.head = (
+            nn.Sequential(*conv_bn(last, head, 1, 1), nn.ReLU6(inplace=True))
+            if head
+            else nn.Identity()
+        )
+        self.classifier = nn.Linear(head or last, num_classes)
+
+    def begin(self, x: torch.Tensor) -> torch.Tensor:  # (B, C_in, H, W) -> (B, C, H/2, W/2)
+        return self.first(self.stem(x))
+
+    def end(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, h, w) -> (B, classes)
+        return self.classifier(self.head(x).mean(dim=(2, 3)))
+
+
+class ChainNet(nn.Module):
+    """A static chain network: only the chosen blocks, ordinary layers."""
+
+    def __init__(self, ends: _Ends, blocks: list[MBConv]) -> None:
+        super().__init__()
+        self.ends = ends
+        self.blocks = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ends.end(self.blocks(self.ends.begin(x)))
+
+
+def build_chain_net(space: ChainSpace, arch: Mapping[str, Value], num_classes: int) -> ChainNet:
+    """A freshly initialised static network for ``arch`` (no supernet needed)."""
+    ends = _Ends(space, num_classes)
+    blocks: list[MBConv] = []
+    ch = ends.stage_in
+    for stage, layers in zip(space.stages, space.layers(arch), strict=True):
+        for j, layer in enumerate(layers):
+            stride = stage.stride if j == 0 else 1
+            blocks.append(MBConv(ch, stage.channels, stride, layer["kernel"], layer["expand"]))
+            ch = stage.channels
+    return ChainNet(ends, blocks)
+
+
+class ChainSupernet(Supernet):
+    """Weight-sharing supernet of a chain space with ``mbconv`` blocks."""
+
+    def __init__(self, space: ChainSpace, num_classes: int) -> None:
+        super().__init__(space, num_classes)
+        self.chain_space = space
+        self.ends = _Ends(space, num_classes)
+        max_kernel = max(space.model.layer_choices["kernel"])
+        max_expand = max(space.model.layer_choices["expand"])
+        stages = []
+        ch = self.ends.stage_in
+        for stage in space.stages:
+            layers = []
+            for j in range(stage.max_depth):
+                stride = stage.stride if j == 0 else 1
+                layers.append(ElasticMBConv(ch, stage.channels, stride, max_kernel, max_expand))
+                ch = stage.channels
+            stages.append(nn.ModuleList(layers))
+        self.stages = nn.ModuleList(stages)
+
+    def forward(self, x: torch.Tensor, arch: Mapping[str, Value]) -> torch.Tensor:
+        h = self.ends.begin(x)
+        for stage, layers in zip(self.stages, self.chain_space.layers(arch), strict=True):
+            for block, layer in zip(stage, layers, strict=False):
+                h = block(h, layer["kernel"], layer["expand"])
+        return self.ends.end(h)
+
+    @torch.no_grad()
+    def extract(self, arch: Mapping[str, Value]) -> ChainNet:
+        import copy
+
+        blocks: list[MBConv] = []
+        for stage, layers in zip(self.stages, self.chain_space.layers(arch), strict=True):
+            for block, layer in zip(stage, layers, strict=False):
+                blocks.append(block.extract(layer["kernel"], layer["expand"]))
+        net = ChainNet(copy.deepcopy(self.ends), blocks)
+        return net.train(self.training)

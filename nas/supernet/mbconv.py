@@ -1,0 +1,123 @@
+"""Elastic and static MBConv (inverted residual) blocks, after Once-for-All (Cai et al., 2020).
+
+The elastic block holds the largest weights (largest kernel, largest expansion) and slices them
+for the active path: a smaller kernel takes the *centre* of the largest kernel, a smaller
+expansion the *first* hidden channels. The static block is an ordinary module; ``extract``
+copies the active slices into one, so both compute the same function.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def conv_bn(in_ch: int, out_ch: int, kernel: int, stride: int, groups: int = 1) -> nn.Sequential:
+    """Conv (no bias) + BatchNorm; callers add the activation."""
+    return nn.Sequential(
+        nn.Conv2d(in_ch, out_ch, kernel, stride, kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(out_ch),
+    )
+
+
+class MBConv(nn.Module):
+    """A static inverted-residual block: 1x1 expand, kxk depthwise, 1x1 project (+ residual)."""
+
+    def __init__(
+        self, in_ch: int, out_ch: int, stride: int, kernel: int, expand: int, use_expand: bool = True
+    ) -> None:
+        super().__init__()
+        hidden = in_ch * expand
+        # MobileNetV2's first block has no expansion conv at all (use_expand=False); searchable
+        # blocks always keep it, even at ratio 1, so they match their elastic parent.
+        self.expand = (
+            nn.Sequential(*conv_bn(in_ch, hidden, 1, 1), nn.ReLU6(inplace=True))
+            if use_expand
+            else nn.Identity()
+        )
+        self.depthwise = nn.Sequential(
+            *conv_bn(hidden, hidden, kernel, stride, groups=hidden), nn.ReLU6(inplace=True)
+        )
+        self.project = conv_bn(hidden, out_ch, 1, 1)
+        self.residual = stride == 1 and in_ch == out_ch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W)
+        y = self.project(self.depthwise(self.expand(x)))
+        return x + y if self.residual else y
+
+
+def _bn(x: torch.Tensor, bn: nn.BatchNorm2d, n: int) -> torch.Tensor:
+    """BatchNorm over the first ``n`` channels of ``bn`` (running stats update in place)."""
+    mean = bn.running_mean
+    var = bn.running_var
+    assert mean is not None and var is not None
+    return F.batch_norm(
+        x,
+        mean[:n],
+        var[:n],
+        bn.weight[:n],
+        bn.bias[:n],
+        bn.training,
+        0.0 if bn.momentum is None else bn.momentum,
+        bn.eps,
+    )
+
+
+def _copy_bn(dst: nn.BatchNorm2d, src: nn.BatchNorm2d, n: int) -> None:
+    assert src.running_mean is not None and src.running_var is not None
+    assert dst.running_mean is not None and dst.running_var is not None
+    dst.weight.data.copy_(src.weight.data[:n])
+    dst.bias.data.copy_(src.bias.data[:n])
+    dst.running_mean.copy_(src.running_mean[:n])
+    dst.running_var.copy_(src.running_var[:n])
+
+
+class ElasticMBConv(nn.Module):
+    """An MBConv whose kernel size and expansion ratio are chosen per forward call."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int, max_kernel: int, max_expand: int):
+        super().__init__()
+        self.in_ch, self.out_ch, self.stride = in_ch, out_ch, stride
+        self.max_kernel, self.max_expand = max_kernel, max_expand
+        hidden = in_ch * max_expand
+        self.expand_conv = nn.Conv2d(in_ch, hidden, 1, bias=False)
+        self.expand_bn = nn.BatchNorm2d(hidden)
+        self.dw_conv = nn.Conv2d(
+            hidden, hidden, max_kernel, stride, max_kernel // 2, groups=hidden, bias=False
+        )
+        self.dw_bn = nn.BatchNorm2d(hidden)
+        self.project_conv = nn.Conv2d(hidden, out_ch, 1, bias=False)
+        self.project_bn = nn.BatchNorm2d(out_ch)
+        self.residual = stride == 1 and in_ch == out_ch
+
+    def _dw_weight(self, kernel: int, hidden: int) -> torch.Tensor:
+        start = (self.max_kernel - kernel) // 2
+        return self.dw_conv.weight[:hidden, :, start : start + kernel, start : start + kernel]
+
+    def forward(self, x: torch.Tensor, kernel: int, expand: int) -> torch.Tensor:
+        hidden = self.in_ch * expand
+        h = F.conv2d(x, self.expand_conv.weight[:hidden])  # (B, hidden, H, W)
+        h = F.relu6(_bn(h, self.expand_bn, hidden))
+        # Taps more than (size - 1) pixels from the centre only ever see zero padding; dropping
+        # them gives the same output and spares oneDNN's very slow large-kernel depthwise
+        # backward on the tiny maps of the late stages.
+        k = min(kernel, 2 * max(h.shape[2], h.shape[3]) - 1)
+        h = F.conv2d(h, self._dw_weight(k, hidden), None, self.stride, k // 2, 1, hidden)
+        h = F.relu6(_bn(h, self.dw_bn, hidden))  # (B, hidden, H/s, W/s)
+        y = _bn(F.conv2d(h, self.project_conv.weight[:, :hidden]), self.project_bn, self.out_ch)
+        return x + y if self.residual else y
+
+    @torch.no_grad()
+    def extract(self, kernel: int, expand: int) -> MBConv:
+        """A static :class:`MBConv` holding copies of the active weights."""
+        block = MBConv(self.in_ch, self.out_ch, self.stride, kernel, expand)
+        hidden = self.in_ch * expand
+        assert isinstance(block.expand, nn.Sequential)
+        block.expand[0].weight.copy_(self.expand_conv.weight[:hidden])
+        _copy_bn(block.expand[1], self.expand_bn, hidden)
+        block.depthwise[0].weight.copy_(self._dw_weight(kernel, hidden))
+        _copy_bn(block.depthwise[1], self.dw_bn, hidden)
+        block.project[0].weight.copy_(self.project_conv.weight[:, :hidden])
+        _copy_bn(block.project[1], self.project_bn, self.out_ch)
+        return block

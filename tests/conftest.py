@@ -1,0 +1,54 @@
+"""Shared fixtures: the tiny test space, a small data set, a temporary storage."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "data" / "tiny.yaml"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _few_threads() -> None:
+    # CI has two cores shared by everything; keep torch from oversubscribing them.
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+@pytest.fixture
+def tiny_space():
+    from nas.spaces import load_space
+
+    return load_space(str(TINY))
+
+
+@pytest.fixture
+def tiny_data(tiny_space):
+    from nas.data import fit_to_space, load_data
+
+    return fit_to_space(load_data(), channels=3, resolution=tiny_space.train_resolution)
+
+
+@pytest.fixture
+def storage_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'studies.db'}"
+
+
+def nas_cmd(*args: str) -> list[str]:
+    """Argument vector that runs the nas CLI in a subprocess with this interpreter."""
+    return [sys.executable, "-m", "nas", *args]
+
+
+def subprocess_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nas.errors import SpaceError
+from nas.spaces import builtin_names, load_space
+from tests.conftest import TINY
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_every_builtin_space_loads_and_samples(name: str) -> None:
+    import random
+
+    space = load_space(name)
+    assert space.name == name
+    arch = space.sample(random.Random(0))
+    assert space.canonical(arch) == arch
+    assert space.size() > 1
+
+
+def test_mobile_space_matches_the_spec() -> None:
+    space = load_space("mobile")
+    assert space.latency_input.shape == (1, 3, 224, 224)
+    assert len(space.stages) >= 5
+    assert space.choice("stage0.depth").options == (2, 3, 4)
+    assert space.choice("stage0.layer0.kernel").options == (3, 5, 7)
+    assert space.choice("stage0.layer0.expand").options == (3, 4, 6)
+
+
+def test_unknown_name_lists_known_spaces() -> None:
+    with pytest.raises(SpaceError) as exc:
+        load_space("nosuchspace")
+    assert "unknown space 'nosuchspace'" in str(exc.value)
+    assert "mobile" in str(exc.value)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(SpaceError, match="does not exist"):
+        load_space("/nonexistent/space.yaml")
+
+
+def _write(tmp_path: Path, data: object) -> str:
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
+    return str(p)
+
+
+def _tiny() -> dict:
+    return yaml.safe_load(TINY.read_text())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d.pop("stages"), "field 'stages': Field required"),
+        (lambda d: d.update(kind="blob"), "field 'kind': expected one of"),
+        (lambda d: d["stages"][0].update(stride=3), "field 'stages.0.stride'"),
+        (lambda d: d["layer_choices"].update(kernel=[4]), "field 'layer_choices'"),
+        (lambda d: d.update(depht=[1]), "field 'depht': unknown field"),
+        (lambda d: d.update(train_resolution=-1), "field 'train_resolution'"),
+        (lambda d: d["latency_input"].update(channels=1), "latency_input.channels"),
+        (lambda d: d.update(depth=[2, 2]), "field 'depth'"),
+    ],
+)
+def test_bad_files_name_file_and_field(tmp_path: Path, mutate, expected: str) -> None:
+    data = _tiny()
+    mutate(data)
+    path = _write(tmp_path, data)
+    with pytest.raises(SpaceError) as exc:
+        load_space(path)
+    msg = str(exc.value)
+    assert msg.startswith(path), msg
+    assert expected in msg, msg
+    assert "\n" not in msg
+
+
+def test_invalid_yaml(tmp_path: Path) -> None:
+    path = _write(tmp_path, "name: [unclosed\n")
+    with pytest.raises(SpaceError, match="is not valid YAML"):
+        load_space(path)
+
+
+def test_top_level_must_be_mapping(tmp_path: Path) -> None:
+    with pytest.raises(SpaceError, match="expected a mapping"):
+        load_space(_write(tmp_path, "- 1\n- 2\n"))

@@ -1,0 +1,104 @@
+"""The command line: exit codes, one-line errors, nothing written on bad input."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nas.cli import COMMANDS, main
+from tests.conftest import TINY, nas_cmd, subprocess_env
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        nas_cmd(*args), capture_output=True, text=True, cwd=cwd, env=subprocess_env(), timeout=300
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_subcommand_has_help(command: str, capsys) -> None:
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "usage: nas " + command.split()[0] in out and "--storage" in out or command == "search"
+
+
+def test_top_level_help_lists_commands(capsys) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in COMMANDS:
+        assert command in out
+
+
+BAD = [
+    (["search", "--space", "nosuch"], "unknown space 'nosuch'; known spaces: "),
+    (["search", "--space", str(TINY), "--budget", "0"], "--budget must be at least 1"),
+    (["search", "--space", str(TINY), "--budget", "-3"], "--budget must be at least 1"),
+    (["search", "--space", str(TINY), "--budget", "x"], "expected a whole number"),
+    (["search", "--space", str(TINY), "--strategy", "annealing"], "unknown strategy 'annealing'"),
+    (["search", "--space", str(TINY), "--target", "tpu"], "unknown target 'tpu'"),
+    (["search", "--space", str(TINY), "--data", "missing.npz"], "data set 'missing.npz' not found"),
+    (["search", "--space", str(TINY), "--objective", "weighted"], "needs --latency-target-ms"),
+    (["search", "--space", str(TINY), "--storage", "sqlite:////no/such/dir/x.db"], "does not exist"),
+    (["search", "--space", str(TINY), "--storage", "garbage"], "cannot parse storage URL"),
+    (["show", "nostudy"], "no study named 'nostudy'"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD, ids=[" ".join(a[:3]) for a, _ in BAD])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(
+    argv: list[str], message: str, tmp_path: Path, capsys
+) -> None:
+    db = tmp_path / "studies.db"
+    if argv[0] == "show":
+        from nas.storage import Store
+
+        Store(f"sqlite:///{db}")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    sizes = {p.name: p.stat().st_size for p in tmp_path.iterdir()}
+    if "--storage" not in argv:
+        argv = [*argv, "--storage", f"sqlite:///{db}"]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert message in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert {p.name: p.stat().st_size for p in tmp_path.iterdir()} == sizes
+
+
+def test_bad_data_file_contents(tmp_path: Path, capsys) -> None:
+    import numpy as np
+
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=np.zeros((20, 8, 8)), y=np.arange(20) - 1)
+    assert main(["search", "--space", str(TINY), "--data", str(bad),
+                 "--storage", f"sqlite:///{tmp_path / 'db.db'}"]) == 2
+    assert "labels must be 0..K-1" in capsys.readouterr().err
+    assert not (tmp_path / "db.db").exists()
+
+
+def test_cli_search_show_and_studies_in_a_subprocess(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    r = _run("search", "--space", str(TINY), "--budget", "3", "--supernet-epochs", "1",
+             "--calib-batches", "1", "--storage", url, "--study", "cli", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Pareto front of cli" in r.stdout
+    assert "optuna-dashboard " + url in r.stdout
+    assert "nas export cli" in r.stdout
+    r = _run("studies", "--storage", url, cwd=tmp_path)
+    assert r.returncode == 0 and "cli" in r.stdout and "3/3" in r.stdout
+    r = _run("show", "cli", "--storage", url, cwd=tmp_path)
+    assert r.returncode == 0 and "Pareto front" in r.stdout and "space: tiny" in r.stdout
+    # checkpoint saved beside the database
+    assert list((tmp_path / "nas_checkpoints").glob("tiny-*.safetensors"))
+
+
+def test_studies_on_an_empty_storage_says_how_to_start(tmp_path: Path, capsys) -> None:
+    from nas.storage import Store
+
+    Store(f"sqlite:///{tmp_path / 'e.db'}")
+    assert main(["studies", "--storage", f"sqlite:///{tmp_path / 'e.db'}"]) == 0
+    assert "nas search --space mobile" in capsys.readouterr().out
