@@ -38,9 +38,15 @@ BAD = [
     (["search", "--space", str(TINY), "--budget", "x"], "expected a whole number"),
     (["search", "--space", str(TINY), "--strategy", "annealing"], "unknown strategy 'annealing'"),
     (["search", "--space", str(TINY), "--target", "tpu"], "unknown target 'tpu'"),
-    (["search", "--space", str(TINY), "--data", "missing.npz"], "data set 'missing.npz' not found"),
+    (
+        ["search", "--space", str(TINY), "--data", "missing.npz"],
+        "data set 'missing.npz' not found",
+    ),
     (["search", "--space", str(TINY), "--objective", "weighted"], "needs --latency-target-ms"),
-    (["search", "--space", str(TINY), "--storage", "sqlite:////no/such/dir/x.db"], "does not exist"),
+    (
+        ["search", "--space", str(TINY), "--storage", "sqlite:////no/such/dir/x.db"],
+        "does not exist",
+    ),
     (["search", "--space", str(TINY), "--storage", "garbage"], "cannot parse storage URL"),
     (["show", "nostudy"], "no study named 'nostudy'"),
 ]
@@ -74,16 +80,42 @@ def test_bad_data_file_contents(tmp_path: Path, capsys) -> None:
 
     bad = tmp_path / "bad.npz"
     np.savez(bad, x=np.zeros((20, 8, 8)), y=np.arange(20) - 1)
-    assert main(["search", "--space", str(TINY), "--data", str(bad),
-                 "--storage", f"sqlite:///{tmp_path / 'db.db'}"]) == 2
+    assert (
+        main(
+            [
+                "search",
+                "--space",
+                str(TINY),
+                "--data",
+                str(bad),
+                "--storage",
+                f"sqlite:///{tmp_path / 'db.db'}",
+            ]
+        )
+        == 2
+    )
     assert "labels must be 0..K-1" in capsys.readouterr().err
     assert not (tmp_path / "db.db").exists()
 
 
 def test_cli_search_show_and_studies_in_a_subprocess(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'studies.db'}"
-    r = _run("search", "--space", str(TINY), "--budget", "3", "--supernet-epochs", "1",
-             "--calib-batches", "1", "--storage", url, "--study", "cli", cwd=tmp_path)
+    r = _run(
+        "search",
+        "--space",
+        str(TINY),
+        "--budget",
+        "3",
+        "--supernet-epochs",
+        "1",
+        "--calib-batches",
+        "1",
+        "--storage",
+        url,
+        "--study",
+        "cli",
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert "Pareto front of cli" in r.stdout
     assert "optuna-dashboard " + url in r.stdout

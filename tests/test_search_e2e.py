@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import optuna
 import pytest
@@ -31,8 +32,18 @@ def test_search_writes_a_complete_study(storage_url: str) -> None:
     assert study.user_attrs[keys.BUDGET] == 6
     for t in trials:
         ua = t.user_attrs
-        for k in (keys.ARCH, keys.ARCH_HASH, keys.ARCH_STR, keys.ACCURACY, keys.LATENCY_MS,
-                  keys.LATENCY, keys.FINGERPRINT, keys.PARAMS_M, keys.FLOPS_M, keys.EVAL_SECONDS):
+        for k in (
+            keys.ARCH,
+            keys.ARCH_HASH,
+            keys.ARCH_STR,
+            keys.ACCURACY,
+            keys.LATENCY_MS,
+            keys.LATENCY,
+            keys.FINGERPRINT,
+            keys.PARAMS_M,
+            keys.FLOPS_M,
+            keys.EVAL_SECONDS,
+        ):
             assert k in ua, k
         json.dumps(ua)  # JSON-friendly for optuna-dashboard
         assert t.values == [ua[keys.ACCURACY], ua[keys.LATENCY_MS]]
@@ -46,8 +57,10 @@ def test_search_writes_a_complete_study(storage_url: str) -> None:
 
 def test_resume_adds_only_the_missing_trials_and_reuses_the_supernet(storage_url: str) -> None:
     run_search(_opts(storage_url, budget=4))
-    before = {t.number: (t.values, t.user_attrs) for t in
-              optuna.load_study(study_name="s", storage=storage_url).trials}
+    before = {
+        t.number: (t.values, t.user_attrs)
+        for t in optuna.load_study(study_name="s", storage=storage_url).trials
+    }
     result = run_search(_opts(storage_url, budget=7))
     assert result.supernet == "loaded"
     study = optuna.load_study(study_name="s", storage=storage_url)
@@ -119,8 +132,8 @@ def test_resume_with_other_settings_is_refused(storage_url: str) -> None:
     from nas.errors import StorageError
 
     run_search(_opts(storage_url, budget=2))
-    db = storage_url.removeprefix("sqlite:///")
-    before = open(db, "rb").read()
+    db = Path(storage_url.removeprefix("sqlite:///"))
+    before = db.read_bytes()
     with pytest.raises(StorageError, match="created with objective='pareto'"):
         run_search(_opts(storage_url, budget=3, objective="weighted", latency_target_ms=5.0))
-    assert open(db, "rb").read() == before
+    assert db.read_bytes() == before

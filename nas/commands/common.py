@@ -41,8 +41,13 @@ def front_table(trials: list, title: str) -> Table:
     """The Pareto front as a table: one row a trial, fastest first."""
     table = Table(title=title, title_justify="left")
     for col, just in [
-        ("trial", "right"), ("accuracy %", "right"), ("latency ms", "right"),
-        ("p90 ms", "right"), ("params M", "right"), ("MFLOPs", "right"), ("architecture", "left"),
+        ("trial", "right"),
+        ("accuracy %", "right"),
+        ("latency ms", "right"),
+        ("p90 ms", "right"),
+        ("params M", "right"),
+        ("MFLOPs", "right"),
+        ("architecture", "left"),
     ]:
         table.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
     for t in trials:

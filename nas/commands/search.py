@@ -32,36 +32,85 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--space", default=d.space, help="built-in space name or path to a .yaml file")
-    p.add_argument("--budget", type=whole_number, default=d.budget,
-                   help=f"completed candidate evaluations the study should hold (default {d.budget})")
-    p.add_argument("--strategy", default=None,
-                   help="random, tpe or nsga2 (default: nsga2 for pareto, tpe for weighted)")
-    p.add_argument("--data", default=None,
-                   help="digits (default, embedded), a .npz with x and y, a CIFAR-10 python "
-                        "folder, or an image folder with one sub-folder per class")
+    p.add_argument(
+        "--budget",
+        type=whole_number,
+        default=d.budget,
+        help=f"completed candidate evaluations the study should hold (default {d.budget})",
+    )
+    p.add_argument(
+        "--strategy",
+        default=None,
+        help="random, tpe or nsga2 (default: nsga2 for pareto, tpe for weighted)",
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        help="digits (default, embedded), a .npz with x and y, a CIFAR-10 python "
+        "folder, or an image folder with one sub-folder per class",
+    )
     add_storage(p)
-    p.add_argument("--study", default=None,
-                   help="study name (default: SPACE-STRATEGY-YYYYMMDD); an existing one is resumed")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of supernet training and sampler")
-    p.add_argument("--objective", choices=["pareto", "weighted"], default=d.objective,
-                   help="pareto: maximise accuracy and minimise latency (default); weighted: "
-                        "MnasNet score accuracy * (latency / T) ** w")
-    p.add_argument("--latency-target-ms", type=float, default=None, metavar="T",
-                   help="latency target T of the weighted objective")
-    p.add_argument("--latency-weight", type=float, default=d.latency_weight, metavar="W",
-                   help=f"exponent w of the weighted objective (default {d.latency_weight})")
-    p.add_argument("--max-latency-ms", type=float, default=None, metavar="X",
-                   help="hard constraint: candidates slower than X ms are infeasible")
+    p.add_argument(
+        "--study",
+        default=None,
+        help="study name (default: SPACE-STRATEGY-YYYYMMDD); an existing one is resumed",
+    )
+    p.add_argument(
+        "--seed", type=int, default=d.seed, help="seed of supernet training and sampler"
+    )
+    p.add_argument(
+        "--objective",
+        choices=["pareto", "weighted"],
+        default=d.objective,
+        help="pareto: maximise accuracy and minimise latency (default); weighted: "
+        "MnasNet score accuracy * (latency / T) ** w",
+    )
+    p.add_argument(
+        "--latency-target-ms",
+        type=float,
+        default=None,
+        metavar="T",
+        help="latency target T of the weighted objective",
+    )
+    p.add_argument(
+        "--latency-weight",
+        type=float,
+        default=d.latency_weight,
+        metavar="W",
+        help=f"exponent w of the weighted objective (default {d.latency_weight})",
+    )
+    p.add_argument(
+        "--max-latency-ms",
+        type=float,
+        default=None,
+        metavar="X",
+        help="hard constraint: candidates slower than X ms are infeasible",
+    )
     p.add_argument("--target", default=d.target, help="where latency is measured (default cpu)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="threads of the latency measurement (default: torch's default)")
-    p.add_argument("--supernet-epochs", type=int, default=d.supernet_epochs,
-                   help=f"supernet training epochs (default {d.supernet_epochs})")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads of the latency measurement (default: torch's default)",
+    )
+    p.add_argument(
+        "--supernet-epochs",
+        type=int,
+        default=d.supernet_epochs,
+        help=f"supernet training epochs (default {d.supernet_epochs})",
+    )
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="supernet training batch")
-    p.add_argument("--calib-batches", type=int, default=d.calib_batches,
-                   help="training batches for each candidate's BatchNorm recalibration")
-    p.add_argument("--checkpoint-dir", default=None,
-                   help="where supernet checkpoints go (default: nas_checkpoints/ beside the database)")
+    p.add_argument(
+        "--calib-batches",
+        type=int,
+        default=d.calib_batches,
+        help="training batches for each candidate's BatchNorm recalibration",
+    )
+    p.add_argument(
+        "--checkpoint-dir",
+        default=None,
+        help="where supernet checkpoints go (default: nas_checkpoints/ beside the database)",
+    )
     p.set_defaults(run=run)
 
 
@@ -98,31 +147,51 @@ def run(args: argparse.Namespace) -> int:
     from nas.search import SearchOptions, run_search
 
     opts = SearchOptions(
-        space=args.space, budget=args.budget, strategy=args.strategy, data=args.data,
-        storage=args.storage, study=args.study, seed=args.seed, objective=args.objective,
-        latency_target_ms=args.latency_target_ms, latency_weight=args.latency_weight,
-        max_latency_ms=args.max_latency_ms, target=args.target, threads=args.threads,
-        supernet_epochs=args.supernet_epochs, batch_size=args.batch_size,
-        calib_batches=args.calib_batches, checkpoint_dir=args.checkpoint_dir,
+        space=args.space,
+        budget=args.budget,
+        strategy=args.strategy,
+        data=args.data,
+        storage=args.storage,
+        study=args.study,
+        seed=args.seed,
+        objective=args.objective,
+        latency_target_ms=args.latency_target_ms,
+        latency_weight=args.latency_weight,
+        max_latency_ms=args.max_latency_ms,
+        target=args.target,
+        threads=args.threads,
+        supernet_epochs=args.supernet_epochs,
+        batch_size=args.batch_size,
+        calib_batches=args.calib_batches,
+        checkpoint_dir=args.checkpoint_dir,
     )
     progress = Progress(
-        TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
-        TimeRemainingColumn(), console=err_console, transient=False,
+        TextColumn("{task.description:>8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
     )
     with progress:
         result = run_search(opts, _RichReporter(progress))
     s = result.settings
-    console.print(front_table(
-        result.front,
-        f"Pareto front of {result.study_name}: {len(result.front)} of {result.completed} "
-        f"trials ({s.space}, {s.strategy}, target {s.target})",
-    ))
+    console.print(
+        front_table(
+            result.front,
+            f"Pareto front of {result.study_name}: {len(result.front)} of {result.completed} "
+            f"trials ({s.space}, {s.strategy}, target {s.target})",
+        )
+    )
     if result.seconds.get("total"):
         sec = result.seconds
         console.print(
-            f"time: supernet {sec['supernet']:.0f} s ({result.supernet}), evaluation "
-            f"{sec['evaluation']:.0f} s, latency {sec['latency']:.0f} s, total {sec['total']:.0f} s"
+            f"time: supernet {sec['supernet']:.0f} s ({result.supernet}), "
+            f"evaluation {sec['evaluation']:.0f} s, latency {sec['latency']:.0f} s, "
+            f"total {sec['total']:.0f} s"
         )
     url = result.storage
     console.print(

@@ -8,8 +8,11 @@ from nas.commands.common import add_storage, console, front_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("show", help="show a study's settings and Pareto front",
-                       description="Print a study's settings, progress and Pareto front.")
+    p = sub.add_parser(
+        "show",
+        help="show a study's settings and Pareto front",
+        description="Print a study's settings, progress and Pareto front.",
+    )
     p.add_argument("study", help="study name (see 'nas studies')")
     add_storage(p)
     p.set_defaults(run=run)

@@ -10,8 +10,11 @@ from nas.commands.common import add_storage, console
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("studies", help="list the studies in a storage",
-                       description="List every study in the storage with its progress.")
+    p = sub.add_parser(
+        "studies",
+        help="list the studies in a storage",
+        description="List every study in the storage with its progress.",
+    )
     add_storage(p)
     p.set_defaults(run=run)
 
@@ -26,13 +29,27 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"no studies in {args.storage}; start one with: nas search --space mobile")
         return 0
     table = Table(title=f"studies in {args.storage}", title_justify="left")
-    for col in ("study", "space", "strategy", "target", "trials", "best acc %", "front", "created"):
+    for col in (
+        "study",
+        "space",
+        "strategy",
+        "target",
+        "trials",
+        "best acc %",
+        "front",
+        "created",
+    ):
         table.add_column(col)
     for r in rows:
         table.add_row(
-            r.name, r.space, r.strategy, r.target, f"{r.complete}/{r.budget or '?'}",
+            r.name,
+            r.space,
+            r.strategy,
+            r.target,
+            f"{r.complete}/{r.budget or '?'}",
             "-" if r.best_accuracy is None else f"{100 * r.best_accuracy:.2f}",
-            str(r.front_size), r.created,
+            str(r.front_size),
+            r.created,
         )
     console.print(table)
     return 0

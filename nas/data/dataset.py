@@ -71,9 +71,8 @@ def check_labels(y: np.ndarray, n: int, source: str) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != n:
         raise DataError(f"{source}: expected {n} labels in a 1-D array, got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise DataError(f"{source}: labels must be whole numbers, got dtype {y.dtype}")
+    if not np.issubdtype(y.dtype, np.integer) and not np.all(np.equal(np.mod(y, 1), 0)):
+        raise DataError(f"{source}: labels must be whole numbers, got dtype {y.dtype}")
     y = y.astype(np.int64)
     if y.min() < 0:
         raise DataError(f"{source}: labels must be 0..K-1, found {int(y.min())}")
@@ -101,6 +100,12 @@ def split(
         rest, train_size=val_share, random_state=SPLIT_SEED, stratify=rest_strat
     )
     return Dataset(
-        name, x[train_idx], y[train_idx], x[val_idx], y[val_idx], x[test_idx], y[test_idx],
+        name,
+        x[train_idx],
+        y[train_idx],
+        x[val_idx],
+        y[val_idx],
+        x[test_idx],
+        y[test_idx],
         num_classes,
     )

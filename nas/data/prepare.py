@@ -22,9 +22,7 @@ def fit_to_space(ds: Dataset, *, channels: int, resolution: int) -> Dataset:
 
     c = ds.shape[0]
     if c != channels and not (c == 1 and channels == 3):
-        raise DataError(
-            f"{ds.name}: images have {c} channels but the space expects {channels}"
-        )
+        raise DataError(f"{ds.name}: images have {c} channels but the space expects {channels}")
     if len(ds.y_train) == 0 or len(ds.y_val) == 0:
         raise DataError(f"{ds.name}: the training or validation split is empty")
 
@@ -33,7 +31,9 @@ def fit_to_space(ds: Dataset, *, channels: int, resolution: int) -> Dataset:
         if t.shape[1] != channels:
             t = t.expand(-1, channels, -1, -1)
         if t.shape[2] != resolution or t.shape[3] != resolution:
-            t = F.interpolate(t, size=(resolution, resolution), mode="bilinear", align_corners=False)
+            t = F.interpolate(
+                t, size=(resolution, resolution), mode="bilinear", align_corners=False
+            )
         return t.contiguous().numpy()
 
     x_train = fit(ds.x_train)

@@ -85,8 +85,14 @@ def read_cifar(folder: Path) -> Dataset:
     # fixed validation split: the last 10% of the training batches
     n_val = len(y) // 10
     return Dataset(
-        folder.name, x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:],
-        xt.astype(np.float32) / 255.0, yt, int(max(y.max(), yt.max())) + 1,
+        folder.name,
+        x[:-n_val],
+        y[:-n_val],
+        x[-n_val:],
+        y[-n_val:],
+        xt.astype(np.float32) / 255.0,
+        yt,
+        int(max(y.max(), yt.max())) + 1,
     )
 
 

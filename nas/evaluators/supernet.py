@@ -64,7 +64,8 @@ class SupernetEvaluator(Evaluator):
             try:
                 stats = self.target.measure(sub, self.shape).to_dict()
             except (OSError, RuntimeError) as exc:
-                raise CandidateError(f"latency measurement failed on {self.target.name}: {exc}")
+                msg = f"latency measurement failed on {self.target.name}: {exc}"
+                raise CandidateError(msg) from exc
             source = "measured"
             if self.cache is not None:
                 self.cache.put(arch_hash, self.fingerprint_id, self.shape, stats, self.fingerprint)

@@ -65,7 +65,9 @@ def _mad(x: np.ndarray) -> float:
     return float(np.median(np.abs(x - np.median(x))))
 
 
-def summarize(samples_ms: list[float], *, warmup: int, stable: bool, noisy_spread: float) -> LatencyStats:
+def summarize(
+    samples_ms: list[float], *, warmup: int, stable: bool, noisy_spread: float
+) -> LatencyStats:
     """Statistics of timed runs after outlier rejection (see the module docstring)."""
     x = np.asarray(samples_ms, dtype=np.float64)
     med = float(np.median(x))

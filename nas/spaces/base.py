@@ -125,7 +125,7 @@ class Space(ABC):
         return out
 
     def to_params(self, arch: Mapping[str, Value]) -> Arch:
-        """Full parameter dict (every label) for Optuna; inactive labels take their first option."""
+        """Full parameter dict for Optuna; inactive labels take their first option."""
         canon = self.canonical(arch)
         return {c.label: canon.get(c.label, arch.get(c.label, c.options[0])) for c in self.choices}
 

@@ -74,7 +74,8 @@ class ChainSpaceModel(_Strict):
     latency_input: LatencyInputModel
     stem: StemModel
     first_block_channels: PositiveInt | None = Field(
-        default=None, description="fixed MBConv (expand 1, kernel 3) after the stem, as MobileNetV2"
+        default=None,
+        description="fixed MBConv (expand 1, kernel 3) after the stem, as MobileNetV2",
     )
     stages: list[StageModel] = Field(min_length=1)
     depth: list[PositiveInt] = Field(min_length=1)
@@ -153,7 +154,9 @@ class ChainSpace(Space):
             choices.append(Choice(f"stage{i}.depth", stage.depth_options))
             for j in range(stage.max_depth):
                 for key in self.layer_keys:
-                    choices.append(Choice(f"stage{i}.layer{j}.{key}", tuple(model.layer_choices[key])))
+                    choices.append(
+                        Choice(f"stage{i}.layer{j}.{key}", tuple(model.layer_choices[key]))
+                    )
         self.choices = tuple(choices)
         blob = json.dumps(model.model_dump(exclude={"description"}), sort_keys=True)
         self.digest = hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -25,7 +25,7 @@ _KINDS: dict[str, tuple[type[BaseModel], Callable[[Any], Space]]] = {
 
 
 def register_kind(kind: str, model: type[BaseModel], build: Callable[[Any], Space]) -> None:
-    """Make files with ``kind: <kind>`` loadable: ``model`` validates, ``build`` makes the Space."""
+    """Make ``kind: <kind>`` files loadable: ``model`` validates, ``build`` makes the Space."""
     _KINDS[kind] = (model, build)
 
 
@@ -51,7 +51,8 @@ def resolve(name_or_path: str) -> Path:
     if not path.is_file():
         known = ", ".join(builtin_names()) or "(none)"
         raise SpaceError(
-            f"unknown space {name_or_path!r}; known spaces: {known} (or give a path to a .yaml file)"
+            f"unknown space {name_or_path!r}; known spaces: {known} "
+            "(or give a path to a .yaml file)"
         )
     return path
 

@@ -48,12 +48,14 @@ def _check_sqlite_file(path: Path, url: str) -> None:
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            tables = {
+                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
         finally:
             con.close()
     except sqlite3.DatabaseError:
         raise StorageError(f"cannot open storage {url}: {path} is not a SQLite database") from None
-    if tables and not OPTUNA_TABLES <= tables:
+    if tables and not tables >= OPTUNA_TABLES:
         raise StorageError(
             f"{path} is a database of another tool (tables: {', '.join(sorted(tables)[:5])}); "
             "give a new file with --storage"

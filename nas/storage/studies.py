@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import optuna
@@ -31,6 +31,7 @@ class StudySettings:
     max_latency_ms: float | None = None
     seed: int = 0
     nas_version: str = ""
+    options: dict[str, Any] = field(default_factory=dict)  # the run's options, for workers
 
     def directions(self) -> list[str]:
         return ["maximize", "minimize"] if self.objective == "pareto" else ["maximize"]
@@ -46,8 +47,16 @@ class StudySettings:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-MUST_MATCH = ("space_digest", "data_fingerprint", "objective", "target", "evaluator",
-              "latency_target_ms", "latency_weight", "max_latency_ms")
+MUST_MATCH = (
+    "space_digest",
+    "data_fingerprint",
+    "objective",
+    "target",
+    "evaluator",
+    "latency_target_ms",
+    "latency_weight",
+    "max_latency_ms",
+)
 
 
 def study_exists(store: Store, name: str) -> bool:
@@ -66,11 +75,11 @@ def check_resume(store: Store, name: str, settings: StudySettings) -> StudySetti
     if not isinstance(raw, dict):
         raise StorageError(f"study {name!r} was not made by nas; choose another --study")
     old = StudySettings.from_dict(raw)
-    for field in MUST_MATCH:
-        if getattr(old, field) != getattr(settings, field):
+    for key in MUST_MATCH:
+        if getattr(old, key) != getattr(settings, key):
             raise StorageError(
-                f"study {name!r} was created with {field}={getattr(old, field)!r}, not "
-                f"{getattr(settings, field)!r}; use another --study to start a new search"
+                f"study {name!r} was created with {key}={getattr(old, key)!r}, not "
+                f"{getattr(settings, key)!r}; use another --study to start a new search"
             )
     return old
 

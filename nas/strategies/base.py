@@ -70,7 +70,5 @@ def create_sampler(name: str, ctx: StrategyContext) -> optuna.samplers.BaseSampl
     """The sampler of strategy ``name``; raises OptionError for unknown or unsuitable ones."""
     strategy = get_strategy(name)
     if ctx.n_objectives not in strategy.objectives:
-        raise OptionError(
-            f"strategy {name!r} does not support {ctx.n_objectives} objective(s)"
-        )
+        raise OptionError(f"strategy {name!r} does not support {ctx.n_objectives} objective(s)")
     return strategy.factory(ctx)

@@ -16,7 +16,7 @@ from torch import nn
 from nas.spaces import ChainSpace
 from nas.spaces.base import Value
 from nas.supernet.base import Supernet
-from nas.supernet.mbconv import MBConv, conv_bn, ElasticMBConv
+from nas.supernet.mbconv import ElasticMBConv, MBConv, conv_bn
 
 Layers = list[list[dict[str, int]]]
 

@@ -25,7 +25,13 @@ class MBConv(nn.Module):
     """A static inverted-residual block: 1x1 expand, kxk depthwise, 1x1 project (+ residual)."""
 
     def __init__(
-        self, in_ch: int, out_ch: int, stride: int, kernel: int, expand: int, use_expand: bool = True
+        self,
+        in_ch: int,
+        out_ch: int,
+        stride: int,
+        kernel: int,
+        expand: int,
+        use_expand: bool = True,
     ) -> None:
         super().__init__()
         hidden = in_ch * expand

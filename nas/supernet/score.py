@@ -97,7 +97,13 @@ def small_input_view(module: nn.Module, input_shape: tuple[int, ...]) -> nn.Modu
             continue
         start = (kh - k) // 2
         small = nn.Conv2d(
-            m.in_channels, m.out_channels, k, m.stride, k // 2, groups=m.groups, bias=m.bias is not None
+            m.in_channels,
+            m.out_channels,
+            k,
+            m.stride,
+            k // 2,
+            groups=m.groups,
+            bias=m.bias is not None,
         )
         with torch.no_grad():
             small.weight.copy_(m.weight[:, :, start : start + k, start : start + k])

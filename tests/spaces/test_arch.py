@@ -18,7 +18,9 @@ def test_canonical_drops_inactive_layers(tiny_space) -> None:
     assert "stage0.layer1.kernel" not in canon
     assert "stage0.layer0.kernel" in canon
     # values of inactive layers do not change the architecture or its hash
-    other = dict(params, **{"stage0.layer2.kernel": 5 if params["stage0.layer2.kernel"] == 3 else 3})
+    other = dict(
+        params, **{"stage0.layer2.kernel": 5 if params["stage0.layer2.kernel"] == 3 else 3}
+    )
     assert tiny_space.hash(other) == tiny_space.hash(params)
 
 
@@ -33,8 +35,14 @@ def test_encode_decode_round_trip(tiny_space) -> None:
 
 
 def test_hash_is_stable_and_depends_on_space(tiny_space) -> None:
-    arch = {"stage0.depth": 1, "stage0.layer0.kernel": 3, "stage0.layer0.expand": 2,
-            "stage1.depth": 1, "stage1.layer0.kernel": 5, "stage1.layer0.expand": 3}
+    arch = {
+        "stage0.depth": 1,
+        "stage0.layer0.kernel": 3,
+        "stage0.layer0.expand": 2,
+        "stage1.depth": 1,
+        "stage1.layer0.kernel": 5,
+        "stage1.layer0.expand": 3,
+    }
     h = tiny_space.hash(arch)
     assert h == arch_hash(tiny_space.digest, tiny_space.canonical(arch))
     assert len(h) == 16 and int(h, 16) >= 0
@@ -57,7 +65,10 @@ def test_hash_is_fixed_across_processes(tiny_space) -> None:
         f"s=load_space({str(TINY)!r}); print(s.hash(json.loads(sys.argv[1])))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(arch)], capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code, json.dumps(arch)],
+        capture_output=True,
+        text=True,
+        check=True,
         env={"PYTHONHASHSEED": "123", "PYTHONPATH": str(ROOT)},
     )
     assert out.stdout.strip() == tiny_space.hash(arch)

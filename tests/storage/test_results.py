@@ -10,7 +10,8 @@ from nas.storage.results import knee, pareto_front, pareto_mask
 
 def _trial(number: int, acc: float, lat: float):
     t = create_trial(
-        state=TrialState.COMPLETE, values=[acc, lat],
+        state=TrialState.COMPLETE,
+        values=[acc, lat],
         user_attrs={keys.ACCURACY: acc, keys.LATENCY_MS: lat},
     )
     t.number = number
@@ -22,11 +23,15 @@ def test_pareto_mask_matches_brute_force() -> None:
     acc = rng.integers(0, 20, 300).astype(float)
     lat = rng.integers(0, 20, 300).astype(float)
     fast = pareto_mask(acc, lat)
-    slow = np.array([
-        not any((acc[j] >= acc[i] and lat[j] <= lat[i]) and (acc[j] > acc[i] or lat[j] < lat[i])
-                for j in range(len(acc)))
-        for i in range(len(acc))
-    ])
+    slow = np.array(
+        [
+            not any(
+                (acc[j] >= acc[i] and lat[j] <= lat[i]) and (acc[j] > acc[i] or lat[j] < lat[i])
+                for j in range(len(acc))
+            )
+            for i in range(len(acc))
+        ]
+    )
     # exact duplicates of a front point: brute force keeps all, the sweep keeps one
     for i in np.flatnonzero(slow & ~fast):
         assert any(fast[j] and acc[j] == acc[i] and lat[j] == lat[i] for j in range(len(acc)))
@@ -50,7 +55,9 @@ def test_optuna_agrees_on_the_front() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"])
     rng = np.random.default_rng(1)
     for _ in range(60):
-        a, l = float(rng.random()), float(rng.random())
-        study.add_trial(create_trial(values=[a, l], user_attrs={keys.ACCURACY: a, keys.LATENCY_MS: l}))
+        a, lat = float(rng.random()), float(rng.random())
+        study.add_trial(
+            create_trial(values=[a, lat], user_attrs={keys.ACCURACY: a, keys.LATENCY_MS: lat})
+        )
     ours = {t.number for t in pareto_front(study.trials)}
     assert ours == {t.number for t in study.best_trials}
