@@ -8,12 +8,14 @@ from __future__ import annotations
 from nas.spaces.base import Arch, Choice, LatencyInput, Space, arch_hash, canonical_json
 from nas.spaces.chain import ChainSpace
 from nas.spaces.loader import builtin_names, load_space, register_kind, space_from_dict
+from nas.spaces.nb201 import Nb201Space
 
 __all__ = [
     "Arch",
     "ChainSpace",
     "Choice",
     "LatencyInput",
+    "Nb201Space",
     "Space",
     "arch_hash",
     "builtin_names",

@@ -18,9 +18,11 @@ from pydantic import BaseModel, ValidationError
 from nas.errors import SpaceError
 from nas.spaces.base import Space
 from nas.spaces.chain import ChainSpace, ChainSpaceModel
+from nas.spaces.nb201 import Nb201Space, Nb201SpaceModel
 
 _KINDS: dict[str, tuple[type[BaseModel], Callable[[Any], Space]]] = {
     "chain": (ChainSpaceModel, ChainSpace),
+    "nb201": (Nb201SpaceModel, Nb201Space),
 }
 
 
