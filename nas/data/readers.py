@@ -110,12 +110,12 @@ def read_image_folder(folder: Path) -> Dataset:
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             try:
-                with Image.open(f) as im:
-                    im = im.convert("RGB")
-                    size = size or im.size
-                    if im.size != size:
-                        im = im.resize(size)
-                    images.append(np.asarray(im, dtype=np.float32) / 255.0)
+                with Image.open(f) as raw:
+                    rgb = raw.convert("RGB")
+                size = size or rgb.size
+                if rgb.size != size:
+                    rgb = rgb.resize(size)
+                images.append(np.asarray(rgb, dtype=np.float32) / 255.0)
             except (OSError, UnidentifiedImageError) as exc:
                 raise DataError(f"{f}: not a readable image ({exc})") from None
             labels.append(label)

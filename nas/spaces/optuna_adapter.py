@@ -25,4 +25,4 @@ def distributions(space: Space) -> dict[str, optuna.distributions.BaseDistributi
 def suggest(trial: optuna.Trial, space: Space) -> Arch:
     """Ask the trial for every choice and return the canonical architecture."""
     params = {c.label: trial.suggest_categorical(c.label, list(c.options)) for c in space.choices}
-    return space.from_params(params)
+    return space.from_params(params)  # type: ignore[arg-type]  # values come from c.options

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -33,7 +33,7 @@ class StudySettings:
     nas_version: str = ""
     options: dict[str, Any] = field(default_factory=dict)  # the run's options, for workers
 
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Literal["maximize", "minimize"]]:
         return ["maximize", "minimize"] if self.objective == "pareto" else ["maximize"]
 
     def metric_names(self) -> list[str]:

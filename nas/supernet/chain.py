@@ -102,7 +102,7 @@ class ChainSupernet(Supernet):
     def forward(self, x: torch.Tensor, arch: Mapping[str, Value]) -> torch.Tensor:
         h = self.ends.begin(x)
         for stage, layers in zip(self.stages, self.chain_space.layers(arch), strict=True):
-            for block, layer in zip(stage, layers, strict=False):
+            for block, layer in zip(stage, layers, strict=False):  # type: ignore[call-overload]
                 h = block(h, layer["kernel"], layer["expand"])
         return self.ends.end(h)
 
@@ -112,7 +112,7 @@ class ChainSupernet(Supernet):
 
         blocks: list[MBConv] = []
         for stage, layers in zip(self.stages, self.chain_space.layers(arch), strict=True):
-            for block, layer in zip(stage, layers, strict=False):
+            for block, layer in zip(stage, layers, strict=False):  # type: ignore[call-overload]
                 blocks.append(block.extract(layer["kernel"], layer["expand"]))
         net = ChainNet(copy.deepcopy(self.ends), blocks)
         return net.train(self.training)

@@ -120,10 +120,13 @@ class ElasticMBConv(nn.Module):
         block = MBConv(self.in_ch, self.out_ch, self.stride, kernel, expand)
         hidden = self.in_ch * expand
         assert isinstance(block.expand, nn.Sequential)
-        block.expand[0].weight.copy_(self.expand_conv.weight[:hidden])
-        _copy_bn(block.expand[1], self.expand_bn, hidden)
-        block.depthwise[0].weight.copy_(self._dw_weight(kernel, hidden))
-        _copy_bn(block.depthwise[1], self.dw_bn, hidden)
-        block.project[0].weight.copy_(self.project_conv.weight[:, :hidden])
-        _copy_bn(block.project[1], self.project_bn, self.out_ch)
+        for seq, conv_w, bn, n in (
+            (block.expand, self.expand_conv.weight[:hidden], self.expand_bn, hidden),
+            (block.depthwise, self._dw_weight(kernel, hidden), self.dw_bn, hidden),
+            (block.project, self.project_conv.weight[:, :hidden], self.project_bn, self.out_ch),
+        ):
+            conv, dst_bn = seq[0], seq[1]
+            assert isinstance(conv, nn.Conv2d) and isinstance(dst_bn, nn.BatchNorm2d)
+            conv.weight.copy_(conv_w)
+            _copy_bn(dst_bn, bn, n)
         return block

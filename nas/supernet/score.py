@@ -83,8 +83,8 @@ def small_input_view(module: nn.Module, input_shape: tuple[int, ...]) -> nn.Modu
     with torch.no_grad():
         module(torch.zeros(*input_shape))
     module.train(was_training)
-    for h in hooks:
-        h.remove()
+    for hook in hooks:
+        hook.remove()
     view = copy.deepcopy(module)
     for name, m in list(view.named_modules()):
         if not isinstance(m, nn.Conv2d) or name not in sizes:
@@ -100,7 +100,7 @@ def small_input_view(module: nn.Module, input_shape: tuple[int, ...]) -> nn.Modu
             m.in_channels,
             m.out_channels,
             k,
-            m.stride,
+            m.stride,  # type: ignore[arg-type]
             k // 2,
             groups=m.groups,
             bias=m.bias is not None,
@@ -127,4 +127,5 @@ def copy_bn_stats(dst: nn.Module, src: nn.Module) -> None:
             assert m.running_var is not None and s.running_var is not None
             m.running_mean.copy_(s.running_mean)
             m.running_var.copy_(s.running_var)
-            m.num_batches_tracked.copy_(s.num_batches_tracked)  # type: ignore[operator]
+            if m.num_batches_tracked is not None and s.num_batches_tracked is not None:
+                m.num_batches_tracked.copy_(s.num_batches_tracked)
