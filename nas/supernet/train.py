@@ -60,6 +60,52 @@ def sandwich(space: object, rng: random.Random, n_random: int) -> list[Arch]:
     return paths
 
 
+def _fit(
+    module: torch.nn.Module,
+    data: Dataset,
+    cfg: TrainConfig,
+    step_loss: Callable[[torch.Tensor, torch.Tensor], float],
+    on_step: Callable[[int, int, float], None] | None,
+) -> list[float]:
+    """The shared loop: SGD (Nesterov) with a one-cycle schedule over shuffled batches.
+
+    ``step_loss(xb, yb)`` runs forward and backward for one batch and returns its loss; the
+    loop clips gradients and steps. Returns the mean loss of each epoch.
+    """
+    gen = torch.Generator().manual_seed(cfg.seed)
+    x = torch.from_numpy(data.x_train)
+    y = torch.from_numpy(data.y_train)
+    n = len(y)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    opt = torch.optim.SGD(
+        module.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
+    )
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=total, pct_start=0.1
+    )
+    history: list[float] = []
+    module.train()
+    step = 0
+    for epoch in range(cfg.epochs):
+        perm = torch.randperm(n, generator=gen)
+        losses: list[float] = []
+        for b in range(steps_per_epoch):
+            idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            opt.zero_grad(set_to_none=True)
+            losses.append(step_loss(x[idx], y[idx]))  # (B, C, H, W), (B,)
+            torch.nn.utils.clip_grad_norm_(module.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            step += 1
+            if on_step is not None:
+                on_step(step, total, losses[-1])
+        history.append(float(np.mean(losses)))
+        log.info("epoch %d/%d loss %.4f", epoch + 1, cfg.epochs, history[-1])
+    module.eval()
+    return history
+
+
 def train_supernet(
     net: Supernet,
     data: Dataset,
@@ -67,58 +113,50 @@ def train_supernet(
     *,
     on_step: Callable[[int, int, float], None] | None = None,
 ) -> list[float]:
-    """Train ``net`` in place; returns the mean training loss of each epoch.
+    """Train ``net`` in place with the sandwich rule; returns the mean loss of each epoch.
 
     ``on_step(step, total_steps, loss)`` is called after every optimiser step.
     """
-    gen = torch.Generator().manual_seed(cfg.seed)
-    torch.manual_seed(cfg.seed)  # parameter init of lazily created buffers, dropout
+    torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
-    x = torch.from_numpy(data.x_train)
-    y = torch.from_numpy(data.y_train)
-    n = len(y)
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
-    opt = torch.optim.SGD(
-        net.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
-    )
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=cfg.lr, total_steps=total, pct_start=0.1
-    )
-    history: list[float] = []
-    net.train()
-    step = 0
-    for epoch in range(cfg.epochs):
-        perm = torch.randperm(n, generator=gen)
-        losses: list[float] = []
-        for b in range(steps_per_epoch):
-            idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            xb, yb = x[idx], y[idx]  # (B, C, H, W), (B,)
-            opt.zero_grad(set_to_none=True)
-            paths = sandwich(net.space, rng, cfg.n_random)
-            teacher: torch.Tensor | None = None
-            total_loss = 0.0
-            for k, arch in enumerate(paths):
-                logits = net(xb, arch)
-                if k == 0 or teacher is None or not cfg.distill:
-                    loss = F.cross_entropy(logits, yb)
-                else:
-                    soft = F.kl_div(
-                        F.log_softmax(logits, 1), F.softmax(teacher, 1), reduction="batchmean"
-                    )
-                    loss = 0.5 * F.cross_entropy(logits, yb) + 0.5 * soft
-                if k == 0 and cfg.distill:
-                    teacher = logits.detach()
-                loss.backward()
-                total_loss += float(loss.detach())
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-            opt.step()
-            sched.step()
-            step += 1
-            losses.append(total_loss / len(paths))
-            if on_step is not None:
-                on_step(step, total, losses[-1])
-        history.append(float(np.mean(losses)))
-        log.info("supernet epoch %d/%d loss %.4f", epoch + 1, cfg.epochs, history[-1])
-    net.eval()
-    return history
+
+    def step_loss(xb: torch.Tensor, yb: torch.Tensor) -> float:
+        paths = sandwich(net.space, rng, cfg.n_random)
+        teacher: torch.Tensor | None = None
+        total = 0.0
+        for k, arch in enumerate(paths):
+            logits = net(xb, arch)
+            loss = F.cross_entropy(logits, yb)
+            if teacher is not None:
+                soft = F.kl_div(
+                    F.log_softmax(logits, 1), F.softmax(teacher, 1), reduction="batchmean"
+                )
+                loss = 0.5 * loss + 0.5 * soft
+            if k == 0 and cfg.distill:
+                teacher = logits.detach()
+            loss.backward()
+            total += float(loss.detach())
+        return total / len(paths)
+
+    return _fit(net, data, cfg, step_loss, on_step)
+
+
+def train_module(
+    module: torch.nn.Module,
+    data: Dataset,
+    cfg: TrainConfig,
+    *,
+    on_step: Callable[[int, int, float], None] | None = None,
+) -> list[float]:
+    """Train a standalone network with the supernet's optimiser and schedule.
+
+    Used to fine-tune an extracted network and, in benchmarks, to train candidates from
+    scratch. Returns the mean training loss of each epoch.
+    """
+
+    def step_loss(xb: torch.Tensor, yb: torch.Tensor) -> float:
+        loss = F.cross_entropy(module(xb), yb)
+        loss.backward()
+        return float(loss.detach())
+
+    return _fit(module, data, cfg, step_loss, on_step)

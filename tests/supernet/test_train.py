@@ -36,3 +36,14 @@ def test_training_is_reproducible(tiny_space, tiny_data) -> None:
         return train_supernet(net, tiny_data, TrainConfig(epochs=1, batch_size=128, seed=3))
 
     assert run() == run()
+
+
+def test_standalone_training_lowers_loss(tiny_space, tiny_data) -> None:
+    from nas.supernet import create_subnet
+    from nas.supernet.train import train_module
+
+    torch.manual_seed(0)
+    net = create_subnet(tiny_space, tiny_space.smallest(), tiny_data.num_classes)
+    history = train_module(net, tiny_data, TrainConfig(epochs=3, batch_size=64, lr=0.1))
+    assert history[-1] < 0.7 * history[0]
+    assert not net.training
