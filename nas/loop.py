@@ -49,6 +49,8 @@ def optimize_until_budget(
         failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,))) - before
         failures = failures + failed if failed else 0
         if failures >= MAX_CONSECUTIVE_FAILURES:
+            failed_trials = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+            last = failed_trials[-1].user_attrs.get("fail_reason") if failed_trials else None
             raise CandidateError(
-                f"{failures} candidates failed in a row; see the trials' fail_reason attribute"
+                f"{failures} candidates failed in a row; the last: {last or 'no reason stored'}"
             )
