@@ -95,7 +95,8 @@ class TableEvaluator(Evaluator):
         if not path.is_file():
             raise TableError(f"table {path} does not exist")
         try:
-            frame = pd.read_csv(path)
+            # round_trip: the values stored with trials equal the file's digits exactly
+            frame = pd.read_csv(path, float_precision="round_trip")
         except (ValueError, OSError, UnicodeDecodeError) as exc:
             raise TableError(f"table {path} is not a readable CSV file: {exc}") from None
         columns = [str(c) for c in frame.columns]

@@ -49,6 +49,7 @@ from nas.strategies.base import Strategy, StrategyContext, register_strategy
 log = logging.getLogger(__name__)
 
 ConstraintsFunc = Callable[[FrozenTrial], Sequence[float]]
+PARENT_KEY = "evolution:parent"  # trial system attribute: number of the mutated parent
 
 
 def default_sizes(budget: int) -> tuple[int, int]:
@@ -117,7 +118,9 @@ class RegularizedEvolutionSampler(optuna.samplers.BaseSampler):
             child = self.space.sample(rng)
         else:
             population = sorted(complete, key=lambda t: t.number)[-self.population_size :]
-            child = self.propose(study, population, complete, rng)
+            parent, child = self.propose(study, population, complete, rng)
+            # The lineage, where Optuna's NSGA-II keeps its own ("nsga2:parents").
+            study._storage.set_trial_system_attr(trial._trial_id, PARENT_KEY, parent.number)
         params = self.space.to_params(child)
         return {k: v for k, v in params.items() if k in search_space}
 
@@ -154,18 +157,18 @@ class RegularizedEvolutionSampler(optuna.samplers.BaseSampler):
         population: list[FrozenTrial],
         complete: list[FrozenTrial],
         rng: random.Random,
-    ) -> Arch:
-        """A mutated tournament winner, re-drawn while it duplicates a stored architecture."""
+    ) -> tuple[FrozenTrial, Arch]:
+        """A tournament winner and its one-mutation child, re-drawn while the child duplicates
+        a stored architecture (at most ``max_retries`` times)."""
         order = self.ranking(study, population)
         seen = {self._encode(t) for t in complete}
-        child: Arch = {}
         for _ in range(self.max_retries + 1):
             contestants = rng.sample(range(len(population)), self.sample_size)
             parent = population[min(contestants, key=order.__getitem__)]
             child = self.space.mutate(self.arch_of(parent), rng)
             if self.space.encode(child) not in seen:
                 break
-        return child
+        return parent, child
 
     def arch_of(self, trial: FrozenTrial) -> Arch:
         """The canonical architecture a stored trial was proposed with."""
