@@ -221,3 +221,33 @@ def test_cli_table_search_and_bad_column_exit_2(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     assert "Pareto front of cli" in ok.stdout and "supernet" not in ok.stdout
     assert not (tmp_path / "nas_checkpoints").exists()
+
+
+def test_a_partial_table_completes_the_budget_around_missing_cells(
+    rows, storage_url, tmp_path
+) -> None:
+    keys_ = list(rows)
+    table = _write(
+        tmp_path / "most.csv",
+        COLUMNS,
+        [[rows[k][c] for c in COLUMNS] for i, k in enumerate(keys_) if i % 5],
+    )
+    result = run_search(_opts(storage_url, evaluator=f"table:{table}", budget=25, seed=1))
+    study = optuna.load_study(study_name="t", storage=storage_url)
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    assert result.completed == 25 and len(failed) >= 1  # a fifth of the cells are missing
+    assert all("is not in table most.csv" in t.user_attrs["fail_reason"] for t in failed)
+
+
+def test_five_failures_in_a_row_stop_the_search_with_the_reason(
+    nb201, rows, storage_url, tmp_path
+) -> None:
+    import random
+
+    rng = random.Random(0)  # the evaluator's own probes: the table passes its check
+    probes = {nb201.describe(nb201.sample(rng)) for _ in range(16)}
+    table = _write(tmp_path / "few.csv", COLUMNS, [[rows[k][c] for c in COLUMNS] for k in probes])
+    with pytest.raises(CandidateError, match=r"5 candidates failed in a row; the last: archi"):
+        run_search(_opts(storage_url, evaluator=f"table:{table}", budget=3, strategy="random"))
+    study = optuna.load_study(study_name="t", storage=storage_url)
+    assert [t.state for t in study.trials] == [TrialState.FAIL] * 5
