@@ -9,10 +9,12 @@ window over the newest trials, the oldest member leaves when a child joins, what
 score: the "aging" that regularises the search.
 
 All durable state lives in the study: the population is read from the stored trials every
-time (the last ``population_size`` COMPLETE trials in trial-number order; failed trials never
-join), so a resumed study and several workers sharing one study see the same population. The
-only state in the object is the seed; the generator of trial *n* is derived from
-``(seed, n)``, so a proposal depends on the seed, the trial number and the stored trials alone.
+time (the last ``population_size`` COMPLETE trials numbered below the new one, in
+trial-number order; failed trials never join), so a resumed study and several workers sharing
+one study see the same population. The only state in the object is the seed; the generator of
+trial *n* is derived from ``(seed, n)``, so a proposal depends on the seed, the trial number
+and the stored trials alone. Each child records its parent's number in the trial system
+attribute ``evolution:parent``.
 
 Selection by fitness:
 - one objective: the trial's value (in the study's direction);
