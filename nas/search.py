@@ -45,7 +45,9 @@ class SearchOptions:
     max_latency_ms: float | None = None
     target: str = "cpu"
     threads: int | None = None
-    evaluator: str = "supernet"
+    evaluator: str = "supernet"  # or "table:PATH.csv"
+    accuracy_column: str | None = None  # table evaluator (default "accuracy", percent)
+    latency_column: str | None = None  # table evaluator (default "latency_ms")
     supernet_epochs: int = 20
     batch_size: int = 128
     calib_batches: int = 4
@@ -119,26 +121,29 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> SearchR
     """
     from nas.data import fit_to_space, load_data
     from nas.evaluators.factory import build_evaluator, check_evaluator
-    from nas.hardware import create_target
 
     rep = reporter or Reporter()
     t_start = time.perf_counter()
     # ---- validate everything before touching the storage -----------------------------------
     space = load_space(opts.space)
-    check_evaluator(opts, space)
-    data = fit_to_space(
-        load_data(opts.data), channels=space.input_channels, resolution=space.train_resolution
-    )
-    target = create_target(opts.target, threads=opts.threads)
+    plan = check_evaluator(opts, space)
+    data, target = None, None
+    if plan.needs_data:  # a table evaluator needs neither data nor a target (nor torch)
+        from nas.hardware import create_target
+
+        data = fit_to_space(
+            load_data(opts.data), channels=space.input_channels, resolution=space.train_resolution
+        )
+        target = create_target(opts.target, threads=opts.threads)
     settings = StudySettings(
         space=space.name,
         space_digest=space.digest,
-        data=opts.data or "digits",
-        data_fingerprint=data.fingerprint(),
+        data=plan.data or opts.data or "digits",
+        data_fingerprint=plan.data_fingerprint or (data.fingerprint() if data else ""),
         strategy=opts.strategy_name,
         objective=opts.objective,
-        target=opts.target,
-        evaluator=opts.evaluator,
+        target=plan.target or opts.target,
+        evaluator=plan.record,
         latency_target_ms=opts.latency_target_ms,
         latency_weight=opts.latency_weight,
         max_latency_ms=opts.max_latency_ms,
@@ -159,8 +164,9 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> SearchR
     seconds: dict[str, float] = {"supernet": 0.0, "evaluation": 0.0, "latency": 0.0}
     result = SearchResult(name, opts.storage, opts.budget, done, [], settings, "", seconds)
     if done < opts.budget:
-        rep.message(f"data: {data.summary()}")
-        evaluator, info = build_evaluator(opts, space, data, target, store, rep)
+        if data is not None:
+            rep.message(f"data: {data.summary()}")
+        evaluator, info = build_evaluator(opts, space, data, target, store, rep, plan)
         seconds["supernet"] = info.get("seconds", 0.0)
         result.supernet = info.get("supernet", "")
         n_trials_before = len(study.get_trials(deepcopy=False))
@@ -169,6 +175,7 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> SearchR
             seed=opts.seed + n_trials_before,  # a resumed study must not replay old proposals
             budget=opts.budget,
             constraints_func=constraints if opts.max_latency_ms is not None else None,
+            space=space,
         )
         study.sampler = create_sampler(settings.strategy, ctx)
         objective = TrialObjective(space, evaluator, settings, study)

@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--strategy",
         default=None,
-        help="random, tpe or nsga2 (default: nsga2 for pareto, tpe for weighted)",
+        help="random, tpe, nsga2 or evolution (default: nsga2 for pareto, tpe for weighted)",
     )
     p.add_argument(
         "--data",
@@ -109,6 +109,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="training batches for each candidate's BatchNorm recalibration",
     )
     p.add_argument(
+        "--evaluator",
+        default=d.evaluator,
+        metavar="{supernet,table:PATH.csv}",
+        help="supernet (default): inherited weights and measured latency; table:PATH.csv: look "
+        "each architecture up in a tabular benchmark keyed by its canonical string (column "
+        "'arch'); no supernet is trained and --data/--target are not used",
+    )
+    p.add_argument(
+        "--accuracy-column",
+        default=None,
+        metavar="C",
+        help="table column searched as accuracy, in percent (default 'accuracy')",
+    )
+    p.add_argument(
+        "--latency-column",
+        default=None,
+        metavar="L",
+        help="table column used as latency in ms (default 'latency_ms')",
+    )
+    p.add_argument(
         "--checkpoint-dir",
         default=None,
         help="where supernet checkpoints go (default: nas_checkpoints/ beside the database)",
@@ -166,6 +186,9 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         calib_batches=args.calib_batches,
         checkpoint_dir=args.checkpoint_dir,
+        evaluator=args.evaluator,
+        accuracy_column=args.accuracy_column,
+        latency_column=args.latency_column,
     )
     progress = Progress(
         TextColumn("{task.description:>8}"),
@@ -190,10 +213,12 @@ def run(args: argparse.Namespace) -> int:
     )
     if result.seconds.get("total"):
         sec = result.seconds
+        supernet = (
+            f"supernet {sec['supernet']:.0f} s ({result.supernet}), " if result.supernet else ""
+        )
         console.print(
-            f"time: supernet {sec['supernet']:.0f} s ({result.supernet}), "
-            f"evaluation {sec['evaluation']:.0f} s, latency {sec['latency']:.0f} s, "
-            f"total {sec['total']:.0f} s"
+            f"time: {supernet}evaluation {sec['evaluation']:.0f} s, "
+            f"latency {sec['latency']:.0f} s, total {sec['total']:.0f} s"
         )
     url = result.storage
     console.print(

@@ -1,8 +1,11 @@
-"""``nas show STUDY``: a study's settings and Pareto front."""
+"""``nas show STUDY``: a study's settings and Pareto front, or its anytime history."""
 
 from __future__ import annotations
 
 import argparse
+import math
+
+from rich.table import Table
 
 from nas.commands.common import add_storage, console, front_table
 
@@ -14,6 +17,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Print a study's settings, progress and Pareto front.",
     )
     p.add_argument("study", help="study name (see 'nas studies')")
+    p.add_argument(
+        "--history",
+        action="store_true",
+        help="instead of the front, print best-so-far accuracy and the hypervolume of the "
+        "front after each completed trial (failed trials are counted, not scored)",
+    )
+    p.add_argument(
+        "--every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --history: a row every N completed trials and the last (default: every "
+        "trial up to 50, else about 20 rows)",
+    )
+    p.add_argument(
+        "--ref-ms",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="with --history: latency of the hypervolume reference point (default: the "
+        "study's --max-latency-ms, else 1.1x its slowest completed trial); give the same value "
+        "to compare studies",
+    )
     add_storage(p)
     p.set_defaults(run=run)
 
@@ -37,6 +63,51 @@ def run(args: argparse.Namespace) -> int:
         f"  trials: {summary.complete} complete / {summary.budget or '?'} budget, "
         f"{summary.running} running, {summary.failed} failed"
     )
-    front = pareto_front(st.complete_trials(study), settings.max_latency_ms if settings else None)
+    max_latency_ms = settings.max_latency_ms if settings else None
+    if args.history:
+        console.print(history_table(study.get_trials(deepcopy=False), args, max_latency_ms))
+        return 0
+    front = pareto_front(st.complete_trials(study), max_latency_ms)
     console.print(front_table(front, f"Pareto front: {len(front)} trials"))
     return 0
+
+
+def default_every(n: int) -> int:
+    """Every trial up to 50, else a round step giving about 20 rows."""
+    if n <= 50:
+        return 1
+    step = n / 20
+    candidates = [m * 10**e for e in range(9) for m in (1, 2, 5)]
+    return next(c for c in candidates if c >= step)
+
+
+def history_table(trials: list, args: argparse.Namespace, max_latency_ms: float | None) -> Table:
+    """Anytime results, one row per checkpoint (see :func:`nas.storage.anytime.history`)."""
+    from optuna.trial import TrialState
+
+    from nas.errors import OptionError
+    from nas.storage.anytime import default_reference, history
+
+    if args.every is not None and args.every < 1:
+        raise OptionError(f"--every must be at least 1, got {args.every}")
+    if args.ref_ms is not None and not args.ref_ms > 0:
+        raise OptionError(f"--ref-ms must be > 0, got {args.ref_ms}")
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    ref = args.ref_ms or default_reference(complete, max_latency_ms)
+    points = history(trials, ref_ms=ref, max_latency_ms=max_latency_ms)
+    failed = sorted(t.number for t in trials if t.state == TrialState.FAIL)
+    every = args.every or default_every(len(points))
+    table = Table(
+        title=f"Anytime results: {len(points)} completed, {len(failed)} failed trials; "
+        f"hypervolume of (accuracy, latency) up to the reference (0, {ref:.4g} ms)",
+        title_justify="left",
+    )
+    for col in ("completed", "trial", "failed so far", "best accuracy %", "hypervolume"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for p in points:
+        if p.completed % every and p.completed != len(points):
+            continue
+        n_failed = sum(1 for f in failed if f < p.trial)
+        best = "-" if math.isnan(p.best_accuracy) else f"{100 * p.best_accuracy:.2f}"
+        table.add_row(str(p.completed), str(p.trial), str(n_failed), best, f"{p.hypervolume:.4g}")
+    return table

@@ -1,42 +1,108 @@
-"""Build the evaluator a search asks for (``--evaluator``; default: the supernet)."""
+"""Build the evaluator a search asks for (``--evaluator``; default: the supernet).
+
+``supernet`` trains (or loads) the space's weight-sharing supernet on ``--data`` and measures
+latency on ``--target``; ``table:PATH.csv`` looks both up in a tabular benchmark
+(:mod:`nas.evaluators.table`) and needs neither data nor a target.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nas.data import Dataset
 from nas.errors import OptionError
 from nas.evaluators.base import Evaluator
-from nas.hardware import Target
 from nas.spaces import Space
 from nas.storage import Store
 
 if TYPE_CHECKING:
+    from nas.data import Dataset
+    from nas.hardware import Target  # imports torch: a table search must not
     from nas.search import Reporter, SearchOptions
 
-EVALUATORS = ("supernet",)
+EVALUATORS = ("supernet", "table")
 
 
-def check_evaluator(opts: SearchOptions, space: Space) -> None:
-    """Validate ``--evaluator`` before anything is written."""
-    kind = opts.evaluator.partition(":")[0]
+@dataclass(frozen=True)
+class EvaluatorPlan:
+    """What ``--evaluator`` needs and what the study records about it.
+
+    ``record`` is stored as the study's ``evaluator`` setting (a resume must match it);
+    ``data``, ``data_fingerprint`` and ``target``, when set, replace the study settings that a
+    supernet search takes from ``--data`` and ``--target``. ``prebuilt`` is an evaluator that
+    had to be built to be checked (a table is read once).
+    """
+
+    kind: str
+    record: str
+    needs_data: bool = True
+    data: str | None = None
+    data_fingerprint: str | None = None
+    target: str | None = None
+    prebuilt: Evaluator | None = None
+
+
+def check_evaluator(opts: SearchOptions, space: Space) -> EvaluatorPlan:
+    """Validate ``--evaluator`` and its options before anything is written.
+
+    Raises:
+        NasInputError: unknown evaluator; for a table, a missing file or column or keys that
+            are not architectures of ``space``.
+    """
+    kind, _, arg = opts.evaluator.partition(":")
     if kind not in EVALUATORS:
         raise OptionError(
-            f"unknown evaluator {opts.evaluator!r}; known evaluators: {', '.join(EVALUATORS)}"
+            f"unknown evaluator {opts.evaluator!r}; known evaluators: supernet, table:PATH.csv"
         )
+    if kind != "table":
+        if opts.accuracy_column is not None or opts.latency_column is not None:
+            raise OptionError("--accuracy-column and --latency-column need --evaluator table:PATH")
+        return EvaluatorPlan(kind, opts.evaluator)
+    from nas.evaluators.table import (
+        DEFAULT_ACCURACY_COLUMN,
+        DEFAULT_LATENCY_COLUMN,
+        TableEvaluator,
+        TableSpec,
+        file_digest,
+    )
+
+    if not arg:
+        raise OptionError("--evaluator table needs the table's path: table:PATH.csv")
+    if opts.data is not None:
+        raise OptionError("--data is not used with a table evaluator (the table holds the scores)")
+    spec = TableSpec(
+        Path(arg),
+        opts.accuracy_column or DEFAULT_ACCURACY_COLUMN,
+        opts.latency_column or DEFAULT_LATENCY_COLUMN,
+    )
+    evaluator = TableEvaluator(space, spec)
+    return EvaluatorPlan(
+        kind,
+        spec.describe(),
+        needs_data=False,
+        data=f"table:{spec.path.name}",
+        data_fingerprint=file_digest(spec.path),
+        target=f"table:{spec.latency_column}",
+        prebuilt=evaluator,
+    )
 
 
 def build_evaluator(
     opts: SearchOptions,
     space: Space,
-    data: Dataset,
-    target: Target,
+    data: Dataset | None,
+    target: Target | None,
     store: Store,
     reporter: Reporter,
+    plan: EvaluatorPlan | None = None,
 ) -> tuple[Evaluator, dict[str, Any]]:
     """The evaluator and facts about how it was made (``supernet``: trained/loaded, seconds)."""
+    plan = plan or check_evaluator(opts, space)
+    if plan.prebuilt is not None:
+        return plan.prebuilt, {}
+    assert data is not None and target is not None, "a supernet evaluator needs data and target"
     import torch
 
     from nas.checkpoint import default_directory, obtain_supernet

@@ -129,6 +129,12 @@ class Store:
         self.engine: Engine = self.optuna.engine
         if path is not None:
             _sqlite_pragmas(self.engine)
+            if not read_only:
+                # Optuna opened (and pooled) connections before the listener existed; drop them
+                # so every writing connection gets the pragmas (synchronous=NORMAL: no fsync per
+                # commit, which halves a table search). A reader keeps its connections: closing
+                # the last one would checkpoint the WAL, and a reader must not change the file.
+                self.engine.dispose()
         if not read_only:
             Base.metadata.create_all(self.engine)
 

@@ -29,3 +29,6 @@ CONSTRAINT = "constraint"  # [latency_ms - max_latency_ms]; <= 0 is feasible
 # ---- study user attributes ----------------------------------------------------------------
 SETTINGS = "settings"  # dict, see nas.storage.studies.StudySettings
 BUDGET = "budget"
+
+# ---- tabular evaluator --------------------------------------------------------------------
+TABLE_ROW = "table_row"  # every column of the matched table row, values as in the file

@@ -9,24 +9,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import optuna
 from optuna.trial import FrozenTrial
 
 from nas.errors import OptionError
 
+if TYPE_CHECKING:
+    from nas.spaces import Space
+
 ConstraintsFunc = Callable[[FrozenTrial], Sequence[float]]
 
 
 @dataclass(frozen=True)
 class StrategyContext:
-    """What a sampler factory may use: objectives, seed, budget and the constraint function."""
+    """What a sampler factory may use: objectives, seed, budget, the constraint function and
+    the search space (strategies that mutate or enumerate architectures need it)."""
 
     n_objectives: int
     seed: int
     budget: int
     constraints_func: ConstraintsFunc | None
+    space: Space | None = None
 
 
 class SamplerFactory(Protocol):

@@ -1,0 +1,171 @@
+"""Score architectures by looking them up in a tabular benchmark instead of training.
+
+The way NAS strategies are compared on published benchmarks (NAS-Bench-201, HW-NAS-Bench): a
+CSV file with one row per architecture, keyed by the ``arch`` column, which holds the space's
+one-line canonical form (:meth:`nas.spaces.Space.describe`; for ``nb201`` the benchmark's own
+string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``).
+
+Accuracy columns in these files are percentages; the evaluator divides by 100 so the stored
+``accuracy`` is a fraction in [0, 1] like the supernet evaluator's. Latency is read as it is
+(milliseconds). Every column of the matched row is stored with the trial as ``table_row``
+(values as in the file, percentages included), so a held-out column such as a test accuracy
+can be reported for the chosen architecture without being searched on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nas.errors import NasInputError
+from nas.evaluators.base import CandidateError, Evaluation, Evaluator
+from nas.spaces import Space
+from nas.spaces.base import Arch
+from nas.storage import keys
+
+log = logging.getLogger(__name__)
+
+KEY_COLUMN = "arch"
+DEFAULT_ACCURACY_COLUMN = "accuracy"
+DEFAULT_LATENCY_COLUMN = "latency_ms"
+_PROBES = 16  # sampled architectures that must hit the table before a search starts
+
+
+class TableError(NasInputError):
+    """A table file, column or key layout that cannot be used."""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Where the table is and which columns are searched."""
+
+    path: Path
+    accuracy_column: str = DEFAULT_ACCURACY_COLUMN
+    latency_column: str = DEFAULT_LATENCY_COLUMN
+
+    def describe(self) -> str:
+        """What a study records as its evaluator: a resume must name the same file and columns."""
+        return (
+            f"table:{self.path.resolve()} "
+            f"accuracy={self.accuracy_column} latency={self.latency_column}"
+        )
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of the file's bytes (16 hex digits): a changed table refuses a resume."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly Python value (numpy scalars unwrapped, NaN as None)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+class TableEvaluator(Evaluator):
+    """Look each architecture up in a CSV table (see the module docstring).
+
+    Raises (on construction):
+        TableError: missing or unreadable file, no ``arch`` column, unknown or non-numeric
+            accuracy/latency column, accuracy outside [0, 100], repeated keys, or keys that
+            are not architectures of ``space``.
+    """
+
+    name = "table"
+
+    def __init__(self, space: Space, spec: TableSpec) -> None:
+        import pandas as pd
+
+        self.space = space
+        self.spec = spec
+        path = spec.path
+        if not path.is_file():
+            raise TableError(f"table {path} does not exist")
+        try:
+            # pandas 3 parses floats round-trip exactly (tests compare with float(text))
+            frame = pd.read_csv(path)
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            raise TableError(f"table {path} is not a readable CSV file: {exc}") from None
+        columns = [str(c) for c in frame.columns]
+        for role, col in (
+            ("key", KEY_COLUMN),
+            ("accuracy", spec.accuracy_column),
+            ("latency", spec.latency_column),
+        ):
+            if col not in columns:
+                raise TableError(
+                    f"table {path.name} has no {role} column {col!r}; "
+                    f"its columns are: {', '.join(columns)}"
+                )
+        for col in (spec.accuracy_column, spec.latency_column):
+            if not pd.api.types.is_numeric_dtype(frame[col]):
+                raise TableError(f"column {col!r} of table {path.name} is not numeric")
+        acc = frame[spec.accuracy_column]
+        if ((acc < 0) | (acc > 100)).any():
+            raise TableError(
+                f"column {spec.accuracy_column!r} of table {path.name} must hold percentages "
+                f"in [0, 100]; found {acc.min()} .. {acc.max()}"
+            )
+        repeated = frame[KEY_COLUMN][frame[KEY_COLUMN].duplicated()]
+        if len(repeated):
+            raise TableError(f"table {path.name} has the key {repeated.iloc[0]!r} more than once")
+        # One dict lookup per candidate: the whole point of a table is that a budget of
+        # hundreds of trials takes seconds.
+        self.rows: dict[str, dict[str, Any]] = {
+            str(rec[KEY_COLUMN]): {k: _plain(v) for k, v in rec.items()}
+            for rec in frame.to_dict(orient="records")
+        }
+        self._check_keys()
+
+    def _check_keys(self) -> None:
+        """Refuse a table for another space before anything is written."""
+        rng = random.Random(0)
+        probes = [self.space.describe(self.space.sample(rng)) for _ in range(_PROBES)]
+        if not any(p in self.rows for p in probes):
+            first = next(iter(self.rows), "(no rows)")
+            raise TableError(
+                f"table {self.spec.path.name} has none of {_PROBES} sampled architectures of "
+                f"space {self.space.name!r} (e.g. {probes[0]!r}); its keys look like {first!r}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def evaluate(self, arch: Arch, arch_hash: str) -> Evaluation:
+        t0 = time.perf_counter()
+        key = self.space.describe(arch)
+        row = self.rows.get(key)
+        if row is None:
+            raise CandidateError(
+                f"architecture {key} is not in table {self.spec.path.name} "
+                f"({len(self.rows)} rows keyed by column {KEY_COLUMN!r})"
+            )
+        acc, lat = row[self.spec.accuracy_column], row[self.spec.latency_column]
+        if acc is None or lat is None:
+            raise CandidateError(
+                f"architecture {key} has no value in column "
+                f"{self.spec.accuracy_column if acc is None else self.spec.latency_column!r} "
+                f"of table {self.spec.path.name}"
+            )
+        return Evaluation(
+            accuracy=float(acc) / 100.0,
+            latency_ms=float(lat),
+            attrs={
+                keys.TABLE_ROW: row,
+                keys.LATENCY_SOURCE: "table",
+                keys.EVAL_SECONDS: time.perf_counter() - t0,
+            },
+        )
