@@ -138,7 +138,7 @@ def studies_table(rows: list[StudySummary], url: str) -> html.Div:
             html.Table(
                 [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
                 id="studies-table",
-                style={"borderCollapse": "collapse", "width": "100%"},
+                style={"borderCollapse": "collapse", "width": "100%", "textAlign": "left"},
             ),
         ]
     )
@@ -393,7 +393,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
         hw = info.hardware_info(d, reader.latency_rows())
         return (
             study_header(d),
-            fg.plot_pareto(p, selected=p.knee),
+            fg.plot_pareto(p, selected=p.knee, label="knee: trial"),
             fg.plot_anytime(info.anytime_info(d)),
             fg.plot_latency(info.latency_info(d)),
             fg.plot_predicted(hw),

@@ -86,7 +86,9 @@ def _scatter(points: Sequence[Point], name: str, **kw: object) -> go.Scatter:
     )
 
 
-def plot_pareto(info: ParetoInfo, selected: int | None = None, title: str = "") -> go.Figure:
+def plot_pareto(
+    info: ParetoInfo, selected: int | None = None, title: str = "", label: str = "trial"
+) -> go.Figure:
     """Accuracy vs latency: every completed trial one point, the front as a line.
 
     Traces partition the trials (dominated, front, over the limit), so the points of all traces
@@ -145,7 +147,7 @@ def plot_pareto(info: ParetoInfo, selected: int | None = None, title: str = "") 
         fig.add_annotation(
             x=sel.latency_ms,
             y=100 * sel.accuracy,
-            text=f"trial {sel.number}",
+            text=f"{label} {sel.number}",
             showarrow=True,
             arrowhead=2,
             ax=30,
@@ -378,7 +380,7 @@ def plot_compare_fronts(info: CompareInfo, title: str = "Pareto fronts") -> go.F
     fig.update_xaxes(title="latency (ms, median)")
     fig.update_yaxes(title="accuracy (%)")
     t = title + (f" — note: {info.note}" if info.note else "")
-    return _layout(fig, t, height=420, hovermode="closest")
+    return _layout(fig, t, height=420, hovermode="closest", showlegend=True)
 
 
 def plot_compare_anytime(info: CompareInfo, title: str = "Progress") -> go.Figure:

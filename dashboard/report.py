@@ -57,7 +57,7 @@ def render_report(reader: Reader, name: str) -> str:
     d = reader.study(name)
     p = info.pareto_info(d)
     figs: list[tuple[str, object]] = [
-        ("pareto", fg.plot_pareto(p, selected=p.knee, title="Pareto front")),
+        ("pareto", fg.plot_pareto(p, selected=p.knee, label="knee: trial", title="Pareto front")),
         ("anytime", fg.plot_anytime(info.anytime_info(d))),
         ("latency", fg.plot_latency(info.latency_info(d))),
     ]

@@ -42,7 +42,12 @@ def run(args: argparse.Namespace) -> int:
         raise OptionError(f"--port must be between 1 and 65535, got {args.port}")
     if not args.refresh > 0:
         raise OptionError(f"--refresh must be > 0 seconds, got {args.refresh}")
+    import logging
+
     from dashboard.app import create_app
+
+    if not args.verbose:  # werkzeug logs every request, and the pages poll
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     app = create_app(args.storage, refresh_seconds=args.refresh)
     console.print(
