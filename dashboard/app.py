@@ -146,7 +146,8 @@ def studies_table(rows: list[StudySummary], url: str) -> html.Div:
 
 def study_skeleton(name: str, refresh_ms: int) -> html.Div:
     def graph(gid: str) -> dcc.Graph:
-        return dcc.Graph(id=gid, config=GRAPH_CONFIG)
+        # a message, not an empty frame, until the first callback fills it
+        return dcc.Graph(id=gid, config=GRAPH_CONFIG, figure=fg.empty_figure("loading…"))
 
     return html.Div(
         [
