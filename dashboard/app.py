@@ -256,7 +256,7 @@ class _Importance:
             hit = self._done.get(d.name)
         if hit is not None and (n == hit[0] or n < hit[0] * 1.1):
             return hit[1]
-        res = info.importance_info(d, reader.optuna_study(d.name))
+        res = info.importance_info(d, reader.importance_study(d.name))
         with self._lock:
             self._done[d.name] = (n, res)
         return res
@@ -292,6 +292,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
         StorageError: the storage cannot be opened.
     """
     reader = Reader(url)
+    fg.warm_up()
     importance = _Importance()
     refresh_ms = int(refresh_seconds * 1000)
     app = Dash(
@@ -369,30 +370,27 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
     # ---- one study -----------------------------------------------------------------------
     @app.callback(
         Output("study-sig", "data"),
-        Input("study-tick", "n_intervals"),
-        State("study-name", "data"),
-        State("study-sig", "data"),
-    )
-    def study_poll(_n: int | None, name: str, old: str | None) -> Any:
-        sig = reader.signature(name)
-        return no_update if sig == old else sig
-
-    @app.callback(
         Output("study-header", "children"),
         Output("pareto-graph", "figure"),
         Output("anytime-graph", "figure"),
         Output("latency-graph", "figure"),
         Output("predicted-graph", "figure"),
         Output("cache-graph", "figure"),
-        Input("study-sig", "data"),
+        Input("study-tick", "n_intervals"),
         State("study-name", "data"),
+        State("study-sig", "data"),
     )
-    @_safe(lambda e: (not_found(str(e)),) + (fg.empty_figure(str(e)),) * 5)
-    def study_main(_sig: str | None, name: str) -> Any:
+    @_safe(lambda e: ("error",) + (not_found(str(e)),) + (fg.empty_figure(str(e)),) * 5)
+    def study_main(_n: int | None, name: str, old: str | None) -> Any:
+        # polled: a cheap signature first, the charts only when a trial was added or finished
+        sig = reader.signature(name)
+        if sig == old:
+            return (no_update,) * 7
         d = reader.study(name)
         p = info.pareto_info(d)
         hw = info.hardware_info(d, reader.latency_rows())
         return (
+            sig,
             study_header(d),
             fg.plot_pareto(p, selected=p.knee, label="knee: trial"),
             fg.plot_anytime(info.anytime_info(d)),
@@ -415,13 +413,16 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
             number, why = info.pareto_info(d).knee, "knee of the front"
         return arch_panel(d, number, url, why)
 
+    # Importance is the slow chart: start it only after the Pareto figure has been drawn, so
+    # the first render does not wait for it (and it follows every refresh of that figure).
     @app.callback(
         Output("importance-graph", "figure"),
-        Input("study-sig", "data"),
+        Input("pareto-graph", "figure"),
         State("study-name", "data"),
+        prevent_initial_call=True,
     )
     @_safe(lambda e: fg.empty_figure(f"parameter importance unavailable: {e}"))
-    def importance_view(_sig: str | None, name: str) -> Any:
+    def importance_view(_fig: Any, name: str) -> Any:
         return fg.plot_importance(importance.get(reader, reader.study(name)))
 
     return app

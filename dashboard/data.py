@@ -15,11 +15,14 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.storage import Store, keys, progress
+from nas.errors import StorageError
+from nas.storage import Store, fastread, keys, progress
 from nas.storage import studies as st
 from nas.storage.results import metrics
 from nas.storage.studies import StudySettings
-from nas.storage.summaries import StudySummary, summarize_all
+from nas.storage.summaries import StudySummary, summarize
+
+IMPORTANCE_TRIALS = 500  # latest completed trials used for parameter importance
 
 
 @dataclass(frozen=True)
@@ -68,20 +71,32 @@ class Reader:
     def __init__(self, url: str) -> None:
         self.url = url
         self.store = Store(url, read_only=True)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._cache: dict[str, tuple[str, StudyData]] = {}
 
     def signature(self, study: str | None = None) -> str:
         return progress.signature(self.store, study)
 
     def summaries(self) -> list[StudySummary]:
-        return summarize_all(self.store)
+        """One summary per study (from the cached trials: cheap while nothing changes)."""
+        out = []
+        for name in self.names():
+            d = self.study(name)
+            out.append(summarize(self._frozen(name), list(d.trials)))
+        return out
 
     def names(self) -> list[str]:
-        return [
-            s.study_name
-            for s in optuna.get_all_study_summaries(self.store.optuna, include_best_trial=False)
-        ]
+        return [s.study_name for s in self.store.optuna.get_all_studies()]
+
+    def _frozen(self, name: str) -> optuna.Study:
+        try:
+            return optuna.load_study(study_name=name, storage=self.store.optuna)
+        except KeyError:
+            names = self.names()
+            hint = (
+                f"; studies here: {', '.join(names[:10])}" if names else "; the storage has none"
+            )
+            raise StorageError(f"no study named {name!r} in {self.url}{hint}") from None
 
     def study(self, name: str) -> StudyData:
         """The study ``name``, re-read only when its signature changed.
@@ -90,25 +105,36 @@ class Reader:
             StorageError: no such study.
         """
         sig = self.signature(name)
-        with self._lock:
+        with self._lock:  # one loader at a time: concurrent callbacks share the result
             hit = self._cache.get(name)
             if hit is not None and hit[0] == sig:
                 return hit[1]
-        study = st.load(self.store, name)
-        data = StudyData(
-            name=name,
-            settings=st.settings_of(study),
-            budget=study.user_attrs.get(keys.BUDGET),
-            trials=tuple(study.get_trials(deepcopy=False)),
-            directions=tuple(d.name.lower() for d in study.directions),
-        )
-        with self._lock:
+            study = self._frozen(name)
+            data = StudyData(
+                name=name,
+                settings=st.settings_of(study),
+                budget=study.user_attrs.get(keys.BUDGET),
+                trials=tuple(fastread.load_trials(self.store, name, params=False)),
+                directions=tuple(d.name.lower() for d in study.directions),
+            )
             self._cache[name] = (sig, data)
-        return data
+            return data
 
-    def optuna_study(self, name: str) -> optuna.Study:
-        """The Optuna study itself (parameter importance needs one)."""
-        return st.load(self.store, name)
+    def importance_study(self, name: str, limit: int = IMPORTANCE_TRIALS) -> optuna.Study:
+        """An in-memory copy of the study's latest ``limit`` completed trials, with parameters.
+
+        Parameter importance needs an Optuna study; a bounded in-memory copy keeps it to
+        seconds for studies of thousands of trials (and never touches the storage).
+        """
+        src = self._frozen(name)
+        done = [
+            t
+            for t in fastread.load_trials(self.store, name)
+            if t.state == TrialState.COMPLETE and t.values is not None
+        ][-limit:]
+        copy = optuna.create_study(directions=src.directions)
+        copy.add_trials(done)
+        return copy
 
     def latency_rows(self, limit: int = 20_000) -> list[LatencyRow]:
         """Measurements in the latency cache, newest first; none for non-nas databases."""

@@ -44,6 +44,23 @@ def _layout(fig: go.Figure, title: str, **kw: object) -> go.Figure:
     return fig
 
 
+def warm_up() -> None:
+    """Build and serialise one figure of each kind once, in the main thread.
+
+    Plotly imports some modules (pandas among them) on first use; two server threads doing that
+    at the same time can see a half-imported module and fail.
+    """
+    fig = make_subplots(rows=1, cols=2)
+    fig.add_trace(go.Scatter(x=[1], y=[1]), row=1, col=1)
+    fig.add_trace(go.Scattergl(x=[1], y=[1]), row=1, col=2)
+    fig.add_trace(go.Histogram(x=[1]), row=1, col=1)
+    fig.add_trace(go.Bar(x=[1], y=[1]), row=1, col=2)
+    fig.add_vline(x=1)
+    fig.add_annotation(text="x", x=1, y=1)
+    fig.to_json()
+    go.Figure(go.Table(header={"values": ["a"]}, cells={"values": [["b"]]})).to_json()
+
+
 def empty_figure(message: str, title: str = "") -> go.Figure:
     """A blank chart that says why it is blank (never an empty frame)."""
     fig = go.Figure()
@@ -74,8 +91,12 @@ def _hover(p: Point) -> str:
     )
 
 
-def _scatter(points: Sequence[Point], name: str, **kw: object) -> go.Scatter:
-    return go.Scatter(
+WEBGL_ABOVE = 1000  # points; SVG markers make the browser crawl beyond this
+
+
+def _scatter(points: Sequence[Point], name: str, **kw: object) -> go.Scatter | go.Scattergl:
+    kind = go.Scattergl if len(points) > WEBGL_ABOVE else go.Scatter
+    return kind(
         x=[p.latency_ms for p in points],
         y=[100 * p.accuracy for p in points],
         customdata=[p.number for p in points],
@@ -237,7 +258,7 @@ def plot_importance(info: ImportanceInfo, title: str = "Parameter importance") -
                 marker={"color": PALETTE[k % len(PALETTE)]},
             )
         )
-    fig.update_xaxes(title="importance (fANOVA, normalised)")
+    fig.update_xaxes(title="importance for reaching the top 10 % (PED-ANOVA, normalised)")
     return _layout(
         fig,
         title + (f" — {info.message}" if info.message else ""),

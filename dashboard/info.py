@@ -141,14 +141,17 @@ class ImportanceInfo:
 MIN_IMPORTANCE_TRIALS = 4
 
 
-def importance_info(study: StudyData, optuna_study: object, *, seed: int = 0) -> ImportanceInfo:
-    """fANOVA importances (Hutter et al., ICML 2014) of the study's choices per objective.
+def importance_info(study: StudyData, optuna_study: object) -> ImportanceInfo:
+    """PED-ANOVA importances of the study's choices, one set per objective.
 
-    Two-objective studies get one importance set per objective (``target=`` picks the value,
-    as Optuna requires); a study with too few trials or no varying choice gets a message.
+    PED-ANOVA (Watanabe et al., "PED-ANOVA: Efficiently Quantifying Hyperparameter Importance
+    in Arbitrary Subspaces", IJCAI 2023) measures how much each choice matters for reaching the
+    top 10 % of an objective; it takes under a second where fANOVA takes tens of seconds on a
+    thousand trials of the mobile space. It assumes lower is better, so maximised objectives
+    are negated. A study with too few trials or no varying choice gets a message instead.
     """
     import optuna
-    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+    from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 
     n = len(study.complete)
     if n < MIN_IMPORTANCE_TRIALS:
@@ -156,21 +159,23 @@ def importance_info(study: StudyData, optuna_study: object, *, seed: int = 0) ->
             {}, f"parameter importance needs {MIN_IMPORTANCE_TRIALS} completed trials, has {n}"
         )
     names = _objective_names(study)
+    signs = [-1.0 if d == "maximize" else 1.0 for d in study.directions] or [1.0] * len(names)
     out: dict[str, dict[str, float]] = {}
     for i, name in enumerate(names):
+        sign = signs[i] if i < len(signs) else 1.0
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 imp = get_param_importances(
                     optuna_study,  # type: ignore[arg-type]
-                    evaluator=FanovaImportanceEvaluator(seed=seed),
-                    target=(lambda t, i=i: t.values[i]) if len(names) > 1 else None,
+                    evaluator=PedAnovaImportanceEvaluator(),
+                    target=lambda t, i=i, sign=sign: sign * t.values[i],
                 )
-        except (ValueError, RuntimeError, optuna.exceptions.OptunaError) as exc:
+        except (ValueError, RuntimeError, ZeroDivisionError, optuna.exceptions.OptunaError) as exc:
             return ImportanceInfo(out, f"parameter importance unavailable: {exc}")
         out[name] = {k: float(v) for k, v in imp.items()}
-    if not any(out.values()):
-        return ImportanceInfo({}, "no choice varied between the completed trials")
+    if not any(any(v > 0 for v in imp.values()) for imp in out.values()):
+        return ImportanceInfo({}, "no choice made a difference between the completed trials")
     return ImportanceInfo(out)
 
 

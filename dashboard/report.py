@@ -80,7 +80,7 @@ def render_report(reader: Reader, name: str) -> str:
             f"{html.escape(arch_mod.export_command(d.name, p.knee, reader.url))}</pre>"
         )
     figs.append(
-        ("importance", fg.plot_importance(info.importance_info(d, reader.optuna_study(name))))
+        ("importance", fg.plot_importance(info.importance_info(d, reader.importance_study(name))))
     )
     hw = info.hardware_info(d, reader.latency_rows())
     figs += [("predicted", fg.plot_predicted(hw)), ("cache", fg.plot_latency_cache(hw))]

@@ -77,13 +77,13 @@ def test_anytime_info_matches_storage_history_and_compare_shares_the_reference(
 def test_importance_fails_soft_with_too_few_trials(storage_url: str) -> None:
     make_study(storage_url, "small", 2, space=str(TINY))
     r = Reader(storage_url)
-    res = info.importance_info(r.study("small"), r.optuna_study("small"))
+    res = info.importance_info(r.study("small"), r.importance_study("small"))
     assert res.importances == {}
     assert res.message == "parameter importance needs 4 completed trials, has 2"
 
 
 def test_importance_has_one_set_per_objective(reader: Reader) -> None:
-    res = info.importance_info(reader.study("a"), reader.optuna_study("a"))
+    res = info.importance_info(reader.study("a"), reader.importance_study("a"))
     assert list(res.importances) == ["accuracy", "latency_ms"]
     for imp in res.importances.values():
         assert sum(imp.values()) == pytest.approx(1.0)
