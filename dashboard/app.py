@@ -29,7 +29,7 @@ from nas.storage.summaries import StudySummary
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 5.0
-GRAPH_CONFIG = {"displaylogo": False}
+GRAPH_CONFIG: Any = {"displaylogo": False}
 CARD = {
     "background": "white",
     "border": "1px solid #ddd",
@@ -234,6 +234,15 @@ def arch_panel(d: StudyData, number: int | None, url: str, why: str = "") -> htm
     )
 
 
+def _problem(exc: Exception) -> html.Div:
+    if isinstance(exc, NasInputError):
+        return not_found(str(exc))
+    return html.Div(
+        [dcc.Link("← all studies", href="/"), html.H3("Cannot read this study"), html.P(str(exc))],
+        style=CARD,
+    )
+
+
 def not_found(message: str) -> html.Div:
     return html.Div(
         [dcc.Link("← all studies", href="/"), html.H3("Study not found"), html.P(message)],
@@ -243,20 +252,45 @@ def not_found(message: str) -> html.Div:
 
 
 # ---- the app ---------------------------------------------------------------------------------
-class _Importance:
-    """fANOVA is slow for big studies: recompute only after the study grew by 10 %."""
+def _importance_job(url: str, name: str) -> info.ImportanceInfo:
+    """Run in a worker process (see :class:`_Importance`)."""
+    reader = Reader(url)
+    return info.importance_info(reader.study(name), reader.importance_study(name))
 
-    def __init__(self) -> None:
+
+class _Importance:
+    """Importance is the slowest chart (seconds of CPU for big studies).
+
+    It runs in one worker process, so it does not hold the server's GIL while other pages are
+    drawn, and is recomputed only after the study grew by 10 %.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
         self._lock = threading.Lock()
         self._done: dict[str, tuple[int, info.ImportanceInfo]] = {}
+        self._pool: Any = None
 
-    def get(self, reader: Reader, d: StudyData) -> info.ImportanceInfo:
+    def _executor(self) -> Any:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with self._lock:
+            if self._pool is None:
+                # spawn: forking a threaded web server is unsafe
+                ctx = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+            return self._pool
+
+    def get(self, d: StudyData) -> info.ImportanceInfo:
         n = len(d.complete)
         with self._lock:
             hit = self._done.get(d.name)
         if hit is not None and (n == hit[0] or n < hit[0] * 1.1):
             return hit[1]
-        res = info.importance_info(d, reader.importance_study(d.name))
+        res: info.ImportanceInfo = (
+            self._executor().submit(_importance_job, self.url, d.name).result()
+        )
         with self._lock:
             self._done[d.name] = (n, res)
         return res
@@ -293,12 +327,12 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
     """
     reader = Reader(url)
     fg.warm_up()
-    importance = _Importance()
+    importance = _Importance(url)
     refresh_ms = int(refresh_seconds * 1000)
     app = Dash(
         __name__,
         title="nas dashboard",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None: keep the title while updating
         suppress_callback_exceptions=True,
         serve_locally=True,  # nothing is fetched from a CDN
     )
@@ -324,7 +358,12 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
     def route(pathname: str | None) -> Any:
         path = pathname or "/"
         if path.startswith("/study/"):
-            return study_skeleton(unquote(path[len("/study/") :]), refresh_ms)
+            name = unquote(path[len("/study/") :])
+            names = reader.names()
+            if name not in names:
+                here = ", ".join(names[:10]) if names else "none"
+                return not_found(f"no study named {name!r} in {url}; studies here: {here}")
+            return study_skeleton(name, refresh_ms)
         return home_skeleton(refresh_ms)
 
     # ---- home ----------------------------------------------------------------------------
@@ -380,7 +419,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
         State("study-name", "data"),
         State("study-sig", "data"),
     )
-    @_safe(lambda e: ("error",) + (not_found(str(e)),) + (fg.empty_figure(str(e)),) * 5)
+    @_safe(lambda e: ("error", _problem(e)) + (fg.empty_figure(str(e)),) * 5)
     def study_main(_n: int | None, name: str, old: str | None) -> Any:
         # polled: a cheap signature first, the charts only when a trial was added or finished
         sig = reader.signature(name)
@@ -423,7 +462,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
     )
     @_safe(lambda e: fg.empty_figure(f"parameter importance unavailable: {e}"))
     def importance_view(_fig: Any, name: str) -> Any:
-        return fg.plot_importance(importance.get(reader, reader.study(name)))
+        return fg.plot_importance(importance.get(reader.study(name)))
 
     return app
 

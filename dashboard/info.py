@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from optuna.trial import FrozenTrial
@@ -61,7 +62,8 @@ def _float(v: object) -> float | None:
 def point(t: FrozenTrial, *, feasible: bool = True, on_front: bool = False) -> Point:
     acc, lat = metrics(t)  # type: ignore[misc]
     ua = t.user_attrs
-    stats = ua.get(keys.LATENCY) if isinstance(ua.get(keys.LATENCY), dict) else {}
+    raw = ua.get(keys.LATENCY)
+    stats: dict[str, Any] = raw if isinstance(raw, dict) else {}
     return Point(
         number=t.number,
         accuracy=acc,
@@ -169,7 +171,7 @@ def importance_info(study: StudyData, optuna_study: object) -> ImportanceInfo:
                 imp = get_param_importances(
                     optuna_study,  # type: ignore[arg-type]
                     evaluator=PedAnovaImportanceEvaluator(),
-                    target=lambda t, i=i, sign=sign: sign * t.values[i],
+                    target=_objective(i, sign),
                 )
         except (ValueError, RuntimeError, ZeroDivisionError, optuna.exceptions.OptunaError) as exc:
             return ImportanceInfo(out, f"parameter importance unavailable: {exc}")
@@ -177,6 +179,10 @@ def importance_info(study: StudyData, optuna_study: object) -> ImportanceInfo:
     if not any(any(v > 0 for v in imp.values()) for imp in out.values()):
         return ImportanceInfo({}, "no choice made a difference between the completed trials")
     return ImportanceInfo(out)
+
+
+def _objective(i: int, sign: float) -> Callable[[FrozenTrial], float]:
+    return lambda t: sign * t.values[i]
 
 
 def _objective_names(study: StudyData) -> list[str]:

@@ -194,10 +194,27 @@ def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path:
     assert sorted(n for trace in data for n in trace) == [*done, new]
     assert "7 complete / 6 budget" in browser.find_element(By.ID, "study-progress").text
 
+    # ---- parameter importance arrives after the first render (from a worker process) ----
+    imp = wait.until(
+        lambda d: d.execute_script(
+            "const g = document.querySelector('#importance-graph .js-plotly-plot');"
+            "return g && g.data && g.data.length ? g.data.map(t => [t.type, t.name]) : null;"
+        )
+    )
+    assert imp == [["bar", "accuracy"], ["bar", "latency_ms"]]
+    browser.save_screenshot(str(tmp_path / "study-refreshed.png"))
+
+    # ---- a study that does not exist is explained, not a traceback ---------------------
+    browser.get(base + "/study/nope")
+    missing = wait.until(lambda d: d.find_elements(By.ID, "study-missing"))
+    assert missing[0].text.endswith(
+        "no study named 'nope' in " + url + "; studies here: nsga, capped"
+    )
+
     # ---- nothing went wrong in the page ----------------------------------------------------
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert errors == []
-    browser.save_screenshot(str(tmp_path / "study-refreshed.png"))
+    browser.save_screenshot(str(tmp_path / "missing.png"))
     assert (tmp_path / "study.png").stat().st_size > 10_000
 
 
