@@ -52,3 +52,19 @@ def subprocess_env() -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
+
+
+@pytest.fixture(scope="session")
+def searched_storage(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A storage made by small real searches of the tiny space: study ``nsga`` (6 trials) and
+    study ``capped`` (4 random trials under a latency limit). Shared by the dashboard's
+    integration tests; treat it as read-only."""
+    from nas.search import SearchOptions, run_search
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('searched') / 'studies.db'}"
+    fast = dict(space=str(TINY), supernet_epochs=1, calib_batches=1, batch_size=256, storage=url)
+    run_search(SearchOptions(**fast, study="nsga", budget=6, seed=1))  # type: ignore[arg-type]
+    run_search(
+        SearchOptions(**fast, study="capped", budget=4, strategy="random", max_latency_ms=5.0)  # type: ignore[arg-type]
+    )
+    return url

@@ -63,15 +63,20 @@ def history(
     )
     ref = ref_ms if ref_ms is not None else default_reference(done, max_latency_ms)
     out: list[AnytimePoint] = []
-    accs: list[float] = []
-    lats: list[float] = []
+    # Only the current front matters for the hypervolume, and it changes only when a new point
+    # is not dominated: keep the front and recompute over it then (5,000 trials: ms, not s).
+    f_acc = np.empty(0)
+    f_lat = np.empty(0)
+    hv = 0.0
     best = float("-inf")
     for k, t in enumerate(done, start=1):
         acc, lat = metrics(t)  # type: ignore[misc]
         if max_latency_ms is None or lat <= max_latency_ms:
-            accs.append(acc)
-            lats.append(lat)
             best = max(best, acc)
-        hv = hypervolume_2d(np.array(accs), np.array(lats), ref) if accs else 0.0
-        out.append(AnytimePoint(t.number, k, best if accs else float("nan"), hv))
+            if not np.any((f_acc >= acc) & (f_lat <= lat)):
+                f_acc, f_lat = np.append(f_acc, acc), np.append(f_lat, lat)
+                keep = pareto_mask(f_acc, f_lat)
+                f_acc, f_lat = f_acc[keep], f_lat[keep]
+                hv = hypervolume_2d(f_acc, f_lat, ref)
+        out.append(AnytimePoint(t.number, k, best if len(f_acc) else float("nan"), hv))
     return out

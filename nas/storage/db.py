@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,14 +62,26 @@ def _check_sqlite_file(path: Path, url: str) -> None:
         )
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def _sqlite_pragmas(engine: Engine, *, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_con, _record):  # type: ignore[no-untyped-def]
         cur = dbapi_con.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        if not read_only:  # the journal mode is written into the file
+            cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_SECONDS * 1000}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+
+
+def _read_only_connect(path: Path) -> Callable[[], sqlite3.Connection]:
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(
+            uri, uri=True, timeout=SQLITE_TIMEOUT_SECONDS, check_same_thread=False
+        )
+
+    return connect
 
 
 def _retry_stale() -> object:
@@ -100,6 +112,10 @@ class Store:
             if read_only and not path.exists():
                 raise StorageError(f"storage {url}: {path} does not exist")
             engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_SECONDS}
+            if read_only:
+                # SQLite's own read-only mode: a reader (the dashboard, `nas show`) cannot write
+                # the file even by accident, yet still sees a running search's commits (WAL).
+                engine_kwargs["creator"] = _read_only_connect(path)
             if not read_only:
                 # WAL is a property of the file; set it before Optuna creates its tables.
                 eng = create_engine(url, **engine_kwargs)  # type: ignore[arg-type]
@@ -128,7 +144,7 @@ class Store:
             raise StorageError(f"cannot open storage {url}: {first}") from None
         self.engine: Engine = self.optuna.engine
         if path is not None:
-            _sqlite_pragmas(self.engine)
+            _sqlite_pragmas(self.engine, read_only=read_only)
             if not read_only:
                 # Optuna opened (and pooled) connections before the listener existed; drop them
                 # so every writing connection gets the pragmas (synchronous=NORMAL: no fsync per

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from nas.storage import keys
 from nas.storage.db import Store
@@ -29,8 +29,10 @@ class StudySummary:
     created: str
 
 
-def summarize(study: optuna.Study) -> StudySummary:
-    trials = study.get_trials(deepcopy=False)
+def summarize(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> StudySummary:
+    """Summary of ``study``; pass ``trials`` when already loaded (e.g. by ``fastread``)."""
+    if trials is None:
+        trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     s = settings_of(study)
     max_lat = s.max_latency_ms if s else None

@@ -1,0 +1,484 @@
+"""Plotly figures from the records of :mod:`dashboard.info` and :mod:`dashboard.arch`.
+
+Each ``plot_*`` function is pure (record in, ``go.Figure`` out), so the live app and the static
+``nas report`` draw identical charts. Plotly is imported here only; import this module lazily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dashboard.arch import ArchInfo, CellArch, ChainArch, PlainArch
+from dashboard.info import (
+    AnytimeInfo,
+    CompareInfo,
+    HardwareInfo,
+    ImportanceInfo,
+    LatencyInfo,
+    ParetoInfo,
+    Point,
+)
+
+TEMPLATE = "plotly_white"
+FRONT = "#d62728"
+DOMINATED = "#7f9fbf"
+INFEASIBLE = "#bbbbbb"
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
+OP_COLORS = {
+    "none": "#bbbbbb",
+    "skip_connect": "#2ca02c",
+    "nor_conv_1x1": "#1f77b4",
+    "nor_conv_3x3": "#d62728",
+    "avg_pool_3x3": "#ff7f0e",
+}
+
+
+def _layout(fig: go.Figure, title: str, **kw: object) -> go.Figure:
+    kw.setdefault("margin", {"l": 60, "r": 20, "t": 50, "b": 50})
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "font": {"size": 15}}, template=TEMPLATE, **kw
+    )
+    return fig
+
+
+def warm_up() -> None:
+    """Build and serialise one figure of each kind once, in the main thread.
+
+    Plotly imports some modules (pandas among them) on first use; two server threads doing that
+    at the same time can see a half-imported module and fail.
+    """
+    fig = make_subplots(rows=1, cols=2)
+    fig.add_trace(go.Scatter(x=[1], y=[1]), row=1, col=1)
+    fig.add_trace(go.Scattergl(x=[1], y=[1]), row=1, col=2)
+    fig.add_trace(go.Histogram(x=[1]), row=1, col=1)
+    fig.add_trace(go.Bar(x=[1], y=[1]), row=1, col=2)
+    fig.add_vline(x=1)
+    fig.add_annotation(text="x", x=1, y=1)
+    fig.to_json()
+    go.Figure(go.Table(header={"values": ["a"]}, cells={"values": [["b"]]})).to_json()
+
+
+def empty_figure(message: str, title: str = "") -> go.Figure:
+    """A blank chart that says why it is blank (never an empty frame)."""
+    fig = go.Figure()
+    fig.add_annotation(
+        text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14}
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, height=320)
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _hover(p: Point) -> str:
+    spread = (
+        f" (p10 {p.p10_ms:.3f} – p90 {p.p90_ms:.3f})"
+        if p.p10_ms is not None and p.p90_ms is not None
+        else ""
+    )
+    return (
+        f"<b>trial {p.number}</b>{' · on the front' if p.on_front else ''}"
+        f"{'' if p.feasible else ' · over the latency limit'}<br>"
+        f"accuracy {100 * p.accuracy:.2f} %<br>latency {p.latency_ms:.3f} ms{spread}<br>"
+        f"params {_fmt(p.params_m, '.3f')} M · {_fmt(p.flops_m, '.1f')} MFLOPs<br>"
+        f"{p.arch_str}"
+    )
+
+
+WEBGL_ABOVE = 1000  # points; SVG markers make the browser crawl beyond this
+
+
+def _scatter(points: Sequence[Point], name: str, **kw: object) -> go.Scatter | go.Scattergl:
+    kind = go.Scattergl if len(points) > WEBGL_ABOVE else go.Scatter
+    return kind(
+        x=[p.latency_ms for p in points],
+        y=[100 * p.accuracy for p in points],
+        customdata=[p.number for p in points],
+        hovertext=[_hover(p) for p in points],
+        hoverinfo="text",
+        name=name,
+        **kw,
+    )
+
+
+def plot_pareto(
+    info: ParetoInfo, selected: int | None = None, title: str = "", label: str = "trial"
+) -> go.Figure:
+    """Accuracy vs latency: every completed trial one point, the front as a line.
+
+    Traces partition the trials (dominated, front, over the limit), so the points of all traces
+    together are exactly the completed trials; ``customdata`` holds each trial number.
+    """
+    if not info.points:
+        return empty_figure("no completed trials yet", title or "Pareto front")
+    fig = go.Figure()
+    dominated = [p for p in info.points if p.feasible and not p.on_front]
+    front = sorted((p for p in info.points if p.on_front), key=lambda p: p.latency_ms)
+    over = [p for p in info.points if not p.feasible]
+    fig.add_trace(
+        _scatter(
+            dominated,
+            f"trials ({len(dominated)})",
+            mode="markers",
+            marker={"color": DOMINATED, "size": 7, "opacity": 0.75},
+        )
+    )
+    fig.add_trace(
+        _scatter(
+            front,
+            f"Pareto front ({len(front)})",
+            mode="lines+markers",
+            line={"color": FRONT, "shape": "hv", "width": 2},
+            marker={"color": FRONT, "size": 10, "line": {"color": "white", "width": 1}},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": [max(0.0, (p.p90_ms or p.latency_ms) - p.latency_ms) for p in front],
+                "arrayminus": [max(0.0, p.latency_ms - (p.p10_ms or p.latency_ms)) for p in front],
+                "color": FRONT,
+                "thickness": 1,
+                "width": 3,
+            },
+        )
+    )
+    if over:
+        fig.add_trace(
+            _scatter(
+                over,
+                f"over the limit ({len(over)})",
+                mode="markers",
+                marker={"color": INFEASIBLE, "size": 7, "symbol": "x"},
+            )
+        )
+    if info.max_latency_ms is not None:
+        fig.add_vline(
+            x=info.max_latency_ms,
+            line={"dash": "dash", "color": "#444", "width": 1},
+            annotation_text=f"limit {info.max_latency_ms:g} ms",
+            annotation_position="top left",
+        )
+    sel = info.by_number(selected) if selected is not None else None
+    if sel is not None:
+        fig.add_annotation(
+            x=sel.latency_ms,
+            y=100 * sel.accuracy,
+            text=f"{label} {sel.number}",
+            showarrow=True,
+            arrowhead=2,
+            ax=30,
+            ay=-30,
+            bgcolor="white",
+        )
+    fig.update_xaxes(title="latency (ms, median)")
+    fig.update_yaxes(title="accuracy (%)")
+    return _layout(
+        fig,
+        title or "Pareto front — click a point to see its network",
+        hovermode="closest",
+        legend={"orientation": "h", "y": -0.18},
+        height=460,
+        clickmode="event",
+    )
+
+
+def plot_anytime(info: AnytimeInfo, title: str = "Progress") -> go.Figure:
+    """Best-so-far accuracy and dominated hypervolume against trial number."""
+    if not info.points:
+        return empty_figure("no completed trials yet", title)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    x = [p.trial for p in info.points]
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[100 * p.best_accuracy for p in info.points],
+            name="best accuracy (%)",
+            mode="lines",
+            line={"shape": "hv", "color": PALETTE[0]},
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[p.hypervolume for p in info.points],
+            name=f"hypervolume (ref {info.ref_ms:.3g} ms)",
+            mode="lines",
+            line={"shape": "hv", "color": PALETTE[2]},
+        ),
+        secondary_y=True,
+    )
+    fig.update_xaxes(title="trial number")
+    fig.update_yaxes(title="best accuracy (%)", secondary_y=False)
+    fig.update_yaxes(title="hypervolume (acc × ms)", secondary_y=True, showgrid=False)
+    return _layout(fig, title, height=340, legend={"orientation": "h", "y": -0.3})
+
+
+def plot_latency(info: LatencyInfo, title: str = "Latency") -> go.Figure:
+    """Distribution of median latencies, and of the run-to-run spread of each measurement."""
+    if not info.latency_ms:
+        return empty_figure("no completed trials yet", title)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("median latency", "spread p10–p90"))
+    fig.add_trace(
+        go.Histogram(x=list(info.latency_ms), name="latency", marker={"color": PALETTE[0]}),
+        row=1,
+        col=1,
+    )
+    if info.spread_pct:
+        fig.add_trace(
+            go.Histogram(x=list(info.spread_pct), name="spread", marker={"color": PALETTE[4]}),
+            row=1,
+            col=2,
+        )
+    fig.update_xaxes(title="ms", row=1, col=1)
+    fig.update_xaxes(title="% of median", row=1, col=2)
+    fig.update_yaxes(title="trials", row=1, col=1)
+    src = ", ".join(f"{k} {v}" for k, v in sorted(info.sources.items()))
+    return _layout(fig, f"{title} ({src})", height=340, showlegend=False, bargap=0.05)
+
+
+def plot_importance(info: ImportanceInfo, title: str = "Parameter importance") -> go.Figure:
+    if not info.importances:
+        return empty_figure(info.message or "no importances", title)
+    fig = go.Figure()
+    first = next(iter(info.importances.values()))
+    params = sorted(first, key=first.get, reverse=True)[:15][::-1]  # type: ignore[arg-type]
+    for k, (name, imp) in enumerate(info.importances.items()):
+        fig.add_trace(
+            go.Bar(
+                y=params,
+                x=[imp.get(p, 0.0) for p in params],
+                name=name,
+                orientation="h",
+                marker={"color": PALETTE[k % len(PALETTE)]},
+            )
+        )
+    fig.update_xaxes(title="importance for reaching the top 10 % (PED-ANOVA, normalised)")
+    return _layout(
+        fig,
+        title + (f" — {info.message}" if info.message else ""),
+        barmode="group",
+        height=max(300, 28 * len(params) + 120),
+        margin={"l": 160, "r": 20, "t": 50, "b": 50},
+    )
+
+
+# ---- architecture ----------------------------------------------------------------------------
+def plot_arch(info: ArchInfo, title: str = "Architecture") -> go.Figure:
+    if isinstance(info, ChainArch):
+        return plot_chain(info, title)
+    if isinstance(info, CellArch):
+        return plot_cell(info, title)
+    return plot_plain(info, title)
+
+
+def plot_chain(info: ChainArch, title: str = "Architecture") -> go.Figure:
+    """One bar per active layer: height the expansion ratio, colour the kernel size."""
+    keys = info.layer_keys
+    height_key = "expand" if "expand" in keys else (keys[0] if keys else "")
+    color_key = "kernel" if "kernel" in keys else (keys[1] if len(keys) > 1 else height_key)
+    xs, ys, colors, texts = [], [], [], []
+    for i, stage in enumerate(info.stages):
+        for j, layer in enumerate(stage):
+            xs.append(f"S{i + 1}.L{j + 1}")
+            ys.append(layer.get(height_key, 1))
+            colors.append(layer.get(color_key, 0))
+            texts.append(" ".join(f"{k[0]}{v}" for k, v in layer.items()))
+    fig = go.Figure(
+        go.Bar(
+            x=xs,
+            y=ys,
+            text=texts,
+            textposition="outside",
+            marker={
+                "color": colors,
+                "colorscale": "Viridis",
+                "colorbar": {"title": {"text": color_key}, "thickness": 12},
+            },
+            hovertemplate=f"%{{x}}: %{{text}}<extra>{height_key} %{{y}}</extra>",
+        )
+    )
+    start = 0
+    for i, depth in enumerate(info.depths):
+        if i % 2 == 0 and depth:
+            fig.add_vrect(
+                x0=start - 0.5,
+                x1=start + depth - 0.5,
+                fillcolor="#eeeeee",
+                line_width=0,
+                layer="below",
+            )
+        fig.add_annotation(
+            x=start + (depth - 1) / 2 if depth else start - 0.5,
+            y=1.0,
+            yref="paper",
+            text=f"stage {i + 1}<br>depth {depth}",
+            showarrow=False,
+            font={"size": 11},
+            yanchor="bottom",
+        )
+        start += depth
+    ymax = max(ys, default=1)
+    fig.update_yaxes(title=height_key, range=[0, 1.3 * float(ymax)])  # type: ignore[arg-type]
+    fig.update_xaxes(type="category", title="layer")
+    return _layout(
+        fig, title, height=320, showlegend=False, margin={"l": 60, "r": 20, "t": 80, "b": 50}
+    )
+
+
+def plot_cell(info: CellArch, title: str = "Cell") -> go.Figure:
+    """The cell DAG: nodes on a line, each edge an arc labelled with its operation."""
+    fig = go.Figure()
+    for (i, j), op in sorted(info.edges.items()):
+        d = i - j
+        h = 0.45 * d * (1 if d % 2 else -1)
+        color = OP_COLORS.get(op, "#555555")
+        dash = "dot" if op == "none" else "solid"
+        fig.add_shape(
+            type="path",
+            path=f"M {j},0 Q {(i + j) / 2},{h} {i},0",
+            line={"color": color, "width": 1 if op == "none" else 3, "dash": dash},
+            layer="below",
+        )
+        fig.add_annotation(
+            x=(i + j) / 2,
+            y=h / 2,
+            text=op,
+            showarrow=False,
+            font={"size": 11, "color": color},
+            bgcolor="rgba(255,255,255,0.85)",
+        )
+    nodes = list(range(info.nodes))
+    labels = ["in" if n == 0 else "out" if n == info.nodes - 1 else str(n) for n in nodes]
+    fig.add_trace(
+        go.Scatter(
+            x=nodes,
+            y=[0] * len(nodes),
+            mode="markers+text",
+            text=labels,
+            textposition="middle center",
+            marker={"size": 34, "color": "white", "line": {"color": "#333", "width": 2}},
+            hoverinfo="skip",
+        )
+    )
+    ext = 0.45 * (info.nodes - 1) / 2 + 0.3
+    fig.update_xaxes(visible=False, range=[-0.5, info.nodes - 0.5])
+    fig.update_yaxes(visible=False, range=[-ext, ext])
+    return _layout(fig, title, height=320, showlegend=False)
+
+
+def plot_plain(info: PlainArch, title: str = "Architecture") -> go.Figure:
+    if not info.items:
+        return empty_figure("this trial has no architecture recorded", title)
+    fig = go.Figure(
+        go.Table(
+            header={"values": ["choice", "value"]},
+            cells={"values": [[k for k, _ in info.items], [v for _, v in info.items]]},
+        )
+    )
+    return _layout(fig, title, height=320)
+
+
+# ---- compare ---------------------------------------------------------------------------------
+def plot_compare_fronts(info: CompareInfo, title: str = "Pareto fronts") -> go.Figure:
+    if not any(info.fronts):
+        return empty_figure("none of these studies has completed trials", title)
+    fig = go.Figure()
+    for k, (name, front) in enumerate(zip(info.names, info.fronts, strict=True)):
+        fig.add_trace(
+            _scatter(
+                front,
+                name,
+                mode="lines+markers",
+                line={"shape": "hv", "color": PALETTE[k % len(PALETTE)]},
+            )
+        )
+    fig.update_xaxes(title="latency (ms, median)")
+    fig.update_yaxes(title="accuracy (%)")
+    t = title + (f" — note: {info.note}" if info.note else "")
+    return _layout(fig, t, height=420, hovermode="closest", showlegend=True)
+
+
+def plot_compare_anytime(info: CompareInfo, title: str = "Progress") -> go.Figure:
+    if not any(a.points for a in info.anytime):
+        return empty_figure("none of these studies has completed trials", title)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("best accuracy (%)", "hypervolume"))
+    for k, (name, a) in enumerate(zip(info.names, info.anytime, strict=True)):
+        color = PALETTE[k % len(PALETTE)]
+        x = [p.completed for p in a.points]
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[100 * p.best_accuracy for p in a.points],
+                name=name,
+                mode="lines",
+                line={"shape": "hv", "color": color},
+                legendgroup=name,
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[p.hypervolume for p in a.points],
+                name=name,
+                mode="lines",
+                line={"shape": "hv", "color": color},
+                legendgroup=name,
+                showlegend=False,
+            ),
+            row=1,
+            col=2,
+        )
+    fig.update_xaxes(title="completed trials")
+    return _layout(fig, f"{title} (hypervolume reference {info.ref_ms:.3g} ms)", height=380)
+
+
+# ---- hardware --------------------------------------------------------------------------------
+def plot_predicted(info: HardwareInfo, title: str = "Predicted vs measured latency") -> go.Figure:
+    if not info.pairs:
+        src = ", ".join(f"{v} {k}" for k, v in sorted(info.sources.items())) or "none"
+        return empty_figure(
+            f"no predicted latencies to check against measurements (trial latencies: {src})", title
+        )
+    p = [x.predicted_ms for x in info.pairs]
+    m = [x.measured_ms for x in info.pairs]
+    lo, hi = min(p + m), max(p + m)
+    fig = go.Figure(
+        go.Scatter(
+            x=m,
+            y=p,
+            mode="markers",
+            customdata=[x.number for x in info.pairs],
+            hovertemplate="trial %{customdata}: measured %{x:.3f} ms, predicted %{y:.3f} ms"
+            "<extra></extra>",
+            marker={"color": PALETTE[0]},
+        )
+    )
+    fig.add_shape(type="line", x0=lo, y0=lo, x1=hi, y1=hi, line={"dash": "dash", "color": "#888"})
+    fig.update_xaxes(title="measured (ms)")
+    fig.update_yaxes(title="predicted (ms)")
+    fit = f"R² {_fmt(info.r2, '.3f')}, MAPE {_fmt(info.mape_pct, '.1f')} %"
+    return _layout(fig, f"{title} — {fit}", height=360, showlegend=False)
+
+
+def plot_latency_cache(info: HardwareInfo, title: str = "Latency cache") -> go.Figure:
+    if not info.cache_ms:
+        return empty_figure("the latency cache holds no measurements for this target", title)
+    fig = go.Figure(go.Histogram(x=list(info.cache_ms), marker={"color": PALETTE[5]}))
+    fig.update_xaxes(title="cached median latency (ms)")
+    fig.update_yaxes(title="networks")
+    n_targets = len(info.cache_targets)
+    return _layout(
+        fig,
+        f"{title}: {len(info.cache_ms)} measurements of this target "
+        f"({sum(info.cache_targets.values())} over {n_targets} target(s))",
+        height=340,
+        showlegend=False,
+    )

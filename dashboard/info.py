@@ -1,0 +1,281 @@
+"""Chart data as plain records: one pure ``*_info`` function per chart (Optuna's split).
+
+These functions take trials (or :class:`~dashboard.data.StudyData`) and return frozen
+records; :mod:`dashboard.figures` turns the records into Plotly figures. Keeping the numbers
+here makes them testable without a browser and shared by the live app and ``nas report``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from optuna.trial import FrozenTrial
+
+from dashboard.data import LatencyRow, StudyData
+from nas.storage import keys
+from nas.storage.anytime import AnytimePoint, default_reference, history
+from nas.storage.results import knee, metrics, pareto_front
+
+
+# ---- Pareto front ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Point:
+    """One completed trial in the accuracy/latency plane."""
+
+    number: int
+    accuracy: float  # fraction
+    latency_ms: float
+    p10_ms: float | None
+    p90_ms: float | None
+    std_ms: float | None
+    params_m: float | None
+    flops_m: float | None
+    arch_str: str
+    feasible: bool
+    on_front: bool
+
+
+@dataclass(frozen=True)
+class ParetoInfo:
+    points: tuple[Point, ...]  # every completed trial, in number order
+    front: tuple[int, ...]  # trial numbers on the front, fastest first
+    max_latency_ms: float | None
+    knee: int | None  # the front's knee trial number (the default pick)
+
+    def by_number(self, number: int) -> Point | None:
+        return next((p for p in self.points if p.number == number), None)
+
+
+def _float(v: object) -> float | None:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def point(t: FrozenTrial, *, feasible: bool = True, on_front: bool = False) -> Point:
+    acc, lat = metrics(t)  # type: ignore[misc]
+    ua = t.user_attrs
+    raw = ua.get(keys.LATENCY)
+    stats: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    return Point(
+        number=t.number,
+        accuracy=acc,
+        latency_ms=lat,
+        p10_ms=_float(stats.get("p10_ms")),
+        p90_ms=_float(stats.get("p90_ms")),
+        std_ms=_float(stats.get("std_ms")),
+        params_m=_float(ua.get(keys.PARAMS_M)),
+        flops_m=_float(ua.get(keys.FLOPS_M)),
+        arch_str=str(ua.get(keys.ARCH_STR, "")),
+        feasible=feasible,
+        on_front=on_front,
+    )
+
+
+def pareto_info(study: StudyData) -> ParetoInfo:
+    """Every completed trial as a point; the feasible front and its knee marked."""
+    done = study.complete
+    limit = study.max_latency_ms
+    front = pareto_front(done, limit)
+    on = {t.number for t in front}
+    k = knee(front)
+    pts = tuple(
+        point(
+            t,
+            feasible=limit is None or metrics(t)[1] <= limit,  # type: ignore[index]
+            on_front=t.number in on,
+        )
+        for t in done
+    )
+    return ParetoInfo(pts, tuple(t.number for t in front), limit, k.number if k else None)
+
+
+# ---- anytime ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AnytimeInfo:
+    points: tuple[AnytimePoint, ...]
+    ref_ms: float  # hypervolume reference latency
+
+
+def anytime_info(study: StudyData, ref_ms: float | None = None) -> AnytimeInfo:
+    done = study.complete
+    ref = ref_ms if ref_ms is not None else default_reference(done, study.max_latency_ms)
+    return AnytimeInfo(tuple(history(done, ref_ms=ref, max_latency_ms=study.max_latency_ms)), ref)
+
+
+# ---- latency distribution --------------------------------------------------------------------
+@dataclass(frozen=True)
+class LatencyInfo:
+    latency_ms: tuple[float, ...]  # median latency of each completed trial
+    spread_pct: tuple[float, ...]  # (p90 - p10) / median in %, where recorded
+    sources: dict[str, int]  # latency_source -> trials
+
+
+def latency_info(study: StudyData) -> LatencyInfo:
+    lats, spread = [], []
+    sources: dict[str, int] = {}
+    for t in study.complete:
+        p = point(t)
+        lats.append(p.latency_ms)
+        if p.p10_ms is not None and p.p90_ms is not None and p.latency_ms > 0:
+            spread.append(100 * (p.p90_ms - p.p10_ms) / p.latency_ms)
+        src = str(t.user_attrs.get(keys.LATENCY_SOURCE, "measured"))
+        sources[src] = sources.get(src, 0) + 1
+    return LatencyInfo(tuple(lats), tuple(spread), sources)
+
+
+# ---- parameter importance --------------------------------------------------------------------
+@dataclass(frozen=True)
+class ImportanceInfo:
+    """Importance of each choice per objective; ``message`` explains an empty result."""
+
+    importances: dict[str, dict[str, float]]  # objective name -> {param: importance}
+    message: str = ""
+
+
+MIN_IMPORTANCE_TRIALS = 4
+
+
+def importance_info(study: StudyData, optuna_study: object) -> ImportanceInfo:
+    """PED-ANOVA importances of the study's choices, one set per objective.
+
+    PED-ANOVA (Watanabe et al., "PED-ANOVA: Efficiently Quantifying Hyperparameter Importance
+    in Arbitrary Subspaces", IJCAI 2023) measures how much each choice matters for reaching the
+    top 10 % of an objective; it takes under a second where fANOVA takes tens of seconds on a
+    thousand trials of the mobile space. It assumes lower is better, so maximised objectives
+    are negated. A study with too few trials or no varying choice gets a message instead.
+    """
+    import optuna
+    from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
+
+    n = len(study.complete)
+    if n < MIN_IMPORTANCE_TRIALS:
+        return ImportanceInfo(
+            {}, f"parameter importance needs {MIN_IMPORTANCE_TRIALS} completed trials, has {n}"
+        )
+    names = _objective_names(study)
+    signs = [-1.0 if d == "maximize" else 1.0 for d in study.directions] or [1.0] * len(names)
+    out: dict[str, dict[str, float]] = {}
+    for i, name in enumerate(names):
+        sign = signs[i] if i < len(signs) else 1.0
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                imp = get_param_importances(
+                    optuna_study,  # type: ignore[arg-type]
+                    evaluator=PedAnovaImportanceEvaluator(),
+                    target=_objective(i, sign),
+                )
+        except (ValueError, RuntimeError, ZeroDivisionError, optuna.exceptions.OptunaError) as exc:
+            return ImportanceInfo(out, f"parameter importance unavailable: {exc}")
+        out[name] = {k: float(v) for k, v in imp.items()}
+    if not any(any(v > 0 for v in imp.values()) for imp in out.values()):
+        return ImportanceInfo({}, "no choice made a difference between the completed trials")
+    return ImportanceInfo(out)
+
+
+def _objective(i: int, sign: float) -> Callable[[FrozenTrial], float]:
+    return lambda t: sign * t.values[i]
+
+
+def _objective_names(study: StudyData) -> list[str]:
+    if study.settings is not None:
+        return study.settings.metric_names()
+    if len(study.directions) == 2:
+        return [keys.ACCURACY, keys.LATENCY_MS]
+    return ["objective"]
+
+
+# ---- compare ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CompareInfo:
+    """Several studies in one frame; hypervolumes share one reference latency."""
+
+    names: tuple[str, ...]
+    fronts: tuple[tuple[Point, ...], ...]
+    anytime: tuple[AnytimeInfo, ...]
+    ref_ms: float
+    note: str = ""
+
+
+def compare_info(studies: Sequence[StudyData]) -> CompareInfo:
+    spaces = {s.settings.space for s in studies if s.settings is not None}
+    note = ""
+    if len(spaces) > 1:
+        note = f"these studies search different spaces ({', '.join(sorted(spaces))})"
+    lats = [p for s in studies for t in s.complete if (p := metrics(t)) is not None]
+    limits = [s.max_latency_ms for s in studies if s.max_latency_ms is not None]
+    if limits and len(limits) == len(studies):
+        ref = max(limits)
+    else:
+        ref = 1.1 * max((m[1] for m in lats), default=1.0 / 1.1)
+    fronts = tuple(
+        tuple(point(t, on_front=True) for t in pareto_front(s.complete, s.max_latency_ms))
+        for s in studies
+    )
+    return CompareInfo(
+        tuple(s.name for s in studies),
+        fronts,
+        tuple(anytime_info(s, ref) for s in studies),
+        ref,
+        note,
+    )
+
+
+# ---- hardware --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PredictedPair:
+    number: int
+    predicted_ms: float
+    measured_ms: float
+
+
+@dataclass(frozen=True)
+class HardwareInfo:
+    """Latency provenance: the shared measurement cache, and predictions checked against it."""
+
+    sources: dict[str, int]
+    cache_ms: tuple[float, ...]  # median latency of every cached measurement (this target)
+    cache_targets: dict[str, int]  # fingerprint id -> cached measurements
+    pairs: tuple[PredictedPair, ...]
+    r2: float | None
+    mape_pct: float | None
+
+
+PREDICTED_SOURCES = ("predicted", "table")
+
+
+def hardware_info(study: StudyData, rows: Sequence[LatencyRow]) -> HardwareInfo:
+    """Pair every predicted trial latency with a measurement of the same network, if cached."""
+    done = study.complete
+    sources: dict[str, int] = {}
+    fps = {str(t.user_attrs.get(keys.FINGERPRINT_ID, "")) for t in done} - {""}
+    measured = {(r.arch_hash, r.fingerprint_id): r.median_ms for r in rows}
+    targets: dict[str, int] = {}
+    for r in rows:
+        targets[r.fingerprint_id] = targets.get(r.fingerprint_id, 0) + 1
+    pairs = []
+    for t in done:
+        ua = t.user_attrs
+        src = str(ua.get(keys.LATENCY_SOURCE, "measured"))
+        sources[src] = sources.get(src, 0) + 1
+        if src in PREDICTED_SOURCES:
+            key = (str(ua.get(keys.ARCH_HASH, "")), str(ua.get(keys.FINGERPRINT_ID, "")))
+            if key in measured:
+                pairs.append(PredictedPair(t.number, float(ua[keys.LATENCY_MS]), measured[key]))
+    r2 = mape = None
+    if len(pairs) >= 2:
+        p = np.array([x.predicted_ms for x in pairs])
+        m = np.array([x.measured_ms for x in pairs])
+        ss_tot = float(np.sum((m - m.mean()) ** 2))
+        r2 = 1 - float(np.sum((m - p) ** 2)) / ss_tot if ss_tot > 0 else None
+        mape = float(np.mean(np.abs(p - m) / m)) * 100
+    cache_ms = tuple(r.median_ms for r in rows if not fps or r.fingerprint_id in fps)
+    return HardwareInfo(sources, cache_ms, targets, tuple(pairs), r2, mape)

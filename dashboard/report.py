@@ -1,0 +1,145 @@
+"""``nas report``: the dashboard's charts of one study in a single self-contained HTML file.
+
+plotly.js is inlined once (no CDN, no server), so the file can be mailed or attached to a
+ticket and opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dashboard import arch as arch_mod
+from dashboard import info
+from dashboard.data import Reader, StudyData
+from nas.storage import keys
+
+
+def _table(rows: list[list[str]], head: list[str]) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+    )
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _front_rows(d: StudyData, p: info.ParetoInfo) -> list[list[str]]:
+    rows = []
+    for n in p.front:
+        pt = p.by_number(n)
+        assert pt is not None
+        rows.append(
+            [
+                str(n) + (" (knee)" if n == p.knee else ""),
+                f"{100 * pt.accuracy:.2f}",
+                f"{pt.latency_ms:.3f}",
+                "-" if pt.p90_ms is None else f"{pt.p90_ms:.3f}",
+                "-" if pt.params_m is None else f"{pt.params_m:.3f}",
+                "-" if pt.flops_m is None else f"{pt.flops_m:.1f}",
+                pt.arch_str,
+            ]
+        )
+    return rows
+
+
+def render_report(reader: Reader, name: str) -> str:
+    """The report of study ``name`` as one HTML document.
+
+    Raises:
+        StorageError: no such study.
+    """
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    from dashboard import figures as fg
+
+    d = reader.study(name)
+    p = info.pareto_info(d)
+    figs: list[tuple[str, object]] = [
+        ("pareto", fg.plot_pareto(p, selected=p.knee, label="knee: trial", title="Pareto front")),
+        ("anytime", fg.plot_anytime(info.anytime_info(d))),
+        ("latency", fg.plot_latency(info.latency_info(d))),
+    ]
+    knee_html = "<p>no completed trial yet</p>"
+    if p.knee is not None:
+        t = d.trial(p.knee)
+        assert t is not None
+        a = t.user_attrs.get(keys.ARCH)
+        figs.append(
+            (
+                "arch",
+                fg.plot_arch(
+                    arch_mod.arch_info(a if isinstance(a, dict) else t.params),
+                    f"Network of trial {p.knee} (knee of the front)",
+                ),
+            )
+        )
+        knee_html = (
+            f"<p>Export it with:</p><pre>"
+            f"{html.escape(arch_mod.export_command(d.name, p.knee, reader.url))}</pre>"
+        )
+    figs.append(
+        ("importance", fg.plot_importance(info.importance_info(d, reader.importance_study(name))))
+    )
+    hw = info.hardware_info(d, reader.latency_rows())
+    figs += [("predicted", fg.plot_predicted(hw)), ("cache", fg.plot_latency_cache(hw))]
+    divs = {
+        key: pio.to_html(
+            fig,  # type: ignore[arg-type]
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"fig-{key}",
+            config={"displaylogo": False},
+        )
+        for key, fig in figs
+    }
+    s = d.settings
+    settings_rows = [[k, str(v)] for k, v in (vars(s).items() if s else []) if k != "options"]
+    settings_rows.append(["budget", str(d.budget)])
+    settings_rows.append(["completed trials", str(len(d.complete))])
+    front = _table(
+        _front_rows(d, p),
+        ["trial", "accuracy %", "latency ms", "p90 ms", "params M", "MFLOPs", "architecture"],
+    )
+    body = "\n".join(
+        [
+            f"<h1>{html.escape(d.name)}</h1>",
+            f"<p class=meta>{html.escape(reader.url)} · written "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC by nas report</p>",
+            _table(settings_rows, ["setting", "value"]),
+            divs["pareto"],
+            f"<h2>Pareto front ({len(p.front)} trials)</h2>",
+            front,
+            divs["anytime"],
+            divs["latency"],
+            divs.get("arch", ""),
+            knee_html,
+            divs["importance"],
+            divs["predicted"],
+            divs["cache"],
+        ]
+    )
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>nas report: {html.escape(d.name)}</title>"
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:12px}"
+        "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;"
+        "font-size:13px;text-align:left}pre{background:#f4f4f4;padding:6px}.meta{color:#666}"
+        "</style>"
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head>"
+        f"<body>{body}</body></html>"
+    )
+
+
+def write_report(url: str, name: str, out: Path) -> int:
+    """Write the report of study ``name`` to ``out``; returns its size in bytes.
+
+    Raises:
+        StorageError: the storage cannot be opened or has no such study (nothing is written).
+    """
+    text = render_report(Reader(url), name)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    return out.stat().st_size

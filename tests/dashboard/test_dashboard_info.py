@@ -1,0 +1,152 @@
+"""Chart data of the dashboard: points, fronts, anytime curves, architectures, hardware."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from optuna.trial import TrialState
+
+from dashboard import info
+from dashboard.arch import CellArch, ChainArch, PlainArch, arch_info, export_command
+from dashboard.data import LatencyRow, Reader
+from nas.spaces import load_space
+from nas.storage import keys
+from nas.storage.anytime import history
+from nas.storage.results import pareto_front
+from tests.conftest import TINY
+from tests.dashboard.synthetic import FINGERPRINT_ID, make_study
+
+
+@pytest.fixture
+def reader(storage_url: str) -> Reader:
+    make_study(storage_url, "a", 30, space=str(TINY), seed=1, running=2, failed=1, budget=40)
+    make_study(storage_url, "capped", 20, space=str(TINY), seed=2, max_latency_ms=0.6)
+    return Reader(storage_url)
+
+
+def test_study_data_counts_every_state(reader: Reader) -> None:
+    d = reader.study("a")
+    assert len(d.trials) == 33 and len(d.complete) == 30 and d.budget == 40
+    assert d.count(TrialState.RUNNING) == 2 and d.count(TrialState.FAIL) == 1
+    assert d.settings is not None and d.settings.space == "tiny"
+    assert d.directions == ("maximize", "minimize")
+
+
+def test_pareto_info_has_one_point_per_completed_trial_and_the_storage_front(
+    reader: Reader,
+) -> None:
+    d = reader.study("a")
+    p = info.pareto_info(d)
+    assert [x.number for x in p.points] == [t.number for t in d.complete]
+    assert list(p.front) == [t.number for t in pareto_front(d.complete)]
+    assert {x.number for x in p.points if x.on_front} == set(p.front)
+    assert p.knee in p.front
+    pt = p.by_number(p.front[0])
+    t = d.trial(p.front[0])
+    assert pt is not None and t is not None
+    assert pt.latency_ms == t.user_attrs[keys.LATENCY_MS]
+    assert pt.p90_ms == pytest.approx(t.user_attrs[keys.LATENCY]["p90_ms"])
+    assert pt.arch_str == t.user_attrs[keys.ARCH_STR]
+
+
+def test_infeasible_trials_are_marked_and_kept_off_the_front(reader: Reader) -> None:
+    d = reader.study("capped")
+    p = info.pareto_info(d)
+    slow = {x.number for x in p.points if x.latency_ms > 0.6}
+    assert slow, "the synthetic study should have trials over the limit"
+    assert {x.number for x in p.points if not x.feasible} == slow
+    assert not slow & set(p.front)
+    assert p.max_latency_ms == 0.6
+
+
+def test_anytime_info_matches_storage_history_and_compare_shares_the_reference(
+    reader: Reader,
+) -> None:
+    a, c = reader.study("a"), reader.study("capped")
+    assert info.anytime_info(a).points == tuple(history(a.complete))
+    cmp = info.compare_info([a, c])
+    assert cmp.names == ("a", "capped")
+    assert {x.ref_ms for x in cmp.anytime} == {cmp.ref_ms}
+    assert [len(f) for f in cmp.fronts] == [
+        len(pareto_front(a.complete)),
+        len(pareto_front(c.complete, 0.6)),
+    ]
+
+
+def test_importance_fails_soft_with_too_few_trials(storage_url: str) -> None:
+    make_study(storage_url, "small", 2, space=str(TINY))
+    r = Reader(storage_url)
+    res = info.importance_info(r.study("small"), r.importance_study("small"))
+    assert res.importances == {}
+    assert res.message == "parameter importance needs 4 completed trials, has 2"
+
+
+def test_importance_has_one_set_per_objective(reader: Reader) -> None:
+    res = info.importance_info(reader.study("a"), reader.importance_study("a"))
+    assert list(res.importances) == ["accuracy", "latency_ms"]
+    for imp in res.importances.values():
+        assert sum(imp.values()) == pytest.approx(1.0)
+
+
+def test_hardware_pairs_predicted_latency_with_cached_measurements(storage_url: str) -> None:
+    study = make_study(storage_url, "p", 6, space=str(TINY), latency_source="table")
+    trials = study.get_trials()
+    r = Reader(storage_url)
+    rows = [
+        LatencyRow(t.user_attrs[keys.ARCH_HASH], FINGERPRINT_ID, "1x3x32x32", 1.1 * (i + 1))
+        for i, t in enumerate(trials[:4])
+    ] + [LatencyRow("other", "another-target", "1x3x32x32", 9.0)]
+    hw = info.hardware_info(r.study("p"), rows)
+    assert hw.sources == {"table": 6}
+    assert [x.number for x in hw.pairs] == [t.number for t in trials[:4]]
+    assert [x.measured_ms for x in hw.pairs] == pytest.approx([1.1, 2.2, 3.3, 4.4])
+    assert hw.cache_ms == pytest.approx((1.1, 2.2, 3.3, 4.4))  # only this study's target
+    assert hw.cache_targets == {FINGERPRINT_ID: 4, "another-target": 1}
+    assert hw.mape_pct is not None and hw.mape_pct > 0
+
+
+def test_chain_arch_matches_the_space_layers() -> None:
+    space = load_space(str(TINY))
+    rng = random.Random(3)
+    for _ in range(20):
+        arch = space.sample(rng)
+        a = arch_info(arch)
+        assert isinstance(a, ChainArch)
+        assert [list(s) for s in a.stages] == space.layers(arch)  # type: ignore[attr-defined]
+        assert a.layer_keys == ("kernel", "expand")
+
+
+def test_cell_arch_has_every_edge_of_an_nb201_cell() -> None:
+    space = load_space("nb201")
+    arch = space.sample(random.Random(0))
+    a = arch_info(arch)
+    assert isinstance(a, CellArch)
+    assert a.nodes == 4
+    assert a.edges == {(int(k[4]), int(k[5])): v for k, v in arch.items()}
+
+
+def test_unknown_labels_fall_back_to_a_plain_list() -> None:
+    assert arch_info({"width": 3, "act": "relu"}) == PlainArch((("width", "3"), ("act", "relu")))
+    assert arch_info({}) == PlainArch(())
+    # a chain arch missing an active layer is not drawn as a chain
+    assert isinstance(arch_info({"stage0.depth": 2, "stage0.layer0.kernel": 3}), PlainArch)
+
+
+def test_export_command_quotes_what_the_shell_would_split() -> None:
+    assert export_command("my study", 7, "sqlite:///a b.db") == (
+        "nas export 'my study' --trial 7 --out export/ --storage 'sqlite:///a b.db'"
+    )
+
+
+def test_bulk_inserted_trials_read_back_like_optuna_added_ones(storage_url: str) -> None:
+    study = make_study(storage_url, "b", 3, space=str(TINY), running=1)
+    trials = study.get_trials()
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3 + [TrialState.RUNNING]
+    ref, bulk = trials[0], trials[1]
+    assert bulk.distributions == ref.distributions
+    assert set(bulk.user_attrs) == set(ref.user_attrs)
+    assert bulk.values == [bulk.user_attrs[keys.ACCURACY], bulk.user_attrs[keys.LATENCY_MS]]
+    space = load_space(str(TINY))
+    assert space.from_params(bulk.params) == bulk.user_attrs[keys.ARCH]

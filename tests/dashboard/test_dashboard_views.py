@@ -1,0 +1,169 @@
+"""Figures, pages, the read-only storage and ``nas report`` (no browser; see
+tests/integration/test_dashboard_browser.py for the real one)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import optuna
+import pytest
+
+from dashboard import figures as fg
+from dashboard import info
+from dashboard.app import arch_panel, create_app, studies_table, study_path
+from dashboard.data import Reader
+from nas.cli import main
+from nas.errors import StorageError
+from nas.storage import Store, progress
+from tests.conftest import TINY
+from tests.dashboard.synthetic import make_study
+
+
+def _texts(component: object) -> str:
+    """All text in a Dash component tree (what a user would read)."""
+    return json.dumps(component.to_plotly_json(), default=lambda o: o.to_plotly_json())  # type: ignore[attr-defined]
+
+
+def test_pareto_figure_partitions_the_trials_and_draws_the_limit(storage_url: str) -> None:
+    make_study(storage_url, "c", 25, space=str(TINY), max_latency_ms=0.6)
+    p = info.pareto_info(Reader(storage_url).study("c"))
+    fig = fg.plot_pareto(p, selected=p.knee)
+    numbers = [n for tr in fig.data for n in tr.customdata]
+    assert sorted(numbers) == [x.number for x in p.points]
+    front = next(tr for tr in fig.data if tr.name.startswith("Pareto front"))
+    assert list(front.customdata) == sorted(p.front, key=lambda n: p.by_number(n).latency_ms)  # type: ignore[union-attr]
+    assert [s.x0 for s in fig.layout.shapes] == [0.6]  # the constraint line
+    assert f"trial {p.knee}" in [a.text for a in fig.layout.annotations]
+
+
+def test_empty_study_gets_explained_charts(storage_url: str) -> None:
+    make_study(storage_url, "e", 0, space=str(TINY), running=1, budget=10)
+    r = Reader(storage_url)
+    d = r.study("e")
+    p = info.pareto_info(d)
+    for fig in (
+        fg.plot_pareto(p),
+        fg.plot_anytime(info.anytime_info(d)),
+        fg.plot_latency(info.latency_info(d)),
+    ):
+        assert [a.text for a in fig.layout.annotations] == ["no completed trials yet"]
+    assert "no completed trial to show yet" in _texts(arch_panel(d, p.knee, storage_url))
+
+
+def test_no_studies_page_shows_the_command_that_makes_one(storage_url: str) -> None:
+    Store(storage_url)  # an empty nas database
+    text = _texts(studies_table(Reader(storage_url).summaries(), storage_url))
+    assert f"nas search --space mobile --budget 200 --storage {storage_url}" in text
+
+
+def test_studies_table_links_every_study(storage_url: str) -> None:
+    make_study(storage_url, "one", 5, space=str(TINY))
+    make_study(storage_url, "two two", 3, space=str(TINY), budget=9)
+    text = _texts(studies_table(Reader(storage_url).summaries(), storage_url))
+    assert study_path("two two") == "/study/two%20two"
+    for s in ("/study/one", "/study/two%20two", "5 / 5", "3 / 9"):
+        assert s in text
+
+
+def test_arch_panel_shows_metrics_network_and_export_command(storage_url: str) -> None:
+    make_study(storage_url, "s", 8, space=str(TINY))
+    d = Reader(storage_url).study("s")
+    text = _texts(arch_panel(d, 3, storage_url, "clicked"))
+    assert "Trial 3 (clicked)" in text
+    assert f"nas export s --trial 3 --out export/ --storage {storage_url}" in text
+    assert d.trial(3).user_attrs["arch_str"] in text  # type: ignore[union-attr]
+
+
+def test_dashboard_reader_cannot_write_the_database(storage_url: str) -> None:
+    make_study(storage_url, "s", 3, space=str(TINY))
+    db = Path(storage_url.removeprefix("sqlite:///"))
+    r = Reader(storage_url)
+    r.study("s")
+    with pytest.raises(Exception) as exc:
+        optuna.create_study(study_name="new", storage=r.store.optuna)
+    chain = []
+    e: BaseException | None = exc.value
+    while e is not None:
+        chain.append(str(e))
+        e = e.__cause__ or e.__context__
+    assert any("readonly database" in m for m in chain), chain
+    assert [s.study_name for s in optuna.get_all_study_summaries(storage_url)] == ["s"]
+    with pytest.raises(StorageError, match="does not exist"):
+        Reader(f"sqlite:///{db.parent / 'missing.db'}")
+    assert not (db.parent / "missing.db").exists()
+
+
+def test_signature_changes_when_a_trial_is_added_and_the_cache_follows(
+    storage_url: str,
+) -> None:
+    study = make_study(storage_url, "s", 3, space=str(TINY))
+    make_study(storage_url, "other", 2, space=str(TINY))
+    r = Reader(storage_url)
+    before, first = r.signature("s"), r.study("s")
+    assert r.study("s") is first  # unchanged: served from the cache
+    other_before = r.signature("other")
+    study.add_trial(study.trials[0])
+    assert r.signature("s") != before
+    assert r.signature("other") == other_before
+    assert len(r.study("s").complete) == 4
+    assert progress.signature(r.store) != progress.signature(r.store, "s")
+
+
+def test_app_builds_and_routes_every_page(storage_url: str) -> None:
+    make_study(storage_url, "s", 4, space=str(TINY))
+    app = create_app(storage_url)
+    client = app.server.test_client()
+    assert client.get("/").status_code == 200
+    layout = client.get("/_dash-layout").get_json()
+    assert "page" in json.dumps(layout)
+    # the route callback, through Dash's own HTTP endpoint as the browser calls it
+    body = {
+        "output": "page.children",
+        "outputs": {"id": "page", "property": "children"},
+        "inputs": [{"id": "url", "property": "pathname", "value": "/study/s"}],
+        "changedPropIds": ["url.pathname"],
+        "state": [],
+    }
+    res = client.post("/_dash-update-component", json=body)
+    assert res.status_code == 200
+    assert '"study-name"' in res.get_data(as_text=True)
+    assert '"data": "s"' in res.get_data(as_text=True).replace('"data":"s"', '"data": "s"')
+
+
+def test_report_is_one_self_contained_file(storage_url: str, tmp_path: Path) -> None:
+    make_study(storage_url, "s", 12, space=str(TINY))
+    out = tmp_path / "r.html"
+    assert main(["report", "s", "-o", str(out), "--storage", storage_url]) == 0
+    html = out.read_text()
+    assert not re.search(r"<script[^>]+src=", html)  # plotly.js inlined, nothing fetched
+    assert not re.search(r"<link[^>]+href=", html)
+    assert html.count("Plotly.newPlot(") == 7  # pareto, anytime, latency, arch, imp., hw x2
+    assert "<h1>s</h1>" in html and "nas export s --trial" in html
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_report_of_a_missing_study_is_a_usage_error(
+    storage_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_study(storage_url, "s", 2, space=str(TINY))
+    out = tmp_path / "r.html"
+    assert main(["report", "nope", "-o", str(out), "--storage", storage_url]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"nas: error: no study named 'nope' in {storage_url}; studies here: s"
+    )
+    assert not out.exists()
+    assert (
+        main(["report", "s", "-o", str(tmp_path / "no" / "r.html"), "--storage", storage_url]) == 2
+    )
+
+
+def test_dashboard_command_refuses_bad_options(
+    storage_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["dashboard", "--port", "70000", "--storage", storage_url]) == 2
+    assert "--port must be between 1 and 65535, got 70000" in capsys.readouterr().err
+    missing = storage_url.replace("studies.db", "nothing.db")
+    assert main(["dashboard", "--storage", missing]) == 2
+    assert "does not exist" in capsys.readouterr().err

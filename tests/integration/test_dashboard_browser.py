@@ -1,0 +1,226 @@
+"""``nas dashboard`` in a real headless Chromium: studies table, Pareto points, click to see a
+network, live refresh, no console errors, and a screenshot.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (scripts/test.sh installs them in CI).
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState, create_trial
+
+from nas.storage import keys
+from tests.conftest import nas_cmd, subprocess_env
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+FLAGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--window-size=1400,1700",
+]
+WAIT = 90  # seconds; CI shares two cores with everything else
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason="needs /usr/bin/chromium and /usr/bin/chromedriver (scripts/test.sh installs them)",
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _copy_db(url: str, dest: Path) -> str:
+    """A private copy of the shared searched storage (this test adds a trial to it)."""
+    src = sqlite3.connect(url.removeprefix("sqlite:///"))
+    dst = sqlite3.connect(dest)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    return f"sqlite:///{dest}"
+
+
+@pytest.fixture
+def served(searched_storage: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    url = _copy_db(searched_storage, tmp_path / "studies.db")
+    port = _free_port()
+    log = (tmp_path / "server.log").open("w")
+    proc = subprocess.Popen(
+        nas_cmd("dashboard", "--storage", url, "--port", str(port), "--refresh", "1"),
+        env=subprocess_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"dashboard did not start: {(tmp_path / 'server.log').read_text()}")
+            time.sleep(0.3)
+        yield base, url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        opts.add_argument(flag)
+    opts.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+    driver.set_page_load_timeout(WAIT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+PARETO_JS = """
+const g = document.querySelector('#pareto-graph .js-plotly-plot');
+if (!g || !g.data) return null;
+return g.data.map(t => (t.customdata || []).map(Number));
+"""
+
+# The centre of one plotted point that has no other point within 12 px (so a click there can
+# only mean that trial), with the trial number Plotly reports for it.
+PICK_JS = """
+const g = document.querySelector('#pareto-graph .js-plotly-plot');
+const traces = g.querySelectorAll('.scatterlayer .trace');
+const pts = [];
+traces.forEach((tr, i) => tr.querySelectorAll('path.point').forEach((p, j) => {
+  const r = p.getBoundingClientRect();
+  pts.push({x: r.left + r.width / 2, y: r.top + r.height / 2, n: g.data[i].customdata[j]});
+}));
+const lone = pts.filter(a => pts.every(b => a === b || Math.hypot(a.x - b.x, a.y - b.y) > 12));
+return lone.length ? lone[lone.length - 1] : null;
+"""
+
+
+def _completed(url: str, study: str) -> list[int]:
+    s = optuna.load_study(study_name=study, storage=url)
+    return [t.number for t in s.get_trials(states=(TrialState.COMPLETE,))]
+
+
+def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, url = served
+    wait = WebDriverWait(browser, WAIT)
+    browser.get(base + "/")
+
+    # ---- the studies table lists both studies --------------------------------------------
+    rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#studies-table tr.study-row"))
+    table = {r.find_element(By.TAG_NAME, "a").text: r.text for r in rows}
+    assert set(table) == {"nsga", "capped"}
+    assert "6 / 6" in table["nsga"] and "4 / 4" in table["capped"]
+
+    # ---- the study page: one Pareto point per completed trial ---------------------------
+    browser.find_element(By.LINK_TEXT, "nsga").click()
+    done = _completed(url, "nsga")
+    data = wait.until(lambda d: d.execute_script(PARETO_JS))
+    assert sorted(n for trace in data for n in trace) == done
+    points = browser.find_elements(By.CSS_SELECTOR, "#pareto-graph .scatterlayer path.point")
+    assert len(points) == len(done)
+
+    # ---- clicking a point shows that trial's network --------------------------------------
+    pick = browser.execute_script(PICK_JS)
+    assert pick is not None, "every point overlaps another"
+    ActionChains(browser).move_by_offset(int(pick["x"]), int(pick["y"])).click().perform()
+    n = int(pick["n"])
+    wait.until(lambda d: d.find_element(By.ID, "arch-title").text == f"Trial {n} (clicked)")
+    assert f"--trial {n} " in browser.find_element(By.ID, "export-cmd").text
+    trial = optuna.load_study(study_name="nsga", storage=url).trials[n]
+    depth = sum(len(s) for s in _layers(trial.user_attrs[keys.ARCH]))
+    bars = browser.execute_script(
+        "return document.querySelector('#arch-graph .js-plotly-plot').data[0].x.length"
+    )
+    assert bars == depth
+    browser.save_screenshot(str(tmp_path / "study.png"))
+
+    # ---- a trial written by another process shows up without a reload -------------------
+    study = optuna.load_study(study_name="nsga", storage=url)
+    t = study.trials[0]
+    stats = {**t.user_attrs[keys.LATENCY], "median_ms": 0.001, "p10_ms": 0.001, "p90_ms": 0.001}
+    attrs = {**t.user_attrs, keys.ACCURACY: 0.99, keys.LATENCY_MS: 0.001, keys.LATENCY: stats}
+    study.add_trial(
+        create_trial(
+            params=t.params, distributions=t.distributions, values=[0.99, 0.001], user_attrs=attrs
+        )
+    )
+    new = len(done)
+    data = wait.until(
+        lambda d: (x := d.execute_script(PARETO_JS)) and new in [n for tr in x for n in tr] and x
+    )
+    assert sorted(n for trace in data for n in trace) == [*done, new]
+    assert "7 complete / 6 budget" in browser.find_element(By.ID, "study-progress").text
+
+    # ---- parameter importance arrives after the first render (from a worker process) ----
+    imp = wait.until(
+        lambda d: d.execute_script(
+            "const g = document.querySelector('#importance-graph .js-plotly-plot');"
+            "return g && g.data && g.data.length ? g.data.map(t => [t.type, t.name]) : null;"
+        )
+    )
+    assert imp == [["bar", "accuracy"], ["bar", "latency_ms"]]
+    browser.save_screenshot(str(tmp_path / "study-refreshed.png"))
+
+    # ---- a study that does not exist is explained, not a traceback ---------------------
+    browser.get(base + "/study/nope")
+    missing = wait.until(lambda d: d.find_elements(By.ID, "study-missing"))
+    assert missing[0].text.endswith(
+        "no study named 'nope' in " + url + "; studies here: nsga, capped"
+    )
+
+    # ---- nothing went wrong in the page ----------------------------------------------------
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
+    browser.save_screenshot(str(tmp_path / "missing.png"))
+    assert (tmp_path / "study.png").stat().st_size > 10_000
+
+
+def _layers(arch: dict) -> list[list[int]]:
+    from dashboard.arch import ChainArch, arch_info
+
+    a = arch_info(arch)
+    assert isinstance(a, ChainArch)
+    return [list(range(d)) for d in a.depths]
