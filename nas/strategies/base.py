@@ -44,6 +44,9 @@ class Strategy:
     factory: SamplerFactory
     help: str
     objectives: tuple[int, ...] = (1, 2)
+    # True when the sampler itself never proposes an architecture the study already has;
+    # the others are wrapped in nas.strategies.no_repeat.NoRepeatSampler.
+    avoids_repeats: bool = False
 
 
 _STRATEGIES: dict[str, Strategy] = {}
@@ -76,4 +79,9 @@ def create_sampler(name: str, ctx: StrategyContext) -> optuna.samplers.BaseSampl
     strategy = get_strategy(name)
     if ctx.n_objectives not in strategy.objectives:
         raise OptionError(f"strategy {name!r} does not support {ctx.n_objectives} objective(s)")
-    return strategy.factory(ctx)
+    sampler = strategy.factory(ctx)
+    if ctx.space is not None and not strategy.avoids_repeats:
+        from nas.strategies.no_repeat import NoRepeatSampler
+
+        sampler = NoRepeatSampler(sampler, ctx.space, seed=ctx.seed)
+    return sampler

@@ -294,5 +294,6 @@ register_strategy(
         "evolution",
         _evolution,
         "regularized (aging) evolution: tournament, one mutation per child, oldest out",
+        avoids_repeats=True,
     )
 )
