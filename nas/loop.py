@@ -1,7 +1,16 @@
-"""Run Optuna trials until a study holds its budget of completed trials."""
+"""Run Optuna trials until a study holds its budget of completed trials.
+
+Any number of workers (processes, machines) may run this loop on one study at the same time.
+Before each trial a worker fails stale trials (dead workers) and counts COMPLETE and RUNNING
+trials: with ``complete >= budget`` it stops; with ``complete + running >= budget`` the rest of
+the budget is being evaluated by others, so it waits in case one of them fails. The count is
+only a cheap pre-check: the budget slot a trial reserves in the objective
+(:mod:`nas.storage.coordination`) is what makes the final number of COMPLETE trials exact.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import optuna
@@ -10,6 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.evaluators.base import CandidateError
 from nas.objective import TrialObjective
 from nas.storage import studies as st
+from nas.storage.coordination import fail_stale
 from nas.storage.results import best_accuracy, pareto_front
 
 if TYPE_CHECKING:
@@ -24,30 +34,47 @@ def optimize_until_budget(
     budget: int,
     reporter: Reporter,
     max_latency_ms: float | None = None,
-) -> None:
+    *,
+    poll_seconds: float = 0.5,
+) -> int:
     """Optimise until ``budget`` trials are COMPLETE; failed candidates are replaced.
+
+    Returns:
+        The number of trials this worker completed.
 
     Raises:
         CandidateError: ``MAX_CONSECUTIVE_FAILURES`` candidates failed one after another.
     """
+    failures = 0
+    mine = 0
 
     def after(study: optuna.Study, trial: FrozenTrial) -> None:
+        nonlocal failures, mine
+        if trial.state == TrialState.FAIL:
+            failures += 1
+        elif trial.state == TrialState.COMPLETE:
+            failures, mine = 0, mine + 1
         objective.remember(trial)
         complete = st.complete_trials(study)
         front = pareto_front(complete, max_latency_ms)
         best = best_accuracy(complete, max_latency_ms)
         reporter.trial_done(len(complete), budget, trial, best, len(front))
-        if len(complete) >= budget:
-            study.stop()
 
-    failures = 0
-    while (done := st.count_complete(study)) < budget:
-        before = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
-        study.optimize(
-            objective, n_trials=budget - done, catch=(CandidateError,), callbacks=[after]
-        )
-        failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,))) - before
-        failures = failures + failed if failed else 0
+    while True:
+        fail_stale(study)
+        states = [
+            t.state
+            for t in study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
+            )
+        ]
+        complete = states.count(TrialState.COMPLETE)
+        if complete >= budget:
+            return mine
+        if len(states) >= budget:  # complete + running
+            time.sleep(poll_seconds)  # others hold the rest of the budget; one may still fail
+            continue
+        study.optimize(objective, n_trials=1, catch=(CandidateError,), callbacks=[after])
         if failures >= MAX_CONSECUTIVE_FAILURES:
             raise CandidateError(
                 f"{failures} candidates failed in a row; see the trials' fail_reason attribute"

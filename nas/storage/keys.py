@@ -29,3 +29,7 @@ CONSTRAINT = "constraint"  # [latency_ms - max_latency_ms]; <= 0 is feasible
 # ---- study user attributes ----------------------------------------------------------------
 SETTINGS = "settings"  # dict, see nas.storage.studies.StudySettings
 BUDGET = "budget"
+
+# ---- several workers (nas/storage/coordination.py) ----------------------------------------
+WORKER = "worker"  # "host/boot/pidns:pid#trial_number" of the process that ran the trial
+FAIL_REASON = "fail_reason"  # why a trial failed ("interrupted", the candidate's error)
