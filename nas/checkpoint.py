@@ -126,7 +126,9 @@ def obtain_supernet(
             if on_step is not None:
                 on_step(i, total, loss)
 
+        t0 = time.perf_counter()
         train_supernet(net, data, cfg, on_step=step)
+        log.info("trained supernet %s in %.1f s", key[:16], time.perf_counter() - t0)
         path = directory / f"{space.name}-{key[:16]}.safetensors"
         _save_atomic(net, path)
         records.put(store, key, path, {"space": space.name, "data": data.name, **asdict(cfg)})

@@ -16,7 +16,7 @@ from nas.storage import Store
 if TYPE_CHECKING:
     from nas.search import Reporter, SearchOptions
 
-EVALUATORS = ("supernet",)
+EVALUATORS = ("supernet", "synthetic")
 
 
 def check_evaluator(opts: SearchOptions, space: Space) -> None:
@@ -26,6 +26,10 @@ def check_evaluator(opts: SearchOptions, space: Space) -> None:
         raise OptionError(
             f"unknown evaluator {opts.evaluator!r}; known evaluators: {', '.join(EVALUATORS)}"
         )
+    if kind == "synthetic":
+        from nas.evaluators.synthetic import parse_seconds
+
+        parse_seconds(opts.evaluator)
 
 
 def build_evaluator(
@@ -37,6 +41,10 @@ def build_evaluator(
     reporter: Reporter,
 ) -> tuple[Evaluator, dict[str, Any]]:
     """The evaluator and facts about how it was made (``supernet``: trained/loaded, seconds)."""
+    if opts.evaluator.partition(":")[0] == "synthetic":
+        from nas.evaluators.synthetic import SyntheticEvaluator, parse_seconds
+
+        return SyntheticEvaluator(parse_seconds(opts.evaluator)), {}
     import torch
 
     from nas.checkpoint import default_directory, obtain_supernet
