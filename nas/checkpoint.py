@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -117,21 +118,25 @@ def obtain_supernet(
     try:
         if _try_load(store, key, net, warned):  # finished just before we took the lock
             return net.eval(), "loaded"
-        last = [time.monotonic()]
+        # A thread renews the lock, so a slow training step never makes it look abandoned.
+        stop = threading.Event()
 
-        def step(i: int, total: int, loss: float) -> None:
-            if time.monotonic() - last[0] >= store.heartbeat_seconds:
+        def keep_alive() -> None:
+            while not stop.wait(store.heartbeat_seconds):
                 refresh_lock(store, lock, owner)
-                last[0] = time.monotonic()
-            if on_step is not None:
-                on_step(i, total, loss)
 
+        keeper = threading.Thread(target=keep_alive, name="nas-lock-heartbeat", daemon=True)
+        keeper.start()
         t0 = time.perf_counter()
-        train_supernet(net, data, cfg, on_step=step)
-        log.info("trained supernet %s in %.1f s", key[:16], time.perf_counter() - t0)
-        path = directory / f"{space.name}-{key[:16]}.safetensors"
-        _save_atomic(net, path)
-        records.put(store, key, path, {"space": space.name, "data": data.name, **asdict(cfg)})
+        try:
+            train_supernet(net, data, cfg, on_step=on_step)
+            log.info("trained supernet %s in %.1f s", key[:16], time.perf_counter() - t0)
+            path = directory / f"{space.name}-{key[:16]}.safetensors"
+            _save_atomic(net, path)
+            records.put(store, key, path, {"space": space.name, "data": data.name, **asdict(cfg)})
+        finally:
+            stop.set()
+            keeper.join()
     finally:
         release_lock(store, lock, owner)
     return net.eval(), "trained"

@@ -27,7 +27,8 @@ pytestmark = pytest.mark.slow
 
 def _env(**extra: str) -> dict[str, str]:
     env = subprocess_env()
-    env.update({"NAS_HEARTBEAT_SECONDS": "1", "NAS_GRACE_SECONDS": "3", **extra})
+    # short, but with room for a busy 2-core CI machine to be late with a heartbeat
+    env.update({"NAS_HEARTBEAT_SECONDS": "1", "NAS_GRACE_SECONDS": "6", **extra})
     return env
 
 
@@ -128,7 +129,7 @@ def test_four_workers_complete_exactly_the_budget(backend: str, tmp_path: Path, 
 
 def test_supernet_is_trained_once_and_loaded_by_the_other_workers(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'studies.db'}"
-    cmd = _search(url, "sn", 4, "--workers", "3", "--supernet-epochs", "1", "--calib-batches", "1")
+    cmd = _search(url, "sn", 4, "--workers", "2", "--supernet-epochs", "1", "--calib-batches", "1")
     r = subprocess.run(
         [*cmd[:3], "-v", *cmd[3:]],
         capture_output=True,
@@ -139,7 +140,7 @@ def test_supernet_is_trained_once_and_loaded_by_the_other_workers(tmp_path: Path
     )
     assert r.returncode == 0, r.stderr
     assert r.stderr.count("trained supernet ") == 1, r.stderr
-    assert r.stderr.count("loaded supernet checkpoint") == 2, r.stderr
+    assert r.stderr.count("loaded supernet checkpoint") == 1, r.stderr
     assert len(list((tmp_path / "nas_checkpoints").glob("*.safetensors"))) == 1
     assert _n(_trials(url, "sn"), TrialState.COMPLETE) == 4
 
@@ -164,7 +165,7 @@ def test_sigkilled_worker_trial_is_failed_after_grace_and_retried(tmp_path: Path
         out, err = parent.communicate(timeout=300)
     finally:
         parent.kill()
-    assert time.monotonic() - killed_at >= 3  # the study waited for the grace period
+    assert time.monotonic() - killed_at >= 6  # the study waited for the grace period
     assert parent.returncode == 1 and "1 of 2 workers failed" in err  # it reports the loss
     trials = _trials(url, "k")
     assert trials[victim.number].state == TrialState.FAIL
