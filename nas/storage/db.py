@@ -118,6 +118,16 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool = False) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _with_installed_driver(url: str) -> str:
+    """``postgresql://`` means psycopg 3 to SQLAlchemy 2.1; use psycopg2 if only it is there."""
+    from importlib.util import find_spec
+
+    u = make_url(url)
+    if u.drivername == "postgresql" and not find_spec("psycopg") and find_spec("psycopg2"):
+        return u.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    return url
+
+
 def _retry_stale() -> object:
     import warnings
 
@@ -156,6 +166,8 @@ class Store:
                 eng.dispose()
         else:
             engine_kwargs["pool_pre_ping"] = True
+        engine_url = url if path is not None else _with_installed_driver(url)
+        shown = parsed.render_as_string(hide_password=True)  # never print a password
         self.backend = parsed.get_backend_name()
         import warnings
 
@@ -163,16 +175,26 @@ class Store:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 self.optuna = optuna.storages.RDBStorage(
-                    url,
+                    engine_url,
                     engine_kwargs=engine_kwargs,
                     heartbeat_interval=self.heartbeat_seconds,
                     grace_period=self.grace_seconds,
                     heartbeat_stale_trial_callback=_retry_stale(),  # type: ignore[arg-type]
                     skip_table_creation=read_only,
                 )
-        except (SQLAlchemyError, ImportError, ValueError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StorageError(f"cannot open storage {url}: {first}") from None
+        except (
+            SQLAlchemyError,
+            ImportError,
+            ValueError,
+            RuntimeError,
+            optuna.exceptions.OptunaError,
+        ) as exc:
+            root: BaseException = exc
+            while root.__cause__ is not None:  # the driver's words: "connection refused"...
+                root = root.__cause__
+            text = str(root).strip()
+            first = text.splitlines()[0] if text else type(root).__name__
+            raise StorageError(f"cannot open storage {shown}: {first}") from None
         self.engine: Engine = self.optuna.engine
         if path is not None:
             _sqlite_pragmas(self.engine, immediate=not read_only)
