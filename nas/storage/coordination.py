@@ -63,8 +63,8 @@ def reserve_slot(store: Store, study: optuna.Study, trial_id: int, budget: int) 
                 select(BudgetSlot.slot, BudgetSlot.trial_id).where(BudgetSlot.study_name == name)
             ).all()
         )
-    for slot, holder in rows.items():
-        if holder == trial_id:
+    for slot, tid in rows.items():
+        if tid == trial_id:
             return slot
     trials = study.get_trials(deepcopy=False)
     state = {t._trial_id: t.state for t in trials}
