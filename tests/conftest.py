@@ -92,7 +92,10 @@ def postgres_server():
     base = Path(tempfile.mkdtemp(prefix="nas-pg-"))
     prefix: list[str] = []
     if os.geteuid() == 0:
-        shutil.chown(base, user="postgres")
+        try:
+            shutil.chown(base, user="postgres")
+        except LookupError:
+            pytest.skip("running as root and there is no 'postgres' user to run the server")
         prefix = ["runuser", "-u", "postgres", "--"]
     data, port = base / "data", _free_port()
     subprocess.run(
