@@ -12,7 +12,7 @@ processes) on a fresh study and reports
 
 Evaluators: ``synthetic`` (no work at all: the storage and coordination cost alone), the
 ``mobile`` space with the real supernet evaluator (1 supernet epoch, 1 calibration batch), and
-``tabular`` if this nas has it (``--evaluator tabular``; skipped otherwise).
+the tabular evaluator if this nas has it and ``--table PATH.csv`` is given (skipped otherwise).
 
 PostgreSQL: a throwaway server is started in a temporary folder on a free loopback port
 (Debian's ``postgresql`` package; as root it runs as the ``postgres`` user).
@@ -176,13 +176,14 @@ def main() -> None:
     ap.add_argument("--synthetic-budget", type=int, default=60)
     ap.add_argument("--mobile-budget", type=int, default=8)
     ap.add_argument("--workers", default="1,2,4")
+    ap.add_argument("--table", default=None, help="NAS-Bench-201 CSV for --evaluator table:PATH")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "workers.md"))
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     ks = [int(k) for k in args.workers.split(",")]
     evaluators = [("tiny", "synthetic", args.synthetic_budget)]
-    if "tabular" in EVALUATORS:  # built on another branch
-        evaluators.append(("nb201", "tabular", args.synthetic_budget))
+    if "table" in EVALUATORS and args.table:  # the tabular evaluator (another branch)
+        evaluators.append(("nb201", f"table:{args.table}", args.synthetic_budget))
     evaluators.append(("mobile", "supernet", args.mobile_budget))
     folder = Path(tempfile.mkdtemp(prefix="nas-bench-workers-"))
     os.chdir(folder)  # checkpoints of server databases go to ./nas_checkpoints
@@ -204,12 +205,13 @@ def main() -> None:
                     "| wall s (incl. start-up, supernet) |"
                 )
                 lines.append("|---|---|---|---|---|---|")
-                db = f"{backend}_{evaluator}"
+                db = f"{backend}_{evaluator.partition(':')[0]}"
                 url = (
                     f"sqlite:///{folder / (db + '.db')}" if srv is None else new_database(srv, db)
                 )
                 for k in ks:
-                    row = run_case(url, f"{evaluator}-k{k}", space_arg, evaluator, budget, k)
+                    study = f"{evaluator.partition(':')[0]}-k{k}"
+                    row = run_case(url, study, space_arg, evaluator, budget, k)
                     print(backend, evaluator, row, flush=True)
                     lines.append(row)
     import torch
@@ -220,7 +222,7 @@ def main() -> None:
         "# Workers: throughput and storage overhead",
         "",
         f"machine: {cpu_model()}, {os.cpu_count()} logical cores, {platform.system()}, "
-        f"torch {torch.__version__}; load average at the start "
+        f"torch {torch.__version__}; load average at the end "
         f"{os.getloadavg()[0]:.1f} (a shared machine: other jobs ran at the same time)",
         "",
         "command: `python benchmarks/bench_workers.py "
