@@ -51,6 +51,7 @@ BAD = [
     (["search", "--storage", "@notes.db"], "is not a SQLite database"),
     (["show", "nostudy"], "no study named 'nostudy'"),
     (["worker", "--study", "nostudy"], "no study named 'nostudy'"),
+    (["worker", "--study", "plain"], "study 'plain' was not made by this version of nas search"),
     (["worker", "--study", "x", "--storage", "@absent.db"], "absent.db does not exist"),
     (["worker", "--study", "x", "--storage", "@other-tool.db"], "is a database of another tool"),
 ]
@@ -69,6 +70,9 @@ def existing_db(tmp_path_factory) -> Path:
         study="existing",
     )
     assert run_search(opts).completed == 2
+    import optuna
+
+    optuna.create_study(study_name="plain", storage=opts.storage)  # made by Optuna, not nas
     import sqlite3
 
     con = sqlite3.connect(db)  # move everything from the WAL into the file we copy
