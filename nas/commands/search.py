@@ -10,6 +10,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -17,6 +18,7 @@ from rich.progress import (
 
 from nas.cli import EXIT_INTERRUPTED
 from nas.commands.common import add_storage, console, err_console, front_table, whole_number
+from nas.search import Reporter
 
 if TYPE_CHECKING:
     from nas.search import SearchResult
@@ -134,13 +136,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-class _RichReporter:
+class _RichReporter(Reporter):
     """Progress bars for supernet training and the search."""
 
     def __init__(self, progress: Progress) -> None:
         self.bar = progress
-        self.train_task: int | None = None
-        self.search_task: int | None = None
+        self.train_task: TaskID | None = None
+        self.search_task: TaskID | None = None
         self.started = time.perf_counter()
 
     def message(self, text: str) -> None:
