@@ -1,8 +1,13 @@
 """Train a supernet once per (space, data, schedule, seed) and reuse it afterwards.
 
-Checkpoints are safetensors files (no pickle) written to a temporary name and renamed, and
-recorded in the study database with their SHA-256. A file whose checksum no longer matches
-is never loaded: the supernet is retrained and the record replaced.
+Checkpoints are safetensors files (no pickle) written through :mod:`nas.atomic` (temporary
+name, fsync, rename), and recorded in the study database with their SHA-256. A file whose
+checksum no longer matches is never loaded: the supernet is retrained and the record replaced.
+
+Several workers that need the same supernet train it once: the first takes the database lock
+``supernet:KEY`` and trains, the others wait for the checkpoint record and load the file. The
+trainer renews the lock while it trains; a lock whose owner stopped renewing it for the grace
+period (or, on the same machine, whose process exited) is taken over.
 """
 
 from __future__ import annotations
@@ -10,21 +15,26 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from nas.atomic import atomic_path
 from nas.data import Dataset
 from nas.spaces import Space
 from nas.storage import Store
 from nas.storage import checkpoints as records
+from nas.storage.coordination import acquire_lock, refresh_lock, release_lock
 from nas.storage.db import sqlite_path
+from nas.storage.workers import worker_id
 from nas.supernet import Supernet, create_supernet
 from nas.supernet.train import TrainConfig, train_supernet
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1  # bump when the supernet's parameter layout changes
+POLL_SECONDS = 0.5  # how often a waiting worker looks for the checkpoint
 
 
 def checkpoint_key(space: Space, data: Dataset, cfg: TrainConfig) -> str:
@@ -57,11 +67,25 @@ def _load(net: Supernet, path: Path) -> None:
 def _save_atomic(net: Supernet, path: Path) -> None:
     from safetensors.torch import save_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
-    save_file(state, str(tmp), metadata={"format": str(FORMAT_VERSION)})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"format": str(FORMAT_VERSION)})
+
+
+def _try_load(store: Store, key: str, net: Supernet, warned: set[str]) -> bool:
+    """Load the recorded checkpoint of ``key`` if its file still has the recorded checksum."""
+    record = records.get(store, key)
+    if record is None:
+        return False
+    path = Path(record.path)
+    if path.is_file() and records.file_sha256(path) == record.sha256:
+        _load(net, path)
+        log.info("loaded supernet checkpoint %s", path)
+        return True
+    if record.sha256 not in warned:  # say it once, not at every poll
+        warned.add(record.sha256)
+        log.warning("checkpoint %s is missing or its checksum differs; retraining", path)
+    return False
 
 
 def obtain_supernet(
@@ -73,19 +97,46 @@ def obtain_supernet(
     directory: Path,
     on_step: Callable[[int, int, float], None] | None = None,
 ) -> tuple[Supernet, str]:
-    """The trained supernet and how it was obtained: ``"loaded"`` or ``"trained"``."""
+    """The trained supernet and how it was obtained: ``"loaded"`` or ``"trained"``.
+
+    Waits while another worker trains the same supernet (see the module docstring).
+    """
     key = checkpoint_key(space, data, cfg)
+    lock, owner = f"supernet:{key}", worker_id()
     net = create_supernet(space, data.num_classes)
-    record = records.get(store, key)
-    if record is not None:
-        path = Path(record.path)
-        if path.is_file() and records.file_sha256(path) == record.sha256:
-            _load(net, path)
-            log.info("loaded supernet checkpoint %s", path)
+    warned: set[str] = set()
+    waiting = False
+    while True:
+        if _try_load(store, key, net, warned):
             return net.eval(), "loaded"
-        log.warning("checkpoint %s is missing or its checksum differs; retraining", path)
-    train_supernet(net, data, cfg, on_step=on_step)
-    path = directory / f"{space.name}-{key[:16]}.safetensors"
-    _save_atomic(net, path)
-    records.put(store, key, path, {"space": space.name, "data": data.name, **asdict(cfg)})
+        if acquire_lock(store, lock, owner, stale_after=store.grace_seconds):
+            break
+        if not waiting:
+            log.info("another worker is training supernet %s; waiting for it", key[:16])
+            waiting = True
+        time.sleep(POLL_SECONDS)
+    try:
+        if _try_load(store, key, net, warned):  # finished just before we took the lock
+            return net.eval(), "loaded"
+        # A thread renews the lock, so a slow training step never makes it look abandoned.
+        stop = threading.Event()
+
+        def keep_alive() -> None:
+            while not stop.wait(store.heartbeat_seconds):
+                refresh_lock(store, lock, owner)
+
+        keeper = threading.Thread(target=keep_alive, name="nas-lock-heartbeat", daemon=True)
+        keeper.start()
+        t0 = time.perf_counter()
+        try:
+            train_supernet(net, data, cfg, on_step=on_step)
+            log.info("trained supernet %s in %.1f s", key[:16], time.perf_counter() - t0)
+            path = directory / f"{space.name}-{key[:16]}.safetensors"
+            _save_atomic(net, path)
+            records.put(store, key, path, {"space": space.name, "data": data.name, **asdict(cfg)})
+        finally:
+            stop.set()
+            keeper.join()
+    finally:
+        release_lock(store, lock, owner)
     return net.eval(), "trained"

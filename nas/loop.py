@@ -1,7 +1,16 @@
-"""Run Optuna trials until a study holds its budget of completed trials."""
+"""Run Optuna trials until a study holds its budget of completed trials.
+
+Any number of workers (processes, machines) may run this loop on one study at the same time.
+Before each trial a worker fails stale trials (dead workers) and counts COMPLETE and RUNNING
+trials: with ``complete >= budget`` it stops; with ``complete + running >= budget`` the rest of
+the budget is being evaluated by others, so it waits in case one of them fails. The count is
+only a cheap pre-check: the budget slot a trial reserves in the objective
+(:mod:`nas.storage.coordination`) is what makes the final number of COMPLETE trials exact.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import optuna
@@ -10,6 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.evaluators.base import CandidateError
 from nas.objective import TrialObjective
 from nas.storage import studies as st
+from nas.storage.coordination import fail_stale
 from nas.storage.results import best_accuracy, pareto_front
 
 if TYPE_CHECKING:
@@ -24,26 +34,28 @@ def optimize_until_budget(
     budget: int,
     reporter: Reporter,
     max_latency_ms: float | None = None,
-) -> None:
+    *,
+    poll_seconds: float = 0.5,
+) -> int:
     """Optimise until ``budget`` trials are COMPLETE; failed candidates are replaced.
 
+    Returns:
+        The number of trials this worker completed.
+
     Raises:
-        CandidateError: ``MAX_CONSECUTIVE_FAILURES`` candidates failed one after another (a
-            few failures among successes, say architectures missing from a table, are fine).
+        CandidateError: ``MAX_CONSECUTIVE_FAILURES`` candidates failed one after another.
     """
-    in_a_row = 0
+    failures = 0  # in a row: a few failures among successes (cells missing from a table) are fine
+    mine = 0
     last_reason: str | None = None
 
     def after(study: optuna.Study, trial: FrozenTrial) -> None:
-        nonlocal in_a_row, last_reason
+        nonlocal failures, mine, last_reason
         if trial.state == TrialState.FAIL:
-            in_a_row += 1
+            failures += 1
             last_reason = trial.user_attrs.get("fail_reason")
-            if in_a_row >= MAX_CONSECUTIVE_FAILURES:
-                study.stop()
-                return
         elif trial.state == TrialState.COMPLETE:
-            in_a_row = 0
+            failures, mine = 0, mine + 1
         objective.remember(trial)
         # O(n) per trial; measured negligible next to the storage writes of a trial
         # (benchmarks/results/strategies.md), so the progress stays exact with several workers.
@@ -51,15 +63,24 @@ def optimize_until_budget(
         front = pareto_front(complete, max_latency_ms)
         best = best_accuracy(complete, max_latency_ms)
         reporter.trial_done(len(complete), budget, trial, best, len(front))
-        if len(complete) >= budget:
-            study.stop()
 
-    while (done := st.count_complete(study)) < budget:
-        study.optimize(
-            objective, n_trials=budget - done, catch=(CandidateError,), callbacks=[after]
-        )
-        if in_a_row >= MAX_CONSECUTIVE_FAILURES:
+    while True:
+        fail_stale(study)
+        states = [
+            t.state
+            for t in study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
+            )
+        ]
+        complete = states.count(TrialState.COMPLETE)
+        if complete >= budget:
+            return mine
+        if len(states) >= budget:  # complete + running
+            time.sleep(poll_seconds)  # others hold the rest of the budget; one may still fail
+            continue
+        study.optimize(objective, n_trials=1, catch=(CandidateError,), callbacks=[after])
+        if failures >= MAX_CONSECUTIVE_FAILURES:
             raise CandidateError(
-                f"{in_a_row} candidates failed in a row; the last: "
+                f"{failures} candidates failed in a row; the last: "
                 f"{last_reason or 'no reason stored'}"
             )

@@ -2,9 +2,16 @@
 
 Every trial stores the canonical architecture, its hash and one-line form, the evaluator's
 metrics and (with ``--max-latency-ms``) the constraint value Optuna's samplers read.
+
+With a :class:`~nas.storage.Store` and a budget the objective also coordinates with other
+workers on the same study (:mod:`nas.storage.coordination`): a trial first reserves a budget
+slot (none left: the trial is PRUNED, so the study never completes more than the budget), then
+claims its architecture (another trial evaluating it right now: wait, then reuse its result).
 """
 
 from __future__ import annotations
+
+import time
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -12,12 +19,14 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.evaluators.base import CandidateError, Evaluation, Evaluator
 from nas.spaces import Space
 from nas.spaces.optuna_adapter import suggest
-from nas.storage import keys
+from nas.storage import Store, keys
 from nas.storage import studies as st
+from nas.storage.coordination import claim_arch, fail_stale, reserve_slot, worker_tag
 from nas.storage.studies import StudySettings
+from nas.storage.workers import worker_id
 
 # attributes that describe the trial's own architecture, not a reusable result
-_OWN = (keys.ARCH, keys.ARCH_HASH, keys.ARCH_STR, keys.DUPLICATE_OF)
+_OWN = (keys.ARCH, keys.ARCH_HASH, keys.ARCH_STR, keys.DUPLICATE_OF, keys.WORKER)
 
 
 def weighted_score(acc: float, latency_ms: float, target_ms: float, w: float) -> float:
@@ -29,11 +38,24 @@ class TrialObjective:
     """The Optuna objective: suggest, reuse a finished duplicate or evaluate, record."""
 
     def __init__(
-        self, space: Space, evaluator: Evaluator, settings: StudySettings, study: optuna.Study
+        self,
+        space: Space,
+        evaluator: Evaluator,
+        settings: StudySettings,
+        study: optuna.Study,
+        *,
+        store: Store | None = None,
+        budget: int | None = None,
+        poll_seconds: float = 0.5,
     ) -> None:
         self.space = space
         self.evaluator = evaluator
         self.settings = settings
+        self.study = study
+        self.store = store
+        self.budget = budget
+        self.poll_seconds = poll_seconds
+        self.worker = worker_id()
         self.done: dict[str, FrozenTrial] = {
             str(t.user_attrs[keys.ARCH_HASH]): t
             for t in st.complete_trials(study)
@@ -53,12 +75,43 @@ class TrialObjective:
         )
 
     def __call__(self, trial: optuna.Trial) -> list[float] | float:
+        trial.set_user_attr(keys.WORKER, worker_tag(self.worker, trial.number))
+        if (
+            self.store is not None
+            and self.budget is not None
+            and reserve_slot(self.store, self.study, trial._trial_id, self.budget) is None
+        ):
+            # Lost the race for the last slots to other workers: this trial is not needed.
+            raise optuna.TrialPruned("the budget is reached or held by other workers")
+        try:
+            return self._run(trial)
+        except KeyboardInterrupt:
+            trial.set_user_attr(keys.FAIL_REASON, "interrupted")
+            raise
+
+    def _claim(self, trial: optuna.Trial, h: str) -> FrozenTrial | None:
+        """None: this trial evaluates ``h``; else the completed trial whose result to reuse."""
+        assert self.store is not None
+        while True:
+            outcome, other = claim_arch(self.store, self.study.study_name, h, trial._trial_id)
+            if outcome == "mine":
+                return None
+            if outcome == "done":
+                return self.store.optuna.get_trial(other)
+            # Another worker evaluates the same network now. Wait for it; if its worker died,
+            # fail_stale fails its trial (heartbeat) and the next claim takes over.
+            time.sleep(self.poll_seconds)
+            fail_stale(self.study)
+
+    def _run(self, trial: optuna.Trial) -> list[float] | float:
         arch = suggest(trial, self.space)
         h = self.space.hash(arch)
         trial.set_user_attr(keys.ARCH, arch)
         trial.set_user_attr(keys.ARCH_HASH, h)
         trial.set_user_attr(keys.ARCH_STR, self.space.describe(arch))
         previous = self.done.get(h)
+        if previous is None and self.store is not None:
+            previous = self._claim(trial, h)
         if previous is not None:
             # The same network was scored already: reuse its result instead of re-measuring.
             ev = Evaluation(
@@ -71,7 +124,7 @@ class TrialObjective:
             try:
                 ev = self.evaluator.evaluate(arch, h)
             except CandidateError as exc:
-                trial.set_user_attr("fail_reason", str(exc))
+                trial.set_user_attr(keys.FAIL_REASON, str(exc))
                 raise
             self.seconds["evaluation"] += float(ev.attrs.get(keys.EVAL_SECONDS, 0.0))
             self.seconds["latency"] += float(ev.attrs.get(keys.LATENCY_SECONDS, 0.0))

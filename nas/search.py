@@ -3,27 +3,42 @@
 The flow: validate every input (space, data, options, storage) before writing anything; open
 or resume the study; build the evaluator (train the supernet or load its checkpoint); then let
 the strategy's sampler propose architectures until the study holds ``budget`` complete trials.
+
+With ``workers > 1`` the search creates the study and then starts that many local
+``nas worker`` processes (:mod:`nas.pool`); :func:`run_worker` is what each of them runs, and
+what ``nas worker`` runs on other machines. Ctrl-C stops the search cleanly: the running trial
+is failed with ``fail_reason = "interrupted"`` and the result so far is returned, marked
+``interrupted``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date
+from typing import TYPE_CHECKING
 
+import optuna
 from optuna.trial import FrozenTrial
 
 import nas
-from nas.errors import NasInputError, OptionError
+from nas.errors import NasInputError, OptionError, StorageError
 from nas.loop import optimize_until_budget
 from nas.objective import TrialObjective, constraints
 from nas.spaces import load_space
-from nas.storage import Store
+from nas.storage import Store, keys
 from nas.storage import studies as st
 from nas.storage.results import pareto_front
 from nas.storage.studies import StudySettings
 from nas.strategies import StrategyContext, create_sampler, default_strategy, get_strategy
+
+if TYPE_CHECKING:
+    from nas.data import Dataset
+    from nas.evaluators.factory import EvaluatorPlan
+    from nas.hardware import Target
+    from nas.spaces import Space
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +60,18 @@ class SearchOptions:
     max_latency_ms: float | None = None
     target: str = "cpu"
     threads: int | None = None
-    evaluator: str = "supernet"  # or "table:PATH.csv"
+    evaluator: str = "supernet"  # or "table:PATH.csv", "synthetic[:SECONDS]"
     accuracy_column: str | None = None  # table evaluator (default "accuracy", percent)
     latency_column: str | None = None  # table evaluator (default "latency_ms")
     supernet_epochs: int = 20
     batch_size: int = 128
     calib_batches: int = 4
     checkpoint_dir: str | None = None
+    workers: int = 1  # local worker processes
 
     def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise OptionError(f"--workers must be at least 1, got {self.workers}")
         if self.budget < 1:
             raise OptionError(f"--budget must be at least 1, got {self.budget}")
         if self.objective not in ("pareto", "weighted"):
@@ -87,6 +105,7 @@ class Reporter:
     def trial_done(
         self, done: int, budget: int, trial: FrozenTrial, best: float | None, front: int
     ) -> None: ...
+    def progress(self, done: int, budget: int) -> None: ...
 
 
 @dataclass
@@ -99,6 +118,9 @@ class SearchResult:
     settings: StudySettings
     supernet: str = ""  # "trained" | "loaded" | "" (not needed)
     seconds: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False  # stopped by Ctrl-C before the budget was reached
+    completed_here: int = 0  # trials this process completed
+    worker_status: list[int] = field(default_factory=list)  # exit codes of local workers
 
 
 def default_study_name(store: Store, base: str, settings: StudySettings) -> str:
@@ -113,14 +135,19 @@ def default_study_name(store: Store, base: str, settings: StudySettings) -> str:
             name = f"{base}-{n}"
 
 
-def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> SearchResult:
+def run_search(
+    opts: SearchOptions, reporter: Reporter | None = None, *, seed_salt: int = 0
+) -> SearchResult:
     """Run (or resume) a search; see the module docstring.
+
+    ``seed_salt`` is added to the sampler's seed (workers pass their PID so that they do not
+    all propose the same sequence).
 
     Raises:
         NasInputError: bad space, data, option or storage; nothing was written.
     """
     from nas.data import fit_to_space, load_data
-    from nas.evaluators.factory import build_evaluator, check_evaluator
+    from nas.evaluators.factory import check_evaluator
 
     rep = reporter or Reporter()
     t_start = time.perf_counter()
@@ -163,27 +190,97 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> SearchR
     done = st.count_complete(study)
     seconds: dict[str, float] = {"supernet": 0.0, "evaluation": 0.0, "latency": 0.0}
     result = SearchResult(name, opts.storage, opts.budget, done, [], settings, "", seconds)
-    if done < opts.budget:
-        if data is not None:
-            rep.message(f"data: {data.summary()}")
-        evaluator, info = build_evaluator(opts, space, data, target, store, rep, plan)
-        seconds["supernet"] = info.get("seconds", 0.0)
-        result.supernet = info.get("supernet", "")
-        n_trials_before = len(study.get_trials(deepcopy=False))
-        ctx = StrategyContext(
-            n_objectives=opts.n_objectives,
-            seed=opts.seed + n_trials_before,  # a resumed study must not replay old proposals
-            budget=opts.budget,
-            constraints_func=constraints if opts.max_latency_ms is not None else None,
-            space=space,
-        )
-        study.sampler = create_sampler(settings.strategy, ctx)
-        objective = TrialObjective(space, evaluator, settings, study)
-        rep.search_started(name, done, opts.budget)
-        optimize_until_budget(study, objective, opts.budget, rep, opts.max_latency_ms)
-        seconds.update(objective.seconds)
+    try:
+        if done < opts.budget and opts.workers > 1:
+            from nas.pool import run_local_workers
+
+            rep.search_started(name, done, opts.budget)
+            result.worker_status = run_local_workers(
+                opts.storage, name, opts.workers, study, opts.budget, rep
+            )
+        elif done < opts.budget:
+            _work(opts, space, plan, data, target, store, study, result, rep, seed_salt)
+    except KeyboardInterrupt:
+        result.interrupted = True
+        log.warning("interrupted; the running trial is marked failed (fail_reason=interrupted)")
     complete = st.complete_trials(study)
     seconds["total"] = time.perf_counter() - t_start
     result.completed = len(complete)
     result.front = pareto_front(complete, opts.max_latency_ms)
     return result
+
+
+def _work(
+    opts: SearchOptions,
+    space: Space,
+    plan: EvaluatorPlan,
+    data: Dataset | None,
+    target: Target | None,
+    store: Store,
+    study: optuna.Study,
+    result: SearchResult,
+    rep: Reporter,
+    seed_salt: int,
+) -> None:
+    """Evaluate candidates in this process until the study holds its budget."""
+    from nas.evaluators.factory import build_evaluator
+
+    if data is not None:
+        rep.message(f"data: {data.summary()}")
+    evaluator, info = build_evaluator(opts, space, data, target, store, rep, plan)
+    result.seconds["supernet"] = info.get("seconds", 0.0)
+    result.supernet = info.get("supernet", "")
+    n_trials_before = len(study.get_trials(deepcopy=False))
+    ctx = StrategyContext(
+        n_objectives=opts.n_objectives,
+        # a resumed study must not replay old proposals, nor two workers each other's
+        seed=opts.seed + n_trials_before + seed_salt,
+        budget=opts.budget,
+        constraints_func=constraints if opts.max_latency_ms is not None else None,
+        space=space,
+    )
+    study.sampler = create_sampler(result.settings.strategy, ctx)
+    objective = TrialObjective(
+        space, evaluator, result.settings, study, store=store, budget=opts.budget
+    )
+    rep.search_started(study.study_name, st.count_complete(study), opts.budget)
+    try:
+        result.completed_here = optimize_until_budget(
+            study, objective, opts.budget, rep, opts.max_latency_ms
+        )
+    finally:
+        result.seconds.update(objective.seconds)
+
+
+def run_worker(storage: str, study_name: str, reporter: Reporter | None = None) -> SearchResult:
+    """Join study ``study_name`` and evaluate candidates until it holds its budget.
+
+    Everything else (space, data, strategy, target, evaluator options) comes from the options
+    the study was created with; the data set must be readable here and have the same content.
+
+    Raises:
+        NasInputError: no such study, not made by nas, or its inputs are not available here.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    reader = Store(storage, read_only=True)  # never creates a database for a wrong name
+    try:
+        study = st.load(reader, study_name)
+    except SQLAlchemyError:
+        raise StorageError(f"{storage} holds no nas studies; create one with nas search") from None
+    settings = st.settings_of(study)
+    budget = study.user_attrs.get(keys.BUDGET)
+    if settings is None or not settings.options or not isinstance(budget, int):
+        raise StorageError(
+            f"study {study_name!r} was not made by this version of nas search; "
+            "workers can only join studies made by nas search"
+        )
+    known = {f.name for f in fields(SearchOptions)}
+    unknown = sorted(set(settings.options) - known)
+    if unknown:
+        log.warning("ignoring options this nas version does not know: %s", ", ".join(unknown))
+    options = {k: v for k, v in settings.options.items() if k in known}
+    opts = SearchOptions(
+        **{**options, "storage": storage, "study": study_name, "budget": budget, "workers": 1}
+    )
+    return run_search(opts, reporter, seed_salt=os.getpid())

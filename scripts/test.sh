@@ -4,14 +4,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 # The dashboard's browser test (tests/integration/test_dashboard_browser.py) drives Debian's
-# chromium through chromedriver; install both when missing so CI runs it instead of skipping.
+# chromium through chromedriver, and the multi-worker tests start a throwaway PostgreSQL server
+# (tests/conftest.py); install what is missing so CI runs those tests instead of skipping them.
+packages=()
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  packages+=(chromium chromium-driver)
+fi
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+  packages+=(postgresql)
+fi
+if [ ${#packages[@]} -gt 0 ]; then
   install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
-    chromium chromium-driver)
-  if [ "$(id -u)" = 0 ]; then  # CI: a missing browser is a setup failure, not a skip
+    "${packages[@]}")
+  if [ "$(id -u)" = 0 ]; then  # CI: a missing package is a setup failure, not a skip
     apt-get update -qq && "${install[@]}"
   elif ! { sudo -n apt-get update -qq && sudo -n "${install[@]}"; }; then
-    echo "warning: could not install chromium; the browser test will be skipped" >&2
+    echo "warning: could not install ${packages[*]}; their tests will be skipped" >&2
   fi
 fi
 export PYTHONHASHSEED=0

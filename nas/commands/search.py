@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import TYPE_CHECKING
 
 from rich.progress import (
     BarColumn,
@@ -15,8 +16,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from nas.cli import EXIT_INTERRUPTED
 from nas.commands.common import add_storage, console, err_console, front_table, whole_number
 from nas.search import Reporter
+
+if TYPE_CHECKING:
+    from nas.search import SearchResult
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -111,10 +116,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--evaluator",
         default=d.evaluator,
-        metavar="{supernet,table:PATH.csv}",
+        metavar="{supernet,table:PATH.csv,synthetic[:SECONDS]}",
         help="supernet (default): inherited weights and measured latency; table:PATH.csv: look "
         "each architecture up in a tabular benchmark keyed by its canonical string (column "
-        "'arch'); no supernet is trained and --data/--target are not used",
+        "'arch'); no supernet is trained and --data/--target are not used; synthetic[:SECONDS]: "
+        "a deterministic stand-in score after a pause, for testing the machinery",
     )
     p.add_argument(
         "--accuracy-column",
@@ -133,6 +139,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="where supernet checkpoints go (default: nas_checkpoints/ beside the database)",
     )
+    p.add_argument(
+        "--workers",
+        type=whole_number,
+        default=d.workers,
+        metavar="K",
+        help="evaluate in K local 'nas worker' processes sharing the study (default 1). "
+        "SQLite handles a few local workers (WAL journal, write-locking transactions, 60 s "
+        "busy timeout); use PostgreSQL for workers on several machines (see nas worker --help)",
+    )
     p.set_defaults(run=run)
 
 
@@ -140,29 +155,95 @@ class _RichReporter(Reporter):
     """Progress bars for supernet training and the search."""
 
     def __init__(self, progress: Progress) -> None:
-        self.progress = progress
+        self.bar = progress
         self.train_task: TaskID | None = None
         self.search_task: TaskID | None = None
         self.started = time.perf_counter()
 
     def message(self, text: str) -> None:
-        self.progress.console.print(text)
+        self.bar.console.print(text)
 
     def training_step(self, step: int, total: int, loss: float) -> None:
         if self.train_task is None:
-            self.train_task = self.progress.add_task("supernet", total=total, info="")
-        self.progress.update(self.train_task, completed=step, info=f"loss {loss:.3f}")
+            self.train_task = self.bar.add_task("supernet", total=total, info="")
+        self.bar.update(self.train_task, completed=step, info=f"loss {loss:.3f}")
 
     def search_started(self, study: str, done: int, budget: int) -> None:
-        self.progress.console.print(f"study [bold]{study}[/]: {done}/{budget} trials complete")
-        self.search_task = self.progress.add_task("search", total=budget, completed=done, info="")
+        self.bar.console.print(f"study [bold]{study}[/]: {done}/{budget} trials complete")
+        self.search_task = self.bar.add_task("search", total=budget, completed=done, info="")
+
+    def progress(self, done: int, budget: int) -> None:
+        if self.search_task is not None:
+            self.bar.update(self.search_task, completed=done)
 
     def trial_done(self, done, budget, trial, best, front) -> None:  # type: ignore[no-untyped-def]
         assert self.search_task is not None
         best_s = "-" if best is None else f"{100 * best:.2f}%"
-        self.progress.update(
-            self.search_task, completed=done, info=f"best {best_s}  front {front}"
+        self.bar.update(self.search_task, completed=done, info=f"best {best_s}  front {front}")
+
+
+def make_progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:>8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    )
+
+
+def print_summary(result: SearchResult) -> int:
+    """The Pareto front so far, timings and next steps; the exit status of the run."""
+    s = result.settings
+    console.print(
+        front_table(
+            result.front,
+            f"Pareto front of {result.study_name}: {len(result.front)} of {result.completed} "
+            f"trials ({s.space}, {s.strategy}, target {s.target})",
         )
+    )
+    sec = result.seconds
+    if sec.get("total") and not result.worker_status:
+        supernet = (
+            f"supernet {sec['supernet']:.0f} s ({result.supernet}), " if result.supernet else ""
+        )
+        console.print(
+            f"time: {supernet}evaluation {sec['evaluation']:.0f} s, "
+            f"latency {sec['latency']:.0f} s, total {sec['total']:.0f} s"
+        )
+    elif sec.get("total"):
+        console.print(f"time: {len(result.worker_status)} workers, total {sec['total']:.0f} s")
+    url = result.storage
+    if result.interrupted:
+        err_console.print(
+            f"nas: interrupted with {result.completed}/{result.budget} trials complete; "
+            "the same command resumes the search"
+        )
+        return EXIT_INTERRUPTED
+    failed = [c for c in result.worker_status if c != 0]
+    if EXIT_INTERRUPTED in failed:
+        err_console.print("nas: workers were interrupted; the same command resumes the search")
+        return EXIT_INTERRUPTED
+    if failed:
+        err_console.print(
+            f"nas: {len(failed)} of {len(result.worker_status)} workers failed "
+            f"(exit status {', '.join(map(str, failed))}); {result.completed}/{result.budget} "
+            "trials complete"
+        )
+        return 1
+    console.print(
+        "next:\n"
+        f"  nas show {result.study_name} --storage {url}\n"
+        f"  optuna-dashboard {url}\n"
+        f"  nas export {result.study_name} --pick knee --out export/ --storage {url}",
+        soft_wrap=True,
+        highlight=False,
+    )
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -189,44 +270,8 @@ def run(args: argparse.Namespace) -> int:
         evaluator=args.evaluator,
         accuracy_column=args.accuracy_column,
         latency_column=args.latency_column,
+        workers=args.workers,
     )
-    progress = Progress(
-        TextColumn("{task.description:>8}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=False,
-    )
-    with progress:
+    with make_progress() as progress:
         result = run_search(opts, _RichReporter(progress))
-    s = result.settings
-    console.print(
-        front_table(
-            result.front,
-            f"Pareto front of {result.study_name}: {len(result.front)} of {result.completed} "
-            f"trials ({s.space}, {s.strategy}, target {s.target})",
-        )
-    )
-    if result.seconds.get("total"):
-        sec = result.seconds
-        supernet = (
-            f"supernet {sec['supernet']:.0f} s ({result.supernet}), " if result.supernet else ""
-        )
-        console.print(
-            f"time: {supernet}evaluation {sec['evaluation']:.0f} s, "
-            f"latency {sec['latency']:.0f} s, total {sec['total']:.0f} s"
-        )
-    url = result.storage
-    console.print(
-        "next:\n"
-        f"  nas show {result.study_name} --storage {url}\n"
-        f"  optuna-dashboard {url}\n"
-        f"  nas export {result.study_name} --pick knee --out export/ --storage {url}",
-        soft_wrap=True,
-        highlight=False,
-    )
-    return 0
+    return print_summary(result)

@@ -33,6 +33,11 @@ def load_data(spec: str | None = None) -> Dataset:
             f"data set {spec!r} not found; give 'digits', a .npz file, a CIFAR-10 python "
             "folder or an image folder"
         )
+    present = sorted({int(v) for v in ds.y_train})
+    if len(present) < 2:
+        raise DataError(
+            f"{spec}: every training label is {present}; a classifier needs 2+ classes"
+        )
     if max(ds.y_val.max(initial=0), ds.y_test.max(initial=0)) >= ds.num_classes:
         raise DataError(f"{spec}: validation or test labels outside the training classes")
     return ds

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from nas.hardware import Target  # imports torch: a table search must not
     from nas.search import Reporter, SearchOptions
 
-EVALUATORS = ("supernet", "table")
+EVALUATORS = ("supernet", "table", "synthetic")
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,21 @@ def check_evaluator(opts: SearchOptions, space: Space) -> EvaluatorPlan:
     kind, _, arg = opts.evaluator.partition(":")
     if kind not in EVALUATORS:
         raise OptionError(
-            f"unknown evaluator {opts.evaluator!r}; known evaluators: supernet, table:PATH.csv"
+            f"unknown evaluator {opts.evaluator!r}; known evaluators: supernet, table:PATH.csv, "
+            "synthetic[:SECONDS]"
         )
     if kind != "table":
         if opts.accuracy_column is not None or opts.latency_column is not None:
             raise OptionError("--accuracy-column and --latency-column need --evaluator table:PATH")
+        if kind == "synthetic":  # the machinery without the cost: tests and benchmarks
+            from nas.evaluators.synthetic import SyntheticEvaluator, parse_seconds
+
+            return EvaluatorPlan(
+                kind,
+                opts.evaluator,
+                needs_data=False,
+                prebuilt=SyntheticEvaluator(parse_seconds(opts.evaluator)),
+            )
         return EvaluatorPlan(kind, opts.evaluator)
     from nas.evaluators.table import (
         DEFAULT_ACCURACY_COLUMN,

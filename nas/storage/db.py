@@ -2,13 +2,15 @@
 
 SQLite is configured for several local processes: WAL journal (readers never block the
 writer), a 60 s busy timeout, and Optuna's heartbeat so a killed worker's trial is failed and
-retried. Bad URLs, missing folders and databases of other tools are refused *before* anything
-is written.
+retried. The heartbeat interval and grace period can be changed with the environment variables
+``NAS_HEARTBEAT_SECONDS`` (default 15) and ``NAS_GRACE_SECONDS`` (default 60), e.g. for tests.
+Bad URLs, missing folders and databases of other tools are refused *before* anything is written.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +32,33 @@ HEARTBEAT_SECONDS = 15
 GRACE_SECONDS = 60
 SQLITE_TIMEOUT_SECONDS = 60
 OPTUNA_TABLES = {"studies", "trials", "version_info"}
+
+
+def heartbeat_settings() -> tuple[int, int]:
+    """``(interval, grace)`` in seconds of the trial heartbeat, from the environment or defaults.
+
+    A RUNNING trial whose last heartbeat is older than ``grace`` is failed by the next worker and
+    re-queued with the same parameters.
+    """
+    values = []
+    for name, default in (
+        ("NAS_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS),
+        ("NAS_GRACE_SECONDS", GRACE_SECONDS),
+    ):
+        raw = os.environ.get(name, str(default))
+        try:
+            v = int(raw)
+        except ValueError:
+            v = 0
+        if v < 1:
+            raise StorageError(f"{name} must be a whole number of seconds >= 1, got {raw!r}")
+        values.append(v)
+    interval, grace = values
+    if grace <= interval:
+        raise StorageError(
+            f"NAS_GRACE_SECONDS ({grace}) must be larger than NAS_HEARTBEAT_SECONDS ({interval})"
+        )
+    return interval, grace
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -62,15 +91,43 @@ def _check_sqlite_file(path: Path, url: str) -> None:
         )
 
 
-def _sqlite_pragmas(engine: Engine, *, read_only: bool = False) -> None:
+def _sqlite_pragmas(engine: Engine, *, read_only: bool = False, immediate: bool = False) -> None:
+    """WAL, busy timeout and (``immediate``) write-locking transactions on every connection.
+
+    Why ``BEGIN IMMEDIATE``: Optuna reads and then writes in one transaction. In WAL mode a
+    deferred transaction that read before another process committed cannot upgrade to a write
+    and fails at once with "database is locked" -- the busy timeout does not help there.
+    Taking the write lock at BEGIN makes such transactions wait their turn (up to the busy
+    timeout) instead. Readers outside a transaction are never blocked (WAL). A read-only store
+    leaves the journal mode alone: it is written into the file.
+    """
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_con, _record):  # type: ignore[no-untyped-def]
+        if immediate:
+            dbapi_con.isolation_level = None  # pysqlite must not BEGIN on its own
         cur = dbapi_con.cursor()
         if not read_only:  # the journal mode is written into the file
             cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_SECONDS * 1000}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+
+    if immediate:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _with_installed_driver(url: str) -> str:
+    """``postgresql://`` means psycopg 3 to SQLAlchemy 2.1; use psycopg2 if only it is there."""
+    from importlib.util import find_spec
+
+    u = make_url(url)
+    if u.drivername == "postgresql" and not find_spec("psycopg") and find_spec("psycopg2"):
+        return u.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    return url
 
 
 def _read_only_connect(path: Path) -> Callable[[], sqlite3.Connection]:
@@ -98,6 +155,7 @@ class Store:
     def __init__(self, url: str = DEFAULT_URL, *, read_only: bool = False) -> None:
         self.url = url
         self.read_only = read_only
+        self.heartbeat_seconds, self.grace_seconds = heartbeat_settings()
         try:
             parsed = make_url(url)
         except ArgumentError:
@@ -125,6 +183,8 @@ class Store:
                 eng.dispose()
         else:
             engine_kwargs["pool_pre_ping"] = True
+        engine_url = url if path is not None else _with_installed_driver(url)
+        shown = parsed.render_as_string(hide_password=True)  # never print a password
         self.backend = parsed.get_backend_name()
         import warnings
 
@@ -132,19 +192,29 @@ class Store:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 self.optuna = optuna.storages.RDBStorage(
-                    url,
+                    engine_url,
                     engine_kwargs=engine_kwargs,
-                    heartbeat_interval=HEARTBEAT_SECONDS,
-                    grace_period=GRACE_SECONDS,
+                    heartbeat_interval=self.heartbeat_seconds,
+                    grace_period=self.grace_seconds,
                     heartbeat_stale_trial_callback=_retry_stale(),  # type: ignore[arg-type]
                     skip_table_creation=read_only,
                 )
-        except (SQLAlchemyError, ImportError, ValueError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StorageError(f"cannot open storage {url}: {first}") from None
+        except (
+            SQLAlchemyError,
+            ImportError,
+            ValueError,
+            RuntimeError,
+            optuna.exceptions.OptunaError,
+        ) as exc:
+            root: BaseException = exc
+            while root.__cause__ is not None:  # the driver's words: "connection refused"...
+                root = root.__cause__
+            text = str(root).strip()
+            first = text.splitlines()[0] if text else type(root).__name__
+            raise StorageError(f"cannot open storage {shown}: {first}") from None
         self.engine: Engine = self.optuna.engine
         if path is not None:
-            _sqlite_pragmas(self.engine, read_only=read_only)
+            _sqlite_pragmas(self.engine, read_only=read_only, immediate=not read_only)
             if not read_only:
                 # Optuna opened (and pooled) connections before the listener existed; drop them
                 # so every writing connection gets the pragmas (synchronous=NORMAL: no fsync per

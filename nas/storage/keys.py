@@ -32,3 +32,7 @@ BUDGET = "budget"
 
 # ---- tabular evaluator --------------------------------------------------------------------
 TABLE_ROW = "table_row"  # every column of the matched table row, values as in the file
+
+# ---- several workers (nas/storage/coordination.py) ----------------------------------------
+WORKER = "worker"  # "host/boot/pidns:pid#trial_number" of the process that ran the trial
+FAIL_REASON = "fail_reason"  # why a trial failed ("interrupted", the candidate's error)

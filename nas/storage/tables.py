@@ -43,3 +43,44 @@ class CheckpointRecord(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     meta_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+# ---- coordination of several workers on one study (see nas/storage/coordination.py) ---------
+
+
+class BudgetSlot(Base):
+    """One of a study's ``budget`` places for a completed trial, held by one trial at a time.
+
+    A trial evaluates only while it holds a slot; the slot stays with it when it completes and
+    is free again when it fails, so several workers never complete more than the budget.
+    """
+
+    __tablename__ = "nas_budget_slots"
+
+    study_name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(Integer)
+
+
+class ArchClaim(Base):
+    """The trial that evaluates (or evaluated) an architecture in a study.
+
+    The primary key makes the claim atomic: of two workers proposing the same architecture at
+    the same moment exactly one INSERT succeeds; the other waits for, then reuses, its result.
+    """
+
+    __tablename__ = "nas_arch_claims"
+
+    study_name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    arch_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trial_id: Mapped[int] = mapped_column(Integer)
+
+
+class WorkLock(Base):
+    """A named lock held by one worker (e.g. "train supernet KEY"), kept alive by heartbeats."""
+
+    __tablename__ = "nas_locks"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(256))
+    heartbeat: Mapped[float] = mapped_column(Float)  # time.time() of the owner's last sign
