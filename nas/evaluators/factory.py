@@ -63,12 +63,9 @@ def check_evaluator(opts: SearchOptions, space: Space) -> EvaluatorPlan:
         if kind == "synthetic":  # the machinery without the cost: tests and benchmarks
             from nas.evaluators.synthetic import SyntheticEvaluator, parse_seconds
 
-            return EvaluatorPlan(
-                kind,
-                opts.evaluator,
-                needs_data=False,
-                prebuilt=SyntheticEvaluator(parse_seconds(opts.evaluator)),
-            )
+            # data and target are still read and checked, as a real search would
+            evaluator = SyntheticEvaluator(parse_seconds(opts.evaluator))
+            return EvaluatorPlan(kind, opts.evaluator, prebuilt=evaluator)
         return EvaluatorPlan(kind, opts.evaluator)
     from nas.evaluators.table import (
         DEFAULT_ACCURACY_COLUMN,
