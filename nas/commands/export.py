@@ -18,8 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("study", help="study name (see 'nas studies')")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (new, empty or "
-                   "an earlier export, whose nas files are replaced)")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output folder (new, empty or an earlier export, whose nas files are replaced)",
+    )
     which = p.add_mutually_exclusive_group()
     which.add_argument("--trial", type=whole_number, metavar="N", help="export trial number N")
     which.add_argument(
@@ -27,10 +31,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=("accuracy", "latency", "knee"),
         help="pick from the Pareto front: most accurate, fastest or the knee (default: knee)",
     )
-    p.add_argument("--max-latency-ms", type=float, metavar="X",
-                   help="pick only among trials with median latency <= X ms")
-    p.add_argument("--finetune-epochs", type=whole_number, default=0, metavar="E",
-                   help="train the extracted network on its own for E epochs first (default 0)")
+    p.add_argument(
+        "--max-latency-ms",
+        type=float,
+        metavar="X",
+        help="pick only among trials with median latency <= X ms",
+    )
+    p.add_argument(
+        "--finetune-epochs",
+        type=whole_number,
+        default=0,
+        metavar="E",
+        help="train the extracted network on its own for E epochs first (default 0)",
+    )
     add_storage(p)
     p.set_defaults(run=run)
 

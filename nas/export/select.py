@@ -53,8 +53,10 @@ def choose(
             raise StorageError(f"study {name!r} has no trial {trial} (trials: {last})")
         t = found[0]
         if t.state != TrialState.COMPLETE or keys.ARCH not in t.user_attrs:
-            raise StorageError(f"trial {trial} of study {name!r} is {t.state.name.lower()}, "
-                               "not complete; choose a complete trial ('nas show')")
+            raise StorageError(
+                f"trial {trial} of study {name!r} is {t.state.name.lower()}, "
+                "not complete; choose a complete trial ('nas show')"
+            )
         return t, f"trial {trial}"
     if not any(metrics(t) is not None for t in complete):
         raise StorageError(f"study {name!r} has no completed trials to export; run the search")

@@ -106,13 +106,13 @@ def export_study(opts: ExportOptions) -> ExportResult:
     # defaults of SearchOptions, for studies stored before the options were recorded
     calib_batches = int(o.get("calib_batches", 4))
     cfg = TrainConfig(
-        epochs=int(o.get("supernet_epochs", 20)), batch_size=int(o.get("batch_size", 128)), seed=seed
+        epochs=int(o.get("supernet_epochs", 20)),
+        batch_size=int(o.get("batch_size", 128)),
+        seed=seed,
     )
     supernet, _ = load_supernet(store, space, data, cfg)
     arch = space.canonical(trial.user_attrs[keys.ARCH])
-    calib = calibration_batches(
-        data.x_train, n_batches=calib_batches, batch_size=128, seed=seed
-    )
+    calib = calibration_batches(data.x_train, n_batches=calib_batches, batch_size=128, seed=seed)
     torch.manual_seed(seed)
     net, val = extract_scored(supernet, arch, calib, data.x_val, data.y_val)
     if opts.finetune_epochs:
