@@ -58,17 +58,53 @@ def write_onnx(module: nn.Module, input_shape: tuple[int, ...], path: Path) -> N
 def torchscript_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> bytes:
     """TorchScript of ``module`` by tracing (the networks have no data-dependent control flow).
 
-    ``torch.jit`` still works on torch 2.13 (deprecated in favour of ``torch.export``); the
-    saved archive holds no timestamps, so equal modules give equal bytes.
+    ``torch.jit`` still works on torch 2.13 (deprecated in favour of ``torch.export``). The
+    archive holds no timestamps, but TorchScript names a class ``___torch_mangle_N`` when the
+    process's compilation unit already holds one of that name, so a second export in the
+    same process would differ. Tracing into a fresh compilation unit (a private but
+    long-standing hook, swapped back afterwards) gives equal bytes for equal modules.
     """
+    import threading
+
+    result: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            result.append(_trace_and_save(module, input_shape))
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    # The archive's debug info records the Python stack of the trace call; a thread of its
+    # own gives the same stack whoever calls this.
+    thread = threading.Thread(target=work, name="nas-torchscript")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
+def _trace_and_save(module: nn.Module, input_shape: tuple[int, ...]) -> bytes:
     import torch
 
     module.eval()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        traced = torch.jit.trace(module, torch.zeros(*input_shape))
-        buf = io.BytesIO()
-        torch.jit.save(traced, buf)
+    state = getattr(torch.jit, "_state", None)
+    rec = getattr(torch.jit, "_recursive", None)
+    fresh = hasattr(state, "_python_cu") and hasattr(rec, "concrete_type_store")
+    if fresh:
+        saved = state._python_cu, rec.concrete_type_store  # type: ignore[union-attr]
+        state._python_cu = torch._C.CompilationUnit()  # type: ignore[union-attr]
+        rec.concrete_type_store = rec.ConcreteTypeStore()  # type: ignore[union-attr]
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(module, torch.zeros(*input_shape))
+            buf = io.BytesIO()
+            torch.jit.save(traced, buf)
+    finally:
+        if fresh:
+            state._python_cu, rec.concrete_type_store = saved  # type: ignore[union-attr]
     return buf.getvalue()
 
 
