@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
+# the optional NNI extra, so tests/export/test_nni.py runs (it is skipped where NNI is absent)
+.venv/bin/python -m pip --disable-pip-version-check -q install -e ".[nni]"
 export PYTHONHASHSEED=0
 status=0
 .venv/bin/python -m pytest -q "$@" || status=$?

@@ -79,7 +79,7 @@ def _take_bn(bn: nn.BatchNorm2d, idx: torch.Tensor) -> nn.BatchNorm2d:
     new.running_mean.copy_(bn.running_mean[idx])
     new.running_var.copy_(bn.running_var[idx])
     new.num_batches_tracked.copy_(bn.num_batches_tracked)  # type: ignore[operator]
-    return new
+    return new.train(bn.training)
 
 
 @torch.no_grad()
