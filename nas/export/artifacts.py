@@ -8,6 +8,7 @@ the widths of pruned layers.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,7 @@ def build(spec: ExportSpec) -> nn.Module:
     return net
 
 
-def load(directory: str | Path) -> nn.Module:
+def load(directory: str | os.PathLike[str]) -> nn.Module:
     """The network of an export folder, in eval mode: ``architecture.json`` + weights only.
 
     No supernet and no database are needed.
@@ -164,7 +165,7 @@ def write_export(
     from nas.export.onnx import onnx_bytes, torchscript_bytes
 
     net = net.eval()
-    files.prepare_out_dir(directory, keep=files.EXPORT_FILES + extra)
+    files.check_out_dir(directory)
     # serialise everything first, so a failure leaves the folder as it was
     blobs = {
         files.WEIGHTS: weights_bytes(net),
@@ -175,5 +176,6 @@ def write_export(
         # last: a folder whose architecture.json is present is a complete export
         files.ARCHITECTURE: files.dumps(spec.to_dict()).encode(),
     }
+    files.prepare_out_dir(directory, keep=files.EXPORT_FILES + extra)
     for name, data in blobs.items():
         files.write_bytes(directory / name, data)

@@ -157,7 +157,7 @@ def compress(opts: CompressOptions) -> CompressResult:
         "flops_m": flops / 1e6,
         "macs_m": flops / 2e6,
     }
-    extra = (files.REPORT, files.REPORT_MD)
+    extra: tuple[str, ...] = (files.REPORT, files.REPORT_MD)
     if opts.quantize == "int8":
         extra += (files.INT8_ONNX,)
     write_export(out, pruned, pruned_spec, pruned_metrics, sparsity=opts.prune, extra=extra)
@@ -173,7 +173,7 @@ def compress(opts: CompressOptions) -> CompressResult:
     rows = [
         Row(
             "exported",
-            cpu.fingerprint()["runtime"],
+            str(cpu.fingerprint()["runtime"]),
             str(src / files.WEIGHTS),
             count_params(net),
             count_flops(net, shape) / 1e6,
@@ -183,7 +183,7 @@ def compress(opts: CompressOptions) -> CompressResult:
         ),
         Row(
             "pruned",
-            cpu.fingerprint()["runtime"],
+            str(cpu.fingerprint()["runtime"]),
             str(out / files.WEIGHTS),
             count_params(pruned),
             flops / 1e6,

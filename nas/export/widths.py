@@ -21,6 +21,7 @@ BatchNorm's scale into it (|gamma| / sqrt(var + eps)): the magnitude criterion o
 from __future__ import annotations
 
 import copy
+from typing import cast
 
 import torch
 from torch import nn
@@ -45,9 +46,9 @@ def prunable(net: nn.Module) -> dict[str, nn.Conv2d]:
     for i, block in enumerate(chain.blocks):
         assert isinstance(block, MBConv)
         if isinstance(block.expand, nn.Sequential):
-            out[f"blocks.{i}"] = block.expand[0]
+            out[f"blocks.{i}"] = cast(nn.Conv2d, block.expand[0])
     if isinstance(chain.ends.head, nn.Sequential):
-        out[HEAD] = chain.ends.head[0]
+        out[HEAD] = cast(nn.Conv2d, chain.ends.head[0])
     return out
 
 
@@ -78,7 +79,7 @@ def _take_bn(bn: nn.BatchNorm2d, idx: torch.Tensor) -> nn.BatchNorm2d:
     new.bias.copy_(bn.bias[idx])
     new.running_mean.copy_(bn.running_mean[idx])
     new.running_var.copy_(bn.running_var[idx])
-    new.num_batches_tracked.copy_(bn.num_batches_tracked)  # type: ignore[operator]
+    new.num_batches_tracked.copy_(bn.num_batches_tracked)  # type: ignore[operator,union-attr,arg-type]
     return new.train(bn.training)
 
 
@@ -87,15 +88,19 @@ def _shrink_block(block: MBConv, idx: torch.Tensor) -> None:
     """Keep hidden channels ``idx`` of ``block`` in place (expand out, dw, project in)."""
     assert isinstance(block.expand, nn.Sequential)
     k = len(idx)
-    exp, dw, proj = block.expand[0], block.depthwise[0], block.project[0]
+    exp = cast(nn.Conv2d, block.expand[0])
+    dw = cast(nn.Conv2d, block.depthwise[0])
+    proj = cast(nn.Conv2d, block.project[0])
+    exp_bn = cast(nn.BatchNorm2d, block.expand[1])
+    dw_bn = cast(nn.BatchNorm2d, block.depthwise[1])
     new_exp = _conv_like(exp, exp.in_channels, k)
     new_exp.weight.copy_(exp.weight[idx])
     new_dw = _conv_like(dw, k, k)
     new_dw.weight.copy_(dw.weight[idx])
     new_proj = _conv_like(proj, k, proj.out_channels)
     new_proj.weight.copy_(proj.weight[:, idx])
-    block.expand[0], block.expand[1] = new_exp, _take_bn(block.expand[1], idx)
-    block.depthwise[0], block.depthwise[1] = new_dw, _take_bn(block.depthwise[1], idx)
+    block.expand[0], block.expand[1] = new_exp, _take_bn(exp_bn, idx)
+    block.depthwise[0], block.depthwise[1] = new_dw, _take_bn(dw_bn, idx)
     block.project[0] = new_proj
 
 
@@ -103,14 +108,14 @@ def _shrink_block(block: MBConv, idx: torch.Tensor) -> None:
 def _shrink_head(net: ChainNet, idx: torch.Tensor) -> None:
     head, fc = net.ends.head, net.ends.classifier
     assert isinstance(head, nn.Sequential)
-    conv = head[0]
+    conv = cast(nn.Conv2d, head[0])
     new_conv = _conv_like(conv, conv.in_channels, len(idx))
     new_conv.weight.copy_(conv.weight[idx])
     new_fc = nn.Linear(len(idx), fc.out_features, bias=fc.bias is not None)
     new_fc.weight.copy_(fc.weight[:, idx])
     if fc.bias is not None:
         new_fc.bias.copy_(fc.bias)
-    head[0], head[1] = new_conv, _take_bn(head[1], idx)
+    head[0], head[1] = new_conv, _take_bn(cast(nn.BatchNorm2d, head[1]), idx)
     net.ends.classifier = new_fc
 
 
@@ -147,11 +152,11 @@ def prune(net: nn.Module, ratio: float) -> ChainNet:
     for name, conv in prunable(chain).items():
         if name == HEAD:
             assert isinstance(chain.ends.head, nn.Sequential)
-            bn = chain.ends.head[1]
+            bn = cast(nn.BatchNorm2d, chain.ends.head[1])
         else:
             block = chain.blocks[int(name.split(".")[1])]
             assert isinstance(block, MBConv) and isinstance(block.expand, nn.Sequential)
-            bn = block.expand[1]
+            bn = cast(nn.BatchNorm2d, block.expand[1])
         n = max(1, round(conv.out_channels * (1.0 - ratio)))
         score = importance(conv, bn)
         # stable sort: equal scores keep the lower index, so the choice is deterministic

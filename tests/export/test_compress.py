@@ -29,7 +29,11 @@ def compressed(export_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("compressed") / "c"
     r = compress(
         CompressOptions(
-            source=str(export_dir), out=str(out), prune=0.5, finetune_epochs=1, threads=1,
+            source=str(export_dir),
+            out=str(out),
+            prune=0.5,
+            finetune_epochs=1,
+            threads=1,
             timing=FAST,
         )
     )
@@ -77,11 +81,16 @@ def test_pruned_onnx_matches_torch_and_int8_runs(compressed) -> None:
     import onnxruntime as ort
 
     net = nas.load(compressed.out)
-    fp32 = ort.InferenceSession(str(compressed.out / files.ONNX), providers=["CPUExecutionProvider"])
+    fp32 = ort.InferenceSession(
+        str(compressed.out / files.ONNX), providers=["CPUExecutionProvider"]
+    )
     int8 = ort.InferenceSession(
         str(compressed.out / files.INT8_ONNX), providers=["CPUExecutionProvider"]
     )
-    ops = {n.op_type for n in __import__("onnx").load(str(compressed.out / files.INT8_ONNX)).graph.node}
+    ops = {
+        n.op_type
+        for n in __import__("onnx").load(str(compressed.out / files.INT8_ONNX)).graph.node
+    }
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
     x = np.random.default_rng(0).standard_normal((5, 3, 8, 8)).astype(np.float32)
     with torch.no_grad():

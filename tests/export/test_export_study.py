@@ -44,7 +44,9 @@ def _rebuilt_subnet(s: TinyStudy, arch: dict) -> torch.nn.Module:
 
     space = load_space(str(TINY))
     data = fit_to_space(load_data(), channels=3, resolution=space.train_resolution)
-    net, _ = load_supernet(Store(s.storage), space, data, TrainConfig(epochs=1, batch_size=256, seed=1))
+    net, _ = load_supernet(
+        Store(s.storage), space, data, TrainConfig(epochs=1, batch_size=256, seed=1)
+    )
     calib = calibration_batches(data.x_train, n_batches=1, batch_size=128, seed=1)
     sub, _ = extract_scored(net, arch, calib, data.x_val, data.y_val)
     return sub
@@ -245,7 +247,9 @@ def test_missing_checkpoint_is_an_error_not_a_retrain(
     hidden = tmp_path / "hidden"
     shutil.move(ckpts, hidden)
     try:
-        code = main(["export", study.study, "--out", str(tmp_path / "o"), "--storage", study.storage])
+        code = main(
+            ["export", study.study, "--out", str(tmp_path / "o"), "--storage", study.storage]
+        )
     finally:
         shutil.move(hidden, ckpts)
     err = capsys.readouterr().err
