@@ -87,6 +87,11 @@ def export_study(opts: ExportOptions) -> ExportResult:
     settings = st.settings_of(study)
     if settings is None:
         raise StorageError(f"study {opts.study!r} was not made by nas")
+    if settings.evaluator.partition(":")[0] != "supernet":
+        raise StorageError(
+            f"study {opts.study!r} used evaluator {settings.evaluator!r}; nas export rebuilds "
+            "networks from a supernet checkpoint, which only the supernet evaluator makes"
+        )
     trial, reason = select.choose(
         study, settings, trial=opts.trial, pick=opts.pick, max_latency_ms=opts.max_latency_ms
     )
