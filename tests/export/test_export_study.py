@@ -238,22 +238,33 @@ def test_export_refuses_a_folder_of_other_files(study: TinyStudy, tmp_path: Path
     assert [p.name for p in tmp_path.iterdir()] == ["thesis.tex"]
 
 
+@pytest.mark.parametrize(
+    ("damage", "message"), [("move", "is missing"), ("corrupt", "does not match its recorded")]
+)
 def test_missing_checkpoint_is_an_error_not_a_retrain(
-    study: TinyStudy, tmp_path: Path, capsys
+    study: TinyStudy, tmp_path: Path, capsys, damage: str, message: str
 ) -> None:
     import shutil
 
     ckpts = study.root / "nas_checkpoints"
     hidden = tmp_path / "hidden"
-    shutil.move(ckpts, hidden)
+    shutil.copytree(ckpts, hidden)
+    if damage == "move":
+        shutil.rmtree(ckpts)
+    else:
+        (ckpt,) = ckpts.glob("*.safetensors")
+        data = bytearray(ckpt.read_bytes())
+        data[-1] ^= 0xFF
+        ckpt.write_bytes(bytes(data))
     try:
         code = main(
             ["export", study.study, "--out", str(tmp_path / "o"), "--storage", study.storage]
         )
     finally:
+        shutil.rmtree(ckpts, ignore_errors=True)
         shutil.move(hidden, ckpts)
     err = capsys.readouterr().err
-    assert code == 2 and "is missing" in err and err.count("\n") == 1
+    assert code == 2 and message in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()
 
 
