@@ -168,47 +168,8 @@ def compress(opts: CompressOptions) -> CompressResult:
         )
         quantize_int8(out / files.ONNX, out / files.INT8_ONNX, [b.numpy() for b in calib])
 
-    # ---- the before/after table: every variant measured here, the same way --------------
+    rows = _measure(opts, data, cpu, shape, (net, src), (pruned, out), (test, lat))
     n_threads = cpu.threads
-    rows = [
-        Row(
-            "exported",
-            str(cpu.fingerprint()["runtime"]),
-            str(src / files.WEIGHTS),
-            count_params(net),
-            count_flops(net, shape) / 1e6,
-            (src / files.WEIGHTS).stat().st_size,
-            evaluate(net, data.x_test, data.y_test),
-            cpu.measure(net, shape).to_dict(),
-        ),
-        Row(
-            "pruned",
-            str(cpu.fingerprint()["runtime"]),
-            str(out / files.WEIGHTS),
-            count_params(pruned),
-            flops / 1e6,
-            (out / files.WEIGHTS).stat().st_size,
-            test,
-            lat,
-        ),
-    ]
-    variants = [("exported", src / files.ONNX, net), ("pruned", out / files.ONNX, pruned)]
-    if opts.quantize == "int8":
-        variants.append(("pruned + int8", out / files.INT8_ONNX, pruned))
-    for name, path, module in variants:
-        sess = ort.session(path, n_threads)
-        rows.append(
-            Row(
-                name,
-                str(ort.fingerprint(n_threads)["runtime"]),
-                str(path),
-                count_params(module),
-                count_flops(module, shape) / 1e6,
-                path.stat().st_size,
-                ort.accuracy(sess, data.x_test, data.y_test),
-                ort.measure(sess, shape, opts.timing, seed=opts.seed).to_dict(),
-            )
-        )
     report = {
         "source": str(src),
         "out": str(out),
@@ -223,6 +184,63 @@ def compress(opts: CompressOptions) -> CompressResult:
     files.write_json(out / files.REPORT, report)
     files.write_bytes(out / files.REPORT_MD, markdown(rows, report).encode())
     return CompressResult(out, rows, report)
+
+
+def _measure(
+    opts: CompressOptions,
+    data: Any,
+    cpu: Any,
+    shape: tuple[int, ...],
+    before: tuple[Any, Path],
+    after: tuple[Any, Path],
+    after_torch: tuple[float, dict[str, Any]],
+) -> list[Row]:
+    """The before/after rows: every variant measured here, the same way (see module doc)."""
+    from nas.export import ort
+    from nas.export.study_export import evaluate
+    from nas.hardware.cost import count_flops, count_params
+
+    (net, src), (pruned, out) = before, after
+    runtime = str(cpu.fingerprint()["runtime"])
+    rows = [
+        Row(
+            "exported",
+            runtime,
+            str(src / files.WEIGHTS),
+            count_params(net),
+            count_flops(net, shape) / 1e6,
+            (src / files.WEIGHTS).stat().st_size,
+            evaluate(net, data.x_test, data.y_test),
+            cpu.measure(net, shape).to_dict(),
+        ),
+        Row(
+            "pruned",
+            runtime,
+            str(out / files.WEIGHTS),
+            count_params(pruned),
+            count_flops(pruned, shape) / 1e6,
+            (out / files.WEIGHTS).stat().st_size,
+            *after_torch,
+        ),
+    ]
+    variants = [("exported", src / files.ONNX, net), ("pruned", out / files.ONNX, pruned)]
+    if opts.quantize == "int8":
+        variants.append(("pruned + int8", out / files.INT8_ONNX, pruned))
+    for name, path, module in variants:
+        sess = ort.session(path, cpu.threads)
+        rows.append(
+            Row(
+                name,
+                str(ort.fingerprint(cpu.threads)["runtime"]),
+                str(path),
+                count_params(module),
+                count_flops(module, shape) / 1e6,
+                path.stat().st_size,
+                ort.accuracy(sess, data.x_test, data.y_test),
+                ort.measure(sess, shape, opts.timing, seed=opts.seed).to_dict(),
+            )
+        )
+    return rows
 
 
 def markdown(rows: list[Row], report: dict[str, Any]) -> str:
