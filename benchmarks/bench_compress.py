@@ -2,7 +2,7 @@
 
 Runs a small default ``mobile`` search (default supernet schedule, ``--budget 20``) in a
 temporary folder, or uses ``--storage URL --study NAME`` of an existing one; exports the knee
-of its Pareto front; compresses it (``--prune 0.5 --quantize int8``, 2 fine-tune epochs);
+of its Pareto front; compresses it (``--prune 0.5 --quantize int8``, 6 fine-tune epochs);
 writes the machine, the timings and the table to ``benchmarks/results/compress.md``.
 
     .venv/bin/python benchmarks/bench_compress.py [--budget 20] [--storage URL --study NAME]
@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--storage", default=None)
     ap.add_argument("--study", default=None)
     ap.add_argument("--prune", type=float, default=0.5)
-    ap.add_argument("--finetune-epochs", type=int, default=2)
+    ap.add_argument("--finetune-epochs", type=int, default=6)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="nas-bench-compress-"))

@@ -36,9 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--finetune-epochs",
         type=whole_number,
-        default=2,
+        default=6,
         metavar="E",
-        help="epochs of fine-tuning after pruning (default 2)",
+        help="epochs of fine-tuning after pruning (default 6)",
     )
     p.add_argument(
         "--data", metavar="SPEC", help="data set (default: the one recorded in the export)"

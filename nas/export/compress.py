@@ -32,7 +32,7 @@ class CompressOptions:
     out: str
     prune: float = 0.5
     quantize: str = "int8"
-    finetune_epochs: int = 2
+    finetune_epochs: int = 6
     data: str | None = None  # default: the data set recorded in the export
     threads: int | None = None  # default: the threads of the export's latency fingerprint
     seed: int = 0
