@@ -140,3 +140,33 @@ def obtain_supernet(
     finally:
         release_lock(store, lock, owner)
     return net.eval(), "trained"
+
+
+def load_supernet(
+    store: Store, space: Space, data: Dataset, cfg: TrainConfig
+) -> tuple[Supernet, Path]:
+    """The trained supernet of ``(space, data, cfg)`` from its checkpoint; never trains.
+
+    Raises:
+        StorageError: no checkpoint is recorded for this key, or its file is missing or no
+            longer matches its recorded checksum.
+    """
+    from nas.errors import StorageError
+
+    key = checkpoint_key(space, data, cfg)
+    record = records.get(store, key)
+    if record is None:
+        raise StorageError(
+            f"no supernet checkpoint for space {space.name!r} with these settings in "
+            f"{store.url}; run 'nas search' with the same options first"
+        )
+    path = Path(record.path)
+    if not path.is_file():
+        raise StorageError(f"supernet checkpoint {path} is missing; rerun 'nas search' to retrain")
+    if records.file_sha256(path) != record.sha256:
+        raise StorageError(
+            f"supernet checkpoint {path} does not match its recorded checksum; rerun 'nas search'"
+        )
+    net = create_supernet(space, data.num_classes)
+    _load(net, path)
+    return net.eval(), path

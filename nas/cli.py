@@ -18,7 +18,16 @@ from nas.errors import NasInputError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # sub-command modules, in the order ``nas --help`` lists them
-COMMANDS = ("search", "worker", "studies", "show", "dashboard", "report")
+COMMANDS = (
+    "search",
+    "worker",
+    "studies",
+    "show",
+    "export",
+    "compress",
+    "dashboard",
+    "report",
+)
 
 
 class _Parser(argparse.ArgumentParser):

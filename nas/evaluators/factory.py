@@ -64,8 +64,8 @@ def check_evaluator(opts: SearchOptions, space: Space) -> EvaluatorPlan:
             from nas.evaluators.synthetic import SyntheticEvaluator, parse_seconds
 
             # data and target are still read and checked, as a real search would
-            evaluator = SyntheticEvaluator(parse_seconds(opts.evaluator))
-            return EvaluatorPlan(kind, opts.evaluator, prebuilt=evaluator)
+            stand_in = SyntheticEvaluator(parse_seconds(opts.evaluator))
+            return EvaluatorPlan(kind, opts.evaluator, prebuilt=stand_in)
         return EvaluatorPlan(kind, opts.evaluator)
     from nas.evaluators.table import (
         DEFAULT_ACCURACY_COLUMN,

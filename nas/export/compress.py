@@ -1,0 +1,263 @@
+"""``nas compress``: prune, fine-tune and quantise an export, and measure what it gained.
+
+Steps: load the export (:func:`nas.load`); remove ``prune`` of the free channels of every
+prunable layer (:mod:`nas.export.widths`: physically, so the network really is smaller);
+fine-tune on the training split; write the pruned network as an export of the same format;
+quantise its ONNX model to int8 (:mod:`nas.export.quantize`); then measure every variant on
+the same machine, threads and input shape (torch eager as in the search, ONNX Runtime for
+the ONNX files) and write the before/after table.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nas.errors import OptionError
+from nas.export import files
+from nas.hardware.timing import TimingConfig
+
+log = logging.getLogger(__name__)
+
+QUANTIZE = ("int8", "none")
+
+
+@dataclass(frozen=True)
+class CompressOptions:
+    """Everything ``nas compress`` takes; validated on construction."""
+
+    source: str
+    out: str
+    prune: float = 0.5
+    quantize: str = "int8"
+    finetune_epochs: int = 6
+    data: str | None = None  # default: the data set recorded in the export
+    threads: int | None = None  # default: the threads of the export's latency fingerprint
+    seed: int = 0
+    calib_batches: int = 8
+    timing: TimingConfig = field(default_factory=TimingConfig)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.prune < 1.0:
+            raise OptionError(f"--prune must be in [0, 1), got {self.prune}")
+        if self.quantize not in QUANTIZE:
+            raise OptionError(
+                f"--quantize must be one of {', '.join(QUANTIZE)}, got {self.quantize!r}"
+            )
+        if self.finetune_epochs < 0:
+            raise OptionError(f"--finetune-epochs must be >= 0, got {self.finetune_epochs}")
+        if self.threads is not None and self.threads < 1:
+            raise OptionError(f"--threads must be >= 1, got {self.threads}")
+        if Path(self.source).resolve() == Path(self.out).resolve():
+            raise OptionError("--out must differ from the export folder being compressed")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One model variant in the before/after table."""
+
+    model: str
+    runtime: str
+    file: str
+    params: int
+    flops_m: float
+    size_bytes: int
+    test_accuracy: float
+    latency: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CompressResult:
+    out: Path
+    rows: list[Row]
+    report: dict[str, Any]
+
+
+def _load_data(spec: Any, override: str | None) -> Any:
+    from nas.data import fit_to_space, load_data
+    from nas.export.files import ExportError
+
+    name = override or spec.source.get("data")
+    data = fit_to_space(
+        load_data(name), channels=spec.space.input_channels, resolution=spec.space.train_resolution
+    )
+    if data.num_classes != spec.num_classes:
+        raise ExportError(
+            f"data set {name!r} has {data.num_classes} classes, the export {spec.num_classes}"
+        )
+    expected = spec.source.get("data_fingerprint")
+    if override is None and expected and data.fingerprint() != expected:
+        raise ExportError(f"data set {name!r} has changed since the export; give --data")
+    return data
+
+
+def compress(opts: CompressOptions) -> CompressResult:
+    """Compress the export ``opts.source`` into ``opts.out`` (see the module docstring).
+
+    Raises:
+        NasInputError: not an export, bad options or output folder; nothing written.
+    """
+    import torch
+
+    from nas.export import ort
+    from nas.export.artifacts import ExportSpec, load, read_spec, write_export
+    from nas.export.finetune import finetune
+    from nas.export.quantize import quantize_int8
+    from nas.export.study_export import evaluate
+    from nas.export.widths import prune, widths
+    from nas.hardware.cost import count_flops, count_params
+    from nas.hardware.cpu import CpuTarget
+    from nas.supernet.score import calibration_batches
+
+    src, out = Path(opts.source), Path(opts.out)
+    spec = read_spec(src)
+    files.check_out_dir(out)
+    metrics = files.read_json(src / files.METRICS)
+    data = _load_data(spec, opts.data)
+    net = load(src)
+    threads = opts.threads or int((metrics.get("fingerprint") or {}).get("threads") or 0) or None
+    cpu = CpuTarget(threads=threads, timing=opts.timing)
+    shape = spec.space.latency_input.shape
+
+    torch.manual_seed(opts.seed)
+    pruned = prune(net, opts.prune)
+    finetune(pruned, data, epochs=opts.finetune_epochs, seed=opts.seed)
+    val = evaluate(pruned, data.x_val, data.y_val)
+    test = evaluate(pruned, data.x_test, data.y_test)
+    flops = count_flops(pruned, shape)
+    lat = cpu.measure(pruned, shape).to_dict()
+    pruned_spec = ExportSpec(
+        space=spec.space,
+        arch=spec.arch,
+        num_classes=spec.num_classes,
+        widths=widths(pruned),
+        source={
+            **spec.source,
+            "compressed": {
+                "prune": opts.prune,
+                "finetune_epochs": opts.finetune_epochs,
+                "quantize": opts.quantize,
+                "seed": opts.seed,
+                "from_arch_hash": spec.space.hash(spec.arch),
+            },
+        },
+    )
+    pruned_metrics = {
+        "accuracy": {"val": val, "test": test},
+        "latency": lat,
+        "latency_ms": lat["median_ms"],
+        "latency_input": list(shape),
+        "latency_source": "measured by nas compress",
+        "fingerprint": cpu.fingerprint(),
+        "fingerprint_id": cpu.fingerprint_id(),
+        "params": count_params(pruned),
+        "params_m": count_params(pruned) / 1e6,
+        "flops_m": flops / 1e6,
+        "macs_m": flops / 2e6,
+    }
+    extra: tuple[str, ...] = (files.REPORT, files.REPORT_MD)
+    if opts.quantize == "int8":
+        extra += (files.INT8_ONNX,)
+    write_export(out, pruned, pruned_spec, pruned_metrics, sparsity=opts.prune, extra=extra)
+
+    if opts.quantize == "int8":
+        calib = calibration_batches(
+            data.x_train, n_batches=opts.calib_batches, batch_size=32, seed=opts.seed
+        )
+        quantize_int8(out / files.ONNX, out / files.INT8_ONNX, [b.numpy() for b in calib])
+
+    rows = _measure(opts, data, cpu, shape, (net, src), (pruned, out), (test, lat))
+    n_threads = cpu.threads
+    report = {
+        "source": str(src),
+        "out": str(out),
+        "options": {k: v for k, v in asdict(opts).items() if k not in ("source", "out")},
+        "widths_before": widths(net),
+        "widths_after": widths(pruned),
+        "latency_input": list(shape),
+        "threads": n_threads,
+        "fingerprints": {"torch": cpu.fingerprint(), "onnxruntime": ort.fingerprint(n_threads)},
+        "rows": [asdict(r) for r in rows],
+    }
+    files.write_json(out / files.REPORT, report)
+    files.write_bytes(out / files.REPORT_MD, markdown(rows, report).encode())
+    return CompressResult(out, rows, report)
+
+
+def _measure(
+    opts: CompressOptions,
+    data: Any,
+    cpu: Any,
+    shape: tuple[int, ...],
+    before: tuple[Any, Path],
+    after: tuple[Any, Path],
+    after_torch: tuple[float, dict[str, Any]],
+) -> list[Row]:
+    """The before/after rows: every variant measured here, the same way (see module doc)."""
+    from nas.export import ort
+    from nas.export.study_export import evaluate
+    from nas.hardware.cost import count_flops, count_params
+
+    (net, src), (pruned, out) = before, after
+    runtime = str(cpu.fingerprint()["runtime"])
+    rows = [
+        Row(
+            "exported",
+            runtime,
+            str(src / files.WEIGHTS),
+            count_params(net),
+            count_flops(net, shape) / 1e6,
+            (src / files.WEIGHTS).stat().st_size,
+            evaluate(net, data.x_test, data.y_test),
+            cpu.measure(net, shape).to_dict(),
+        ),
+        Row(
+            "pruned",
+            runtime,
+            str(out / files.WEIGHTS),
+            count_params(pruned),
+            count_flops(pruned, shape) / 1e6,
+            (out / files.WEIGHTS).stat().st_size,
+            *after_torch,
+        ),
+    ]
+    variants = [("exported", src / files.ONNX, net), ("pruned", out / files.ONNX, pruned)]
+    if opts.quantize == "int8":
+        variants.append(("pruned + int8", out / files.INT8_ONNX, pruned))
+    for name, path, module in variants:
+        sess = ort.session(path, cpu.threads)
+        rows.append(
+            Row(
+                name,
+                str(ort.fingerprint(cpu.threads)["runtime"]),
+                str(path),
+                count_params(module),
+                count_flops(module, shape) / 1e6,
+                path.stat().st_size,
+                ort.accuracy(sess, data.x_test, data.y_test),
+                ort.measure(sess, shape, opts.timing, seed=opts.seed).to_dict(),
+            )
+        )
+    return rows
+
+
+def markdown(rows: list[Row], report: dict[str, Any]) -> str:
+    """The before/after table as Markdown (what ``compression_report.md`` holds)."""
+    head = (
+        "| model | runtime | params | MFLOPs | size on disk | test accuracy % | "
+        "latency median ms | p10-p90 ms |\n|---|---|---:|---:|---:|---:|---:|---:|\n"
+    )
+    lines = [
+        f"| {r.model} | {r.runtime} | {r.params:,} | {r.flops_m:.1f} | "
+        f"{r.size_bytes / 1024:.1f} KiB ({Path(r.file).name}) | {100 * r.test_accuracy:.2f} | "
+        f"{r.latency['median_ms']:.2f} | {r.latency['p10_ms']:.2f}-{r.latency['p90_ms']:.2f} |"
+        for r in rows
+    ]
+    shape = "x".join(str(d) for d in report["latency_input"])
+    return (
+        f"Input {shape}, {report['threads']} thread(s); prune {report['options']['prune']}, "
+        f"fine-tune {report['options']['finetune_epochs']} epoch(s), quantize "
+        f"{report['options']['quantize']}.\n\n" + head + "\n".join(lines) + "\n"
+    )

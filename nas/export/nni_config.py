@@ -1,0 +1,35 @@
+"""The ``compression.json`` of an export: a pruning ``config_list`` in NNI's format.
+
+It is the list itself, so ``config_list = json.load(open("compression.json"))`` goes straight
+into an NNI pruner (``L1NormPruner(model, config_list)``) with the model from :func:`nas.load`.
+It uses NNI's classic keys (``sparsity_per_layer``, ``exclude``), which NNI 2.x and 3.0 read.
+
+What may be pruned (see :mod:`nas.export.widths` for why): the expand convs of MBConv blocks
+and the head conv, each at ``sparsity_per_layer``. What must not, listed in one ``exclude``
+entry: the classifier; every project conv, since block outputs are added by residual
+connections and feed the next block's residual; the stem and the fixed first block, which feed
+that residual chain; and the depthwise convs, whose channels are tied one-to-one to their
+expand conv and so follow its pruning rather than being pruned on their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from nas.export.widths import prunable
+
+DEFAULT_SPARSITY = 0.5
+
+
+def config_list(net: nn.Module, sparsity: float = DEFAULT_SPARSITY) -> list[dict[str, Any]]:
+    """NNI pruning config for ``net`` (a chain network): prunable convs and exclusions."""
+    convs = {id(c) for c in prunable(net).values()}
+    layers = [(n, m) for n, m in net.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    names = [n for n, m in layers if id(m) in convs]
+    excluded = [n for n, m in layers if id(m) not in convs]
+    return [
+        {"op_types": ["Conv2d"], "op_names": names, "sparsity_per_layer": sparsity},
+        {"exclude": True, "op_names": excluded},
+    ]

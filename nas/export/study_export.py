@@ -1,0 +1,160 @@
+"""``nas export``: rebuild a study's trial from its supernet checkpoint and write its artifacts.
+
+The trial's network is re-extracted from the search's own supernet checkpoint (never
+retrained: a missing checkpoint is an error), its BatchNorm statistics re-estimated on the same
+calibration batches as during the search, so the exported network is the one that was scored.
+Latency comes from the trial (measured by the search on its target, for this very network),
+which keeps ``metrics.json`` identical when the same trial is exported again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nas.errors import OptionError, StorageError
+from nas.export import select
+from nas.export.nni_config import DEFAULT_SPARSITY
+from nas.storage import keys
+from nas.storage.db import DEFAULT_URL
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Everything ``nas export`` takes; validated on construction."""
+
+    study: str
+    out: str
+    storage: str = DEFAULT_URL
+    trial: int | None = None
+    pick: str | None = None
+    max_latency_ms: float | None = None
+    finetune_epochs: int = 0
+    sparsity: float = DEFAULT_SPARSITY
+
+    def __post_init__(self) -> None:
+        select.check_choice(self.trial, self.pick, self.max_latency_ms)
+        if self.finetune_epochs < 0:
+            raise OptionError(f"--finetune-epochs must be >= 0, got {self.finetune_epochs}")
+        if not 0.0 <= self.sparsity < 1.0:
+            raise OptionError(f"sparsity must be in [0, 1), got {self.sparsity}")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out: Path
+    trial: int
+    reason: str
+    arch_str: str
+    metrics: dict[str, Any]
+
+
+def evaluate(net: Any, x: Any, y: Any) -> float:
+    """Top-1 accuracy on ``x`` through the cropped-kernel view (same function, faster)."""
+    from nas.supernet.score import accuracy, small_input_view
+
+    return accuracy(small_input_view(net, (1, *x.shape[1:])), x, y)
+
+
+def export_study(opts: ExportOptions) -> ExportResult:
+    """Export one trial of ``opts.study`` into ``opts.out`` (see the module docstring).
+
+    Raises:
+        NasInputError: bad options, storage, study, trial or output folder; nothing written.
+    """
+    import torch
+
+    from nas.checkpoint import load_supernet
+    from nas.data import fit_to_space, load_data
+    from nas.export import files
+    from nas.export.artifacts import ExportSpec, write_export
+    from nas.export.finetune import finetune
+    from nas.hardware.cost import count_flops, count_params
+    from nas.spaces import load_space
+    from nas.storage import Store
+    from nas.storage import studies as st
+    from nas.supernet.score import calibration_batches, extract_scored
+    from nas.supernet.train import TrainConfig
+
+    out = Path(opts.out)
+    files.check_out_dir(out)
+    store = Store(opts.storage, read_only=True)
+    study = st.load(store, opts.study)
+    settings = st.settings_of(study)
+    if settings is None:
+        raise StorageError(f"study {opts.study!r} was not made by nas")
+    if settings.evaluator.partition(":")[0] != "supernet":
+        raise StorageError(
+            f"study {opts.study!r} used evaluator {settings.evaluator!r}; nas export rebuilds "
+            "networks from a supernet checkpoint, which only the supernet evaluator makes"
+        )
+    trial, reason = select.choose(
+        study, settings, trial=opts.trial, pick=opts.pick, max_latency_ms=opts.max_latency_ms
+    )
+    o = settings.options
+    space = load_space(str(o.get("space", settings.space)))
+    if space.digest != settings.space_digest:
+        raise StorageError(
+            f"space {o.get('space')!r} has changed since study {opts.study!r} was made "
+            f"(digest {space.digest}, study {settings.space_digest})"
+        )
+    data = fit_to_space(
+        load_data(o.get("data")), channels=space.input_channels, resolution=space.train_resolution
+    )
+    if data.fingerprint() != settings.data_fingerprint:
+        raise StorageError(f"data set {settings.data!r} has changed since the search")
+    seed = int(o.get("seed", settings.seed))
+    # defaults of SearchOptions, for studies stored before the options were recorded
+    calib_batches = int(o.get("calib_batches", 4))
+    cfg = TrainConfig(
+        epochs=int(o.get("supernet_epochs", 20)),
+        batch_size=int(o.get("batch_size", 128)),
+        seed=seed,
+    )
+    supernet, _ = load_supernet(store, space, data, cfg)
+    arch = space.canonical(trial.user_attrs[keys.ARCH])
+    calib = calibration_batches(data.x_train, n_batches=calib_batches, batch_size=128, seed=seed)
+    torch.manual_seed(seed)
+    net, val = extract_scored(supernet, arch, calib, data.x_val, data.y_val)
+    if opts.finetune_epochs:
+        finetune(net, data, epochs=opts.finetune_epochs, seed=seed)
+        val = evaluate(net, data.x_val, data.y_val)
+    test = evaluate(net, data.x_test, data.y_test)
+    shape = space.latency_input.shape
+    flops = count_flops(net, shape)
+    ua = trial.user_attrs
+    metrics = {
+        "accuracy": {"val": val, "test": test},
+        "latency": ua.get(keys.LATENCY),
+        "latency_ms": ua.get(keys.LATENCY_MS),
+        "latency_input": list(shape),
+        "latency_source": f"search trial {trial.number} ({ua.get(keys.LATENCY_SOURCE)})",
+        "fingerprint": ua.get(keys.FINGERPRINT),
+        "fingerprint_id": ua.get(keys.FINGERPRINT_ID),
+        "params": count_params(net),
+        "params_m": count_params(net) / 1e6,
+        "flops_m": flops / 1e6,
+        "macs_m": flops / 2e6,
+    }
+    spec = ExportSpec(
+        space=space,
+        arch=arch,
+        num_classes=data.num_classes,
+        source={
+            "study": study.study_name,
+            "trial": trial.number,
+            "data": settings.data,
+            "data_fingerprint": settings.data_fingerprint,
+            "seed": seed,
+            "calib_batches": calib_batches,
+            "finetune_epochs": opts.finetune_epochs,
+            "search_val_accuracy": ua.get(keys.ACCURACY),
+        },
+    )
+    write_export(out, net, spec, metrics, sparsity=opts.sparsity)
+    log.info("exported trial %d of %s to %s", trial.number, study.study_name, out)
+    return ExportResult(out, trial.number, reason, space.describe(arch), metrics)
