@@ -36,12 +36,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--budget",
         type=whole_number,
         default=d.budget,
-        help=f"completed candidate evaluations the study should hold (default {d.budget})",
+        help=f"completed candidate evaluations the study should hold (default {d.budget}); "
+        "with --strategy darts: the number of search epochs (one trial per epoch)",
     )
     p.add_argument(
         "--strategy",
         default=None,
-        help="random, tpe or nsga2 (default: nsga2 for pareto, tpe for weighted)",
+        help="random, tpe, nsga2 or darts (default: nsga2 for pareto, tpe for weighted); "
+        "darts (cell spaces nb201, darts) trains the supernet by differentiable search and "
+        "records the derived cell after every epoch",
     )
     p.add_argument(
         "--data",
@@ -111,6 +114,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="where supernet checkpoints go (default: nas_checkpoints/ beside the database)",
     )
+    g = p.add_argument_group("darts", "options of --strategy darts (see docs/darts.md)")
+    g.add_argument(
+        "--darts-order",
+        type=int,
+        choices=[1, 2],
+        default=d.darts_order,
+        help="1: first-order DARTS (default); 2: second-order (unrolled) approximation",
+    )
+    g.add_argument(
+        "--darts-latency-weight",
+        type=float,
+        default=d.darts_latency_weight,
+        metavar="L",
+        help="hardware-aware term: adds L * expected latency (ms, from a per-operation "
+        f"latency table measured on --target) to the architecture loss (default "
+        f"{d.darts_latency_weight}: plain DARTS). Not --latency-weight, which is the "
+        "weighted objective's exponent",
+    )
+    g.add_argument(
+        "--darts-arch-lr",
+        type=float,
+        default=d.darts_arch_lr,
+        help=f"Adam learning rate of the architecture weights (default {d.darts_arch_lr})",
+    )
     p.set_defaults(run=run)
 
 
@@ -164,6 +191,9 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         calib_batches=args.calib_batches,
         checkpoint_dir=args.checkpoint_dir,
+        darts_order=args.darts_order,
+        darts_latency_weight=args.darts_latency_weight,
+        darts_arch_lr=args.darts_arch_lr,
     )
     progress = Progress(
         TextColumn("{task.description:>8}"),

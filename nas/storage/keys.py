@@ -29,3 +29,9 @@ CONSTRAINT = "constraint"  # [latency_ms - max_latency_ms]; <= 0 is feasible
 # ---- study user attributes ----------------------------------------------------------------
 SETTINGS = "settings"  # dict, see nas.storage.studies.StudySettings
 BUDGET = "budget"
+
+# ---- DARTS trials (nas.strategies.darts) ------------------------------------------------
+ARCH_WEIGHTS = "arch_weights"  # per edge key: softmax of the architecture logits, op order
+DARTS_EPOCH = "darts_epoch"  # the search epoch after which the architecture was derived
+DARTS_LOSS = "darts_loss"  # mean training loss of the mixture in that epoch
+EXPECTED_LATENCY_MS = "expected_latency_ms"  # sum over edges of softmax . per-op latency table

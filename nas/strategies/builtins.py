@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-from nas.strategies import optuna_samplers  # noqa: F401
+from nas.strategies import (
+    darts,  # noqa: F401
+    optuna_samplers,  # noqa: F401
+)
