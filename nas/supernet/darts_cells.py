@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -142,6 +143,9 @@ class DartsMixedCell(nn.Module):
                 ops = {op: make_op(op, c, stride) for op in space.operations}
                 self.edges[f"{i}_{j}"] = MixedOp(ops)
 
+    def edge(self, key: str) -> MixedOp:
+        return cast(MixedOp, self.edges[key])
+
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, nodes: list[NodeChoice]) -> torch.Tensor:
         states = [self.pre.pre0(s0), self.pre.pre1(s1)]
         for i, (a, op_a, b, op_b) in zip(self.node_ids, nodes, strict=True):
@@ -156,7 +160,7 @@ class DartsMixedCell(nn.Module):
         states = [self.pre.pre0(s0), self.pre.pre1(s1)]
         for i in self.node_ids:
             terms = [
-                self.edges[f"{i}_{j}"].forward_weighted(
+                self.edge(f"{i}_{j}").forward_weighted(
                     states[j], weights[f"{self.cell_type}.node{i}.from{j}"]
                 )
                 for j in range(i)
@@ -166,7 +170,7 @@ class DartsMixedCell(nn.Module):
 
     def extract(self, nodes: list[NodeChoice]) -> DartsCell:
         ops = {
-            f"{i}_{j}": self.edges[f"{i}_{j}"].extract(op)
+            f"{i}_{j}": self.edge(f"{i}_{j}").extract(op)
             for i, (a, op_a, b, op_b) in zip(self.node_ids, nodes, strict=True)
             for j, op in ((a, op_a), (b, op_b))
             if op != "none"
@@ -251,10 +255,13 @@ class DartsSupernet(CellSupernet):
             for cell_type, c_pp, c_p, c, rp in _layout(space)
         )
 
+    def _cells(self) -> list[DartsMixedCell]:
+        return [cast(DartsMixedCell, c) for c in self.cells]
+
     def forward(self, x: torch.Tensor, arch: Mapping[str, Value]) -> torch.Tensor:
         nodes = {t: self.darts.cell(arch, t) for t in CELL_TYPES}
         s0 = s1 = self.ends.stem(x)
-        for cell in self.cells:
+        for cell in self._cells():
             s0, s1 = s1, cell(s0, s1, nodes[cell.cell_type])
         return self.ends.end(s1)
 
@@ -262,20 +269,20 @@ class DartsSupernet(CellSupernet):
         self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]
     ) -> torch.Tensor:
         s0 = s1 = self.ends.stem(x)
-        for cell in self.cells:
+        for cell in self._cells():
             s0, s1 = s1, cell.forward_weighted(s0, s1, weights)
         return self.ends.end(s1)
 
     def mixed_ops(self) -> list[tuple[str, MixedOp]]:
         out = []
-        for cell in self.cells:
-            for key, mixed in cell.edges.items():
+        for cell in self._cells():
+            for key in cell.edges:
                 i, j = key.split("_")
-                out.append((f"{cell.cell_type}.node{i}.from{j}", mixed))
+                out.append((f"{cell.cell_type}.node{i}.from{j}", cell.edge(key)))
         return out
 
     @torch.no_grad()
     def extract(self, arch: Mapping[str, Value]) -> DartsNet:
         nodes = {t: self.darts.cell(arch, t) for t in CELL_TYPES}
-        cells = [cell.extract(nodes[cell.cell_type]) for cell in self.cells]
+        cells = [cell.extract(nodes[cell.cell_type]) for cell in self._cells()]
         return DartsNet(copy.deepcopy(self.ends), cells).train(self.training)

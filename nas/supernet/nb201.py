@@ -14,6 +14,7 @@ the static cell keeps such a node as explicit zeros: it computes exactly the sup
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import torch
 from torch import nn
@@ -111,6 +112,9 @@ class Nb201MixedCell(nn.Module):
             }
         )
 
+    def edge(self, label: str) -> MixedOp:
+        return cast(MixedOp, self.edges[label])
+
     def forward(self, x: torch.Tensor, arch: Mapping[str, Value]) -> torch.Tensor:
         states = [x]
         for i in range(1, self.nodes):
@@ -126,7 +130,7 @@ class Nb201MixedCell(nn.Module):
         states = [x]
         for i in range(1, self.nodes):
             terms = [
-                self.edges[f"edge{i}{j}"].forward_weighted(states[j], weights[f"edge{i}{j}"])
+                self.edge(f"edge{i}{j}").forward_weighted(states[j], weights[f"edge{i}{j}"])
                 for j in range(i)
             ]
             states.append(sum(terms[1:], terms[0]))
@@ -134,8 +138,8 @@ class Nb201MixedCell(nn.Module):
 
     def extract(self, arch: Mapping[str, Value]) -> Nb201Cell:
         edges = {
-            label: mixed.extract(str(arch[label]))
-            for label, mixed in self.edges.items()
+            label: self.edge(label).extract(str(arch[label]))
+            for label in self.edges
             if arch[label] != "none"
         }
         return Nb201Cell(edges, self.nodes)
@@ -201,10 +205,10 @@ class Nb201Supernet(CellSupernet):
 
     def mixed_ops(self) -> list[tuple[str, MixedOp]]:
         return [
-            (label, mixed)
+            (label, m.edge(label))
             for m in self.body
             if isinstance(m, Nb201MixedCell)
-            for label, mixed in m.edges.items()
+            for label in m.edges
         ]
 
     @torch.no_grad()

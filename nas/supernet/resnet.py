@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -43,8 +44,8 @@ class ElasticConvBN(nn.Module):
     @torch.no_grad()
     def extract(self, c_in: int, c_out: int, kernel: int) -> nn.Sequential:
         out = conv_bn(c_in, c_out, kernel, self.stride)
-        out[0].weight.copy_(self._weight(c_in, c_out, kernel))
-        _copy_bn(out[1], self.bn, c_out)
+        cast(nn.Conv2d, out[0]).weight.copy_(self._weight(c_in, c_out, kernel))
+        _copy_bn(cast(nn.BatchNorm2d, out[1]), self.bn, c_out)
         return out
 
 
@@ -119,7 +120,7 @@ class ElasticResBlock(nn.Module):
         for k, (conv, (c_out, k_size)) in enumerate(
             zip(self.convs, self._plan(width, kernel), strict=True)
         ):
-            block.convs[k] = conv.extract(c, c_out, k_size)
+            block.convs[k] = cast(ElasticConvBN, conv).extract(c, c_out, k_size)
             c = c_out
         if self.shortcut is not None:
             block.shortcut = self.shortcut.extract(c_in, width, 1)
@@ -198,11 +199,15 @@ class ResnetSupernet(Supernet):
         self.stages = nn.ModuleList(stages)
         self.classifier = nn.Linear(c, num_classes)
 
+    @staticmethod
+    def _block(layers: nn.Module, j: int, kind: str) -> ElasticResBlock:
+        return cast(ElasticResBlock, cast(nn.ModuleDict, cast(nn.ModuleList, layers)[j])[kind])
+
     def forward(self, x: torch.Tensor, arch: Mapping[str, Value]) -> torch.Tensor:
         h = self.stem(x)
         for layers, st in zip(self.stages, self.resnet.stages(arch), strict=True):
             for j in range(st.depth):
-                h = layers[j][st.block](h, st.width, st.kernel)
+                h = self._block(layers, j, st.block)(h, st.width, st.kernel)
         w = h.shape[1]
         return F.linear(h.mean(dim=(2, 3)), self.classifier.weight[:, :w], self.classifier.bias)
 
@@ -212,7 +217,7 @@ class ResnetSupernet(Supernet):
         c = self.resnet.model.stem.channels
         for layers, st in zip(self.stages, self.resnet.stages(arch), strict=True):
             for j in range(st.depth):
-                blocks.append(layers[j][st.block].extract(c, st.width, st.kernel))
+                blocks.append(self._block(layers, j, st.block).extract(c, st.width, st.kernel))
                 c = st.width
         classifier = nn.Linear(c, self.num_classes)
         classifier.weight.copy_(self.classifier.weight[:, :c])

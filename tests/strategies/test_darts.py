@@ -137,7 +137,7 @@ def test_latency_table_measures_each_distinct_operation_once() -> None:
     assert sorted(set(calls)) == sorted(calls) and len(calls) == 6
     assert {(1, 4, 8, 8), (1, 8, 4, 4)} == {s for _, s in calls}
     # per edge key: none 0; others summed over the 2 cells of each stage: 2 * 4 + 2 * 8
-    for key, ops in space.mixed_edges():
+    for key, _ in space.mixed_edges():
         assert table[key] == [0.0, 24.0, 24.0, 24.0], key
 
 
