@@ -1,12 +1,12 @@
 """Wall time and derived architectures of DARTS on the two cell spaces, default data.
 
-Runs ``nas search --space S --strategy darts --budget E`` for S in (nb201, darts), each plain
-(``--darts-latency-weight 0``) and hardware-aware (``--darts-latency-weight L``), in a fresh
-folder, and writes a Markdown report (machine, per-run wall time split into search, evaluation
-and latency, and per epoch the derived cell, its accuracy with inherited weights, its measured
-latency and the expected latency of the relaxation).
+Runs ``nas search --space S --strategy darts --budget E`` for S in (nb201, darts), for each
+``--darts-latency-weight L`` given (default: plain, L = 0, and hardware-aware, L = 0.1), in a
+fresh folder, and writes a Markdown report (machine, per-run wall time split into search,
+evaluation and latency, and per epoch the derived cell, its accuracy with inherited weights,
+its measured latency and the expected latency of the relaxation).
 
-    .venv/bin/python benchmarks/bench_darts.py [--epochs 5] [--latency-weight 0.1] \
+    .venv/bin/python benchmarks/bench_darts.py [--epochs 5] [--latency-weights 0,0.1] \
         [--out benchmarks/results/darts.md]
 """
 
@@ -31,7 +31,11 @@ from nas.storage import keys
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--latency-weight", type=float, default=0.1)
+    ap.add_argument(
+        "--latency-weights",
+        default="0,0.1",
+        help="comma-separated --darts-latency-weight values, one run per space each",
+    )
     ap.add_argument("--spaces", default="nb201,darts")
     ap.add_argument("--out", default="benchmarks/results/darts.md")
     args = ap.parse_args()
@@ -53,7 +57,7 @@ def main() -> None:
     ]
     details: list[str] = []
     for space in args.spaces.split(","):
-        for weight in (0.0, args.latency_weight):
+        for weight in (float(w) for w in args.latency_weights.split(",")):
             study = f"{space}-L{weight}"
             t0 = time.perf_counter()
             r = run_search(
