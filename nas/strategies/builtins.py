@@ -2,7 +2,5 @@
 
 from __future__ import annotations
 
-from nas.strategies import (
-    darts,  # noqa: F401
-    optuna_samplers,  # noqa: F401
-)
+import nas.strategies.darts  # noqa: F401
+from nas.strategies import optuna_samplers  # noqa: F401

@@ -146,7 +146,7 @@ def run_darts(
 
         table = op_latency_table(net, edges, space.latency_input.shape, measure)
         reporter.message(f"latency table measured ({time.perf_counter() - t0:.1f} s)")
-        study.set_user_attr("darts_latency_table_ms", table)
+        study.set_user_attr(keys.DARTS_LATENCY_TABLE, table)
     search = DartsSearch(net, edges, cfg, table)
     evaluator = SupernetEvaluator(
         space, net, data, target, cache=cache, calib_batches=opts.calib_batches, seed=opts.seed

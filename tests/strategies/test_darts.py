@@ -179,7 +179,7 @@ def test_darts_run_records_one_trial_per_epoch(tmp_path: Path, storage_url: str)
             assert len(probs) == len(edges[k]) and sum(probs) == pytest.approx(1, abs=1e-4)
         assert ua[keys.ARCH] == space.derive(w)
         assert ua[keys.EXPECTED_LATENCY_MS] > 0
-    assert "darts_latency_table_ms" in study.user_attrs
+    assert set(study.user_attrs[keys.DARTS_LATENCY_TABLE]) == set(edges)
     # a finished run is not repeated; a partial one cannot be continued
     again = run_search(_darts_opts(tmp_path, storage_url, budget=2))
     assert again.completed == 2 and again.supernet == ""
