@@ -38,7 +38,15 @@ def main() -> None:
     )
     ap.add_argument("--spaces", default="nb201,darts")
     ap.add_argument("--out", default="benchmarks/results/darts.md")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for search and latency (default 1: on a shared machine a second "
+        "thread waits for a free core at every operation and inflates timings many-fold)",
+    )
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     folder = Path(tempfile.mkdtemp(prefix="nas-bench-darts-"))
     url = f"sqlite:///{folder / 'studies.db'}"
     lines = [
@@ -49,7 +57,8 @@ def main() -> None:
         "",
         f"command: `nas search --space S --strategy darts --budget {args.epochs} "
         "--darts-latency-weight L` (defaults otherwise: first order, arch lr 3e-3, batch 64, "
-        "latency on the cpu target at the space's latency input 1x3x32x32)",
+        f"latency on the cpu target with {args.threads} thread(s) at the space's latency "
+        "input 1x3x32x32)",
         "",
         "| space | L | wall s | search s | evaluation s | latency s | last-epoch accuracy "
         "| last-epoch latency ms |",
@@ -68,6 +77,7 @@ def main() -> None:
                     storage=url,
                     study=study,
                     darts_latency_weight=weight,
+                    threads=args.threads,
                 )
             )
             wall = time.perf_counter() - t0
