@@ -32,7 +32,7 @@ from nas.storage import Store, keys
 from nas.storage import studies as st
 from nas.storage.results import pareto_front
 from nas.storage.studies import StudySettings
-from nas.strategies import StrategyContext, create_sampler, default_strategy, get_strategy
+from nas.strategies import StrategyContext, create_sampler, darts, default_strategy, get_strategy
 
 if TYPE_CHECKING:
     from nas.data import Dataset
@@ -68,6 +68,9 @@ class SearchOptions:
     calib_batches: int = 4
     checkpoint_dir: str | None = None
     workers: int = 1  # local worker processes
+    darts_order: int = 1  # --strategy darts: 1 first-order, 2 second-order (unrolled)
+    darts_latency_weight: float = 0.0  # --strategy darts: loss per ms of expected latency
+    darts_arch_lr: float = 3e-3  # --strategy darts: Adam learning rate of the arch weights
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -86,6 +89,14 @@ class SearchOptions:
             raise OptionError(f"--supernet-epochs must be >= 1, got {self.supernet_epochs}")
         if self.strategy is not None:
             get_strategy(self.strategy)
+        if self.darts_order not in (1, 2):
+            raise OptionError(f"--darts-order must be 1 or 2, got {self.darts_order}")
+        if self.darts_latency_weight < 0:
+            raise OptionError(
+                f"--darts-latency-weight must be >= 0, got {self.darts_latency_weight}"
+            )
+        if not self.darts_arch_lr > 0:
+            raise OptionError(f"--darts-arch-lr must be > 0, got {self.darts_arch_lr}")
 
     @property
     def n_objectives(self) -> int:
@@ -154,6 +165,13 @@ def run_search(
     # ---- validate everything before touching the storage -----------------------------------
     space = load_space(opts.space)
     plan = check_evaluator(opts, space)
+    if opts.strategy_name == darts.NAME:
+        darts.check_space(space)
+        if plan.kind != "supernet" or opts.workers > 1:
+            raise OptionError(
+                "--strategy darts trains its own supernet in one process: it takes neither "
+                "--evaluator nor --workers"
+            )
     data, target = None, None
     if plan.needs_data:  # a table evaluator needs neither data nor a target (nor torch)
         from nas.hardware import create_target
@@ -185,13 +203,20 @@ def run_search(
     else:
         base = f"{space.name}-{settings.strategy}-{date.today():%Y%m%d}"
         name = default_study_name(store, base, settings)
+    if settings.strategy == darts.NAME:
+        darts.check_resume(store, name, opts.budget)
     # ---- study ---------------------------------------------------------------------------
     study = st.create_or_resume(store, name, settings, opts.budget)
     done = st.count_complete(study)
     seconds: dict[str, float] = {"supernet": 0.0, "evaluation": 0.0, "latency": 0.0}
     result = SearchResult(name, opts.storage, opts.budget, done, [], settings, "", seconds)
     try:
-        if done < opts.budget and opts.workers > 1:
+        if done < opts.budget and settings.strategy == darts.NAME:
+            assert data is not None and target is not None
+            rep.message(f"data: {data.summary()}")
+            seconds.update(darts.run_darts(opts, space, data, target, store, study, settings, rep))
+            result.supernet = "darts"
+        elif done < opts.budget and opts.workers > 1:
             from nas.pool import run_local_workers
 
             rep.search_started(name, done, opts.budget)

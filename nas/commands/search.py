@@ -43,12 +43,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--budget",
         type=whole_number,
         default=d.budget,
-        help=f"completed candidate evaluations the study should hold (default {d.budget})",
+        help=f"completed candidate evaluations the study should hold (default {d.budget}); "
+        "with --strategy darts: the number of search epochs (one trial per epoch)",
     )
     p.add_argument(
         "--strategy",
         default=None,
-        help="random, tpe, nsga2 or evolution (default: nsga2 for pareto, tpe for weighted)",
+        help="random, tpe, nsga2, evolution or darts (default: nsga2 for pareto, tpe for "
+        "weighted); darts (cell spaces nb201, darts) trains the supernet by differentiable "
+        "search, records the derived cell after every epoch, and takes --budget as epochs",
     )
     p.add_argument(
         "--data",
@@ -147,6 +150,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="evaluate in K local 'nas worker' processes sharing the study (default 1). "
         "SQLite handles a few local workers (WAL journal, write-locking transactions, 60 s "
         "busy timeout); use PostgreSQL for workers on several machines (see nas worker --help)",
+    )
+    g = p.add_argument_group("darts", "options of --strategy darts (see docs/darts.md)")
+    g.add_argument(
+        "--darts-order",
+        type=int,
+        choices=[1, 2],
+        default=d.darts_order,
+        help="1: first-order DARTS (default); 2: second-order (unrolled) approximation",
+    )
+    g.add_argument(
+        "--darts-latency-weight",
+        type=float,
+        default=d.darts_latency_weight,
+        metavar="L",
+        help="hardware-aware term: adds L * expected latency (ms, from a per-operation "
+        f"latency table measured on --target) to the architecture loss (default "
+        f"{d.darts_latency_weight}: plain DARTS). Not --latency-weight, which is the "
+        "weighted objective's exponent",
+    )
+    g.add_argument(
+        "--darts-arch-lr",
+        type=float,
+        default=d.darts_arch_lr,
+        help=f"Adam learning rate of the architecture weights (default {d.darts_arch_lr})",
     )
     p.set_defaults(run=run)
 
@@ -271,6 +298,9 @@ def run(args: argparse.Namespace) -> int:
         accuracy_column=args.accuracy_column,
         latency_column=args.latency_column,
         workers=args.workers,
+        darts_order=args.darts_order,
+        darts_latency_weight=args.darts_latency_weight,
+        darts_arch_lr=args.darts_arch_lr,
     )
     with make_progress() as progress:
         result = run_search(opts, _RichReporter(progress))

@@ -18,11 +18,15 @@ from pydantic import BaseModel, ValidationError
 from nas.errors import SpaceError
 from nas.spaces.base import Space
 from nas.spaces.chain import ChainSpace, ChainSpaceModel
+from nas.spaces.darts import DartsSpace, DartsSpaceModel
 from nas.spaces.nb201 import Nb201Space, Nb201SpaceModel
+from nas.spaces.resnet import ResnetSpace, ResnetSpaceModel
 
 _KINDS: dict[str, tuple[type[BaseModel], Callable[[Any], Space]]] = {
     "chain": (ChainSpaceModel, ChainSpace),
     "nb201": (Nb201SpaceModel, Nb201Space),
+    "darts": (DartsSpaceModel, DartsSpace),
+    "resnet": (ResnetSpaceModel, ResnetSpace),
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -100,3 +100,17 @@ class Nb201Space(Space):
 
     def size(self) -> int:
         return len(self.model.operations) ** len(self.edges)
+
+    # ---- differentiable search (DARTS) ---------------------------------------------------
+    def mixed_edges(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Every edge label and the operations its mixed op holds (one weight vector each)."""
+        return [(c.label, tuple(str(o) for o in c.options)) for c in self.choices]
+
+    def derive(self, weights: Mapping[str, Sequence[float]]) -> Arch:
+        """The discrete cell: the strongest operation of every edge, ``none`` included, as
+        NAS-Bench-201 derives DARTS cells (Dong & Yang, Sec. 5)."""
+        arch: dict[str, Value] = {}
+        for label, ops in self.mixed_edges():
+            w = weights[label]
+            arch[label] = ops[max(range(len(ops)), key=lambda k: w[k])]
+        return self.canonical(arch)

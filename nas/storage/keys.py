@@ -36,3 +36,10 @@ TABLE_ROW = "table_row"  # every column of the matched table row, values as in t
 # ---- several workers (nas/storage/coordination.py) ----------------------------------------
 WORKER = "worker"  # "host/boot/pidns:pid#trial_number" of the process that ran the trial
 FAIL_REASON = "fail_reason"  # why a trial failed ("interrupted", the candidate's error)
+
+# ---- DARTS trials (nas.strategies.darts) ------------------------------------------------
+ARCH_WEIGHTS = "arch_weights"  # per edge key: softmax of the architecture logits, op order
+DARTS_EPOCH = "darts_epoch"  # the search epoch after which the architecture was derived
+DARTS_LOSS = "darts_loss"  # mean training loss of the mixture in that epoch
+EXPECTED_LATENCY_MS = "expected_latency_ms"  # sum over edges of softmax . per-op latency table
+DARTS_LATENCY_TABLE = "darts_latency_table_ms"  # study attr: edge key -> per-op latency (ms)

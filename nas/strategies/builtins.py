@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nas.strategies import (
+    darts,  # noqa: F401
     evolution,  # noqa: F401
     optuna_samplers,  # noqa: F401
 )
