@@ -18,7 +18,7 @@ from nas.errors import NasInputError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # sub-command modules, in the order ``nas --help`` lists them
-COMMANDS = ("search", "studies", "show")
+COMMANDS = ("search", "studies", "show", "device", "hardware")
 
 
 class _Parser(argparse.ArgumentParser):

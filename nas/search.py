@@ -16,6 +16,7 @@ from optuna.trial import FrozenTrial
 
 import nas
 from nas.errors import NasInputError, OptionError
+from nas.evaluators.base import LATENCY_MODES
 from nas.loop import optimize_until_budget
 from nas.objective import TrialObjective, constraints
 from nas.spaces import load_space
@@ -50,6 +51,7 @@ class SearchOptions:
     batch_size: int = 128
     calib_batches: int = 4
     checkpoint_dir: str | None = None
+    latency: str = "measured"  # "measured" | "predicted" | "hybrid" (nas.evaluators.latency)
 
     def __post_init__(self) -> None:
         if self.budget < 1:
@@ -66,6 +68,10 @@ class SearchOptions:
             raise OptionError(f"--supernet-epochs must be >= 1, got {self.supernet_epochs}")
         if self.strategy is not None:
             get_strategy(self.strategy)
+        if self.latency not in LATENCY_MODES:
+            raise OptionError(
+                f"--latency must be one of {', '.join(LATENCY_MODES)}, got {self.latency!r}"
+            )
 
     @property
     def n_objectives(self) -> int:
@@ -130,6 +136,7 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> SearchR
         load_data(opts.data), channels=space.input_channels, resolution=space.train_resolution
     )
     target = create_target(opts.target, threads=opts.threads)
+    target.fingerprint_id()  # a remote device that is unreachable or refuses is bad input
     settings = StudySettings(
         space=space.name,
         space_digest=space.digest,

@@ -86,7 +86,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="X",
         help="hard constraint: candidates slower than X ms are infeasible",
     )
-    p.add_argument("--target", default=d.target, help="where latency is measured (default cpu)")
+    p.add_argument(
+        "--target",
+        default=d.target,
+        help="where latency is measured: cpu (default), onnxruntime, cuda, remote:HOST:PORT "
+        "(a 'nas device serve' agent; token in NAS_DEVICE_TOKEN)",
+    )
+    p.add_argument(
+        "--latency",
+        choices=["measured", "predicted", "hybrid"],
+        default=d.latency,
+        help="measured: time every candidate end to end (default); predicted: lookup table "
+        "plus fitted correction (profiled once per target); hybrid: predict all, measure only "
+        "candidates that could enter the Pareto front",
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -164,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         calib_batches=args.calib_batches,
         checkpoint_dir=args.checkpoint_dir,
+        latency=args.latency,
     )
     progress = Progress(
         TextColumn("{task.description:>8}"),

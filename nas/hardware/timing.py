@@ -5,8 +5,9 @@
    estimated standard error of the median, ``1.253 * 1.4826 * MAD / sqrt(n)``, is below
    ``rel_tol`` of the median. Caps: ``max_runs`` runs or ``max_seconds`` of timing.
 3. Outliers are rejected before the statistics: a run slower than ``median + 5 * 1.4826 * MAD``
-   (a robust 5-sigma bound) is dropped; on a shared machine those are preemptions, not the
-   model. Faster runs are never dropped. The count of dropped runs is reported.
+   (a robust 5-sigma bound, at least 1 % of the median) is dropped; on a shared machine those
+   are preemptions, not the model. Faster runs are never dropped. The count of dropped runs
+   is reported.
 4. The result is *noisy* when the cap was hit before the median was stable, or when the
    p10-p90 spread exceeds ``noisy_spread`` of the median.
 """
@@ -71,8 +72,10 @@ def summarize(
     """Statistics of timed runs after outlier rejection (see the module docstring)."""
     x = np.asarray(samples_ms, dtype=np.float64)
     med = float(np.median(x))
-    bound = med + 5 * 1.4826 * _mad(x)
-    kept = x[x <= bound] if _mad(x) > 0 else x
+    # The 1 % floor keeps a run of identical timings (MAD 0) from rejecting everything above
+    # the median while still catching a preemption among them.
+    bound = med + max(5 * 1.4826 * _mad(x), 0.01 * med)
+    kept = x[x <= bound]
     med = float(np.median(kept))
     p10, p90 = (float(v) for v in np.percentile(kept, [10, 90]))
     noisy = (not stable) or (p90 - p10) > noisy_spread * med
@@ -98,17 +101,39 @@ def time_runs(
     sync: Callable[[], None] = lambda: None,
 ) -> LatencyStats:
     """Time ``run`` following the protocol; ``sync`` waits for asynchronous devices."""
+
+    def timed() -> float:
+        t0 = clock()
+        run()
+        sync()
+        return (clock() - t0) * 1000.0
+
     for _ in range(cfg.warmup):
         run()
     sync()
+    return time_samples(timed, cfg, clock=clock, warmed_up=True)
+
+
+def time_samples(
+    timed: Callable[[], float],
+    cfg: TimingConfig,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+    warmed_up: bool = False,
+) -> LatencyStats:
+    """The protocol for a ``timed`` callable that runs once and returns its own milliseconds.
+
+    Devices with their own timers (CUDA events) use this directly; ``clock`` only enforces the
+    ``max_seconds`` cap.
+    """
+    if not warmed_up:
+        for _ in range(cfg.warmup):
+            timed()
     samples: list[float] = []
     started = clock()
     stable = False
     while len(samples) < cfg.max_runs:
-        t0 = clock()
-        run()
-        sync()
-        samples.append((clock() - t0) * 1000.0)
+        samples.append(timed())
         if len(samples) >= cfg.min_runs:
             x = np.asarray(samples)
             med = float(np.median(x))

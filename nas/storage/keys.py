@@ -29,3 +29,8 @@ CONSTRAINT = "constraint"  # [latency_ms - max_latency_ms]; <= 0 is feasible
 # ---- study user attributes ----------------------------------------------------------------
 SETTINGS = "settings"  # dict, see nas.storage.studies.StudySettings
 BUDGET = "budget"
+
+# ---- hardware-aware objectives (issue 3) ----------------------------------------------------
+LATENCY_PREDICTED_MS = "latency_predicted_ms"  # lookup-table prediction (predicted/hybrid modes)
+PEAK_ACTIVATION_MB = "peak_activation_mb"  # peak live activation memory of one forward, MiB
+LATENCY_MODE = "latency_mode"  # "measured" | "predicted" | "hybrid": how latency was obtained
