@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import socket
 import subprocess
@@ -199,3 +198,35 @@ def test_serve_without_token_exits_2() -> None:
     assert r.stderr.strip().splitlines() == [
         "nas: error: the device agent needs a token: set NAS_DEVICE_TOKEN or pass --token"
     ]
+
+
+@pytest.mark.slow
+def test_search_measures_on_the_device(
+    agent: Agent, storage_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optuna
+    from optuna.trial import TrialState
+
+    from nas.search import SearchOptions, run_search
+    from nas.storage import keys
+    from tests.conftest import TINY
+
+    monkeypatch.setenv("NAS_DEVICE_TOKEN", TOKEN)
+    before = agent.measurements()
+    opts = SearchOptions(
+        space=str(TINY),
+        supernet_epochs=1,
+        calib_batches=1,
+        batch_size=256,
+        storage=storage_url,
+        study="r",
+        budget=3,
+        target=f"remote:127.0.0.1:{agent.port}",
+    )
+    run_search(opts)
+    trials = optuna.load_study(study_name="r", storage=storage_url).get_trials(
+        states=(TrialState.COMPLETE,)
+    )
+    measured = [t for t in trials if t.user_attrs[keys.LATENCY_SOURCE] == "measured"]
+    assert len(trials) == 3 and agent.measurements() == before + len(measured) >= before + 1
+    assert all(t.user_attrs[keys.FINGERPRINT]["target"] == "onnxruntime" for t in trials)
