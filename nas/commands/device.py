@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         max_upload_mb=args.max_upload_mb,
     )
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), int(server.server_address[1])
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         err_console.print(
             f"warning: listening on {args.host}: plain HTTP, the token and models travel in "

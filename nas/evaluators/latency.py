@@ -157,7 +157,12 @@ def fit_predictor(
         a=corr.a,
         b=corr.b,
         n=corr.n,
-        meta={"arch_hashes": hashes, "table_sums_ms": sums, "measured_ms": measured},
+        meta={
+            "floor_ratio": corr.floor_ratio,
+            "arch_hashes": hashes,
+            "table_sums_ms": sums,
+            "measured_ms": measured,
+        },
     )
     return LatencyPredictor(space, table, corr, num_classes)
 
@@ -186,7 +191,8 @@ def load_predictor(
     if fit is None:
         say(f"fitting the latency predictor on {fit_samples} end-to-end measurements")
         return fit_predictor(store, space, target, num_classes, samples=fit_samples, seed=seed)
-    corr = Correction(float(fit["a"]), float(fit["b"]), int(fit["n"]))
+    floor = float(fit["meta"].get("floor_ratio", 0.0))
+    corr = Correction(float(fit["a"]), float(fit["b"]), int(fit["n"]), floor)
     return LatencyPredictor(space, {k: table[k] for k in keys_needed}, corr, num_classes)
 
 

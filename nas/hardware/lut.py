@@ -10,7 +10,8 @@ every layer the space allows. Layers 1.. of a stage all see the same shape, so t
 
 A plain sum misses what the network pays once (framework dispatch, memory traffic between
 layers, the graph-level fusion of a runtime), so the predictor adds a linear correction
-``a * sum + b`` fitted by least squares to a few end-to-end measurements. Quality is reported
+``a * sum + b`` fitted (Theil-Sen, robust to disturbed measurements) to a few end-to-end
+measurements. Quality is reported
 as nn-Meter (Zhang et al., 2021) does: Kendall's tau, MAPE and the share within +-10 %.
 """
 
@@ -154,28 +155,43 @@ def build_layer(space: Space, spec: LayerSpec) -> nn.Module:
 # ---- the predictor ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Correction:
-    """``latency ~= a * table_sum + b`` (ms), fitted on ``n`` end-to-end measurements."""
+    """``latency ~= a * table_sum + b`` (ms), fitted on ``n`` end-to-end measurements.
+
+    ``floor_ratio`` is the smallest measured / table-sum ratio of the fit: a prediction never
+    goes below ``floor_ratio * table_sum``, so a negative intercept cannot make a small
+    network's prediction zero or negative.
+    """
 
     a: float = 1.0
     b: float = 0.0
     n: int = 0
+    floor_ratio: float = 0.0
+
+    def apply(self, table_sum: float) -> float:
+        return max(self.a * table_sum + self.b, self.floor_ratio * table_sum)
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
 
 
 def fit_correction(sums: Sequence[float], measured: Sequence[float]) -> Correction:
-    """Least-squares ``a, b``; with fewer than two distinct sums only a scale is fitted."""
+    """Robust line through ``(sum, measured)``: Theil-Sen (median of pairwise slopes), which
+    a few measurements disturbed by other load on the machine cannot pull away. With fewer
+    than two distinct sums, or a non-positive slope, only a scale is fitted."""
     import numpy as np
+    from scipy.stats import theilslopes
 
     x = np.asarray(sums, dtype=np.float64)
     y = np.asarray(measured, dtype=np.float64)
-    if len(x) != len(y) or len(x) == 0:
-        raise ValueError("fit needs as many measurements as table sums, at least one")
-    if len(x) < 2 or np.ptp(x) == 0:
-        return Correction(float(y.sum() / x.sum()), 0.0, len(x))
-    a, b = np.polyfit(x, y, 1)
-    return Correction(float(a), float(b), len(x))
+    if len(x) != len(y) or len(x) == 0 or (x <= 0).any():
+        raise ValueError("fit needs as many positive table sums as measurements, at least one")
+    ratios = y / x
+    floor = float(ratios.min())
+    if len(x) >= 2 and np.ptp(x) > 0:
+        slope, intercept, _, _ = theilslopes(y, x)
+        if slope > 0:
+            return Correction(float(slope), float(intercept), len(x), floor)
+    return Correction(float(np.median(ratios)), 0.0, len(x), floor)
 
 
 @dataclass(frozen=True)
@@ -200,8 +216,7 @@ class LatencyPredictor:
 
     def predict(self, arch: Mapping[str, Value]) -> float:
         """Predicted end-to-end median latency (ms)."""
-        c = self.correction
-        return c.a * self.table_sum(arch) + c.b
+        return self.correction.apply(self.table_sum(arch))
 
 
 @dataclass(frozen=True)

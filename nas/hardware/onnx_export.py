@@ -47,7 +47,7 @@ def to_onnx_bytes(module: object, input_shape: tuple[int, ...]) -> bytes:
             torch.onnx.export(
                 module,
                 (x,),
-                buf,
+                buf,  # type: ignore[arg-type]  # a file object works; the stub says path
                 dynamo=False,
                 input_names=[INPUT_NAME],
                 output_names=[OUTPUT_NAME],

@@ -1,6 +1,12 @@
 """The latency measurement protocol, shared by every target.
 
 1. ``warmup`` untimed runs (caches, allocator, lazy kernels).
+1b. Short models are timed in groups: when one run takes less than ``min_sample_ms``, each
+   sample is the mean of ``repeat`` back-to-back runs spanning about ``min_sample_ms`` (as
+   ``timeit`` does). On a shared machine a sub-millisecond run either fits in the scheduler's
+   time slice or is preempted whole, so single runs of short layers are bimodal while a
+   network's runs are slowed in proportion; grouping puts the lookup table's layers and the
+   networks in the same regime, and keeps clock overhead out of tiny timings.
 2. Timed runs in rounds until the median is *stable* or a cap is hit. Stable means the
    estimated standard error of the median, ``1.253 * 1.4826 * MAD / sqrt(n)``, is below
    ``rel_tol`` of the median. Caps: ``max_runs`` runs or ``max_seconds`` of timing.
@@ -14,6 +20,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -31,11 +38,20 @@ class TimingConfig:
     max_seconds: float = 3.0
     rel_tol: float = 0.01
     noisy_spread: float = 0.25
+    min_sample_ms: float = 10.0
+    max_repeat: int = 1000
 
     def __post_init__(self) -> None:
-        if self.warmup < 0 or self.min_runs < 3 or self.max_runs < self.min_runs:
+        if (
+            self.warmup < 0
+            or self.min_runs < 3
+            or self.max_runs < self.min_runs
+            or self.min_sample_ms < 0
+            or self.max_repeat < 1
+        ):
             raise OptionError(
-                f"timing needs warmup >= 0 and 3 <= min_runs <= max_runs, got {self}"
+                "timing needs warmup >= 0, 3 <= min_runs <= max_runs, min_sample_ms >= 0 and "
+                f"max_repeat >= 1, got {self}"
             )
 
 
@@ -53,13 +69,15 @@ class LatencyStats:
     rejected: int
     warmup: int
     noisy: bool
+    repeat: int = 1  # runs averaged into each sample (short models, see the protocol)
 
     def to_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, float | int | bool]) -> LatencyStats:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__})  # type: ignore[arg-type]
+        # rows stored before a field existed take its default
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})  # type: ignore[arg-type]
 
 
 def _mad(x: np.ndarray) -> float:
@@ -67,7 +85,7 @@ def _mad(x: np.ndarray) -> float:
 
 
 def summarize(
-    samples_ms: list[float], *, warmup: int, stable: bool, noisy_spread: float
+    samples_ms: list[float], *, warmup: int, stable: bool, noisy_spread: float, repeat: int = 1
 ) -> LatencyStats:
     """Statistics of timed runs after outlier rejection (see the module docstring)."""
     x = np.asarray(samples_ms, dtype=np.float64)
@@ -90,6 +108,7 @@ def summarize(
         rejected=len(x) - len(kept),
         warmup=warmup,
         noisy=noisy,
+        repeat=repeat,
     )
 
 
@@ -101,17 +120,26 @@ def time_runs(
     sync: Callable[[], None] = lambda: None,
 ) -> LatencyStats:
     """Time ``run`` following the protocol; ``sync`` waits for asynchronous devices."""
+    for _ in range(cfg.warmup - 1):
+        run()
+    # The last warm-up run (or one extra run without warm-up) sizes the groups.
+    t0 = clock()
+    if cfg.warmup > 0 or cfg.min_sample_ms > 0:
+        run()
+    sync()
+    once_ms = (clock() - t0) * 1000.0
+    repeat = 1
+    if once_ms < cfg.min_sample_ms:
+        repeat = min(cfg.max_repeat, math.ceil(cfg.min_sample_ms / max(once_ms, 1e-6)))
 
     def timed() -> float:
         t0 = clock()
-        run()
+        for _ in range(repeat):
+            run()
         sync()
-        return (clock() - t0) * 1000.0
+        return (clock() - t0) * 1000.0 / repeat
 
-    for _ in range(cfg.warmup):
-        run()
-    sync()
-    return time_samples(timed, cfg, clock=clock, warmed_up=True)
+    return time_samples(timed, cfg, clock=clock, warmed_up=True, repeat=repeat)
 
 
 def time_samples(
@@ -120,6 +148,7 @@ def time_samples(
     *,
     clock: Callable[[], float] = time.perf_counter,
     warmed_up: bool = False,
+    repeat: int = 1,
 ) -> LatencyStats:
     """The protocol for a ``timed`` callable that runs once and returns its own milliseconds.
 
@@ -143,4 +172,6 @@ def time_samples(
                 break
         if clock() - started > cfg.max_seconds and len(samples) >= cfg.min_runs:
             break
-    return summarize(samples, warmup=cfg.warmup, stable=stable, noisy_spread=cfg.noisy_spread)
+    return summarize(
+        samples, warmup=cfg.warmup, stable=stable, noisy_spread=cfg.noisy_spread, repeat=repeat
+    )

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nas.errors import OptionError
-from nas.hardware import TimingConfig, create_target
+from nas.hardware import LatencyStats, TimingConfig, create_target
 from nas.hardware.timing import summarize, time_runs
 
 
@@ -30,7 +30,7 @@ class FakeClock:
 
 def test_constant_delay_is_stable_after_min_runs() -> None:
     clock = FakeClock(itertools.repeat(5.0))
-    cfg = TimingConfig(warmup=2, min_runs=10, max_runs=50)
+    cfg = TimingConfig(warmup=2, min_runs=10, max_runs=50, min_sample_ms=0)
     stats = time_runs(clock.run, cfg, clock=clock)
     assert stats.median_ms == pytest.approx(5.0)
     assert stats.runs == 10 and stats.warmup == 2 and clock.calls == 12
@@ -40,7 +40,9 @@ def test_constant_delay_is_stable_after_min_runs() -> None:
 def test_outliers_are_rejected_and_counted() -> None:
     delays = [10.0] * 3 + [10.0, 10.1, 9.9, 10.0, 50.0, 10.05, 9.95, 10.0, 10.02, 9.98]
     clock = FakeClock(iter(delays))
-    stats = time_runs(clock.run, TimingConfig(warmup=3, min_runs=10, max_runs=10), clock=clock)
+    stats = time_runs(
+        clock.run, TimingConfig(warmup=3, min_runs=10, max_runs=10, min_sample_ms=0), clock=clock
+    )
     assert stats.rejected == 1
     assert stats.runs == 9
     assert stats.median_ms == pytest.approx(10.0, abs=0.01)
@@ -50,16 +52,36 @@ def test_outliers_are_rejected_and_counted() -> None:
 def test_unstable_timings_hit_the_cap_and_are_noisy() -> None:
     pattern = itertools.cycle([5.0, 15.0, 10.0, 20.0, 2.0])
     clock = FakeClock(pattern)
-    stats = time_runs(clock.run, TimingConfig(warmup=0, min_runs=5, max_runs=25), clock=clock)
+    stats = time_runs(
+        clock.run, TimingConfig(warmup=0, min_runs=5, max_runs=25, min_sample_ms=0), clock=clock
+    )
     assert stats.runs + stats.rejected == 25
     assert stats.noisy
 
 
 def test_time_cap_stops_slow_models() -> None:
     clock = FakeClock(itertools.cycle([400.0, 600.0]))
-    cfg = TimingConfig(warmup=0, min_runs=3, max_runs=100, max_seconds=2.0)
+    cfg = TimingConfig(warmup=0, min_runs=3, max_runs=100, max_seconds=2.0, min_sample_ms=0)
     stats = time_runs(clock.run, cfg, clock=clock)
     assert stats.runs + stats.rejected <= 6
+
+
+def test_short_runs_are_timed_in_groups() -> None:
+    # 0.5 ms per run, samples of at least 10 ms: 20 runs per sample, each sample their mean
+    clock = FakeClock(itertools.repeat(0.5))
+    cfg = TimingConfig(warmup=2, min_runs=10, max_runs=50, min_sample_ms=10.0)
+    stats = time_runs(clock.run, cfg, clock=clock)
+    assert stats.repeat == 20 and stats.runs == 10
+    assert stats.median_ms == pytest.approx(0.5)
+    assert clock.calls == 2 + 10 * 20  # the last warm-up run sized the groups
+
+
+def test_long_runs_are_not_grouped_and_old_rows_still_load() -> None:
+    clock = FakeClock(itertools.repeat(12.0))
+    stats = time_runs(clock.run, TimingConfig(warmup=1, min_runs=5, max_runs=5), clock=clock)
+    assert stats.repeat == 1 and clock.calls == 1 + 5
+    old = {k: v for k, v in stats.to_dict().items() if k != "repeat"}
+    assert LatencyStats.from_dict(old) == stats
 
 
 def test_summary_percentiles() -> None:
