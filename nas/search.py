@@ -52,6 +52,7 @@ class SearchOptions:
     calib_batches: int = 4
     checkpoint_dir: str | None = None
     latency: str = "measured"  # "measured" | "predicted" | "hybrid" (nas.evaluators.latency)
+    clock: str = "wall"  # "wall" | "cpu" (nas.hardware.timing)
 
     def __post_init__(self) -> None:
         if self.budget < 1:
@@ -105,6 +106,15 @@ class SearchResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def timing_options(clock: str) -> dict[str, object]:
+    """``create_target`` options for ``--clock`` (none for the default wall clock)."""
+    if clock == "wall":
+        return {}
+    from nas.hardware import TimingConfig
+
+    return {"timing": TimingConfig(clock=clock)}
+
+
 def default_study_name(store: Store, base: str, settings: StudySettings) -> str:
     """``space-strategy-YYYYMMDD``; a same-day study with other settings gets ``-2``, ``-3``..."""
     name, n = base, 1
@@ -135,7 +145,7 @@ def run_search(opts: SearchOptions, reporter: Reporter | None = None) -> SearchR
     data = fit_to_space(
         load_data(opts.data), channels=space.input_channels, resolution=space.train_resolution
     )
-    target = create_target(opts.target, threads=opts.threads)
+    target = create_target(opts.target, threads=opts.threads, **timing_options(opts.clock))
     target.fingerprint_id()  # a remote device that is unreachable or refuses is bad input
     settings = StudySettings(
         space=space.name,

@@ -46,10 +46,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=64.0,
         help="largest model accepted, in MiB (default 64)",
     )
+    s.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall (default) or cpu: the measuring thread's CPU time (with --threads 1), "
+        "which other jobs on the device do not inflate",
+    )
     s.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from nas.hardware import TimingConfig
     from nas.hardware.agent import TOKEN_ENV, make_server
 
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV, "")
@@ -59,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         token=token,
         threads=args.threads,
         max_upload_mb=args.max_upload_mb,
+        timing=TimingConfig(clock=args.clock),
     )
     host, port = str(server.server_address[0]), int(server.server_address[1])
     if args.host not in ("127.0.0.1", "localhost", "::1"):

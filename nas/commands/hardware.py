@@ -21,6 +21,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="classifier outputs of the measured networks (default 10, as the digits data)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled architectures")
+    p.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall (default) or cpu: the measuring thread's CPU time, for shared machines",
+    )
     add_storage(p)
 
 
@@ -79,7 +85,9 @@ def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from nas.hardware.lut import all_specs
 
     all_specs(space, args.classes)  # refuses spaces without a table layout before writing
-    target = create_target(args.target, threads=args.threads)
+    from nas.search import timing_options
+
+    target = create_target(args.target, threads=args.threads, **timing_options(args.clock))
     target.fingerprint_id()
     return space, target, Store(args.storage)
 

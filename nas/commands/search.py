@@ -93,6 +93,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(a 'nas device serve' agent; token in NAS_DEVICE_TOKEN)",
     )
     p.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default=d.clock,
+        help="wall: elapsed time (default); cpu: the measuring thread's CPU time, which other "
+        "jobs on a shared machine do not inflate (use with --threads 1)",
+    )
+    p.add_argument(
         "--latency",
         choices=["measured", "predicted", "hybrid"],
         default=d.latency,
@@ -178,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         calib_batches=args.calib_batches,
         checkpoint_dir=args.checkpoint_dir,
         latency=args.latency,
+        clock=args.clock,
     )
     progress = Progress(
         TextColumn("{task.description:>8}"),

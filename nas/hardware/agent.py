@@ -230,7 +230,7 @@ def make_server(
         providers=chosen,
         timing=timing or TimingConfig(),
         max_upload_bytes=int(max_upload_mb * 2**20),
-        fingerprint=ort_fingerprint(n, chosen),
+        fingerprint=ort_fingerprint(n, chosen, (timing or TimingConfig()).clock),
     )
     handler = type("AgentHandler", (_Handler,), {"state": state})
     try:

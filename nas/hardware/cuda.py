@@ -44,6 +44,8 @@ class CudaTarget(Target):
             )
         self.device = torch.device("cuda", device)
         self.timing = timing or TimingConfig()
+        if self.timing.clock != "wall":
+            raise OptionError("--clock cpu does not apply to cuda: CUDA events time the GPU")
 
     def fingerprint(self) -> dict[str, str | int]:
         import torch

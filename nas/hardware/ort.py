@@ -49,7 +49,9 @@ def resolve_providers(providers: list[str] | None) -> list[str]:
     return chosen
 
 
-def ort_fingerprint(threads: int, providers: list[str]) -> dict[str, str | int]:
+def ort_fingerprint(
+    threads: int, providers: list[str], clock: str = "wall"
+) -> dict[str, str | int]:
     import onnxruntime as ort
 
     return {
@@ -59,6 +61,7 @@ def ort_fingerprint(threads: int, providers: list[str]) -> dict[str, str | int]:
         "providers": ",".join(providers),
         "threads": threads,
         "graph_optimization": "all",
+        **({"clock": clock} if clock != "wall" else {}),
     }
 
 
@@ -113,7 +116,7 @@ class OnnxRuntimeTarget(Target):
         self.timing = timing or TimingConfig()
 
     def fingerprint(self) -> dict[str, str | int]:
-        return ort_fingerprint(self.threads, self.providers)
+        return ort_fingerprint(self.threads, self.providers, self.timing.clock)
 
     def measure(self, module: Any, input_shape: Shape) -> LatencyStats:
         model = to_onnx_bytes(module, input_shape)

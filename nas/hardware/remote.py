@@ -70,7 +70,10 @@ class RemoteTarget(Target):
                 "nas device serve --threads N"
             )
         if timing is not None:
-            raise OptionError("a remote target times with the agent's own protocol settings")
+            raise OptionError(
+                "a remote target times with the agent's settings; set the clock there: "
+                "nas device serve --clock cpu"
+            )
         self.host, self.port = parse_address(address)
         self.token = token if token is not None else os.environ.get(TOKEN_ENV, "")
         if not self.token:

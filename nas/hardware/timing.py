@@ -1,12 +1,10 @@
 """The latency measurement protocol, shared by every target.
 
 1. ``warmup`` untimed runs (caches, allocator, lazy kernels).
-1b. Short models are timed in groups: when one run takes less than ``min_sample_ms``, each
-   sample is the mean of ``repeat`` back-to-back runs spanning about ``min_sample_ms`` (as
-   ``timeit`` does). On a shared machine a sub-millisecond run either fits in the scheduler's
-   time slice or is preempted whole, so single runs of short layers are bimodal while a
-   network's runs are slowed in proportion; grouping puts the lookup table's layers and the
-   networks in the same regime, and keeps clock overhead out of tiny timings.
+   Optionally (``min_sample_ms`` > 0, off by default) short models are timed in groups: each
+   sample is the mean of ``repeat`` back-to-back runs spanning about ``min_sample_ms``, as
+   ``timeit`` does, for clocks too coarse for one run. (Grouping does not help on a busy
+   machine: a group spans scheduler time slices that single short runs fit into.)
 2. Timed runs in rounds until the median is *stable* or a cap is hit. Stable means the
    estimated standard error of the median, ``1.253 * 1.4826 * MAD / sqrt(n)``, is below
    ``rel_tol`` of the median. Caps: ``max_runs`` runs or ``max_seconds`` of timing.
@@ -14,6 +12,12 @@
    (a robust 5-sigma bound, at least 1 % of the median) is dropped; on a shared machine those
    are preemptions, not the model. Faster runs are never dropped. The count of dropped runs
    is reported.
+Clock: ``wall`` (default) is ``time.perf_counter``: the latency a user sees. ``cpu`` is the
+calling thread's CPU time (``time.thread_time``): with one compute thread it is the latency
+the model would have on an idle machine, and it does not count time the scheduler gave to
+other processes, so it is the measurement to use on a machine shared with other jobs. It is
+recorded in the target's fingerprint, so the two never share a cache entry.
+
 4. The result is *noisy* when the cap was hit before the median was stable, or when the
    p10-p90 spread exceeds ``noisy_spread`` of the median.
 """
@@ -29,6 +33,8 @@ import numpy as np
 
 from nas.errors import OptionError
 
+CLOCKS = ("wall", "cpu")
+
 
 @dataclass(frozen=True)
 class TimingConfig:
@@ -38,8 +44,9 @@ class TimingConfig:
     max_seconds: float = 3.0
     rel_tol: float = 0.01
     noisy_spread: float = 0.25
-    min_sample_ms: float = 10.0
+    min_sample_ms: float = 0.0
     max_repeat: int = 1000
+    clock: str = "wall"  # "wall" | "cpu" (see the module docstring)
 
     def __post_init__(self) -> None:
         if (
@@ -48,10 +55,11 @@ class TimingConfig:
             or self.max_runs < self.min_runs
             or self.min_sample_ms < 0
             or self.max_repeat < 1
+            or self.clock not in CLOCKS
         ):
             raise OptionError(
-                "timing needs warmup >= 0, 3 <= min_runs <= max_runs, min_sample_ms >= 0 and "
-                f"max_repeat >= 1, got {self}"
+                "timing needs warmup >= 0, 3 <= min_runs <= max_runs, min_sample_ms >= 0, "
+                f"max_repeat >= 1 and clock wall or cpu, got {self}"
             )
 
 
@@ -116,10 +124,17 @@ def time_runs(
     run: Callable[[], object],
     cfg: TimingConfig,
     *,
-    clock: Callable[[], float] = time.perf_counter,
+    clock: Callable[[], float] | None = None,
     sync: Callable[[], None] = lambda: None,
 ) -> LatencyStats:
-    """Time ``run`` following the protocol; ``sync`` waits for asynchronous devices."""
+    """Time ``run`` following the protocol; ``sync`` waits for asynchronous devices.
+
+    ``clock`` overrides the configured clock (tests pass a fake one); the ``max_seconds`` cap
+    always counts wall time unless a clock is given.
+    """
+    cap_clock = clock or time.perf_counter
+    if clock is None:
+        clock = time.thread_time if cfg.clock == "cpu" else time.perf_counter
     for _ in range(cfg.warmup - 1):
         run()
     # The last warm-up run (or one extra run without warm-up) sizes the groups.
@@ -139,7 +154,7 @@ def time_runs(
         sync()
         return (clock() - t0) * 1000.0 / repeat
 
-    return time_samples(timed, cfg, clock=clock, warmed_up=True, repeat=repeat)
+    return time_samples(timed, cfg, clock=cap_clock, warmed_up=True, repeat=repeat)
 
 
 def time_samples(

@@ -95,11 +95,28 @@ def test_wrong_or_missing_token_is_refused_and_measures_nothing(
     assert agent.measurements() == before
 
 
-def test_oversized_upload_is_refused(agent: Agent) -> None:
+def test_oversized_upload_is_refused_before_it_is_read(agent: Agent) -> None:
     before = agent.measurements()
-    status, body = agent.request("POST", "/measure?shape=1x3x8x8", b"\0" * (2**20))
+    # Announce 1 MiB and send none of it: the agent must answer from the header alone.
+    conn = http.client.HTTPConnection("127.0.0.1", agent.port, timeout=60)
+    try:
+        conn.putrequest("POST", "/measure?shape=1x3x8x8")
+        conn.putheader("Authorization", f"Bearer {TOKEN}")
+        conn.putheader("Content-Length", str(2**20))
+        conn.endheaders()
+        resp = conn.getresponse()
+        status, body = resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
     assert status == 413 and "exceeds" in body["error"]
     assert agent.measurements() == before
+
+
+def test_remote_target_refuses_a_model_above_the_device_cap(agent: Agent) -> None:
+    target = create_target(f"remote:127.0.0.1:{agent.port}", token=TOKEN)
+    big = torch.nn.Linear(1024, 512)  # 2 MiB of weights, the agent takes 0.5 MiB
+    with pytest.raises(DeviceError, match="exceeds the upload cap"):
+        target.measure(big, (1, 1024))
 
 
 @pytest.mark.parametrize(
@@ -130,7 +147,8 @@ def test_real_measurement_over_loopback(agent: Agent) -> None:
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU())
     stats = target.measure(net, SHAPE)
     assert agent.measurements() == before + 1
-    assert stats.median_ms > 0 and stats.runs >= 10 and stats.p10_ms <= stats.p90_ms
+    assert stats.median_ms > 0 and stats.runs + stats.rejected >= 10
+    assert stats.p10_ms <= stats.median_ms <= stats.p90_ms
     # the same runtime and threads locally give the same fingerprint: one shared cache
     local = create_target("onnxruntime", threads=1)
     assert local.fingerprint_id() == target.fingerprint_id()

@@ -123,3 +123,22 @@ def test_peak_activation_memory_of_a_known_chain() -> None:
     assert peak_activation_bytes(net, (2, 3, 16, 16)) == 2 * expected
     flops, peak = forward_costs(net, (1, 3, 16, 16))
     assert flops == count_flops(net, (1, 3, 16, 16)) and peak == expected
+
+
+def test_cpu_clock_does_not_count_time_the_thread_was_not_running() -> None:
+    # A sleeping module uses no CPU: the wall clock sees 20 ms, the thread's CPU clock ~0.
+    module = Sleeper([20.0])
+    cfg = TimingConfig(warmup=1, min_runs=5, max_runs=5, clock="cpu")
+    target = create_target("cpu", threads=1, timing=cfg)
+    stats = target.measure(module, (1, 4))
+    assert stats.median_ms < 5.0 and module.calls == 6
+    fp = target.fingerprint()
+    assert fp["clock"] == "cpu" and "clock" not in create_target("cpu", threads=1).fingerprint()
+    assert target.fingerprint_id() != create_target("cpu", threads=1).fingerprint_id()
+    ort = create_target("onnxruntime", threads=1, timing=cfg)
+    assert ort.fingerprint()["clock"] == "cpu"
+
+
+def test_bad_clock() -> None:
+    with pytest.raises(OptionError, match="clock wall or cpu"):
+        TimingConfig(clock="sundial")
