@@ -30,7 +30,7 @@ class FakeClock:
 
 def test_constant_delay_is_stable_after_min_runs() -> None:
     clock = FakeClock(itertools.repeat(5.0))
-    cfg = TimingConfig(warmup=2, min_runs=10, max_runs=50, min_sample_ms=0)
+    cfg = TimingConfig(warmup=2, min_runs=10, max_runs=50)
     stats = time_runs(clock.run, cfg, clock=clock)
     assert stats.median_ms == pytest.approx(5.0)
     assert stats.runs == 10 and stats.warmup == 2 and clock.calls == 12
@@ -40,9 +40,7 @@ def test_constant_delay_is_stable_after_min_runs() -> None:
 def test_outliers_are_rejected_and_counted() -> None:
     delays = [10.0] * 3 + [10.0, 10.1, 9.9, 10.0, 50.0, 10.05, 9.95, 10.0, 10.02, 9.98]
     clock = FakeClock(iter(delays))
-    stats = time_runs(
-        clock.run, TimingConfig(warmup=3, min_runs=10, max_runs=10, min_sample_ms=0), clock=clock
-    )
+    stats = time_runs(clock.run, TimingConfig(warmup=3, min_runs=10, max_runs=10), clock=clock)
     assert stats.rejected == 1
     assert stats.runs == 9
     assert stats.median_ms == pytest.approx(10.0, abs=0.01)
@@ -52,16 +50,14 @@ def test_outliers_are_rejected_and_counted() -> None:
 def test_unstable_timings_hit_the_cap_and_are_noisy() -> None:
     pattern = itertools.cycle([5.0, 15.0, 10.0, 20.0, 2.0])
     clock = FakeClock(pattern)
-    stats = time_runs(
-        clock.run, TimingConfig(warmup=0, min_runs=5, max_runs=25, min_sample_ms=0), clock=clock
-    )
+    stats = time_runs(clock.run, TimingConfig(warmup=0, min_runs=5, max_runs=25), clock=clock)
     assert stats.runs + stats.rejected == 25
     assert stats.noisy
 
 
 def test_time_cap_stops_slow_models() -> None:
     clock = FakeClock(itertools.cycle([400.0, 600.0]))
-    cfg = TimingConfig(warmup=0, min_runs=3, max_runs=100, max_seconds=2.0, min_sample_ms=0)
+    cfg = TimingConfig(warmup=0, min_runs=3, max_runs=100, max_seconds=2.0)
     stats = time_runs(clock.run, cfg, clock=clock)
     assert stats.runs + stats.rejected <= 6
 
