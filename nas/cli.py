@@ -27,6 +27,8 @@ COMMANDS = (
     "compress",
     "dashboard",
     "report",
+    "hardware",
+    "device",
 )
 
 

@@ -62,6 +62,8 @@ class TrialObjective:
             if keys.ARCH_HASH in t.user_attrs
         }
         self.seconds = {"evaluation": 0.0, "latency": 0.0}
+        for t in self.done.values():
+            self._observe(t)
 
     def values(self, ev: Evaluation) -> list[float] | float:
         if self.settings.objective == "pareto":
@@ -139,6 +141,12 @@ class TrialObjective:
     def remember(self, trial: FrozenTrial) -> None:
         if trial.state == TrialState.COMPLETE and keys.ARCH_HASH in trial.user_attrs:
             self.done.setdefault(str(trial.user_attrs[keys.ARCH_HASH]), trial)
+            self._observe(trial)
+
+    def _observe(self, trial: FrozenTrial) -> None:
+        ua = trial.user_attrs
+        if keys.ACCURACY in ua and keys.LATENCY_MS in ua:
+            self.evaluator.observe(float(ua[keys.ACCURACY]), float(ua[keys.LATENCY_MS]))
 
 
 def constraints(trial: FrozenTrial) -> list[float]:

@@ -25,6 +25,7 @@ from optuna.trial import FrozenTrial
 
 import nas
 from nas.errors import NasInputError, OptionError, StorageError
+from nas.evaluators.base import LATENCY_MODES
 from nas.loop import optimize_until_budget
 from nas.objective import TrialObjective, constraints
 from nas.spaces import load_space
@@ -71,6 +72,8 @@ class SearchOptions:
     darts_order: int = 1  # --strategy darts: 1 first-order, 2 second-order (unrolled)
     darts_latency_weight: float = 0.0  # --strategy darts: loss per ms of expected latency
     darts_arch_lr: float = 3e-3  # --strategy darts: Adam learning rate of the arch weights
+    latency: str = "measured"  # "measured" | "predicted" | "hybrid" (nas.evaluators.latency)
+    clock: str = "wall"  # "wall" | "cpu" (nas.hardware.timing)
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -97,6 +100,10 @@ class SearchOptions:
             )
         if not self.darts_arch_lr > 0:
             raise OptionError(f"--darts-arch-lr must be > 0, got {self.darts_arch_lr}")
+        if self.latency not in LATENCY_MODES:
+            raise OptionError(
+                f"--latency must be one of {', '.join(LATENCY_MODES)}, got {self.latency!r}"
+            )
 
     @property
     def n_objectives(self) -> int:
@@ -132,6 +139,15 @@ class SearchResult:
     interrupted: bool = False  # stopped by Ctrl-C before the budget was reached
     completed_here: int = 0  # trials this process completed
     worker_status: list[int] = field(default_factory=list)  # exit codes of local workers
+
+
+def timing_options(clock: str) -> dict[str, object]:
+    """``create_target`` options for ``--clock`` (none for the default wall clock)."""
+    if clock == "wall":
+        return {}
+    from nas.hardware import TimingConfig
+
+    return {"timing": TimingConfig(clock=clock)}
 
 
 def default_study_name(store: Store, base: str, settings: StudySettings) -> str:
@@ -179,7 +195,8 @@ def run_search(
         data = fit_to_space(
             load_data(opts.data), channels=space.input_channels, resolution=space.train_resolution
         )
-        target = create_target(opts.target, threads=opts.threads)
+        target = create_target(opts.target, threads=opts.threads, **timing_options(opts.clock))
+        target.fingerprint_id()  # a remote device that is unreachable or refuses is bad input
     settings = StudySettings(
         space=space.name,
         space_digest=space.digest,

@@ -96,7 +96,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="X",
         help="hard constraint: candidates slower than X ms are infeasible",
     )
-    p.add_argument("--target", default=d.target, help="where latency is measured (default cpu)")
+    p.add_argument(
+        "--target",
+        default=d.target,
+        help="where latency is measured: cpu (default), onnxruntime, cuda, remote:HOST:PORT "
+        "(a 'nas device serve' agent; token in NAS_DEVICE_TOKEN)",
+    )
+    p.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default=d.clock,
+        help="wall: elapsed time (default); cpu: the measuring thread's CPU time, which other "
+        "jobs on a shared machine do not inflate (use with --threads 1)",
+    )
+    p.add_argument(
+        "--latency",
+        choices=["measured", "predicted", "hybrid"],
+        default=d.latency,
+        help="measured: time every candidate end to end (default); predicted: lookup table "
+        "plus fitted correction (profiled once per target); hybrid: predict all, measure only "
+        "candidates that could enter the Pareto front",
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -301,6 +321,8 @@ def run(args: argparse.Namespace) -> int:
         darts_order=args.darts_order,
         darts_latency_weight=args.darts_latency_weight,
         darts_arch_lr=args.darts_arch_lr,
+        latency=args.latency,
+        clock=args.clock,
     )
     with make_progress() as progress:
         result = run_search(opts, _RichReporter(progress))

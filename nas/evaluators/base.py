@@ -13,6 +13,9 @@ from typing import Any
 
 from nas.spaces.base import Arch
 
+# How a candidate's latency is obtained (``nas search --latency``; nas.evaluators.latency).
+LATENCY_MODES = ("measured", "predicted", "hybrid")
+
 
 class CandidateError(Exception):
     """One candidate could not be evaluated; its trial fails and the search goes on."""
@@ -31,3 +34,6 @@ class Evaluator(ABC):
     @abstractmethod
     def evaluate(self, arch: Arch, arch_hash: str) -> Evaluation:
         """Score ``arch`` (canonical); raise :class:`CandidateError` to fail just this one."""
+
+    def observe(self, accuracy: float, latency_ms: float) -> None:  # noqa: B027 - optional hook
+        """Told every finished candidate's result (resumed ones too); ignored by default."""

@@ -113,6 +113,7 @@ def build_evaluator(
     import torch
 
     from nas.checkpoint import default_directory, obtain_supernet
+    from nas.evaluators.latency import LatencyMeter, load_predictor
     from nas.evaluators.supernet import SupernetEvaluator
     from nas.storage.latency_cache import LatencyCache
     from nas.supernet.train import TrainConfig
@@ -128,13 +129,33 @@ def build_evaluator(
     )
     seconds = time.perf_counter() - t0
     reporter.message(f"supernet {status} ({seconds:.1f} s)")
+    cache = LatencyCache(store)
+    predictor = None
+    if opts.latency != "measured":
+        t_lut = time.perf_counter()
+        predictor = load_predictor(
+            store, space, target, data.num_classes, seed=opts.seed, on_message=reporter.message
+        )
+        reporter.message(
+            f"latency predictor ready ({time.perf_counter() - t_lut:.1f} s): "
+            f"{predictor.correction.a:.3f} * table sum + {predictor.correction.b:.2f} ms"
+        )
+    meter = LatencyMeter(
+        space,
+        target,
+        mode=opts.latency,
+        cache=cache,
+        predictor=predictor,
+        num_classes=data.num_classes,
+    )
     evaluator = SupernetEvaluator(
         space,
         supernet,
         data,
         target,
-        cache=LatencyCache(store),
+        cache=cache,
         calib_batches=opts.calib_batches,
         seed=opts.seed,
+        latency=meter,
     )
     return evaluator, {"supernet": status, "seconds": seconds}

@@ -12,8 +12,9 @@ import time
 
 from nas.data import Dataset
 from nas.evaluators.base import CandidateError, Evaluation, Evaluator
+from nas.evaluators.latency import LatencyMeter
 from nas.hardware import Target
-from nas.hardware.cost import count_flops, count_params
+from nas.hardware.cost import count_params, forward_costs
 from nas.spaces import Space
 from nas.spaces.base import Arch
 from nas.storage import keys
@@ -38,6 +39,7 @@ class SupernetEvaluator(Evaluator):
         calib_batches: int = 4,
         calib_batch_size: int = 128,
         seed: int = 0,
+        latency: LatencyMeter | None = None,
     ) -> None:
         self.space = space
         self.supernet = supernet.eval()
@@ -50,6 +52,12 @@ class SupernetEvaluator(Evaluator):
         self.fingerprint = target.fingerprint()
         self.fingerprint_id = target.fingerprint_id()
         self.shape = space.latency_input.shape
+        self.latency = latency or LatencyMeter(
+            space, target, cache=cache, num_classes=data.num_classes
+        )
+
+    def observe(self, accuracy: float, latency_ms: float) -> None:
+        self.latency.observe(accuracy, latency_ms)
 
     def evaluate(self, arch: Arch, arch_hash: str) -> Evaluation:
         t0 = time.perf_counter()
@@ -57,32 +65,28 @@ class SupernetEvaluator(Evaluator):
             self.supernet, arch, self.calib, self.data.x_val, self.data.y_val
         )
         t1 = time.perf_counter()
-        cached = self.cache.get(arch_hash, self.fingerprint_id, self.shape) if self.cache else None
-        if cached is not None:
-            stats, source = cached, "cached"
-        else:
-            try:
-                stats = self.target.measure(sub, self.shape).to_dict()
-            except (OSError, RuntimeError) as exc:
-                msg = f"latency measurement failed on {self.target.name}: {exc}"
-                raise CandidateError(msg) from exc
-            source = "measured"
-            if self.cache is not None:
-                self.cache.put(arch_hash, self.fingerprint_id, self.shape, stats, self.fingerprint)
+        try:
+            got = self.latency.latency(arch, sub, acc)
+        except (OSError, RuntimeError) as exc:
+            msg = f"latency measurement failed on {self.target.name}: {exc}"
+            raise CandidateError(msg) from exc
         t2 = time.perf_counter()
-        flops = count_flops(sub, self.shape)
-        return Evaluation(
-            accuracy=acc,
-            latency_ms=float(stats["median_ms"]),
-            attrs={
-                keys.LATENCY: stats,
-                keys.LATENCY_SOURCE: source,
-                keys.FINGERPRINT: self.fingerprint,
-                keys.FINGERPRINT_ID: self.fingerprint_id,
-                keys.PARAMS_M: count_params(sub) / 1e6,
-                keys.FLOPS_M: flops / 1e6,
-                keys.MACS_M: flops / 2e6,
-                keys.EVAL_SECONDS: t1 - t0,
-                keys.LATENCY_SECONDS: t2 - t1,
-            },
-        )
+        flops, peak_bytes = forward_costs(sub, self.shape)
+        attrs = {
+            keys.LATENCY: got.stats,
+            keys.LATENCY_SOURCE: got.source,
+            keys.FINGERPRINT: self.fingerprint,
+            keys.FINGERPRINT_ID: self.fingerprint_id,
+            keys.PARAMS_M: count_params(sub) / 1e6,
+            keys.FLOPS_M: flops / 1e6,
+            keys.MACS_M: flops / 2e6,
+            keys.PEAK_ACTIVATION_MB: peak_bytes / 2**20,
+            keys.EVAL_SECONDS: t1 - t0,
+            keys.LATENCY_SECONDS: t2 - t1,
+            keys.LATENCY_MODE: self.latency.mode,
+        }
+        if got.predicted_ms is not None:
+            attrs[keys.LATENCY_PREDICTED_MS] = got.predicted_ms
+        latency_ms = float(got.stats["median_ms"])
+        self.latency.observe(acc, latency_ms)
+        return Evaluation(accuracy=acc, latency_ms=latency_ms, attrs=attrs)

@@ -1,9 +1,14 @@
-"""Cheap cost metrics of a standalone module: parameters and FLOPs/MACs."""
+"""Cheap cost metrics of a standalone module: parameters, FLOPs/MACs, peak activation memory."""
 
 from __future__ import annotations
 
+import weakref
+from typing import Any
+
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
 
 def count_params(module: nn.Module) -> int:
@@ -13,10 +18,63 @@ def count_params(module: nn.Module) -> int:
 @torch.inference_mode()
 def count_flops(module: nn.Module, input_shape: tuple[int, ...]) -> int:
     """Floating-point operations of one forward pass (torch's own counter; 1 MAC = 2 FLOPs)."""
+    return forward_costs(module, input_shape)[0]
+
+
+def peak_activation_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Peak bytes of activations alive at once during one forward pass (see ActivationTracker)."""
+    return forward_costs(module, input_shape)[1]
+
+
+class ActivationTracker(TorchDispatchMode):
+    """Peak live activation bytes of the operators run under it.
+
+    Every tensor an operator returns is counted from its creation until Python drops its last
+    reference (weak-reference finalizers), once per storage, so in-place operators and views
+    add nothing. Parameters and buffers are not activations and are not counted; neither is
+    scratch memory a kernel allocates and frees inside one operator. This is the working
+    memory that bounds small devices (MCUNet, Lin et al., 2020).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live: dict[int, int] = {}
+        self.now = 0
+        self.peak = 0
+
+    def track(self, t: torch.Tensor) -> None:
+        storage = t.untyped_storage()
+        ptr = storage.data_ptr()
+        if ptr in self.live or t.device.type == "meta":
+            return
+        self.live[ptr] = storage.nbytes()
+        self.now += self.live[ptr]
+        self.peak = max(self.peak, self.now)
+        weakref.finalize(t, self._release, ptr)
+
+    def _release(self, ptr: int) -> None:
+        self.now -= self.live.pop(ptr, 0)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        out = func(*args, **(kwargs or {}))
+        for t in tree_leaves(out):
+            if isinstance(t, torch.Tensor):
+                self.track(t)
+        return out
+
+
+@torch.inference_mode()
+def forward_costs(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(flops, peak_activation_bytes)`` of one forward pass, from a single pass."""
     from torch.utils.flop_counter import FlopCounterMode
 
     module.eval()
     counter = FlopCounterMode(display=False)
-    with counter:
-        module(torch.zeros(*input_shape))
-    return int(counter.get_total_flops())
+    tracker = ActivationTracker()
+    x = torch.zeros(*input_shape)
+    y: Any = None
+    with counter, tracker:
+        tracker.track(x)
+        y = module(x)
+    del y, x
+    return int(counter.get_total_flops()), int(tracker.peak)

@@ -28,6 +28,7 @@ class CpuTarget(Target):
             "target": self.name,
             "runtime": f"torch {torch.__version__}",
             "threads": self.threads,
+            **({"clock": self.timing.clock} if self.timing.clock != "wall" else {}),
         }
 
     @torch.inference_mode()

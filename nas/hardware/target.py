@@ -65,5 +65,7 @@ def create_target(spec: str, **options: object) -> Target:
     if name not in _TARGETS:
         raise OptionError(f"unknown target {spec!r}; known targets: {', '.join(names)}")
     if arg:
+        if name != "remote":
+            raise OptionError(f"target {name!r} takes no argument, got {spec!r}")
         options = {**options, "address": arg}
     return _TARGETS[name](**options)

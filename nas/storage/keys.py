@@ -43,3 +43,8 @@ DARTS_EPOCH = "darts_epoch"  # the search epoch after which the architecture was
 DARTS_LOSS = "darts_loss"  # mean training loss of the mixture in that epoch
 EXPECTED_LATENCY_MS = "expected_latency_ms"  # sum over edges of softmax . per-op latency table
 DARTS_LATENCY_TABLE = "darts_latency_table_ms"  # study attr: edge key -> per-op latency (ms)
+
+# ---- hardware-aware objectives (issue 3) ----------------------------------------------------
+LATENCY_PREDICTED_MS = "latency_predicted_ms"  # lookup-table prediction (predicted/hybrid modes)
+PEAK_ACTIVATION_MB = "peak_activation_mb"  # peak live activation memory of one forward, MiB
+LATENCY_MODE = "latency_mode"  # "measured" | "predicted" | "hybrid": how latency was obtained

@@ -84,3 +84,36 @@ class WorkLock(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     owner: Mapped[str] = mapped_column(String(256))
     heartbeat: Mapped[float] = mapped_column(Float)  # time.time() of the owner's last sign
+
+
+class LatencyTableRecord(Base):
+    """One lookup-table entry: a layer's latency on one target (see nas.hardware.lut)."""
+
+    __tablename__ = "nas_latency_lut"
+    __table_args__ = (UniqueConstraint("space_digest", "fingerprint_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    space_digest: Mapped[str] = mapped_column(String(32), index=True)
+    fingerprint_id: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(200))  # nas.hardware.lut.lut_key
+    median_ms: Mapped[float] = mapped_column(Float)
+    stats_json: Mapped[str] = mapped_column(Text)
+    fingerprint_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class LatencyFitRecord(Base):
+    """The predictor's correction ``a * table_sum + b`` for one space, target and class count."""
+
+    __tablename__ = "nas_latency_fit"
+    __table_args__ = (UniqueConstraint("space_digest", "fingerprint_id", "num_classes"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    space_digest: Mapped[str] = mapped_column(String(32), index=True)
+    fingerprint_id: Mapped[str] = mapped_column(String(32))
+    num_classes: Mapped[int] = mapped_column(Integer)
+    a: Mapped[float] = mapped_column(Float)
+    b: Mapped[float] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer)
+    meta_json: Mapped[str] = mapped_column(Text)  # the arch hashes and sums it was fitted on
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

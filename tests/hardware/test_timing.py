@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nas.errors import OptionError
-from nas.hardware import TimingConfig, create_target
+from nas.hardware import LatencyStats, TimingConfig, create_target
 from nas.hardware.timing import summarize, time_runs
 
 
@@ -60,6 +60,24 @@ def test_time_cap_stops_slow_models() -> None:
     cfg = TimingConfig(warmup=0, min_runs=3, max_runs=100, max_seconds=2.0)
     stats = time_runs(clock.run, cfg, clock=clock)
     assert stats.runs + stats.rejected <= 6
+
+
+def test_short_runs_are_timed_in_groups() -> None:
+    # 0.5 ms per run, samples of at least 10 ms: 20 runs per sample, each sample their mean
+    clock = FakeClock(itertools.repeat(0.5))
+    cfg = TimingConfig(warmup=2, min_runs=10, max_runs=50, min_sample_ms=10.0)
+    stats = time_runs(clock.run, cfg, clock=clock)
+    assert stats.repeat == 20 and stats.runs == 10
+    assert stats.median_ms == pytest.approx(0.5)
+    assert clock.calls == 2 + 10 * 20  # the last warm-up run sized the groups
+
+
+def test_long_runs_are_not_grouped_and_old_rows_still_load() -> None:
+    clock = FakeClock(itertools.repeat(12.0))
+    stats = time_runs(clock.run, TimingConfig(warmup=1, min_runs=5, max_runs=5), clock=clock)
+    assert stats.repeat == 1 and clock.calls == 1 + 5
+    old = {k: v for k, v in stats.to_dict().items() if k != "repeat"}
+    assert LatencyStats.from_dict(old) == stats
 
 
 def test_summary_percentiles() -> None:

@@ -1,0 +1,158 @@
+"""``nas hardware profile|validate``: build the latency lookup table and check its predictor."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from nas.commands.common import add_storage, console, err_console, whole_number
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--space", default="mobile", help="built-in space name or .yaml path")
+    p.add_argument(
+        "--target", default="cpu", help="cpu, onnxruntime, cuda or remote:HOST:PORT (default cpu)"
+    )
+    p.add_argument("--threads", type=int, default=None, help="threads of the local targets")
+    p.add_argument(
+        "--classes",
+        type=whole_number,
+        default=10,
+        help="classifier outputs of the measured networks (default 10, as the digits data)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled architectures")
+    p.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall (default) or cpu: the measuring thread's CPU time, for shared machines",
+    )
+    add_storage(p)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "hardware",
+        help="latency lookup tables: profile a target, validate the predictor",
+        description="Latency lookup table (FBNet / Once-for-All) and its predictor "
+        "(--storage applies to both actions).",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    prof = actions.add_parser(
+        "profile",
+        help="measure every layer option of a space and fit the predictor",
+        description=(
+            "Measure every block option at every position and input shape the space allows "
+            "(stem, blocks, head) on the target, store the table, then fit the correction "
+            "a * table_sum + b on --fit-samples end-to-end measurements. Entries already "
+            "stored for this target are kept."
+        ),
+    )
+    _common(prof)
+    prof.add_argument(
+        "--fit-samples",
+        type=whole_number,
+        default=10,
+        help="end-to-end measurements for the correction (default 10)",
+    )
+    prof.set_defaults(run=run_profile)
+    val = actions.add_parser(
+        "validate",
+        help="measure K random architectures end to end and score the predictor",
+        description=(
+            "Measure K random architectures end to end (cached measurements are reused) and "
+            "compare with the predictor: Kendall's tau, mean absolute percentage error, share "
+            "within +-10 %. Profiles the table first if it is missing."
+        ),
+    )
+    _common(val)
+    val.add_argument(
+        "--samples", type=whole_number, default=20, help="architectures to measure (default 20)"
+    )
+    val.set_defaults(run=run_validate)
+
+
+def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from nas.errors import OptionError
+    from nas.hardware import create_target
+    from nas.spaces import load_space
+    from nas.storage import Store
+
+    if args.classes < 1:
+        raise OptionError(f"--classes must be >= 1, got {args.classes}")
+    space = load_space(args.space)
+    from nas.hardware.lut import all_specs
+
+    all_specs(space, args.classes)  # refuses spaces without a table layout before writing
+    from nas.search import timing_options
+
+    target = create_target(args.target, threads=args.threads, **timing_options(args.clock))
+    target.fingerprint_id()
+    return space, target, Store(args.storage)
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    from nas.errors import OptionError
+    from nas.evaluators.latency import fit_predictor, profile_table
+
+    if args.fit_samples < 1:
+        raise OptionError(f"--fit-samples must be >= 1, got {args.fit_samples}")
+    space, target, store = _setup(args)
+    t0 = time.perf_counter()
+
+    def entry(i: int, n: int, key: str, ms: float) -> None:
+        err_console.print(f"[{i}/{n}] {key}: {ms:.3f} ms", highlight=False)
+
+    table = profile_table(store, space, target, args.classes, on_entry=entry)
+    t_table = time.perf_counter() - t0
+    pred = fit_predictor(
+        store,
+        space,
+        target,
+        args.classes,
+        samples=args.fit_samples,
+        seed=args.seed,
+        on_sample=lambda i, n: err_console.print(f"end-to-end {i}/{n}"),
+    )
+    c = pred.correction
+    console.print(
+        f"lookup table of {space.name} on {target.name} ({target.fingerprint_id()}): "
+        f"{len(table)} entries, {t_table:.1f} s; correction {c.a:.4f} * sum + {c.b:.3f} ms "
+        f"from {c.n} end-to-end measurements; total {time.perf_counter() - t0:.1f} s",
+        highlight=False,
+    )
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from nas.errors import OptionError
+    from nas.evaluators.latency import load_predictor, measure_arch, sample_archs
+    from nas.hardware.lut import quality
+    from nas.storage.latency_cache import LatencyCache
+
+    if args.samples < 2:
+        raise OptionError(f"--samples must be >= 2, got {args.samples}")
+    space, target, store = _setup(args)
+    pred = load_predictor(
+        store, space, target, args.classes, on_message=lambda m: err_console.print(m)
+    )
+    cache = LatencyCache(store)
+    # Another seed than the fit's, so the predictor is judged on architectures it was not fitted on
+    archs = sample_archs(space, args.samples, seed=args.seed + 1_000_003, extremes=False)
+    predicted, measured = [], []
+    for i, arch in enumerate(archs, 1):
+        stats, _ = measure_arch(space, arch, target, args.classes, cache)
+        measured.append(float(stats["median_ms"]))
+        predicted.append(pred.predict(arch))
+        err_console.print(
+            f"[{i}/{len(archs)}] predicted {predicted[-1]:.2f} ms, measured {measured[-1]:.2f} ms"
+        )
+    q = quality(predicted, measured)
+    console.print(
+        f"predictor of {space.name} on {target.name} ({target.fingerprint_id()}), {q.n} "
+        f"architectures: Kendall tau {q.kendall_tau:.3f}, MAPE {100 * q.mape:.1f} %, "
+        f"within +-10 %: {100 * q.within_10:.0f} %",
+        highlight=False,
+    )
+    return 0

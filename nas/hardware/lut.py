@@ -1,0 +1,245 @@
+"""Latency lookup tables and the predictor built on them.
+
+The lookup table follows FBNet (Wu et al., 2019) and Once-for-All (Cai et al., 2020): a chain
+network's latency is close to the sum of its layers' latencies, each measured alone at the
+input shape it sees inside the network. So every distinct layer the space can produce (stem,
+every block option at every position and input shape, head) is measured once, and any
+architecture is predicted by adding its layers' entries. :func:`lut_key` is the one function
+that names a layer; :func:`layer_specs` lists an architecture's layers, :func:`all_specs`
+every layer the space allows. Layers 1.. of a stage all see the same shape, so they share keys.
+
+A plain sum misses what the network pays once (framework dispatch, memory traffic between
+layers, the graph-level fusion of a runtime), so the predictor adds a linear correction
+``a * sum + b`` fitted (Theil-Sen, robust to disturbed measurements) to a few end-to-end
+measurements. Quality is reported
+as nn-Meter (Zhang et al., 2021) does: Kendall's tau, MAPE and the share within +-10 %.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from nas.errors import OptionError
+from nas.spaces import ChainSpace, Space
+from nas.spaces.base import Value
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer as the table sees it: what it computes and the shape it runs at."""
+
+    kind: str  # "stem" | "mbconv" | "head"
+    in_ch: int
+    out_ch: int
+    stride: int
+    kernel: int
+    expand: int
+    height: int  # of the layer's input
+    width: int
+    batch: int
+    mid_ch: int = 0  # stem: stem conv channels before the first block; head: head conv channels
+    classes: int = 0  # head only
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        return (self.batch, self.in_ch, self.height, self.width)
+
+
+def lut_key(spec: LayerSpec) -> str:
+    """The canonical key of a layer: every field that can change its latency, nothing else."""
+    return (
+        f"{spec.kind}:i{spec.in_ch}-o{spec.out_ch}-m{spec.mid_ch}-s{spec.stride}-k{spec.kernel}"
+        f"-e{spec.expand}-c{spec.classes}-{spec.batch}x{spec.height}x{spec.width}"
+    )
+
+
+def _chain(space: Space) -> ChainSpace:
+    if not isinstance(space, ChainSpace):
+        raise OptionError(
+            f"lookup tables need a chain space; space {space.name!r} is of kind {space.kind!r}"
+        )
+    return space
+
+
+def _out(size: int, kernel: int, stride: int) -> int:
+    """Spatial size after a convolution with padding ``kernel // 2`` (as every conv here)."""
+    return (size + 2 * (kernel // 2) - kernel) // stride + 1
+
+
+def _stem(space: ChainSpace) -> tuple[LayerSpec, int, int, int]:
+    m = space.model
+    b, c, h, w = space.latency_input.shape
+    out = m.first_block_channels or m.stem.channels
+    spec = LayerSpec("stem", c, out, m.stem.stride, m.stem.kernel, 1, h, w, b, m.stem.channels)
+    return spec, out, _out(h, m.stem.kernel, m.stem.stride), _out(w, m.stem.kernel, m.stem.stride)
+
+
+def _head(space: ChainSpace, ch: int, h: int, w: int, num_classes: int) -> LayerSpec:
+    head = space.model.head_channels or 0
+    return LayerSpec(
+        "head", ch, num_classes, 1, 1, 1, h, w, space.latency_input.batch, head, num_classes
+    )
+
+
+def layer_specs(space: Space, arch: Mapping[str, Value], num_classes: int) -> list[LayerSpec]:
+    """The layers of ``arch`` in forward order (stem, its active blocks, head)."""
+    cs = _chain(space)
+    stem, ch, h, w = _stem(cs)
+    specs = [stem]
+    batch = cs.latency_input.batch
+    for stage, layers in zip(cs.stages, cs.layers(arch), strict=True):
+        for j, layer in enumerate(layers):
+            stride = stage.stride if j == 0 else 1
+            k, e = layer["kernel"], layer["expand"]
+            specs.append(LayerSpec("mbconv", ch, stage.channels, stride, k, e, h, w, batch))
+            ch, h, w = stage.channels, _out(h, k, stride), _out(w, k, stride)
+    specs.append(_head(cs, ch, h, w, num_classes))
+    return specs
+
+
+def all_specs(space: Space, num_classes: int) -> list[LayerSpec]:
+    """Every distinct layer any architecture of the space contains (the table's rows)."""
+    cs = _chain(space)
+    stem, ch, h, w = _stem(cs)
+    out: dict[str, LayerSpec] = {lut_key(stem): stem}
+    kernels = cs.model.layer_choices["kernel"]
+    expands = cs.model.layer_choices["expand"]
+    batch = cs.latency_input.batch
+    for stage in cs.stages:
+        # Position 0 changes stride and width; positions 1.. all see the stage's output shape.
+        positions = [(ch, stage.stride, h, w)]
+        h1, w1 = _out(h, 3, stage.stride), _out(w, 3, stage.stride)
+        if stage.max_depth > 1:
+            positions.append((stage.channels, 1, h1, w1))
+        for in_ch, stride, hh, ww in positions:
+            for k in kernels:
+                for e in expands:
+                    spec = LayerSpec("mbconv", in_ch, stage.channels, stride, k, e, hh, ww, batch)
+                    out[lut_key(spec)] = spec
+        ch, h, w = stage.channels, h1, w1
+    head = _head(cs, ch, h, w, num_classes)
+    out[lut_key(head)] = head
+    return list(out.values())
+
+
+def build_layer(space: Space, spec: LayerSpec) -> nn.Module:
+    """A standalone module computing the layer (fresh weights: latency does not depend on them)."""
+    from torch import nn
+
+    from nas.supernet.chain import _Ends  # the exact stem and head the networks use
+    from nas.supernet.mbconv import MBConv
+
+    cs = _chain(space)
+    if spec.kind == "mbconv":
+        return MBConv(spec.in_ch, spec.out_ch, spec.stride, spec.kernel, spec.expand).eval()
+    ends = _Ends(cs, max(spec.classes, 1))
+
+    class _Part(nn.Module):
+        def __init__(self, ends: _Ends, first: bool) -> None:
+            super().__init__()
+            self.ends, self.first = ends, first
+
+        def forward(self, x):  # type: ignore[no-untyped-def]
+            return self.ends.begin(x) if self.first else self.ends.end(x)
+
+    if spec.kind in ("stem", "head"):
+        return _Part(ends, spec.kind == "stem").eval()
+    raise ValueError(f"unknown layer kind {spec.kind!r}")
+
+
+# ---- the predictor ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Correction:
+    """``latency ~= a * table_sum + b`` (ms), fitted on ``n`` end-to-end measurements.
+
+    ``floor_ratio`` is the smallest measured / table-sum ratio of the fit: a prediction never
+    goes below ``floor_ratio * table_sum``, so a negative intercept cannot make a small
+    network's prediction zero or negative.
+    """
+
+    a: float = 1.0
+    b: float = 0.0
+    n: int = 0
+    floor_ratio: float = 0.0
+
+    def apply(self, table_sum: float) -> float:
+        return max(self.a * table_sum + self.b, self.floor_ratio * table_sum)
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def fit_correction(sums: Sequence[float], measured: Sequence[float]) -> Correction:
+    """Robust line through ``(sum, measured)``: Theil-Sen (median of pairwise slopes), which
+    a few measurements disturbed by other load on the machine cannot pull away. With fewer
+    than two distinct sums, or a non-positive slope, only a scale is fitted."""
+    import numpy as np
+    from scipy.stats import theilslopes
+
+    x = np.asarray(sums, dtype=np.float64)
+    y = np.asarray(measured, dtype=np.float64)
+    if len(x) != len(y) or len(x) == 0 or (x <= 0).any():
+        raise ValueError("fit needs as many positive table sums as measurements, at least one")
+    ratios = y / x
+    floor = float(ratios.min())
+    if len(x) >= 2 and np.ptp(x) > 0:
+        slope, intercept, _, _ = theilslopes(y, x)
+        if slope > 0:
+            return Correction(float(slope), float(intercept), len(x), floor)
+    return Correction(float(np.median(ratios)), 0.0, len(x), floor)
+
+
+@dataclass(frozen=True)
+class LatencyPredictor:
+    """Table sum plus correction for one space, target fingerprint and class count."""
+
+    space: Space
+    table: Mapping[str, float]
+    correction: Correction
+    num_classes: int
+
+    def missing(self, arch: Mapping[str, Value]) -> list[str]:
+        return [
+            k
+            for k in map(lut_key, layer_specs(self.space, arch, self.num_classes))
+            if k not in self.table
+        ]
+
+    def table_sum(self, arch: Mapping[str, Value]) -> float:
+        """Sum of the layers' table entries (ms). Raises KeyError for a layer not profiled."""
+        return sum(self.table[lut_key(s)] for s in layer_specs(self.space, arch, self.num_classes))
+
+    def predict(self, arch: Mapping[str, Value]) -> float:
+        """Predicted end-to-end median latency (ms)."""
+        return self.correction.apply(self.table_sum(arch))
+
+
+@dataclass(frozen=True)
+class Quality:
+    """How well predictions match measurements."""
+
+    n: int
+    kendall_tau: float
+    mape: float  # mean absolute percentage error, a fraction
+    within_10: float  # share of predictions within +-10 % of the measurement
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def quality(predicted: Sequence[float], measured: Sequence[float]) -> Quality:
+    import numpy as np
+    from scipy.stats import kendalltau
+
+    p = np.asarray(predicted, dtype=np.float64)
+    m = np.asarray(measured, dtype=np.float64)
+    if len(p) != len(m) or len(p) < 2:
+        raise ValueError("quality needs at least two prediction/measurement pairs")
+    rel = np.abs(p - m) / m
+    tau = float(kendalltau(p, m).statistic)
+    return Quality(len(p), tau, float(rel.mean()), float((rel <= 0.10).mean()))

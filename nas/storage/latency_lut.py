@@ -1,0 +1,104 @@
+"""Latency lookup tables and predictor fits in the database (``nas_latency_lut``/``_fit``).
+
+Rows are keyed by (space digest, target fingerprint id, layer key): a table profiled once is
+reused by every later search, validation and process on the same target.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from nas.storage.db import Store
+from nas.storage.tables import LatencyFitRecord, LatencyTableRecord
+
+
+class LatencyTableStore:
+    """Read and write lookup-table entries and fits."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def entries(self, space_digest: str, fingerprint_id: str) -> dict[str, float]:
+        """Every stored ``key -> median_ms`` of the table."""
+        with self.store.session() as s:
+            rows = s.execute(
+                select(LatencyTableRecord.key, LatencyTableRecord.median_ms).where(
+                    LatencyTableRecord.space_digest == space_digest,
+                    LatencyTableRecord.fingerprint_id == fingerprint_id,
+                )
+            ).all()
+        return {k: float(v) for k, v in rows}
+
+    def put(
+        self,
+        space_digest: str,
+        fingerprint_id: str,
+        key: str,
+        stats: dict[str, Any],
+        fingerprint: dict[str, Any],
+    ) -> None:
+        """Store one entry; a concurrent writer's row for the same key wins silently."""
+        try:
+            with self.store.session() as s:
+                s.add(
+                    LatencyTableRecord(
+                        space_digest=space_digest,
+                        fingerprint_id=fingerprint_id,
+                        key=key,
+                        median_ms=float(stats["median_ms"]),
+                        stats_json=json.dumps(stats, sort_keys=True),
+                        fingerprint_json=json.dumps(fingerprint, sort_keys=True),
+                    )
+                )
+        except IntegrityError:
+            pass
+
+    def fit(self, space_digest: str, fingerprint_id: str, num_classes: int) -> dict | None:
+        """The stored correction ``{"a", "b", "n", "meta"}`` or None."""
+        with self.store.session() as s:
+            row = s.scalars(
+                select(LatencyFitRecord).where(
+                    LatencyFitRecord.space_digest == space_digest,
+                    LatencyFitRecord.fingerprint_id == fingerprint_id,
+                    LatencyFitRecord.num_classes == num_classes,
+                )
+            ).first()
+            if row is None:
+                return None
+            return {"a": row.a, "b": row.b, "n": row.n, "meta": json.loads(row.meta_json)}
+
+    def put_fit(
+        self,
+        space_digest: str,
+        fingerprint_id: str,
+        num_classes: int,
+        *,
+        a: float,
+        b: float,
+        n: int,
+        meta: dict[str, Any],
+    ) -> None:
+        """Store (replace) the correction of a table."""
+        with self.store.session() as s:
+            s.execute(
+                delete(LatencyFitRecord).where(
+                    LatencyFitRecord.space_digest == space_digest,
+                    LatencyFitRecord.fingerprint_id == fingerprint_id,
+                    LatencyFitRecord.num_classes == num_classes,
+                )
+            )
+            s.add(
+                LatencyFitRecord(
+                    space_digest=space_digest,
+                    fingerprint_id=fingerprint_id,
+                    num_classes=num_classes,
+                    a=a,
+                    b=b,
+                    n=n,
+                    meta_json=json.dumps(meta, sort_keys=True),
+                )
+            )

@@ -1,0 +1,83 @@
+"""``nas hardware``, ``nas device`` and the new ``nas search`` options on the command line."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+
+from nas.cli import main
+from tests.conftest import TINY
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+BAD = [
+    (["search", "--space", str(TINY), "--latency", "guessed"], "invalid choice: 'guessed'"),
+    (["search", "--space", str(TINY), "--target", "cpu:2"], "takes no argument"),
+    (["search", "--space", str(TINY), "--target", "remote:host"], "remote:HOST:PORT"),
+    (
+        ["search", "--space", str(TINY), "--target", "onnxruntime", "--threads", "0"],
+        "threads must be >= 1",
+    ),
+    (["hardware", "profile", "--space", "nb201"], "lookup tables need a chain space"),
+    (["hardware", "profile", "--space", str(TINY), "--target", "tpu"], "unknown target 'tpu'"),
+    (["hardware", "profile", "--space", str(TINY), "--fit-samples", "0"], "--fit-samples"),
+    (["hardware", "validate", "--space", str(TINY), "--samples", "1"], "--samples must be >= 2"),
+    (["hardware", "validate", "--space", "nosuch"], "unknown space 'nosuch'"),
+]
+if not torch.cuda.is_available():
+    BAD.append((["search", "--space", str(TINY), "--target", "cuda"], "no CUDA device"))
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD, ids=[" ".join(a[:4]) for a, _ in BAD])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(
+    argv: list[str], message: str, tmp_path: Path, capsys
+) -> None:
+    code = main([*argv, "--storage", f"sqlite:///{tmp_path / 'db.db'}"])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0], err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_search_with_an_unreachable_device_is_one_line(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NAS_DEVICE_TOKEN", "t")
+    port = _free_port()
+    argv = ["search", "--space", str(TINY), "--target", f"remote:127.0.0.1:{port}"]
+    code = main([*argv, "--storage", f"sqlite:///{tmp_path / 'db.db'}"])
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith(f"nas: error: device http://127.0.0.1:{port} unreachable after 4")
+    assert "nas device serve" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_search_with_remote_needs_the_token(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NAS_DEVICE_TOKEN", raising=False)
+    code = main(["search", "--space", str(TINY), "--target", "remote:127.0.0.1:9"])
+    assert code == 2 and "set NAS_DEVICE_TOKEN" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_profile_then_validate(tmp_path: Path, capsys) -> None:
+    url = f"sqlite:///{tmp_path / 'db.db'}"
+    common = ["--space", str(TINY), "--threads", "1", "--storage", url]
+    assert main(["hardware", "profile", *common, "--fit-samples", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "lookup table of tiny on cpu" in out and "18 entries" in out
+    assert "from 4 end-to-end measurements" in out
+    assert main(["hardware", "validate", *common, "--samples", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "5 architectures: Kendall tau" in out and "MAPE" in out and "within +-10 %" in out
