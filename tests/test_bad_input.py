@@ -31,8 +31,8 @@ BAD = [
     (["search", "--budget", "x"], "expected a whole number, got 'x'"),
     (["search", "--strategy", "annealing"], "unknown strategy 'annealing'"),
     (["search", "--target", "tpu"], "unknown target 'tpu'"),
-    # the remote target is built on another branch; there the message names the host instead
-    (["search", "--target", "remote:127.0.0.1:1"], "unknown target 'remote:127.0.0.1:1'"),
+    (["search", "--target", "remote:127.0.0.1:1"], "unreachable after"),
+    (["search", "--target", "remote:nohostname"], "remote target must be remote:HOST:PORT"),
     (["search", "--evaluator", "oracle"], "unknown evaluator 'oracle'"),
     (["search", "--evaluator", "synthetic:x"], "needs 0 <= SECONDS <= 3600"),
     (["search", "--workers", "0"], "--workers must be at least 1, got 0"),
@@ -140,6 +140,7 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(
 ) -> None:
     _inputs(tmp_path, existing_db)
     monkeypatch.chdir(tmp_path)  # relative paths (missing.npz, nas_checkpoints/) land here
+    monkeypatch.setenv("NAS_DEVICE_TOKEN", "secret")  # so a remote row fails on the address
     before = _files(tmp_path)
     code = main(_argv(argv, tmp_path))
     err = capsys.readouterr().err
