@@ -10,7 +10,9 @@ trials every few seconds.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, unquote
@@ -279,7 +281,12 @@ class _Importance:
             if self._pool is None:
                 # spawn: forking a threaded web server is unsafe
                 ctx = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=ctx,
+                    initializer=_exit_with_parent,
+                    initargs=(os.getpid(),),
+                )
             return self._pool
 
     def get(self, d: StudyData) -> info.ImportanceInfo:
@@ -294,6 +301,18 @@ class _Importance:
         with self._lock:
             self._done[d.name] = (n, res)
         return res
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In the importance worker: end when the dashboard process is gone (even after SIGKILL,
+    which leaves no chance to shut the pool down)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _safe(

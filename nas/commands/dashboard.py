@@ -54,5 +54,11 @@ def run(args: argparse.Namespace) -> int:
         f"nas dashboard on http://{args.host}:{args.port}/ for {args.storage} "
         "(read-only; Ctrl-C to stop)"
     )
+    # SIGTERM (a service manager, a test) exits like Ctrl-C, so the importance worker process
+    # is shut down on the way out instead of being orphaned.
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app.run(host=args.host, port=args.port, debug=False)
     return 0
