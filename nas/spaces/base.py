@@ -13,6 +13,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from nas.errors import ArchitectureError
 
@@ -66,6 +67,19 @@ class Space(ABC):
     @abstractmethod
     def describe(self, arch: Mapping[str, Value]) -> str:
         """A readable one-line form of a canonical architecture."""
+
+    def _load_common(self, model: Any) -> None:
+        """Fields every space file has (name, version, input and latency shapes) and the
+        digest of the whole validated description (its free-text description excluded)."""
+        self.model = model
+        self.name = model.name
+        self.version = model.version
+        self.input_channels = model.input_channels
+        self.train_resolution = model.train_resolution
+        li = model.latency_input
+        self.latency_input = LatencyInput(li.batch, li.channels, li.height, li.width)
+        blob = json.dumps(model.model_dump(exclude={"description"}), sort_keys=True)
+        self.digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     # ---- shared behaviour -------------------------------------------------------------
     def choice(self, label: str) -> Choice:

@@ -10,8 +10,6 @@ Labels: ``stage{i}.depth`` and ``stage{i}.layer{j}.{choice}``, counted from 0.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from nas.spaces.base import Choice, LatencyInput, Space, Value
+from nas.spaces.base import Choice, Space, Value
 
 PositiveInt = Annotated[int, Field(gt=0)]
 
@@ -137,14 +135,8 @@ class ChainSpace(Space):
     kind = "chain"
 
     def __init__(self, model: ChainSpaceModel) -> None:
-        self.model = model
-        self.name = model.name
-        self.version = model.version
+        self._load_common(model)
         self.block = model.block
-        self.input_channels = model.input_channels
-        self.train_resolution = model.train_resolution
-        li = model.latency_input
-        self.latency_input = LatencyInput(li.batch, li.channels, li.height, li.width)
         self.stages = tuple(
             StageSpec(s.channels, s.stride, tuple(s.depth or model.depth)) for s in model.stages
         )
@@ -158,8 +150,6 @@ class ChainSpace(Space):
                         Choice(f"stage{i}.layer{j}.{key}", tuple(model.layer_choices[key]))
                     )
         self.choices = tuple(choices)
-        blob = json.dumps(model.model_dump(exclude={"description"}), sort_keys=True)
-        self.digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def active_labels(self, arch: Mapping[str, Value]) -> list[str]:
         labels: list[str] = []

@@ -20,9 +20,7 @@ The one-line form is genotype-like:
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Literal
@@ -30,7 +28,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nas.errors import ArchitectureError
-from nas.spaces.base import Arch, Choice, LatencyInput, Space, Value
+from nas.spaces.base import Arch, Choice, Space, Value
 from nas.spaces.chain import LatencyInputModel
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -93,13 +91,7 @@ class DartsSpace(Space):
     kind = "darts"
 
     def __init__(self, model: DartsSpaceModel) -> None:
-        self.model = model
-        self.name = model.name
-        self.version = model.version
-        self.input_channels = model.input_channels
-        self.train_resolution = model.train_resolution
-        li = model.latency_input
-        self.latency_input = LatencyInput(li.batch, li.channels, li.height, li.width)
+        self._load_common(model)
         self.operations = tuple(model.operations)
         self.node_ids = tuple(range(2, 2 + model.nodes))
         choices: list[Choice] = []
@@ -110,8 +102,6 @@ class DartsSpace(Space):
                 choices.append(Choice(f"{cell}.node{i}.op0", self.operations))
                 choices.append(Choice(f"{cell}.node{i}.op1", self.operations))
         self.choices = tuple(choices)
-        blob = json.dumps(model.model_dump(exclude={"description"}), sort_keys=True)
-        self.digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def active_labels(self, arch: Mapping[str, Value]) -> list[str]:
         return [c.label for c in self.choices]

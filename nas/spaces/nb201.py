@@ -7,15 +7,13 @@ format, ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``, so results join with published 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nas.errors import ArchitectureError
-from nas.spaces.base import Arch, Choice, LatencyInput, Space, Value
+from nas.spaces.base import Arch, Choice, Space, Value
 from nas.spaces.chain import LatencyInputModel
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -53,18 +51,10 @@ class Nb201Space(Space):
     kind = "nb201"
 
     def __init__(self, model: Nb201SpaceModel) -> None:
-        self.model = model
-        self.name = model.name
-        self.version = model.version
-        self.input_channels = model.input_channels
-        self.train_resolution = model.train_resolution
-        li = model.latency_input
-        self.latency_input = LatencyInput(li.batch, li.channels, li.height, li.width)
+        self._load_common(model)
         self.edges = tuple((i, j) for i in range(1, model.nodes) for j in range(i))
         ops = tuple(model.operations)
         self.choices = tuple(Choice(f"edge{i}{j}", ops) for i, j in self.edges)
-        blob = json.dumps(model.model_dump(exclude={"description"}), sort_keys=True)
-        self.digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def active_labels(self, arch: Mapping[str, Value]) -> list[str]:
         return [c.label for c in self.choices]

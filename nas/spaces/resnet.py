@@ -14,8 +14,6 @@ Labels: ``stage{i}.depth``, ``stage{i}.width``, ``stage{i}.kernel``, ``stage{i}.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from nas.spaces.base import Arch, Choice, LatencyInput, Space, Value
+from nas.spaces.base import Arch, Choice, Space, Value
 from nas.spaces.chain import LatencyInputModel
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -115,13 +113,7 @@ class ResnetSpace(Space):
     _BLOCK_SIZE = {"bottleneck": 0, "basic": 1}
 
     def __init__(self, model: ResnetSpaceModel) -> None:
-        self.model = model
-        self.name = model.name
-        self.version = model.version
-        self.input_channels = model.input_channels
-        self.train_resolution = model.train_resolution
-        li = model.latency_input
-        self.latency_input = LatencyInput(li.batch, li.channels, li.height, li.width)
+        self._load_common(model)
         choices: list[Choice] = []
         for i, stage in enumerate(model.stages):
             choices.append(Choice(f"stage{i}.depth", tuple(stage.depth)))
@@ -129,8 +121,6 @@ class ResnetSpace(Space):
             choices.append(Choice(f"stage{i}.kernel", tuple(model.kernel)))
             choices.append(Choice(f"stage{i}.block", tuple(model.block)))
         self.choices = tuple(choices)
-        blob = json.dumps(model.model_dump(exclude={"description"}), sort_keys=True)
-        self.digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def active_labels(self, arch: Mapping[str, Value]) -> list[str]:
         return [c.label for c in self.choices]
