@@ -29,7 +29,12 @@ from nas.hardware.fingerprint import cpu_model
 from nas.spaces import load_space
 from nas.storage import Store
 from nas.supernet import create_subnet
-from nas.supernet.score import accuracy, calibration_batches, extract_scored
+from nas.supernet.score import (
+    accuracy,
+    calibration_batches,
+    extract_scored,
+    small_input_view,
+)
 from nas.supernet.train import TrainConfig, train_module
 
 
@@ -65,14 +70,21 @@ def main() -> None:
         accs = []
         for seed in range(args.seeds):
             torch.manual_seed(seed)
-            sub = create_subnet(space, arch, data.num_classes)
+            full = create_subnet(space, arch, data.num_classes)
+            # the exact small-input view: same function and gradients at the training
+            # resolution, without oneDNN's slow large-kernel depthwise backward on tiny maps
+            shape = (1, *data.x_train.shape[1:])
+            sub = small_input_view(full, shape)
             t = time.perf_counter()
             train_module(sub, data, TrainConfig(epochs=args.epochs, seed=seed))
             train_s.append(time.perf_counter() - t)
             accs.append(accuracy(sub, data.x_val, data.y_val))
         inherited.append(acc_inh)
         standalone.append(float(np.mean(accs)))
-        print(f"{space.describe(arch)}: inherited {acc_inh:.4f} standalone {standalone[-1]:.4f}")
+        print(
+            f"{space.describe(arch)}: inherited {acc_inh:.4f} standalone {standalone[-1]:.4f}",
+            flush=True,
+        )
     tau = kendalltau(inherited, standalone)
     rho = spearmanr(inherited, standalone)
     print()
