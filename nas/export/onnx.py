@@ -13,40 +13,28 @@ The batch, height and width axes are dynamic: the same file runs at the training
 from __future__ import annotations
 
 import io
-import tempfile
 import warnings
 from pathlib import Path
 
 from torch import nn
 
 from nas.export.files import write_bytes
+from nas.hardware.onnx_export import INPUT_NAME, to_onnx_bytes
 
-OPSET = 17
-INPUT, OUTPUT = "input", "logits"
+INPUT, OUTPUT = INPUT_NAME, "logits"
 
 
 def onnx_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> bytes:
-    """The ONNX model of ``module`` (eval mode) traced at ``input_shape``, checked."""
-    import onnx
-    import torch
+    """The ONNX model of ``module`` (eval mode) traced at ``input_shape``, checked.
 
-    module.eval()
-    x = torch.zeros(*input_shape)
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        path = Path(tmp) / "model.onnx"
-        torch.onnx.export(
-            module,
-            (x,),
-            str(path),
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=[INPUT],
-            output_names=[OUTPUT],
-            dynamic_axes={INPUT: {0: "batch", 2: "height", 3: "width"}, OUTPUT: {0: "batch"}},
-            do_constant_folding=True,
-        )
-        data = path.read_bytes()
+    The same exporter as the ONNX Runtime targets use, with height and width dynamic too and
+    no fallback to the (non-deterministic) ``torch.export`` path.
+    """
+    import onnx
+
+    data = to_onnx_bytes(
+        module, input_shape, output_name=OUTPUT, dynamic_spatial=True, allow_fallback=False
+    )
     onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
     return data
 

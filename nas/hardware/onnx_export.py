@@ -22,12 +22,23 @@ OUTPUT_NAME = "output"
 OPSET = 17
 
 
-def to_onnx_bytes(module: object, input_shape: tuple[int, ...]) -> bytes:
+def to_onnx_bytes(
+    module: object,
+    input_shape: tuple[int, ...],
+    *,
+    output_name: str = OUTPUT_NAME,
+    dynamic_spatial: bool = False,
+    allow_fallback: bool = True,
+) -> bytes:
     """The ONNX model (serialized ``ModelProto``) of ``module`` in eval mode.
 
     Args:
         module: an ``nn.Module`` taking one tensor of ``input_shape``.
         input_shape: ``(batch, ...)``; the batch axis is exported as dynamic ``batch``.
+        output_name: name of the graph's output.
+        dynamic_spatial: also make axes 2 and 3 (height, width) dynamic.
+        allow_fallback: use ``torch.export`` when the TorchScript exporter fails; exports that
+            must be byte-stable pass False and get the first exporter's error instead.
 
     Raises:
         OptionError: the input shape is empty or not positive.
@@ -39,6 +50,7 @@ def to_onnx_bytes(module: object, input_shape: tuple[int, ...]) -> bytes:
     assert isinstance(module, torch.nn.Module)
     module.eval()
     x = torch.zeros(*input_shape)
+    input_axes = {0: "batch", 2: "height", 3: "width"} if dynamic_spatial else {0: "batch"}
     with warnings.catch_warnings():
         # Both exporters warn about their own future; nothing the user can act on.
         warnings.simplefilter("ignore")
@@ -50,19 +62,22 @@ def to_onnx_bytes(module: object, input_shape: tuple[int, ...]) -> bytes:
                 buf,  # type: ignore[arg-type]  # a file object works; the stub says path
                 dynamo=False,
                 input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                output_names=[output_name],
+                dynamic_axes={INPUT_NAME: input_axes, output_name: {0: "batch"}},
                 opset_version=OPSET,
+                do_constant_folding=True,
             )
             return buf.getvalue()
         except (TypeError, ValueError, RuntimeError) as exc:  # legacy exporter removed/failed
+            if not allow_fallback:
+                raise
             log.info("TorchScript ONNX export failed (%s); using torch.export", exc)
         program = torch.onnx.export(
             module,
             (x,),
             dynamo=True,
             input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
+            output_names=[output_name],
             dynamic_shapes=({0: torch.export.Dim("batch")},),
             verbose=False,
         )
