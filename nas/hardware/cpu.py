@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from nas.errors import OptionError
+from nas.hardware.allocator import retain_freed_memory
 from nas.hardware.fingerprint import host_fingerprint
 from nas.hardware.target import Shape, Target
 from nas.hardware.timing import LatencyStats, TimingConfig, time_runs
@@ -21,6 +22,8 @@ class CpuTarget(Target):
             raise OptionError(f"threads must be >= 1, got {threads}")
         self.threads = threads or torch.get_num_threads()
         self.timing = timing or TimingConfig()
+        # torch eager frees activations to malloc after every layer; see nas.hardware.allocator
+        self.allocator = retain_freed_memory()
 
     def fingerprint(self) -> dict[str, str | int]:
         return {
@@ -28,6 +31,7 @@ class CpuTarget(Target):
             "target": self.name,
             "runtime": f"torch {torch.__version__}",
             "threads": self.threads,
+            "allocator": self.allocator,
             **({"clock": self.timing.clock} if self.timing.clock != "wall" else {}),
         }
 
