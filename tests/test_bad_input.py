@@ -145,8 +145,8 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(
     code = main(_argv(argv, tmp_path))
     err = capsys.readouterr().err
     assert code == 2, err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1, err
+    lines = err.splitlines()
+    assert len(lines) == 1, err  # nothing else, not even a blank line
     assert lines[0].startswith("nas: error: ") and message in lines[0], lines[0]
     assert _files(tmp_path) == before
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rich.progress import (
@@ -199,7 +201,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 class _RichReporter(Reporter):
-    """Progress bars for supernet training and the search."""
+    """Progress bars for supernet training and the search.
+
+    The live display starts with the first bar, so a run that stops on bad input before any
+    work prints its one error line and nothing else."""
 
     def __init__(self, progress: Progress) -> None:
         self.bar = progress
@@ -212,11 +217,13 @@ class _RichReporter(Reporter):
 
     def training_step(self, step: int, total: int, loss: float) -> None:
         if self.train_task is None:
+            self.bar.start()
             self.train_task = self.bar.add_task("supernet", total=total, info="")
         self.bar.update(self.train_task, completed=step, info=f"loss {loss:.3f}")
 
     def search_started(self, study: str, done: int, budget: int) -> None:
         self.bar.console.print(f"study [bold]{study}[/]: {done}/{budget} trials complete")
+        self.bar.start()
         self.search_task = self.bar.add_task("search", total=budget, completed=done, info="")
 
     def progress(self, done: int, budget: int) -> None:
@@ -227,6 +234,17 @@ class _RichReporter(Reporter):
         assert self.search_task is not None
         best_s = "-" if best is None else f"{100 * best:.2f}%"
         self.bar.update(self.search_task, completed=done, info=f"best {best_s}  front {front}")
+
+
+@contextmanager
+def progress_display() -> Iterator[Progress]:
+    """A progress display the reporter starts with its first bar, stopped on the way out."""
+    progress = make_progress()
+    try:
+        yield progress
+    finally:
+        if progress.live.is_started:  # stop() of a display never shown prints a blank line
+            progress.stop()
 
 
 def make_progress() -> Progress:
@@ -324,6 +342,6 @@ def run(args: argparse.Namespace) -> int:
         latency=args.latency,
         clock=args.clock,
     )
-    with make_progress() as progress:
+    with progress_display() as progress:
         result = run_search(opts, _RichReporter(progress))
     return print_summary(result)

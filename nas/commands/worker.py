@@ -35,13 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nas.commands.search import _RichReporter, make_progress, print_summary
+    from nas.commands.search import _RichReporter, print_summary, progress_display
     from nas.search import Reporter, run_worker
 
     if args.quiet:
         result = run_worker(args.storage, args.study, Reporter())
         return 130 if result.interrupted else 0
-    with make_progress() as progress:
+    with progress_display() as progress:
         result = run_worker(args.storage, args.study, _RichReporter(progress))
     err_console.print(f"this worker completed {result.completed_here} trials")
     return print_summary(result)
