@@ -25,12 +25,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import glob
 import os
 import platform
-import shutil
-import socket
-import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -39,7 +36,7 @@ from statistics import median
 
 import optuna
 from optuna.trial import TrialState
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from nas.evaluators.factory import EVALUATORS
@@ -47,64 +44,19 @@ from nas.search import SearchOptions, run_search
 from nas.storage import keys
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.pgserver import PostgresMissing, create_database, throwaway_postgres  # noqa: E402
 
 
 @contextlib.contextmanager
 def postgres() -> Iterator[str | None]:
-    """URL prefix of a throwaway PostgreSQL server, or None when it is not installed."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        yield None
-        return
-    bindir = Path(found[-1]).parent
-    base = Path(tempfile.mkdtemp(prefix="nas-bench-pg-"))
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(base, user="postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = base / "data"
-    subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "nas"],
-        check=True,
-        capture_output=True,
-    )
-    opts = f"-k {base} -c listen_addresses=127.0.0.1 -p {port}"
-    subprocess.run(
-        # -l: the server must not inherit our pipes, or run() waits for it to exit
-        [
-            *prefix,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            opts,
-            "-l",
-            str(base / "log"),
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    """URL prefix of a throwaway PostgreSQL server (default durability), or None without one."""
     try:
-        yield f"postgresql+psycopg2://nas@127.0.0.1:{port}"
-    finally:
-        subprocess.run(
-            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def new_database(server: str, name: str) -> str:
-    eng = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    eng.dispose()
-    return f"{server}/{name}"
+        with throwaway_postgres(durable=True) as url:
+            yield url
+    except PostgresMissing:
+        yield None
 
 
 class SqlTimer:
@@ -207,7 +159,9 @@ def main() -> None:
                 lines.append("|---|---|---|---|---|---|")
                 db = f"{backend}_{evaluator.partition(':')[0]}"
                 url = (
-                    f"sqlite:///{folder / (db + '.db')}" if srv is None else new_database(srv, db)
+                    f"sqlite:///{folder / (db + '.db')}"
+                    if srv is None
+                    else create_database(srv, db)
                 )
                 for k in ks:
                     study = f"{evaluator.partition(':')[0]}-k{k}"

@@ -70,90 +70,21 @@ def searched_storage(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-# ---- a throwaway PostgreSQL server (Debian's postgresql package) ----------------------------
-
-
-def _pg_bindir() -> Path | None:
-    import glob
-    import shutil
-
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
+# ---- a throwaway PostgreSQL server (tests/pgserver.py) -------------------------------------
 @pytest.fixture(scope="session")
 def postgres_server():
-    """``postgresql://nas@127.0.0.1:PORT``: a server in a temporary folder, loopback only.
+    """``postgresql://nas@127.0.0.1:PORT``: a server in a temporary folder, loopback only."""
+    from tests.pgserver import PostgresMissing, throwaway_postgres
 
-    PostgreSQL refuses to run as root, so as root (CI) it runs as the ``postgres`` user.
-    """
-    import shutil
-    import subprocess
-    import tempfile
-
-    bindir = _pg_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed (scripts/test.sh installs it)")
-    base = Path(tempfile.mkdtemp(prefix="nas-pg-"))
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        try:
-            shutil.chown(base, user="postgres")
-        except LookupError:
-            pytest.skip("running as root and there is no 'postgres' user to run the server")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data, port = base / "data", _free_port()
-    subprocess.run(
-        [
-            *prefix,
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-A",
-            "trust",
-            "-U",
-            "nas",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    opts = f"-k {base} -c listen_addresses=127.0.0.1 -p {port} -c fsync=off -c max_connections=200"
-    subprocess.run(
-        [
-            *prefix,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            opts,
-            "-l",
-            str(base / "log"),
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
     try:
-        yield f"postgresql+psycopg2://nas@127.0.0.1:{port}"
+        server = throwaway_postgres()
+        url = server.__enter__()
+    except PostgresMissing as exc:
+        pytest.skip(str(exc))
+    try:
+        yield url
     finally:
-        subprocess.run(
-            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        server.__exit__(None, None, None)
 
 
 @pytest.fixture
@@ -161,12 +92,8 @@ def postgres_url(postgres_server: str, request) -> str:
     """A fresh, empty database on the session's server."""
     import re
 
-    from sqlalchemy import create_engine, text
+    from tests.pgserver import create_database
 
-    name = "t_" + re.sub(r"\W", "_", request.node.name)[:50].lower()
-    eng = create_engine(f"{postgres_server}/postgres", isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    eng.dispose()
-    return f"{postgres_server}/{name}"
+    return create_database(
+        postgres_server, "t_" + re.sub(r"\W", "_", request.node.name)[:50].lower()
+    )
