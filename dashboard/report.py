@@ -50,9 +50,9 @@ def render_report(reader: Reader, name: str) -> str:
         StorageError: no such study.
     """
     import plotly.io as pio
-    from plotly.offline import get_plotlyjs
 
     from dashboard import figures as fg
+    from dashboard.plotlyjs import plotlyjs_source
 
     d = reader.study(name)
     p = info.pareto_info(d)
@@ -127,7 +127,7 @@ def render_report(reader: Reader, name: str) -> str:
         "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;"
         "font-size:13px;text-align:left}pre{background:#f4f4f4;padding:6px}.meta{color:#666}"
         "</style>"
-        f"<script type='text/javascript'>{get_plotlyjs()}</script></head>"
+        f"<script type='text/javascript'>{plotlyjs_source()}</script></head>"
         f"<body>{body}</body></html>"
     )
 

@@ -124,12 +124,51 @@ def test_app_builds_and_routes_every_page(storage_url: str) -> None:
         "outputs": {"id": "page", "property": "children"},
         "inputs": [{"id": "url", "property": "pathname", "value": "/study/s"}],
         "changedPropIds": ["url.pathname"],
-        "state": [],
+        "state": [{"id": "page-path", "property": "data", "value": "/"}],
     }
     res = client.post("/_dash-update-component", json=body)
     assert res.status_code == 200
     assert '"study-name"' in res.get_data(as_text=True)
     assert '"data": "s"' in res.get_data(as_text=True).replace('"data":"s"', '"data": "s"')
+
+
+def _graphs(layout: object) -> dict[str, dict]:
+    """id -> figure of every dcc.Graph in a layout as /_dash-layout serves it."""
+    out: dict[str, dict] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            props = node.get("props", {})
+            if node.get("type") == "Graph":
+                out[props["id"]] = props.get("figure") or {}
+            for v in props.values() if isinstance(props, dict) else ():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(layout)
+    return out
+
+
+def test_study_page_comes_with_its_charts_in_the_first_layout(storage_url: str) -> None:
+    # The page's own request for the layout carries the page URL as Referer: the study view is
+    # drawn from that one response, without waiting for callbacks.
+    make_study(storage_url, "s", 6, space=str(TINY))
+    client = create_app(storage_url).server.test_client()
+    assert client.get("/study/s").status_code == 200  # also starts reading the study
+    layout = client.get("/_dash-layout", headers={"Referer": "http://x/study/s"}).get_json()
+    graphs = _graphs(layout)
+    pareto = graphs["pareto-graph"]["data"]
+    assert sorted(n for tr in pareto for n in tr["customdata"]) == list(range(6))
+    assert "6 complete / 6 budget" in json.dumps(layout)  # the header
+    # the other charts come in the first poll, importance from its own callback
+    for later in ("importance-graph", "anytime-graph", "latency-graph"):
+        assert graphs[later]["layout"]["meta"] == "loading"
+    # without a Referer (or for "/") the home page, which its callbacks fill
+    assert "studies-view" in json.dumps(client.get("/_dash-layout").get_json())
+    missing = client.get("/_dash-layout", headers={"Referer": "http://x/study/nope"})
+    assert "study-missing" in json.dumps(missing.get_json())
 
 
 def test_report_is_one_self_contained_file(storage_url: str, tmp_path: Path) -> None:
