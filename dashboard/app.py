@@ -186,6 +186,10 @@ class StudyView:
     def figure(self, gid: str) -> Any:
         return self._part(gid, lambda: self._build(gid))
 
+    def lookup_tables(self) -> list[dcc.Graph]:
+        """One heatmap per lookup table of the study's space and target (else every table)."""
+        return self._part("lut", lambda: lut_graphs(self.reader, self.data))  # type: ignore[no-any-return]
+
     def _build(self, gid: str) -> Any:
         d = self.data
         if gid == "pareto-graph":
@@ -196,6 +200,20 @@ class StudyView:
             return fg.plot_latency(info.latency_info(d))
         hw = info.hardware_info(d, self.reader.latency_rows())
         return fg.plot_predicted(hw) if gid == "predicted-graph" else fg.plot_latency_cache(hw)
+
+
+def lut_graphs(reader: Reader, d: StudyData) -> list[dcc.Graph]:
+    infos = info.lut_infos(reader.lookup_tables(), d)
+    if not infos:
+        space = d.settings.space if d.settings is not None else "mobile"
+        fig = fg.plot_no_lut(fg.profile_command(space, reader.url))
+        return [dcc.Graph(id="lut-graph", figure=fig, config=GRAPH_CONFIG)]
+    return [
+        dcc.Graph(
+            id=f"lut-graph-{k}" if k else "lut-graph", figure=fg.plot_lut(i), config=GRAPH_CONFIG
+        )
+        for k, i in enumerate(infos)
+    ]
 
 
 def study_page(view: StudyView, name: str, refresh_ms: int) -> html.Div:
@@ -230,6 +248,7 @@ def study_page(view: StudyView, name: str, refresh_ms: int) -> html.Div:
                 ],
                 style=ROW,
             ),
+            html.Div([_col("1", html.Div(html.P("loading…"), id="lut-view"))], style=ROW),
         ]
     )
 
@@ -569,21 +588,22 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
         Output("study-sig", "data"),
         Output("study-header", "children"),
         *(Output(g, "figure") for g in STUDY_GRAPHS),
+        Output("lut-view", "children"),
         Input("study-tick", "n_intervals"),
         State("study-name", "data"),
         State("study-sig", "data"),
     )
-    @_safe(lambda e: ("error", _problem(e)) + (fg.empty_figure(str(e)),) * 5)
+    @_safe(lambda e: ("error", _problem(e)) + (fg.empty_figure(str(e)),) * 5 + (html.P(str(e)),))
     def study_main(n: int | None, name: str, old: str | None) -> Any:
         # polled: a cheap signature first, the charts only when a trial was added or finished
         changed = reader.signature(name) != old
         if not changed and n:
-            return (no_update,) * 7
+            return (no_update,) * 8
         v = views.get(name)
         if not changed:  # the call right after the page was drawn: the charts it still lacks
             rest = (no_update if g in FIRST_PAINT else v.figure(g) for g in STUDY_GRAPHS)
-            return (no_update, no_update, *rest)
-        return (v.sig, v.header(), *(v.figure(g) for g in STUDY_GRAPHS))
+            return (no_update, no_update, *rest, v.lookup_tables())
+        return (v.sig, v.header(), *(v.figure(g) for g in STUDY_GRAPHS), v.lookup_tables())
 
     @app.callback(
         Output("arch-view", "children"),

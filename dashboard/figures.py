@@ -20,6 +20,7 @@ from dashboard.info import (
     HardwareInfo,
     ImportanceInfo,
     LatencyInfo,
+    LutInfo,
     ParetoInfo,
     Point,
 )
@@ -550,4 +551,50 @@ def plot_latency_cache(info: HardwareInfo, title: str = "Latency cache") -> go.F
         f"({sum(info.cache_targets.values())} over {n_targets} target(s))",
         height=340,
         showlegend=False,
+    )
+
+
+def profile_command(space: str, url: str) -> str:
+    """The command that profiles a lookup table (what an empty table chart shows)."""
+    return f"nas hardware profile --space {space} --target cpu --storage {url}"
+
+
+def plot_no_lut(command: str, title: str = "Latency lookup table") -> go.Figure:
+    return empty_figure(f"no latency lookup table stored; profile one with<br>{command}", title)
+
+
+def plot_lut(info: LutInfo, title: str = "Latency lookup table") -> go.Figure:
+    """The table as a heatmap: block position (rows) x block option (columns), ms per cell.
+
+    Stem and head are single entries, so they are listed in the title; the fit of the
+    predictor built on the table (``a * sum + b``) is there too.
+    """
+    if not info.rows:
+        return empty_figure("this lookup table has no block entries", title)
+    z = [[None if v is None else _r(v) for v in row] for row in info.ms]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(info.columns),
+            y=list(info.rows),
+            colorscale="Viridis",
+            colorbar={"title": {"text": "ms"}, "thickness": 12},
+            texttemplate="%{z:.3g}",
+            hovertemplate="%{y}<br>%{x}: %{z:.4f} ms<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")  # the network's order, top to bottom
+    fixed = " · ".join(f"{label}: {ms:.3f} ms" for label, ms in info.fixed)
+    fits = " · ".join(
+        f"fit ({f.num_classes} classes, {f.n} networks): {f.a:.3f}·sum {f.b:+.3f} ms, "
+        f"R² {_fmt(f.r2, '.3f')}, MAPE {_fmt(f.mape_pct, '.1f')} %"
+        for f in info.fits
+    )
+    sub = "<br>".join(x for x in (fixed, fits or "no predictor fit stored") if x)
+    head = f"{title} — target {info.fingerprint_id}, space {info.space_digest[:8]}"
+    return _layout(
+        fig,
+        f"{head}<br><span style='font-size:11px'>{sub}</span>",
+        height=max(320, 26 * len(info.rows) + 160),
+        margin={"l": 260, "r": 20, "t": 100, "b": 50},
     )

@@ -84,6 +84,11 @@ def render_report(reader: Reader, name: str) -> str:
     )
     hw = info.hardware_info(d, reader.latency_rows())
     figs += [("predicted", fg.plot_predicted(hw)), ("cache", fg.plot_latency_cache(hw))]
+    luts = info.lut_infos(reader.lookup_tables(), d)
+    space = d.settings.space if d.settings is not None else "mobile"
+    figs += [(f"lut{k}", fg.plot_lut(i)) for k, i in enumerate(luts)] or [
+        ("lut0", fg.plot_no_lut(fg.profile_command(space, reader.url)))
+    ]
     divs = {
         key: pio.to_html(
             fig,  # type: ignore[arg-type]
@@ -118,6 +123,7 @@ def render_report(reader: Reader, name: str) -> str:
             divs["importance"],
             divs["predicted"],
             divs["cache"],
+            *(v for k, v in divs.items() if k.startswith("lut")),
         ]
     )
     return (
