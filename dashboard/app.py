@@ -15,14 +15,15 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlparse
 
 import dash
+import flask
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from dashboard import arch as arch_mod
 from dashboard import figures as fg
-from dashboard import info
+from dashboard import info, plotlyjs
 from dashboard.data import Reader, StudyData
 from nas.errors import NasInputError
 from nas.storage import keys
@@ -146,20 +147,96 @@ def studies_table(rows: list[StudySummary], url: str) -> html.Div:
     )
 
 
-def study_skeleton(name: str, refresh_ms: int) -> html.Div:
+STUDY_GRAPHS = ("pareto-graph", "anytime-graph", "latency-graph", "predicted-graph", "cache-graph")
+# Drawn from the first layout. The browser draws every chart of a response in one go (one long
+# task), so the others follow in the page's first poll and the Pareto front shows ~0.5 s sooner.
+FIRST_PAINT = ("pareto-graph",)
+
+
+class StudyView:
+    """What the study page draws for one signature of the study: each part built on first use,
+    then shared by every open page (so the first layout waits only for the Pareto figure)."""
+
+    def __init__(self, reader: Reader, name: str, sig: str) -> None:
+        self.reader, self.name, self.sig = reader, name, sig
+        self.data = reader.study(name)
+        self._lock = threading.RLock()  # a part may build on another (the figure on its data)
+        self._parts: dict[str, Any] = {}
+
+    def _part(self, key: str, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key not in self._parts:
+                self._parts[key] = build()
+            return self._parts[key]
+
+    @property
+    def pareto(self) -> info.ParetoInfo:
+        return self._part("pareto", lambda: info.pareto_info(self.data))  # type: ignore[no-any-return]
+
+    def header(self) -> html.Div:
+        return self._part("header", lambda: study_header(self.data))  # type: ignore[no-any-return]
+
+    def arch(self) -> html.Div:
+        """The knee's panel (what the page shows before any click)."""
+        knee = self.pareto.knee
+        return self._part(  # type: ignore[no-any-return]
+            "arch", lambda: arch_panel(self.data, knee, self.reader.url, "knee of the front")
+        )
+
+    def figure(self, gid: str) -> Any:
+        return self._part(gid, lambda: self._build(gid))
+
+    def lookup_tables(self) -> list[dcc.Graph]:
+        """One heatmap per lookup table of the study's space and target (else every table)."""
+        return self._part("lut", lambda: lut_graphs(self.reader, self.data))  # type: ignore[no-any-return]
+
+    def _build(self, gid: str) -> Any:
+        d = self.data
+        if gid == "pareto-graph":
+            return fg.plot_pareto(self.pareto, selected=self.pareto.knee, label="knee: trial")
+        if gid == "anytime-graph":
+            return fg.plot_anytime(info.anytime_info(d))
+        if gid == "latency-graph":
+            return fg.plot_latency(info.latency_info(d))
+        hw = info.hardware_info(d, self.reader.latency_rows())
+        return fg.plot_predicted(hw) if gid == "predicted-graph" else fg.plot_latency_cache(hw)
+
+
+def lut_graphs(reader: Reader, d: StudyData) -> list[dcc.Graph]:
+    infos = info.lut_infos(reader.lookup_tables(), d)
+    if not infos:
+        space = d.settings.space if d.settings is not None else "mobile"
+        fig = fg.plot_no_lut(fg.profile_command(space, reader.url))
+        return [dcc.Graph(id="lut-graph", figure=fig, config=GRAPH_CONFIG)]
+    return [
+        dcc.Graph(
+            id=f"lut-graph-{k}" if k else "lut-graph", figure=fg.plot_lut(i), config=GRAPH_CONFIG
+        )
+        for k, i in enumerate(infos)
+    ]
+
+
+def study_page(view: StudyView, name: str, refresh_ms: int) -> html.Div:
+    """The whole study page, charts included, so the browser draws it from the layout it
+    fetches first instead of after a chain of callbacks."""
+
     def graph(gid: str) -> dcc.Graph:
-        # a message, not an empty frame, until the first callback fills it
-        return dcc.Graph(id=gid, config=GRAPH_CONFIG, figure=fg.empty_figure("loading…"))
+        fig = view.figure(gid) if gid in FIRST_PAINT else fg.loading_figure()
+        return dcc.Graph(id=gid, config=GRAPH_CONFIG, figure=fig)
 
     return html.Div(
         [
             dcc.Interval(id="study-tick", interval=refresh_ms),
-            dcc.Store(id="study-sig"),
+            dcc.Store(id="study-sig", data=view.sig),
             dcc.Store(id="study-name", data=name),
             dcc.Link("← all studies", href="/"),
-            html.Div(id="study-header"),
+            html.Div(view.header(), id="study-header"),
             html.Div(
-                [_col("7", graph("pareto-graph")), _col("5", html.Div(id="arch-view"))], style=ROW
+                [
+                    _col("7", graph("pareto-graph")),
+                    _col("5", html.Div(html.P("loading…"), id="arch-view")),
+                ],
+                style=ROW,
             ),
             html.Div(
                 [_col("1", graph("anytime-graph")), _col("1", graph("latency-graph"))], style=ROW
@@ -171,6 +248,7 @@ def study_skeleton(name: str, refresh_ms: int) -> html.Div:
                 ],
                 style=ROW,
             ),
+            html.Div([_col("1", html.Div(html.P("loading…"), id="lut-view"))], style=ROW),
         ]
     )
 
@@ -315,6 +393,52 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+class _Views:
+    """The newest :class:`StudyView` of each study, built once per signature.
+
+    :meth:`prefetch` starts building it when the browser asks for a study's page, so the
+    server reads the study while the browser is still loading its scripts.
+    """
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._done: dict[str, StudyView] = {}
+
+    def get(self, name: str) -> StudyView:
+        with self._lock:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:  # one build per study at a time; the others wait and share it
+            # the signature before the read: a trial added meanwhile means one more redraw
+            sig = self.reader.signature(name)
+            hit = self._done.get(name)
+            if hit is None or hit.sig != sig:
+                hit = self._done[name] = StudyView(self.reader, name, sig)
+            return hit
+
+    def prefetch(self, name: str) -> None:
+        def build() -> None:
+            try:
+                self.get(name).figure(FIRST_PAINT[0])
+            except Exception:  # the page's own request reports it
+                log.debug("prefetching study %s failed", name, exc_info=True)
+
+        threading.Thread(target=build, name=f"prefetch-{name}", daemon=True).start()
+
+
+def _warm(reader: Reader) -> None:
+    try:
+        for name in reader.names():
+            reader.study(name)
+    except Exception:  # a page that needs the study reports the problem
+        log.debug("warming the study cache failed", exc_info=True)
+
+
+def _study_name(path: str) -> str | None:
+    return unquote(path[len("/study/") :]) if path.startswith("/study/") else None
+
+
 def _safe(
     fallback: Callable[[Exception], Any],
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -354,36 +478,70 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
         update_title=None,  # type: ignore[arg-type]  # None: keep the title while updating
         suppress_callback_exceptions=True,
         serve_locally=True,  # nothing is fetched from a CDN
+        # assets/ holds only the partial plotly.js: a plain script tag, so it runs before the
+        # layout is drawn and dcc.Graph uses it instead of fetching the full plotly.js
+        assets_folder=str(plotlyjs.ASSETS),
+        include_assets_files=plotlyjs.bundle_usable(),
     )
-    app.layout = html.Div(
-        [
-            dcc.Location(id="url"),
-            html.Div(
-                [
-                    html.B("nas dashboard"),
-                    html.Span(
-                        f"  {url} · read-only · refreshes every {refresh_seconds:g} s",
-                        style={"color": "#666"},
-                    ),
-                ],
-                style={"padding": "8px"},
-            ),
-            html.Div(id="page"),
-        ],
-        style={"fontFamily": "sans-serif", "background": "#fafafa", "padding": "6px"},
-    )
+    views = _Views(reader)
+    # Read every study once in the background, as the studies page would: the first page a
+    # browser opens then waits for its charts only, not for the trials to be read.
+    threading.Thread(target=_warm, args=(reader,), name="warm-up", daemon=True).start()
 
-    @app.callback(Output("page", "children"), Input("url", "pathname"))
-    def route(pathname: str | None) -> Any:
+    def page(path: str) -> html.Div:
+        """The page for ``path``, complete; ``page-path`` says which path it shows."""
+        name = _study_name(path)
+        if name is None:
+            content: Any = home_skeleton(refresh_ms)
+        elif name not in (names := reader.names()):
+            here = ", ".join(names[:10]) if names else "none"
+            content = not_found(f"no study named {name!r} in {url}; studies here: {here}")
+        else:
+            try:
+                content = study_page(views.get(name), name, refresh_ms)
+            except Exception as exc:  # a dashboard must keep serving; the log has the details
+                log.exception("cannot draw study %s", name)
+                content = _problem(exc)
+        return html.Div([dcc.Store(id="page-path", data=path), content])
+
+    def layout() -> html.Div:
+        # Dash fetches the layout from the page it serves, so the Referer is the page's URL:
+        # the page is built right here and the browser draws it without a callback round trip.
+        path = "/"
+        if flask.has_request_context() and flask.request.referrer:
+            path = urlparse(flask.request.referrer).path or "/"
+        return html.Div(
+            [
+                dcc.Location(id="url"),
+                html.Div(
+                    [
+                        html.B("nas dashboard"),
+                        html.Span(
+                            f"  {url} · read-only · refreshes every {refresh_seconds:g} s",
+                            style={"color": "#666"},
+                        ),
+                    ],
+                    style={"padding": "8px"},
+                ),
+                html.Div(page(path), id="page"),
+            ],
+            style={"fontFamily": "sans-serif", "background": "#fafafa", "padding": "6px"},
+        )
+
+    app.layout = layout
+
+    @app.server.before_request
+    def prefetch() -> None:
+        # the HTML of a study page: start reading the study while the browser loads scripts
+        name = _study_name(flask.request.path)
+        if name is not None and flask.request.method == "GET":
+            views.prefetch(name)
+
+    @app.callback(Output("page", "children"), Input("url", "pathname"), State("page-path", "data"))
+    def route(pathname: str | None, shown: str | None) -> Any:
+        # the layout already holds the page the browser asked for; links within the app land here
         path = pathname or "/"
-        if path.startswith("/study/"):
-            name = unquote(path[len("/study/") :])
-            names = reader.names()
-            if name not in names:
-                here = ", ".join(names[:10]) if names else "none"
-                return not_found(f"no study named {name!r} in {url}; studies here: {here}")
-            return study_skeleton(name, refresh_ms)
-        return home_skeleton(refresh_ms)
+        return no_update if path == shown else page(path)
 
     # ---- home ----------------------------------------------------------------------------
     @app.callback(
@@ -429,33 +587,23 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
     @app.callback(
         Output("study-sig", "data"),
         Output("study-header", "children"),
-        Output("pareto-graph", "figure"),
-        Output("anytime-graph", "figure"),
-        Output("latency-graph", "figure"),
-        Output("predicted-graph", "figure"),
-        Output("cache-graph", "figure"),
+        *(Output(g, "figure") for g in STUDY_GRAPHS),
+        Output("lut-view", "children"),
         Input("study-tick", "n_intervals"),
         State("study-name", "data"),
         State("study-sig", "data"),
     )
-    @_safe(lambda e: ("error", _problem(e)) + (fg.empty_figure(str(e)),) * 5)
-    def study_main(_n: int | None, name: str, old: str | None) -> Any:
+    @_safe(lambda e: ("error", _problem(e)) + (fg.empty_figure(str(e)),) * 5 + (html.P(str(e)),))
+    def study_main(n: int | None, name: str, old: str | None) -> Any:
         # polled: a cheap signature first, the charts only when a trial was added or finished
-        sig = reader.signature(name)
-        if sig == old:
-            return (no_update,) * 7
-        d = reader.study(name)
-        p = info.pareto_info(d)
-        hw = info.hardware_info(d, reader.latency_rows())
-        return (
-            sig,
-            study_header(d),
-            fg.plot_pareto(p, selected=p.knee, label="knee: trial"),
-            fg.plot_anytime(info.anytime_info(d)),
-            fg.plot_latency(info.latency_info(d)),
-            fg.plot_predicted(hw),
-            fg.plot_latency_cache(hw),
-        )
+        changed = reader.signature(name) != old
+        if not changed and n:
+            return (no_update,) * 8
+        v = views.get(name)
+        if not changed:  # the call right after the page was drawn: the charts it still lacks
+            rest = (no_update if g in FIRST_PAINT else v.figure(g) for g in STUDY_GRAPHS)
+            return (no_update, no_update, *rest, v.lookup_tables())
+        return (v.sig, v.header(), *(v.figure(g) for g in STUDY_GRAPHS), v.lookup_tables())
 
     @app.callback(
         Output("arch-view", "children"),
@@ -465,19 +613,18 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
     )
     @_safe(lambda e: html.P(f"cannot show the architecture: {e}"))
     def arch_view(click: dict | None, _sig: str | None, name: str) -> Any:
-        d = reader.study(name)
-        number, why = _clicked(click), "clicked"
+        # after the Pareto figure (its own request), like the charts of the first poll
+        number = _clicked(click)
         if number is None:
-            number, why = info.pareto_info(d).knee, "knee of the front"
-        return arch_panel(d, number, url, why)
+            return views.get(name).arch()
+        return arch_panel(reader.study(name), number, url, "clicked")
 
-    # Importance is the slow chart: start it only after the Pareto figure has been drawn, so
-    # the first render does not wait for it (and it follows every refresh of that figure).
+    # Importance is the slow chart: its own request once the page is drawn (the page does not
+    # wait for it), and again after each refresh of the study.
     @app.callback(
         Output("importance-graph", "figure"),
-        Input("pareto-graph", "figure"),
+        Input("study-sig", "data"),
         State("study-name", "data"),
-        prevent_initial_call=True,
     )
     @_safe(lambda e: fg.empty_figure(f"parameter importance unavailable: {e}"))
     def importance_view(_fig: Any, name: str) -> Any:

@@ -136,6 +136,23 @@ class Reader:
         copy.add_trials(done)
         return copy
 
+    def lookup_tables(self) -> list[LookupTable]:
+        """Every stored latency lookup table, the largest first; none for non-nas databases."""
+        if not self.store.has_nas_tables():
+            return []
+        from nas.storage.latency_lut import LatencyTableStore
+
+        lut = LatencyTableStore(self.store)
+        return [
+            LookupTable(
+                t.space_digest,
+                t.fingerprint_id,
+                lut.entries(t.space_digest, t.fingerprint_id),
+                lut.fits(t.space_digest, t.fingerprint_id),
+            )
+            for t in lut.tables()
+        ]
+
     def latency_rows(self, limit: int = 20_000) -> list[LatencyRow]:
         """Measurements in the latency cache, newest first; none for non-nas databases."""
         if not self.store.has_nas_tables():
@@ -154,6 +171,16 @@ class Reader:
                 )
                 for r in recs
             ]
+
+
+@dataclass(frozen=True)
+class LookupTable:
+    """One stored latency lookup table (``nas_latency_lut``) and its predictor fits."""
+
+    space_digest: str
+    fingerprint_id: str
+    entries: dict[str, float]  # lut key -> median ms
+    fits: dict[int, dict[str, Any]]  # num_classes -> {"a", "b", "n", "meta"}
 
 
 def _json(text: str) -> dict[str, Any]:

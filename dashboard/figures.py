@@ -7,8 +7,10 @@ Each ``plot_*`` function is pure (record in, ``go.Figure`` out), so the live app
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from dashboard.arch import ArchInfo, CellArch, ChainArch, PlainArch
@@ -18,11 +20,25 @@ from dashboard.info import (
     HardwareInfo,
     ImportanceInfo,
     LatencyInfo,
+    LutInfo,
     ParetoInfo,
     Point,
 )
+from nas.storage.anytime import AnytimePoint
 
-TEMPLATE = "plotly_white"
+
+def _template() -> go.layout.Template:
+    """plotly_white with the trace defaults of the trace types drawn here only.
+
+    Every figure carries its template; the full one holds defaults for 24 trace types (7 kB
+    per figure, parsed by the browser each time).
+    """
+    base = pio.templates["plotly_white"]
+    used = ("bar", "heatmap", "histogram", "scatter", "scattergl", "table")
+    return go.layout.Template(layout=base.layout, data={k: base.data[k] for k in used})
+
+
+TEMPLATE = _template()
 FRONT = "#d62728"
 DOMINATED = "#7f9fbf"
 INFEASIBLE = "#bbbbbb"
@@ -72,36 +88,58 @@ def empty_figure(message: str, title: str = "") -> go.Figure:
     return _layout(fig, title, height=320)
 
 
+LOADING = "loading"  # layout.meta of a placeholder: the browser test and benchmark look for it
+
+
+@cache
+def loading_figure() -> dict:
+    """A placeholder until a chart's own data arrives (a plain dict: built once, shared)."""
+    fig = empty_figure("loading…")
+    fig.update_layout(meta=LOADING)
+    return fig.to_plotly_json()
+
+
 def _fmt(v: float | None, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
 
-def _hover(p: Point) -> str:
-    spread = (
-        f" (p10 {p.p10_ms:.3f} – p90 {p.p90_ms:.3f})"
-        if p.p10_ms is not None and p.p90_ms is not None
-        else ""
-    )
-    return (
-        f"<b>trial {p.number}</b>{' · on the front' if p.on_front else ''}"
-        f"{'' if p.feasible else ' · over the latency limit'}<br>"
-        f"accuracy {100 * p.accuracy:.2f} %<br>latency {p.latency_ms:.3f} ms{spread}<br>"
-        f"params {_fmt(p.params_m, '.3f')} M · {_fmt(p.flops_m, '.1f')} MFLOPs<br>"
-        f"{p.arch_str}"
-    )
+def _r(v: float, digits: int = 4) -> float:
+    """``v`` to ``digits`` significant digits: the JSON a browser parses is a third shorter
+    and no chart or hover shows more."""
+    return float(f"{v:.{digits}g}")
+
+
+def _spread(p: Point) -> str:
+    if p.p10_ms is None or p.p90_ms is None:
+        return ""
+    return f" (p10 {p.p10_ms:.3f} – p90 {p.p90_ms:.3f})"
+
+
+def _details(p: Point) -> str:
+    """The hover lines below the coordinates (the trace's template holds the rest)."""
+    return f"params {_fmt(p.params_m, '.3f')} M · {_fmt(p.flops_m, '.1f')} MFLOPs<br>{p.arch_str}"
 
 
 WEBGL_ABOVE = 1000  # points; SVG markers make the browser crawl beyond this
 
 
-def _scatter(points: Sequence[Point], name: str, **kw: object) -> go.Scatter | go.Scattergl:
+def _scatter(
+    points: Sequence[Point], name: str, note: str = "", **kw: object
+) -> go.Scatter | go.Scattergl:
+    """One trace of trials: ``customdata`` is the trial number (what a click reports).
+
+    The hover text is one template per trace plus each point's own details, not a whole HTML
+    string per point: the 5,000-trial Pareto figure went from 2.0 to about 1 MB.
+    """
     kind = go.Scattergl if len(points) > WEBGL_ABOVE else go.Scatter
     return kind(
-        x=[p.latency_ms for p in points],
-        y=[100 * p.accuracy for p in points],
+        x=[_r(p.latency_ms) for p in points],
+        y=[_r(100 * p.accuracy) for p in points],
         customdata=[p.number for p in points],
-        hovertext=[_hover(p) for p in points],
-        hoverinfo="text",
+        hovertext=[_spread(p) for p in points],
+        text=[_details(p) for p in points],
+        hovertemplate=f"<b>trial %{{customdata}}</b>{note}<br>accuracy %{{y:.2f}} %<br>"
+        "latency %{x:.3f} ms%{hovertext}<br>%{text}<extra></extra>",
         name=name,
         **kw,
     )
@@ -133,14 +171,17 @@ def plot_pareto(
         _scatter(
             front,
             f"Pareto front ({len(front)})",
+            " · on the front",
             mode="lines+markers",
             line={"color": FRONT, "shape": "hv", "width": 2},
             marker={"color": FRONT, "size": 10, "line": {"color": "white", "width": 1}},
             error_x={
                 "type": "data",
                 "symmetric": False,
-                "array": [max(0.0, (p.p90_ms or p.latency_ms) - p.latency_ms) for p in front],
-                "arrayminus": [max(0.0, p.latency_ms - (p.p10_ms or p.latency_ms)) for p in front],
+                "array": [_r(max(0.0, (p.p90_ms or p.latency_ms) - p.latency_ms)) for p in front],
+                "arrayminus": [
+                    _r(max(0.0, p.latency_ms - (p.p10_ms or p.latency_ms))) for p in front
+                ],
                 "color": FRONT,
                 "thickness": 1,
                 "width": 3,
@@ -152,6 +193,7 @@ def plot_pareto(
             _scatter(
                 over,
                 f"over the limit ({len(over)})",
+                " · over the latency limit",
                 mode="markers",
                 marker={"color": INFEASIBLE, "size": 7, "symbol": "x"},
             )
@@ -187,16 +229,40 @@ def plot_pareto(
     )
 
 
+def _steps(points: Sequence[AnytimePoint]) -> list[AnytimePoint]:
+    """The points where either curve changes, and the last one.
+
+    Both curves are drawn as steps (``shape="hv"``), so this draws exactly the same lines; a
+    5,000-trial study has a few dozen improvements, not 5,000.
+    """
+    out: list[AnytimePoint] = []
+    for i, p in enumerate(points):
+        prev = out[-1] if out else None
+        last = i == len(points) - 1
+        if (
+            prev is None
+            or last
+            or (p.best_accuracy, p.hypervolume)
+            != (
+                prev.best_accuracy,
+                prev.hypervolume,
+            )
+        ):
+            out.append(p)
+    return out
+
+
 def plot_anytime(info: AnytimeInfo, title: str = "Progress") -> go.Figure:
     """Best-so-far accuracy and dominated hypervolume against trial number."""
     if not info.points:
         return empty_figure("no completed trials yet", title)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    x = [p.trial for p in info.points]
+    pts = _steps(info.points)
+    x = [p.trial for p in pts]
     fig.add_trace(
         go.Scatter(
             x=x,
-            y=[100 * p.best_accuracy for p in info.points],
+            y=[_r(100 * p.best_accuracy, 6) for p in pts],
             name="best accuracy (%)",
             mode="lines",
             line={"shape": "hv", "color": PALETTE[0]},
@@ -206,7 +272,7 @@ def plot_anytime(info: AnytimeInfo, title: str = "Progress") -> go.Figure:
     fig.add_trace(
         go.Scatter(
             x=x,
-            y=[p.hypervolume for p in info.points],
+            y=[_r(p.hypervolume, 6) for p in pts],
             name=f"hypervolume (ref {info.ref_ms:.3g} ms)",
             mode="lines",
             line={"shape": "hv", "color": PALETTE[2]},
@@ -225,13 +291,17 @@ def plot_latency(info: LatencyInfo, title: str = "Latency") -> go.Figure:
         return empty_figure("no completed trials yet", title)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("median latency", "spread p10–p90"))
     fig.add_trace(
-        go.Histogram(x=list(info.latency_ms), name="latency", marker={"color": PALETTE[0]}),
+        go.Histogram(
+            x=[_r(v) for v in info.latency_ms], name="latency", marker={"color": PALETTE[0]}
+        ),
         row=1,
         col=1,
     )
     if info.spread_pct:
         fig.add_trace(
-            go.Histogram(x=list(info.spread_pct), name="spread", marker={"color": PALETTE[4]}),
+            go.Histogram(
+                x=[_r(v, 3) for v in info.spread_pct], name="spread", marker={"color": PALETTE[4]}
+            ),
             row=1,
             col=2,
         )
@@ -471,7 +541,7 @@ def plot_predicted(info: HardwareInfo, title: str = "Predicted vs measured laten
 def plot_latency_cache(info: HardwareInfo, title: str = "Latency cache") -> go.Figure:
     if not info.cache_ms:
         return empty_figure("the latency cache holds no measurements for this target", title)
-    fig = go.Figure(go.Histogram(x=list(info.cache_ms), marker={"color": PALETTE[5]}))
+    fig = go.Figure(go.Histogram(x=[_r(v) for v in info.cache_ms], marker={"color": PALETTE[5]}))
     fig.update_xaxes(title="cached median latency (ms)")
     fig.update_yaxes(title="networks")
     n_targets = len(info.cache_targets)
@@ -481,4 +551,50 @@ def plot_latency_cache(info: HardwareInfo, title: str = "Latency cache") -> go.F
         f"({sum(info.cache_targets.values())} over {n_targets} target(s))",
         height=340,
         showlegend=False,
+    )
+
+
+def profile_command(space: str, url: str) -> str:
+    """The command that profiles a lookup table (what an empty table chart shows)."""
+    return f"nas hardware profile --space {space} --target cpu --storage {url}"
+
+
+def plot_no_lut(command: str, title: str = "Latency lookup table") -> go.Figure:
+    return empty_figure(f"no latency lookup table stored; profile one with<br>{command}", title)
+
+
+def plot_lut(info: LutInfo, title: str = "Latency lookup table") -> go.Figure:
+    """The table as a heatmap: block position (rows) x block option (columns), ms per cell.
+
+    Stem and head are single entries, so they are listed in the title; the fit of the
+    predictor built on the table (``a * sum + b``) is there too.
+    """
+    if not info.rows:
+        return empty_figure("this lookup table has no block entries", title)
+    z = [[None if v is None else _r(v) for v in row] for row in info.ms]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(info.columns),
+            y=list(info.rows),
+            colorscale="Viridis",
+            colorbar={"title": {"text": "ms"}, "thickness": 12},
+            texttemplate="%{z:.3g}",
+            hovertemplate="%{y}<br>%{x}: %{z:.4f} ms<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")  # the network's order, top to bottom
+    fixed = " · ".join(f"{label}: {ms:.3f} ms" for label, ms in info.fixed)
+    fits = " · ".join(
+        f"fit ({f.num_classes} classes, {f.n} networks): {f.a:.3f}·sum {f.b:+.3f} ms, "
+        f"R² {_fmt(f.r2, '.3f')}, MAPE {_fmt(f.mape_pct, '.1f')} %"
+        for f in info.fits
+    )
+    sub = "<br>".join(x for x in (fixed, fits or "no predictor fit stored") if x)
+    head = f"{title} — target {info.fingerprint_id}, space {info.space_digest[:8]}"
+    return _layout(
+        fig,
+        f"{head}<br><span style='font-size:11px'>{sub}</span>",
+        height=max(320, 26 * len(info.rows) + 160),
+        margin={"l": 260, "r": 20, "t": 100, "b": 50},
     )

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 from optuna.trial import FrozenTrial
 
-from dashboard.data import LatencyRow, StudyData
+from dashboard.data import LatencyRow, LookupTable, StudyData
 from nas.storage import keys
 from nas.storage.anytime import AnytimePoint, default_reference, history
+from nas.storage.latency_lut import LayerKey, parse_key
 from nas.storage.results import knee, metrics, pareto_front
 
 
@@ -279,3 +280,113 @@ def hardware_info(study: StudyData, rows: Sequence[LatencyRow]) -> HardwareInfo:
         mape = float(np.mean(np.abs(p - m) / m)) * 100
     cache_ms = tuple(r.median_ms for r in rows if not fps or r.fingerprint_id in fps)
     return HardwareInfo(sources, cache_ms, targets, tuple(pairs), r2, mape)
+
+
+# ---- lookup tables ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FitInfo:
+    """The predictor's correction ``a * table_sum + b`` and how well it fits its samples."""
+
+    num_classes: int
+    a: float
+    b: float
+    n: int
+    r2: float | None
+    mape_pct: float | None
+
+
+@dataclass(frozen=True)
+class LutInfo:
+    """One lookup table as a grid: rows are block positions, columns block options (ms)."""
+
+    space_digest: str
+    fingerprint_id: str
+    rows: tuple[str, ...]  # "stage 2 · first · 16→24 s2 @112×112", top to bottom
+    columns: tuple[str, ...]  # "k3 e4"
+    ms: tuple[tuple[float | None, ...], ...]  # rows x columns; None: not profiled
+    fixed: tuple[tuple[str, float], ...]  # stem and head entries: (label, ms)
+    fits: tuple[FitInfo, ...]
+    matches_study: bool  # the study's space and target
+
+
+def _fit_info(num_classes: int, fit: dict[str, Any]) -> FitInfo:
+    meta = fit.get("meta") or {}
+    a, b = float(fit["a"]), float(fit["b"])
+    sums, measured = meta.get("table_sums_ms") or [], meta.get("measured_ms") or []
+    r2 = mape = None
+    if len(sums) == len(measured) >= 2:
+        m = np.asarray(measured, dtype=float)
+        floor = float(meta.get("floor_ratio", 0.0))
+        p = np.maximum(a * np.asarray(sums, dtype=float) + b, floor * np.asarray(sums))
+        ss_tot = float(np.sum((m - m.mean()) ** 2))
+        r2 = 1 - float(np.sum((m - p) ** 2)) / ss_tot if ss_tot > 0 else None
+        mape = float(np.mean(np.abs(p - m) / m)) * 100
+    return FitInfo(num_classes, a, b, int(fit["n"]), r2, mape)
+
+
+def _later(k: LayerKey) -> bool:
+    """Layers 1.. of a stage keep width and size (the first may too; rare, shown as later)."""
+    return k.in_ch == k.out_ch and k.stride == 1
+
+
+def lut_info(table: LookupTable, study: StudyData | None = None) -> LutInfo:
+    """The table of one space and target as rows (block position) x columns (kernel x expand).
+
+    Blocks are ordered as the network runs them (larger inputs first; in a stage the first
+    layer, which changes stride or width, before the later ones, which share one entry).
+    """
+    blocks: dict[tuple[int, int, int, int, int, int], dict[tuple[int, int], float]] = {}
+    fixed: list[tuple[str, float]] = []
+    for key, ms in table.entries.items():
+        k = parse_key(key)
+        if k is None:
+            continue
+        if k.kind == "mbconv":
+            pos = (k.height, k.width, k.in_ch, k.out_ch, k.stride, k.batch)
+            blocks.setdefault(pos, {})[(k.kernel, k.expand)] = ms
+        else:
+            extra = f" ({k.classes} classes)" if k.kind == "head" else ""
+            fixed.append((f"{k.kind}{extra} {k.in_ch}→{k.out_ch} @{k.height}×{k.width}", ms))
+    pos_keys = {
+        p: LayerKey("mbconv", p[2], p[3], 0, p[4], 0, 0, 0, p[5], p[0], p[1]) for p in blocks
+    }
+    # Larger inputs run first; at one input size a stage's later layers come before the next
+    # stage's first layer, which reads their width (widths grow along the network).
+    order = sorted(blocks, key=lambda p: (-p[0], -p[1], p[2], not _later(pos_keys[p]), p[3]))
+    rows, stage = [], 0
+    for p in order:
+        k = pos_keys[p]
+        stage += not _later(k) or stage == 0
+        where = "later" if _later(k) else "first"
+        rows.append(
+            f"stage {stage} · {where} · {k.in_ch}→{k.out_ch} s{k.stride} @{k.height}×{k.width}"
+        )
+    options = sorted({opt for cells in blocks.values() for opt in cells})
+    grid = tuple(tuple(blocks[p].get(opt) for opt in options) for p in order)
+    s = study.settings if study is not None else None
+    fps = (
+        {str(t.user_attrs.get(keys.FINGERPRINT_ID, "")) for t in study.complete}
+        if study
+        else set()
+    )
+    matches = (
+        s is not None and s.space_digest == table.space_digest and table.fingerprint_id in fps
+    )
+    return LutInfo(
+        table.space_digest,
+        table.fingerprint_id,
+        tuple(rows),
+        tuple(f"k{k} e{e}" for k, e in options),
+        grid,
+        tuple(sorted(fixed)),
+        tuple(_fit_info(n, f) for n, f in sorted(table.fits.items())),
+        matches,
+    )
+
+
+def lut_infos(tables: Sequence[LookupTable], study: StudyData | None = None) -> list[LutInfo]:
+    """The tables to show with a study: those of its space and target if there are any, else
+    every stored table."""
+    infos = [lut_info(t, study) for t in tables]
+    mine = [i for i in infos if i.matches_study]
+    return mine or infos

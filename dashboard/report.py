@@ -50,9 +50,9 @@ def render_report(reader: Reader, name: str) -> str:
         StorageError: no such study.
     """
     import plotly.io as pio
-    from plotly.offline import get_plotlyjs
 
     from dashboard import figures as fg
+    from dashboard.plotlyjs import plotlyjs_source
 
     d = reader.study(name)
     p = info.pareto_info(d)
@@ -84,6 +84,11 @@ def render_report(reader: Reader, name: str) -> str:
     )
     hw = info.hardware_info(d, reader.latency_rows())
     figs += [("predicted", fg.plot_predicted(hw)), ("cache", fg.plot_latency_cache(hw))]
+    luts = info.lut_infos(reader.lookup_tables(), d)
+    space = d.settings.space if d.settings is not None else "mobile"
+    figs += [(f"lut{k}", fg.plot_lut(i)) for k, i in enumerate(luts)] or [
+        ("lut0", fg.plot_no_lut(fg.profile_command(space, reader.url)))
+    ]
     divs = {
         key: pio.to_html(
             fig,  # type: ignore[arg-type]
@@ -118,6 +123,7 @@ def render_report(reader: Reader, name: str) -> str:
             divs["importance"],
             divs["predicted"],
             divs["cache"],
+            *(v for k, v in divs.items() if k.startswith("lut")),
         ]
     )
     return (
@@ -127,7 +133,7 @@ def render_report(reader: Reader, name: str) -> str:
         "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;"
         "font-size:13px;text-align:left}pre{background:#f4f4f4;padding:6px}.meta{color:#666}"
         "</style>"
-        f"<script type='text/javascript'>{get_plotlyjs()}</script></head>"
+        f"<script type='text/javascript'>{plotlyjs_source()}</script></head>"
         f"<body>{body}</body></html>"
     )
 

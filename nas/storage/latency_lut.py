@@ -7,13 +7,58 @@ reused by every later search, validation and process on the same target.
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from nas.storage.db import Store
 from nas.storage.tables import LatencyFitRecord, LatencyTableRecord
+
+
+@dataclass(frozen=True)
+class LayerKey:
+    """The fields of a lookup-table key (``nas.hardware.lut.lut_key``), read back without torch
+    or the space (the dashboard draws tables from the keys alone)."""
+
+    kind: str  # "stem" | "mbconv" | "head"
+    in_ch: int
+    out_ch: int
+    mid_ch: int
+    stride: int
+    kernel: int
+    expand: int
+    classes: int
+    batch: int
+    height: int
+    width: int
+
+
+_KEY = re.compile(
+    r"^(?P<kind>\w+):i(?P<in_ch>\d+)-o(?P<out_ch>\d+)-m(?P<mid_ch>\d+)-s(?P<stride>\d+)"
+    r"-k(?P<kernel>\d+)-e(?P<expand>\d+)-c(?P<classes>\d+)-(?P<batch>\d+)x(?P<height>\d+)"
+    r"x(?P<width>\d+)$"
+)
+
+
+def parse_key(key: str) -> LayerKey | None:
+    """The fields of ``key``, or None for a key of another format."""
+    m = _KEY.match(key)
+    if m is None:
+        return None
+    kind = m.group("kind")
+    return LayerKey(kind, *(int(v) for k, v in m.groupdict().items() if k != "kind"))
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """One stored lookup table: a space and a target fingerprint, with its entry count."""
+
+    space_digest: str
+    fingerprint_id: str
+    entries: int
 
 
 class LatencyTableStore:
@@ -32,6 +77,32 @@ class LatencyTableStore:
                 )
             ).all()
         return {k: float(v) for k, v in rows}
+
+    def tables(self) -> list[TableRef]:
+        """Every stored table, the largest first."""
+        with self.store.session() as s:
+            rows = s.execute(
+                select(
+                    LatencyTableRecord.space_digest,
+                    LatencyTableRecord.fingerprint_id,
+                    func.count(),
+                ).group_by(LatencyTableRecord.space_digest, LatencyTableRecord.fingerprint_id)
+            ).all()
+        return sorted((TableRef(d, f, int(n)) for d, f, n in rows), key=lambda t: -t.entries)
+
+    def fits(self, space_digest: str, fingerprint_id: str) -> dict[int, dict]:
+        """Every stored correction of the table: ``num_classes -> {"a", "b", "n", "meta"}``."""
+        with self.store.session() as s:
+            rows = s.scalars(
+                select(LatencyFitRecord).where(
+                    LatencyFitRecord.space_digest == space_digest,
+                    LatencyFitRecord.fingerprint_id == fingerprint_id,
+                )
+            ).all()
+            return {
+                r.num_classes: {"a": r.a, "b": r.b, "n": r.n, "meta": json.loads(r.meta_json)}
+                for r in rows
+            }
 
     def put(
         self,

@@ -150,3 +150,72 @@ def test_bulk_inserted_trials_read_back_like_optuna_added_ones(storage_url: str)
     assert bulk.values == [bulk.user_attrs[keys.ACCURACY], bulk.user_attrs[keys.LATENCY_MS]]
     space = load_space(str(TINY))
     assert space.from_params(bulk.params) == bulk.user_attrs[keys.ARCH]
+
+
+# ---- lookup tables ---------------------------------------------------------------------------
+def _store_table(url: str, digest: str, fid: str) -> None:
+    """A small table as `nas hardware profile` stores it: stem, two stages, head, and a fit."""
+    from nas.storage import Store
+    from nas.storage.latency_lut import LatencyTableStore
+
+    lut = LatencyTableStore(Store(url))
+    entries = {
+        "stem:i3-o16-m32-s2-k3-e1-c0-1x32x32": 0.05,
+        "head:i24-o10-m64-s1-k1-e1-c10-1x8x8": 0.02,
+    }
+    for k, e in [(3, 3), (5, 3), (3, 6)]:
+        entries[f"mbconv:i16-o24-m0-s2-k{k}-e{e}-c0-1x16x16"] = 0.1 * k * e / 9
+        entries[f"mbconv:i24-o24-m0-s1-k{k}-e{e}-c0-1x8x8"] = 0.05 * k * e / 9
+    entries["mbconv:i24-o32-m0-s2-k3-e3-c0-1x8x8"] = 0.07  # a stage with one option profiled
+    for key, ms in entries.items():
+        lut.put(digest, fid, key, {"median_ms": ms}, {"device": "cpu"})
+    meta = {"floor_ratio": 0.9, "table_sums_ms": [1.0, 2.0, 3.0], "measured_ms": [1.2, 2.1, 3.3]}
+    lut.put_fit(digest, fid, 10, a=1.05, b=0.1, n=3, meta=meta)
+
+
+def test_lut_info_lays_the_table_out_by_position_and_option(storage_url: str) -> None:
+    from tests.dashboard.synthetic import FINGERPRINT_ID
+
+    make_study(storage_url, "s", 4, space=str(TINY))
+    digest = load_space(str(TINY)).digest
+    _store_table(storage_url, digest, FINGERPRINT_ID)
+    _store_table(storage_url, "otherspace000000", "othertarget00000")
+    r = Reader(storage_url)
+    tables = r.lookup_tables()
+    assert len(tables) == 2
+    [lut] = info.lut_infos(tables, r.study("s"))  # only the study's space and target
+    assert lut.matches_study and lut.fingerprint_id == FINGERPRINT_ID
+    assert lut.columns == ("k3 e3", "k3 e6", "k5 e3")
+    # network order: the 16x16 stage's first layer, then its later layers, then stage 3
+    assert [row.split(" · ")[:2] for row in lut.rows] == [
+        ["stage 1", "first"],
+        ["stage 1", "later"],
+        ["stage 2", "first"],
+    ]
+    assert lut.ms[0] == pytest.approx((0.1, 0.2, 0.1 * 15 / 9))
+    assert lut.ms[2] == (pytest.approx(0.07), None, None)  # not profiled: no value, not zero
+    assert [label.split()[0] for label, _ in lut.fixed] == ["head", "stem"]
+    [fit] = lut.fits
+    assert (fit.num_classes, fit.n, fit.a) == (10, 3, 1.05)
+    assert fit.r2 is not None and 0.9 < fit.r2 <= 1 and fit.mape_pct is not None
+    # a study on another space and target sees every table
+    assert len(info.lut_infos(tables, None)) == 2
+
+
+def test_lut_keys_parse_back_to_the_layer_they_name() -> None:
+    from nas.hardware.lut import all_specs, lut_key
+    from nas.storage.latency_lut import parse_key
+
+    for spec in all_specs(load_space("mobile"), 10):
+        k = parse_key(lut_key(spec))
+        assert k is not None
+        assert (k.kind, k.in_ch, k.out_ch, k.stride, k.kernel, k.expand, k.height) == (
+            spec.kind,
+            spec.in_ch,
+            spec.out_ch,
+            spec.stride,
+            spec.kernel,
+            spec.expand,
+            spec.height,
+        )
+    assert parse_key("not a key") is None

@@ -12,10 +12,11 @@ import pytest
 
 from dashboard import figures as fg
 from dashboard import info
-from dashboard.app import arch_panel, create_app, studies_table, study_path
+from dashboard.app import arch_panel, create_app, lut_graphs, studies_table, study_path
 from dashboard.data import Reader
 from nas.cli import main
 from nas.errors import StorageError
+from nas.spaces import load_space
 from nas.storage import Store, progress
 from tests.conftest import TINY
 from tests.dashboard.synthetic import make_study
@@ -124,12 +125,51 @@ def test_app_builds_and_routes_every_page(storage_url: str) -> None:
         "outputs": {"id": "page", "property": "children"},
         "inputs": [{"id": "url", "property": "pathname", "value": "/study/s"}],
         "changedPropIds": ["url.pathname"],
-        "state": [],
+        "state": [{"id": "page-path", "property": "data", "value": "/"}],
     }
     res = client.post("/_dash-update-component", json=body)
     assert res.status_code == 200
     assert '"study-name"' in res.get_data(as_text=True)
     assert '"data": "s"' in res.get_data(as_text=True).replace('"data":"s"', '"data": "s"')
+
+
+def _graphs(layout: object) -> dict[str, dict]:
+    """id -> figure of every dcc.Graph in a layout as /_dash-layout serves it."""
+    out: dict[str, dict] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            props = node.get("props", {})
+            if node.get("type") == "Graph":
+                out[props["id"]] = props.get("figure") or {}
+            for v in props.values() if isinstance(props, dict) else ():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(layout)
+    return out
+
+
+def test_study_page_comes_with_its_charts_in_the_first_layout(storage_url: str) -> None:
+    # The page's own request for the layout carries the page URL as Referer: the study view is
+    # drawn from that one response, without waiting for callbacks.
+    make_study(storage_url, "s", 6, space=str(TINY))
+    client = create_app(storage_url).server.test_client()
+    assert client.get("/study/s").status_code == 200  # also starts reading the study
+    layout = client.get("/_dash-layout", headers={"Referer": "http://x/study/s"}).get_json()
+    graphs = _graphs(layout)
+    pareto = graphs["pareto-graph"]["data"]
+    assert sorted(n for tr in pareto for n in tr["customdata"]) == list(range(6))
+    assert "6 complete / 6 budget" in json.dumps(layout)  # the header
+    # the other charts come in the first poll, importance from its own callback
+    for later in ("importance-graph", "anytime-graph", "latency-graph"):
+        assert graphs[later]["layout"]["meta"] == "loading"
+    # without a Referer (or for "/") the home page, which its callbacks fill
+    assert "studies-view" in json.dumps(client.get("/_dash-layout").get_json())
+    missing = client.get("/_dash-layout", headers={"Referer": "http://x/study/nope"})
+    assert "study-missing" in json.dumps(missing.get_json())
 
 
 def test_report_is_one_self_contained_file(storage_url: str, tmp_path: Path) -> None:
@@ -139,7 +179,11 @@ def test_report_is_one_self_contained_file(storage_url: str, tmp_path: Path) -> 
     html = out.read_text()
     assert not re.search(r"<script[^>]+src=", html)  # plotly.js inlined, nothing fetched
     assert not re.search(r"<link[^>]+href=", html)
-    assert html.count("Plotly.newPlot(") == 7  # pareto, anytime, latency, arch, imp., hw x2
+    # pareto, anytime, latency, arch, importance, hardware x2, lookup table (none: the command)
+    assert html.count("Plotly.newPlot(") == 8
+    space = Reader(storage_url).study("s").settings.space  # type: ignore[union-attr]
+    command = f"nas hardware profile --space {space} --target cpu --storage {storage_url}"
+    assert command in html.replace("\\u002f", "/")  # the JSON in the page escapes "/"
     assert "<h1>s</h1>" in html and "nas export s --trial" in html
     assert not list(tmp_path.glob("*.tmp"))
 
@@ -167,3 +211,53 @@ def test_dashboard_command_refuses_bad_options(
     missing = storage_url.replace("studies.db", "nothing.db")
     assert main(["dashboard", "--storage", missing]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_hardware_view_shows_the_lookup_table_or_the_command_that_makes_one(
+    storage_url: str,
+) -> None:
+    from tests.dashboard.synthetic import FINGERPRINT_ID
+    from tests.dashboard.test_dashboard_info import _store_table
+
+    make_study(storage_url, "s", 4, space=str(TINY))
+    [empty] = lut_graphs(Reader(storage_url), Reader(storage_url).study("s"))
+    space = Reader(storage_url).study("s").settings.space  # type: ignore[union-attr]
+    command = f"nas hardware profile --space {space} --target cpu --storage {storage_url}"
+    assert command in empty.figure.layout.annotations[0].text
+    _store_table(storage_url, load_space(str(TINY)).digest, FINGERPRINT_ID)
+    r = Reader(storage_url)
+    [graph] = lut_graphs(r, r.study("s"))
+    [heat] = graph.figure.data
+    assert heat.type == "heatmap" and list(heat.x) == ["k3 e3", "k3 e6", "k5 e3"]
+    assert (
+        "R² " in graph.figure.layout.title.text
+        and FINGERPRINT_ID in graph.figure.layout.title.text
+    )
+    # the page's first poll brings it (after the Pareto figure), through Dash's own endpoint
+    client = create_app(storage_url).server.test_client()
+    body = {
+        "output": ".." + "...".join(f"{i}.{p}" for i, p in _MAIN_OUTPUTS) + "..",
+        "outputs": [{"id": i, "property": p} for i, p in _MAIN_OUTPUTS],
+        "inputs": [{"id": "study-tick", "property": "n_intervals", "value": 0}],
+        "changedPropIds": [],
+        "state": [
+            {"id": "study-name", "property": "data", "value": "s"},
+            {"id": "study-sig", "property": "data", "value": r.signature("s")},
+        ],
+    }
+    res = client.post("/_dash-update-component", json=body)
+    assert res.status_code == 200, res.get_data(as_text=True)
+    text = res.get_data(as_text=True)
+    assert '"heatmap"' in text and '"lut-graph"' in text
+
+
+_MAIN_OUTPUTS = [
+    ("study-sig", "data"),
+    ("study-header", "children"),
+    ("pareto-graph", "figure"),
+    ("anytime-graph", "figure"),
+    ("latency-graph", "figure"),
+    ("predicted-graph", "figure"),
+    ("cache-graph", "figure"),
+    ("lut-view", "children"),
+]
