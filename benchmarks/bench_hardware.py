@@ -76,6 +76,7 @@ def main() -> None:
     ap.add_argument("--clock", default="wall", help="clock of the search section")
     args = ap.parse_args()
     folder = Path(args.folder or tempfile.mkdtemp(prefix="nas-bench-hw-"))
+    folder.mkdir(parents=True, exist_ok=True)
     space = load_space("mobile")
     out: list[str] = []
     started = time.perf_counter()

@@ -12,7 +12,8 @@ import pytest
 
 from dashboard import figures as fg
 from dashboard import info
-from dashboard.app import arch_panel, create_app, lut_graphs, studies_table, study_path
+from dashboard.app import create_app
+from dashboard.layout import arch_panel, lut_graphs, studies_table, study_path
 from dashboard.data import Reader
 from nas.cli import main
 from nas.errors import StorageError
