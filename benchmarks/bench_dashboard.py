@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from dashboard import figures as fg  # noqa: E402
 from dashboard import info  # noqa: E402
 from dashboard.data import Reader  # noqa: E402
+from tests import browser as chrome  # noqa: E402
 from tests.dashboard.synthetic import make_study  # noqa: E402
 
 
@@ -71,15 +72,12 @@ return !!document.getElementById('arch-title') && gs.length > 0
 
 def in_browser(url: str, name: str, n: int) -> tuple[float, float, float, float] | None:
     """(cold, reload) x (Pareto figure with every point, every chart drawn), in seconds."""
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
+    if not chrome.available():
         return None
     import socket
     import subprocess
     import urllib.request
 
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
     with socket.socket() as s:
@@ -100,22 +98,7 @@ def in_browser(url: str, name: str, n: int) -> tuple[float, float, float, float]
                 break
             except OSError:
                 time.sleep(0.2)
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = str(chromium)
-        for flag in [
-            "--no-sandbox",
-            "--headless",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-            "--disable-quic",
-            "--window-size=1400,1700",
-        ]:
-            opts.add_argument(flag)
-        opts.add_argument(f"--user-data-dir={tempfile.mkdtemp()}")
-        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+        driver = chrome.chromium(Path(tempfile.mkdtemp()))
         try:
             js = (
                 "const g = document.querySelector('#pareto-graph .js-plotly-plot');"

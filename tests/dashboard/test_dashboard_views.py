@@ -13,8 +13,8 @@ import pytest
 from dashboard import figures as fg
 from dashboard import info
 from dashboard.app import create_app
-from dashboard.layout import arch_panel, lut_graphs, studies_table, study_path
 from dashboard.data import Reader
+from dashboard.layout import arch_panel, lut_graphs, studies_table, study_path
 from nas.cli import main
 from nas.errors import StorageError
 from nas.spaces import load_space

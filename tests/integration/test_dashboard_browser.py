@@ -19,26 +19,15 @@ import pytest
 from optuna.trial import TrialState, create_trial
 
 from nas.storage import keys
+from tests import browser as chrome
 from tests.conftest import nas_cmd, subprocess_env
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-FLAGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-    "--window-size=1400,1700",
-]
 WAIT = 90  # seconds; CI shares two cores with everything else
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        not chrome.available(),
         reason="needs /usr/bin/chromium and /usr/bin/chromedriver (scripts/test.sh installs them)",
     ),
 ]
@@ -62,7 +51,13 @@ def _copy_db(url: str, dest: Path) -> str:
 
 @pytest.fixture
 def served(searched_storage: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    from nas.spaces import load_space
+    from tests.conftest import TINY
+    from tests.dashboard.synthetic import FINGERPRINT_ID
+    from tests.dashboard.test_dashboard_info import _store_table
+
     url = _copy_db(searched_storage, tmp_path / "studies.db")
+    _store_table(url, load_space(str(TINY)).digest, FINGERPRINT_ID)  # for the hardware view
     port = _free_port()
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(
@@ -96,16 +91,7 @@ def served(searched_storage: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture
 def browser(tmp_path: Path):  # type: ignore[no-untyped-def]
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        opts.add_argument(flag)
-    opts.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+    driver = chrome.chromium(tmp_path / "chromium-profile", console_log=True)
     driver.set_page_load_timeout(WAIT)
     try:
         yield driver
@@ -176,6 +162,20 @@ def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path:
     )
     assert bars == depth
     browser.save_screenshot(str(tmp_path / "study.png"))
+
+    # ---- the hardware view draws the stored lookup table as a heatmap --------------------
+    heat = wait.until(
+        lambda d: d.execute_script(
+            "const g = document.querySelector('#lut-view .js-plotly-plot');"
+            "return g && g.data && g.data.length ? [g.data[0].type, g.data[0].x] : null;"
+        )
+    )
+    assert heat == ["heatmap", ["k3 e3", "k3 e6", "k5 e3"]]
+    assert browser.find_elements(By.CSS_SELECTOR, "#lut-view .heatmaplayer image, #lut-view .hm")
+    lut_view = browser.find_element(By.ID, "lut-view")
+    browser.execute_script("arguments[0].scrollIntoView();", lut_view)
+    browser.save_screenshot(str(tmp_path / "hardware.png"))
+    browser.execute_script("window.scrollTo(0, 0);")
 
     # ---- a trial written by another process shows up without a reload -------------------
     study = optuna.load_study(study_name="nsga", storage=url)

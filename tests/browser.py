@@ -1,0 +1,39 @@
+"""Headless Debian Chromium driven by Selenium: the browser test and the dashboard benchmark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+# As root, Chromium needs --no-sandbox; the rest keep it off the network and quiet.
+FLAGS = (
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--window-size=1400,1700",
+)
+
+
+def available() -> bool:
+    return CHROMIUM.exists() and CHROMEDRIVER.exists()
+
+
+def chromium(profile: Path, *, console_log: bool = False) -> Any:
+    """A Selenium driver for a fresh headless Chromium with its profile in ``profile``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        opts.add_argument(flag)
+    opts.add_argument(f"--user-data-dir={profile}")
+    if console_log:
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
