@@ -63,12 +63,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Measure K random architectures end to end (cached measurements are reused) and "
             "compare with the predictor: Kendall's tau, mean absolute percentage error, share "
-            "within +-10 %. Profiles the table first if it is missing."
+            "within +-10 %. Profiles the table first if it is missing. --passes P measures "
+            "them P times, interleaved, and also reports how well the passes agree."
         ),
     )
     _common(val)
     val.add_argument(
         "--samples", type=whole_number, default=20, help="architectures to measure (default 20)"
+    )
+    val.add_argument(
+        "--passes",
+        type=whole_number,
+        default=1,
+        help="measure the architectures in P interleaved passes and compare with the median "
+        "per architecture (default 1; the first pass goes through the latency cache). With "
+        "P >= 2 it also prints how well the passes agree: the best tau any predictor can reach "
+        "on this machine now",
     )
     val.set_defaults(run=run_validate)
 
@@ -126,13 +136,17 @@ def run_profile(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from nas.errors import OptionError
     from nas.evaluators.latency import load_predictor, measure_arch, sample_archs
-    from nas.hardware.lut import quality
+    from nas.hardware.lut import pass_agreement, quality
     from nas.storage.latency_cache import LatencyCache
 
     if args.samples < 2:
         raise OptionError(f"--samples must be >= 2, got {args.samples}")
+    if args.passes < 1:
+        raise OptionError(f"--passes must be >= 1, got {args.passes}")
     space, target, store = _setup(args)
     pred = load_predictor(
         store, space, target, args.classes, on_message=lambda m: err_console.print(m)
@@ -140,14 +154,22 @@ def run_validate(args: argparse.Namespace) -> int:
     cache = LatencyCache(store)
     # Another seed than the fit's, so the predictor is judged on architectures it was not fitted on
     archs = sample_archs(space, args.samples, seed=args.seed + 1_000_003, extremes=False)
-    predicted, measured = [], []
-    for i, arch in enumerate(archs, 1):
-        stats, _ = measure_arch(space, arch, target, args.classes, cache)
-        measured.append(float(stats["median_ms"]))
-        predicted.append(pred.predict(arch))
-        err_console.print(
-            f"[{i}/{len(archs)}] predicted {predicted[-1]:.2f} ms, measured {measured[-1]:.2f} ms"
-        )
+    predicted = [pred.predict(a) for a in archs]
+    # Passes are interleaved (every architecture once, then again), so a disturbed minute on
+    # a shared machine touches one measurement of several networks, not all of one network's.
+    passes: list[list[float]] = []
+    for p in range(args.passes):
+        passes.append([])
+        for i, arch in enumerate(archs, 1):
+            stats, _ = measure_arch(space, arch, target, args.classes, cache if p == 0 else None)
+            passes[-1].append(float(stats["median_ms"]))
+            err_console.print(
+                f"[{f'pass {p + 1}, ' if args.passes > 1 else ''}{i}/{len(archs)}] predicted "
+                f"{predicted[i - 1]:.2f} ms, measured {passes[-1][-1]:.2f} ms",
+                markup=False,  # "[pass 2, ..." would read as a rich style tag
+                highlight=False,
+            )
+    measured = [float(np.median(m)) for m in zip(*passes, strict=True)]
     q = quality(predicted, measured)
     console.print(
         f"predictor of {space.name} on {target.name} ({target.fingerprint_id()}), {q.n} "
@@ -155,4 +177,10 @@ def run_validate(args: argparse.Namespace) -> int:
         f"within +-10 %: {100 * q.within_10:.0f} %",
         highlight=False,
     )
+    if args.passes > 1:
+        console.print(
+            f"measurements: {args.passes} passes agree to Kendall tau "
+            f"{pass_agreement(passes):.3f} (median over pairs of passes)",
+            highlight=False,
+        )
     return 0

@@ -243,3 +243,17 @@ def quality(predicted: Sequence[float], measured: Sequence[float]) -> Quality:
     rel = np.abs(p - m) / m
     tau = float(kendalltau(p, m).statistic)
     return Quality(len(p), tau, float(rel.mean()), float((rel <= 0.10).mean()))
+
+
+def pass_agreement(passes: Sequence[Sequence[float]]) -> float:
+    """Median Kendall tau between every two passes of measurements of the same networks: how
+    well the measurements rank the networks alike, the ceiling for any predictor's tau."""
+    from itertools import combinations
+
+    from scipy.stats import kendalltau
+
+    if len(passes) < 2:
+        raise ValueError("agreement needs at least two passes")
+    import numpy as np
+
+    return float(np.median([kendalltau(a, b).statistic for a, b in combinations(passes, 2)]))

@@ -221,7 +221,12 @@ def fail_stale(study: optuna.Study) -> None:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
     storage = study._storage
-    callback = storage.get_heartbeat_stale_trial_callback()  # type: ignore[attr-defined]
+    # Optuna's heartbeat interface is private (optuna.storages._heartbeat); an in-memory study
+    # (benchmarks, library use) has none, and only one process that could own its trials.
+    get_callback = getattr(storage, "get_heartbeat_stale_trial_callback", None)
+    if get_callback is None:
+        return
+    callback = get_callback()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         tag = t.user_attrs.get(keys.WORKER)
         if not isinstance(tag, str):

@@ -31,6 +31,7 @@ BAD = [
     (["hardware", "profile", "--space", str(TINY), "--fit-samples", "0"], "--fit-samples"),
     (["hardware", "validate", "--space", str(TINY), "--samples", "1"], "--samples must be >= 2"),
     (["hardware", "validate", "--space", "nosuch"], "unknown space 'nosuch'"),
+    (["hardware", "validate", "--space", str(TINY), "--passes", "0"], "--passes must be >= 1"),
 ]
 if not torch.cuda.is_available():
     BAD.append((["search", "--space", str(TINY), "--target", "cuda"], "no CUDA device"))
@@ -81,3 +82,9 @@ def test_profile_then_validate(tmp_path: Path, capsys) -> None:
     assert main(["hardware", "validate", *common, "--samples", "5"]) == 0
     out = capsys.readouterr().out
     assert "5 architectures: Kendall tau" in out and "MAPE" in out and "within +-10 %" in out
+    assert "passes agree" not in out
+    assert main(["hardware", "validate", *common, "--samples", "4", "--passes", "2"]) == 0
+    cap = capsys.readouterr()
+    assert "4 architectures: Kendall tau" in cap.out
+    assert "measurements: 2 passes agree to Kendall tau" in cap.out
+    assert cap.err.count("[pass 2, ") == 4

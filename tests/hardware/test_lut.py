@@ -16,6 +16,7 @@ from nas.hardware.lut import (
     fit_correction,
     layer_specs,
     lut_key,
+    pass_agreement,
     quality,
 )
 from nas.spaces import load_space
@@ -99,3 +100,12 @@ def test_quality_metrics() -> None:
     assert q.mape == pytest.approx((0 + 0 + 0.1 + 0.2) / 4)
     assert q.within_10 == pytest.approx(0.75)  # 3.3 vs 3.0 is exactly 10 %: inside
     assert quality([2.0, 1.0], [1.0, 2.0]).kendall_tau == pytest.approx(-1.0)
+
+
+def test_pass_agreement_is_the_median_pairwise_tau() -> None:
+    a, b, c = [1.0, 2.0, 3.0, 4.0], [1.1, 2.1, 2.9, 4.2], [2.0, 1.0, 3.0, 4.0]
+    # pairs: (a, b) 1.0, (a, c) 2/3, (b, c) 2/3 -> median 2/3
+    assert pass_agreement([a, b, c]) == pytest.approx(2 / 3)
+    assert pass_agreement([a, b]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="two passes"):
+        pass_agreement([a])

@@ -177,3 +177,13 @@ def test_bad_heartbeat_settings_are_refused(
     monkeypatch.setenv("NAS_HEARTBEAT_SECONDS", "10")
     with pytest.raises(StorageError, match="must be larger than NAS_HEARTBEAT_SECONDS"):
         Store(storage_url)
+
+
+def test_fail_stale_leaves_an_in_memory_study_alone() -> None:
+    # in-memory studies (the strategies benchmark, library use) have no heartbeat and one process
+    from nas.storage.coordination import fail_stale
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.ask()
+    fail_stale(study)
+    assert [t.state for t in study.trials] == [TrialState.RUNNING]
