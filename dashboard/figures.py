@@ -545,10 +545,12 @@ def plot_latency_cache(info: HardwareInfo, title: str = "Latency cache") -> go.F
     fig.update_xaxes(title="cached median latency (ms)")
     fig.update_yaxes(title="networks")
     n_targets = len(info.cache_targets)
+    every = f"{sum(info.cache_targets.values())} in all, {n_targets} target"
     return _layout(
         fig,
-        f"{title}: {len(info.cache_ms)} measurements of this target "
-        f"({sum(info.cache_targets.values())} over {n_targets} target(s))",
+        # two short lines: one long line ran under the chart's mode bar
+        f"{title}: {len(info.cache_ms)} of this target<br>"
+        f"<sup>{every}{'s' if n_targets != 1 else ''}</sup>",
         height=340,
         showlegend=False,
     )
