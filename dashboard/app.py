@@ -89,8 +89,8 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
         include_assets_files=plotlyjs.bundle_usable(),
     )
     views = views_mod.Views(reader)
-    # Read every study once in the background, as the studies page would: the first page a
-    # browser opens then waits for its charts only, not for the trials to be read.
+    # Read the newest studies in the background: the first study page a browser opens then
+    # waits for its charts only, not for the trials to be read.
     threading.Thread(target=views_mod.warm, args=(reader,), name="warm-up", daemon=True).start()
 
     def page(path: str) -> html.Div:

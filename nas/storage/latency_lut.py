@@ -99,10 +99,7 @@ class LatencyTableStore:
                     LatencyFitRecord.fingerprint_id == fingerprint_id,
                 )
             ).all()
-            return {
-                r.num_classes: {"a": r.a, "b": r.b, "n": r.n, "meta": json.loads(r.meta_json)}
-                for r in rows
-            }
+            return {r.num_classes: _fit_dict(r) for r in rows}
 
     def put(
         self,
@@ -138,9 +135,7 @@ class LatencyTableStore:
                     LatencyFitRecord.num_classes == num_classes,
                 )
             ).first()
-            if row is None:
-                return None
-            return {"a": row.a, "b": row.b, "n": row.n, "meta": json.loads(row.meta_json)}
+            return None if row is None else _fit_dict(row)
 
     def put_fit(
         self,
@@ -173,3 +168,7 @@ class LatencyTableStore:
                     meta_json=json.dumps(meta, sort_keys=True),
                 )
             )
+
+
+def _fit_dict(row: LatencyFitRecord) -> dict[str, Any]:
+    return {"a": row.a, "b": row.b, "n": row.n, "meta": json.loads(row.meta_json)}
