@@ -52,10 +52,22 @@ class LayerSpec:
 
 def lut_key(spec: LayerSpec) -> str:
     """The canonical key of a layer: every field that can change its latency, nothing else."""
-    return (
-        f"{spec.kind}:i{spec.in_ch}-o{spec.out_ch}-m{spec.mid_ch}-s{spec.stride}-k{spec.kernel}"
-        f"-e{spec.expand}-c{spec.classes}-{spec.batch}x{spec.height}x{spec.width}"
-    )
+    from nas.storage.latency_lut import LayerKey  # the format lives beside its parser
+
+    s = spec
+    return LayerKey(
+        s.kind,
+        s.in_ch,
+        s.out_ch,
+        s.mid_ch,
+        s.stride,
+        s.kernel,
+        s.expand,
+        s.classes,
+        s.batch,
+        s.height,
+        s.width,
+    ).text()
 
 
 def _chain(space: Space) -> ChainSpace:

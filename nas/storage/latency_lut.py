@@ -20,8 +20,9 @@ from nas.storage.tables import LatencyFitRecord, LatencyTableRecord
 
 @dataclass(frozen=True)
 class LayerKey:
-    """The fields of a lookup-table key (``nas.hardware.lut.lut_key``), read back without torch
-    or the space (the dashboard draws tables from the keys alone)."""
+    """The fields that name one lookup-table layer. :meth:`text` is the one format of a key
+    (``nas.hardware.lut.lut_key`` builds it from a layer), :func:`parse_key` reads it back
+    without torch or the space (the dashboard draws tables from the keys alone)."""
 
     kind: str  # "stem" | "mbconv" | "head"
     in_ch: int
@@ -34,6 +35,13 @@ class LayerKey:
     batch: int
     height: int
     width: int
+
+    def text(self) -> str:
+        return (
+            f"{self.kind}:i{self.in_ch}-o{self.out_ch}-m{self.mid_ch}-s{self.stride}"
+            f"-k{self.kernel}-e{self.expand}-c{self.classes}-{self.batch}x{self.height}"
+            f"x{self.width}"
+        )
 
 
 _KEY = re.compile(
