@@ -21,7 +21,7 @@ from nas.spaces import Space
 from nas.spaces.optuna_adapter import suggest
 from nas.storage import Store, keys
 from nas.storage import studies as st
-from nas.storage.coordination import claim_arch, fail_stale, reserve_slot, worker_tag
+from nas.storage.coordination import beat_now, claim_arch, fail_stale, reserve_slot, worker_tag
 from nas.storage.studies import StudySettings
 from nas.storage.workers import worker_id
 
@@ -77,6 +77,7 @@ class TrialObjective:
         )
 
     def __call__(self, trial: optuna.Trial) -> list[float] | float:
+        beat_now(self.study, trial._trial_id)  # before the tag: a tagged trial has a heartbeat
         trial.set_user_attr(keys.WORKER, worker_tag(self.worker, trial.number))
         if (
             self.store is not None

@@ -20,6 +20,7 @@ killed with SIGKILL frees its slot and claim as soon as Optuna fails its stale t
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Literal
 
 import optuna
@@ -204,11 +205,47 @@ def worker_tag(worker: str, trial_number: int) -> str:
     return f"{worker}#{trial_number}"
 
 
+def beat_now(study: optuna.Study, trial_id: int) -> None:
+    """Record the trial's first heartbeat now, before its worker tags it.
+
+    Optuna's heartbeat thread records the first beat asynchronously, and Optuna never counts a
+    RUNNING trial without any beat as stale: a worker killed in that moment left its trial
+    RUNNING for ever, and the study waited for it for ever. With this, a trial carrying its
+    worker's tag has a heartbeat; :func:`fail_stale` handles one that never got the tag.
+    """
+    record = getattr(study._storage, "record_heartbeat", None)  # None: in-memory storage
+    if record is not None:
+        record(trial_id)
+
+
+def untagged_after() -> float:
+    """Seconds after which a RUNNING trial whose worker never tagged it counts as abandoned:
+    twice the heartbeat grace period plus SQLite's busy timeout (a live worker tags its trial
+    within milliseconds, or after waiting that long for the write lock at worst)."""
+    from nas.storage.db import SQLITE_TIMEOUT_SECONDS, heartbeat_settings
+
+    return 2.0 * heartbeat_settings()[1] + SQLITE_TIMEOUT_SECONDS
+
+
+def _abandoned(t: optuna.trial.FrozenTrial, tag: object, now: datetime) -> bool:
+    """The trial's worker is certainly gone: it exited (same machine), or it never tagged the
+    trial (killed between Optuna's ``ask`` and the objective) long ago."""
+    if isinstance(tag, str):
+        worker, _, number = tag.rpartition("#")
+        if number == str(t.number):
+            return certainly_dead(worker)
+    # no tag, or one copied from the trial this one retries
+    start = t.datetime_start
+    return start is not None and (now - start).total_seconds() > untagged_after()
+
+
 def fail_stale(study: optuna.Study) -> None:
     """Fail RUNNING trials whose worker is gone, and re-queue them (Optuna's retry callback).
 
     Optuna's heartbeat check fails trials whose heartbeat is older than the grace period; on
-    top of that a trial whose worker ran on this machine and certainly exited is failed at once.
+    top of that a trial whose worker ran on this machine and certainly exited is failed at
+    once, and one that its worker never tagged (see :func:`beat_now`) after
+    :func:`untagged_after` seconds.
     """
     import copy
     import warnings
@@ -227,12 +264,9 @@ def fail_stale(study: optuna.Study) -> None:
     if get_callback is None:
         return
     callback = get_callback()
+    now = datetime.now()  # Optuna stamps datetime_start with the naive local time
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        tag = t.user_attrs.get(keys.WORKER)
-        if not isinstance(tag, str):
-            continue
-        worker, _, number = tag.rpartition("#")
-        if number != str(t.number) or not certainly_dead(worker):
+        if not _abandoned(t, t.user_attrs.get(keys.WORKER), now):
             continue
         try:
             if not storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):

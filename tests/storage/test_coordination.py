@@ -165,6 +165,50 @@ def test_trial_of_an_exited_local_worker_is_failed_at_once(storage_url: str) -> 
     assert states[3] == TrialState.WAITING  # re-queued
 
 
+def test_trial_never_tagged_by_its_worker_is_failed_after_a_long_wait(
+    storage_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a worker killed between Optuna's ask and the objective: no tag, no heartbeat, which
+    # Optuna's own check never counts as stale (the study used to wait for it for ever)
+    from nas.storage import coordination
+
+    monkeypatch.setenv("NAS_PID_CHECK", "0")
+    store = Store(storage_url)
+    study = _study(store)
+    study.ask({"x": optuna.distributions.IntDistribution(0, 9)})
+    fail_stale(study)
+    assert study.trials[0].state == TrialState.RUNNING  # it may still be starting
+    assert coordination.untagged_after() == 2 * 60 + 60  # defaults: grace 60 s, busy 60 s
+    monkeypatch.setattr(coordination, "untagged_after", lambda: 0.5)
+    time.sleep(0.7)
+    fail_stale(study)
+    trials = study.trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+    assert trials[1].params == trials[0].params
+
+
+def test_beat_now_gives_a_fresh_trial_the_heartbeat_the_grace_check_needs(
+    storage_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nas.storage.coordination import beat_now
+
+    monkeypatch.setenv("NAS_HEARTBEAT_SECONDS", "1")
+    monkeypatch.setenv("NAS_GRACE_SECONDS", "2")
+    monkeypatch.setenv("NAS_PID_CHECK", "0")
+    store = Store(storage_url)
+    study = _study(store)
+    silent = study.ask()
+    silent.set_user_attr(keys.WORKER, worker_tag("elsewhere/abc/[1]:1", silent.number))
+    beaten = study.ask()
+    beat_now(study, beaten._trial_id)
+    beaten.set_user_attr(keys.WORKER, worker_tag("elsewhere/abc/[1]:1", beaten.number))
+    time.sleep(3.2)  # past the grace period (SQLite's clock has whole seconds)
+    fail_stale(study)
+    states = [t.state for t in study.trials]
+    # without a beat Optuna never calls a trial stale; with one, it does after the grace period
+    assert states == [TrialState.RUNNING, TrialState.FAIL, TrialState.WAITING]
+
+
 def test_bad_heartbeat_settings_are_refused(
     storage_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
