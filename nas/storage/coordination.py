@@ -227,7 +227,7 @@ def untagged_after() -> float:
     return 2.0 * heartbeat_settings()[1] + SQLITE_TIMEOUT_SECONDS
 
 
-def _abandoned(t: optuna.trial.FrozenTrial, tag: object, now: datetime) -> bool:
+def _abandoned(t: optuna.trial.FrozenTrial, tag: object, now: datetime, limit: float) -> bool:
     """The trial's worker is certainly gone: it exited (same machine), or it never tagged the
     trial (killed between Optuna's ``ask`` and the objective) long ago."""
     if isinstance(tag, str):
@@ -236,7 +236,7 @@ def _abandoned(t: optuna.trial.FrozenTrial, tag: object, now: datetime) -> bool:
             return certainly_dead(worker)
     # no tag, or one copied from the trial this one retries
     start = t.datetime_start
-    return start is not None and (now - start).total_seconds() > untagged_after()
+    return start is not None and (now - start).total_seconds() > limit
 
 
 def fail_stale(study: optuna.Study) -> None:
@@ -265,8 +265,9 @@ def fail_stale(study: optuna.Study) -> None:
         return
     callback = get_callback()
     now = datetime.now()  # Optuna stamps datetime_start with the naive local time
+    limit = untagged_after()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not _abandoned(t, t.user_attrs.get(keys.WORKER), now):
+        if not _abandoned(t, t.user_attrs.get(keys.WORKER), now, limit):
             continue
         try:
             if not storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
