@@ -1,46 +1,95 @@
-"""Data sets: the embedded default (scikit-learn's digits) and readers for the user's data."""
+"""Data sets: the built-in ones (Fashion-MNIST from Debian's package, scikit-learn's digits)
+and readers for the user's data."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from nas.data.dataset import Dataset
+from nas.data.dataset import Dataset, subset
+from nas.data.idx import is_idx_folder, read_idx_folder
 from nas.data.prepare import fit_to_space
 from nas.data.readers import read_cifar, read_digits, read_image_folder, read_npz
 from nas.errors import DataError
 
-DEFAULT = "digits"
+DIGITS = "digits"
+FASHION = "fashion-mnist"
+BUILTIN = (FASHION, DIGITS)
+# Debian's dataset-fashion-mnist installs the four IDX files here; NAS_FASHION_MNIST moves it.
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_HINT = (
+    "install it with 'apt-get install dataset-fashion-mnist' (Debian; scripts/setup.sh does "
+    "when run as root), or give the folder of its four IDX files as --data PATH"
+)
 
 
-def load_data(spec: str | None = None) -> Dataset:
-    """Read the data set named by ``--data``: ``digits`` (default), a ``.npz`` file, a CIFAR-10
-    python folder or an image folder.
+def fashion_dir() -> Path:
+    return Path(os.environ.get("NAS_FASHION_MNIST", str(FASHION_DIR)))
+
+
+def fashion_available() -> bool:
+    return is_idx_folder(fashion_dir())
+
+
+def default_data() -> str:
+    """The data set a search uses when ``--data`` is not given: Fashion-MNIST (70,000 real
+    28x28 images) where it is installed, else the digits that ship inside scikit-learn."""
+    return FASHION if fashion_available() else DIGITS
+
+
+def load_data(
+    spec: str | None = None, *, train_images: int | None = None, val_images: int | None = None
+) -> Dataset:
+    """Read the data set named by ``--data``: ``fashion-mnist``, ``digits``, a ``.npz`` file, a
+    folder of MNIST-format IDX files, a CIFAR-10 python folder or an image folder; ``None``
+    is :func:`default_data`. ``train_images`` / ``val_images`` keep a fixed stratified subset
+    of those splits (the test split is never cut).
 
     Raises:
         DataError: the path does not exist or holds no data set in a known format.
     """
-    if spec in (None, "", DEFAULT):
+    ds = _read(spec or default_data())
+    present = sorted({int(v) for v in ds.y_train})
+    if len(present) < 2:
+        raise DataError(
+            f"{ds.name}: every training label is {present}; a classifier needs 2+ classes"
+        )
+    if max(ds.y_val.max(initial=0), ds.y_test.max(initial=0)) >= ds.num_classes:
+        raise DataError(f"{ds.name}: validation or test labels outside the training classes")
+    return subset(ds, train=train_images, val=val_images)
+
+
+def _read(spec: str) -> Dataset:
+    if spec == DIGITS:
         return read_digits()
+    if spec == FASHION:
+        folder = fashion_dir()
+        if not is_idx_folder(folder):
+            raise DataError(f"Fashion-MNIST is not installed in {folder}: {FASHION_HINT}")
+        return read_idx_folder(folder, FASHION)
     path = Path(spec)
     if path.is_file():
         if path.suffix != ".npz":
             raise DataError(f"{spec}: a data file must be .npz with arrays x and y")
-        ds = read_npz(path)
-    elif path.is_dir():
-        ds = read_cifar(path) if (path / "test_batch").exists() else read_image_folder(path)
-    else:
-        raise DataError(
-            f"data set {spec!r} not found; give 'digits', a .npz file, a CIFAR-10 python "
-            "folder or an image folder"
-        )
-    present = sorted({int(v) for v in ds.y_train})
-    if len(present) < 2:
-        raise DataError(
-            f"{spec}: every training label is {present}; a classifier needs 2+ classes"
-        )
-    if max(ds.y_val.max(initial=0), ds.y_test.max(initial=0)) >= ds.num_classes:
-        raise DataError(f"{spec}: validation or test labels outside the training classes")
-    return ds
+        return read_npz(path)
+    if path.is_dir():
+        if is_idx_folder(path):
+            return read_idx_folder(path)
+        return read_cifar(path) if (path / "test_batch").exists() else read_image_folder(path)
+    raise DataError(
+        f"data set {spec!r} not found; give fashion-mnist, digits, a .npz file, a folder of "
+        "IDX files, a CIFAR-10 python folder or an image folder"
+    )
 
 
-__all__ = ["DEFAULT", "Dataset", "fit_to_space", "load_data"]
+__all__ = [
+    "BUILTIN",
+    "DIGITS",
+    "FASHION",
+    "Dataset",
+    "default_data",
+    "fashion_available",
+    "fit_to_space",
+    "load_data",
+    "subset",
+]

@@ -109,3 +109,36 @@ def split(
         y[test_idx],
         num_classes,
     )
+
+
+MAX_SUBSET = 10_000_000
+
+
+def _stratified_first(y: np.ndarray, n: int) -> np.ndarray:
+    """Indices of a fixed stratified sample of ``n`` of the labels ``y`` (sorted)."""
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 and n >= len(counts) else None
+    keep, _ = train_test_split(
+        np.arange(len(y)), train_size=n, random_state=SPLIT_SEED, stratify=stratify
+    )
+    return np.sort(keep)
+
+
+def subset(ds: Dataset, *, train: int | None = None, val: int | None = None) -> Dataset:
+    """``ds`` with at most ``train`` training and ``val`` validation images (a fixed,
+    stratified choice: the same images on every run and machine); the test split is kept."""
+    from dataclasses import replace
+
+    for what, n in (("train", train), ("validation", val)):
+        if n is not None and not 10 <= n <= MAX_SUBSET:
+            raise DataError(f"the {what} subset must hold 10..{MAX_SUBSET} images, got {n}")
+    out = ds
+    if train is not None and train < len(ds.y_train):
+        idx = _stratified_first(ds.y_train, train)
+        out = replace(out, x_train=ds.x_train[idx], y_train=ds.y_train[idx])
+    if val is not None and val < len(ds.y_val):
+        idx = _stratified_first(ds.y_val, val)
+        out = replace(out, x_val=ds.x_val[idx], y_val=ds.y_val[idx])
+    return out

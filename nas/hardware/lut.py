@@ -87,8 +87,9 @@ def _stem(space: ChainSpace) -> tuple[LayerSpec, int, int, int]:
     m = space.model
     b, c, h, w = space.latency_input.shape
     out = m.first_block_channels or m.stem.channels
-    spec = LayerSpec("stem", c, out, m.stem.stride, m.stem.kernel, 1, h, w, b, m.stem.channels)
-    return spec, out, _out(h, m.stem.kernel, m.stem.stride), _out(w, m.stem.kernel, m.stem.stride)
+    st = space.stem_stride  # the stride the network runs at (adapted to small inputs)
+    spec = LayerSpec("stem", c, out, st, m.stem.kernel, 1, h, w, b, m.stem.channels)
+    return spec, out, _out(h, m.stem.kernel, st), _out(w, m.stem.kernel, st)
 
 
 def _head(space: ChainSpace, ch: int, h: int, w: int, num_classes: int) -> LayerSpec:

@@ -42,6 +42,35 @@ class LatencyInput:
     def shape(self) -> tuple[int, int, int, int]:
         return (self.batch, self.channels, self.height, self.width)
 
+    @property
+    def text(self) -> str:
+        """``BxCxHxW``, the form ``--latency-input`` takes and ``nas show`` prints."""
+        return "x".join(str(d) for d in self.shape)
+
+    @classmethod
+    def parse(cls, text: str) -> LatencyInput:
+        """Read ``BxCxHxW`` (``1x3x224x224``).
+
+        Raises:
+            ArchitectureError: not four positive integers, or a size over the caps.
+        """
+        parts = text.lower().split("x")
+        if len(parts) != 4 or not all(p.isdigit() and len(p) <= 6 for p in parts):
+            raise ArchitectureError(
+                f"input shape must be BxCxHxW with four positive integers, got {text[:40]!r}"
+            )
+        b, c, h, w = (int(p) for p in parts)
+        if min(b, c, h, w) < 1 or b > MAX_BATCH or c > 4 or max(h, w) > MAX_SIDE:
+            raise ArchitectureError(
+                f"input shape {text!r} out of range: batch 1..{MAX_BATCH}, channels 1..4, "
+                f"height and width 1..{MAX_SIDE}"
+            )
+        return cls(b, c, h, w)
+
+
+MAX_BATCH = 1024  # latency is timed per batch: larger ones only cost memory
+MAX_SIDE = 4096
+
 
 class Space(ABC):
     """A search space: the set of architectures one supernet family can build.
@@ -77,9 +106,43 @@ class Space(ABC):
         self.input_channels = model.input_channels
         self.train_resolution = model.train_resolution
         li = model.latency_input
-        self.latency_input = LatencyInput(li.batch, li.channels, li.height, li.width)
+        # One network, one input: unless the file (or --latency-input) says otherwise,
+        # latency is measured at the shape candidates are scored at.
+        self.latency_input = (
+            LatencyInput(1, self.input_channels, self.train_resolution, self.train_resolution)
+            if li is None
+            else LatencyInput(li.batch, li.channels, li.height, li.width)
+        )
         blob = json.dumps(model.model_dump(exclude={"description"}), sort_keys=True)
         self.digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def scoring_input(self) -> LatencyInput:
+        """The shape of one batch-1 input as candidates are trained and scored."""
+        return LatencyInput(1, self.input_channels, self.train_resolution, self.train_resolution)
+
+    @property
+    def latency_is_proxy(self) -> bool:
+        """True when latency is measured at another shape than accuracy (train small,
+        deploy large): an explicit choice, recorded in the study and shown with results."""
+        li, si = self.latency_input, self.scoring_input
+        return (li.channels, li.height, li.width) != (si.channels, si.height, si.width)
+
+    def with_latency_input(self, shape: LatencyInput | None) -> Space:
+        """This space with latency measured at ``shape`` (``None``: unchanged). The network
+        (and so every architecture hash) stays the same; only where latency is taken moves."""
+        if shape is None:
+            return self
+        if shape.channels != self.input_channels:
+            raise ArchitectureError(
+                f"--latency-input has {shape.channels} channels; space {self.name!r} takes "
+                f"{self.input_channels}"
+            )
+        import copy
+
+        other = copy.copy(self)
+        other.latency_input = shape
+        return other
 
     # ---- shared behaviour -------------------------------------------------------------
     def choice(self, label: str) -> Choice:

@@ -69,7 +69,10 @@ class ChainSpaceModel(_Strict):
     description: str = ""
     input_channels: PositiveInt = 3
     train_resolution: PositiveInt
-    latency_input: LatencyInputModel
+    latency_input: LatencyInputModel | None = Field(
+        default=None,
+        description="latency shape; by default the scoring shape (1, channels, r, r)",
+    )
     stem: StemModel
     first_block_channels: PositiveInt | None = Field(
         default=None,
@@ -108,12 +111,48 @@ class ChainSpaceModel(_Strict):
 
     @model_validator(mode="after")
     def _check_channels(self) -> ChainSpaceModel:
-        if self.latency_input.channels != self.input_channels:
+        min_map = max(self.layer_choices.get("kernel", [3])) // 2 + 1
+        if self.train_resolution < min_map:
+            raise ValueError(
+                f"train_resolution {self.train_resolution} is below {min_map}: on a smaller "
+                f"map a {max(self.layer_choices['kernel'])}x"
+                f"{max(self.layer_choices['kernel'])} kernel sees only padding"
+            )
+        if self.latency_input is not None and self.latency_input.channels != self.input_channels:
             raise ValueError(
                 f"latency_input.channels ({self.latency_input.channels}) must equal "
                 f"input_channels ({self.input_channels})"
             )
         return self
+
+
+def adapt_strides(strides: list[int], resolution: int, min_map: int) -> list[int]:
+    """The strides a chain runs at for ``resolution``-pixel inputs.
+
+    Every downsampling the file asks for is kept while the last map stays at least
+    ``min_map`` pixels a side; past that, the *latest* stride-2 layers become stride 1, so the
+    early layers still downsample (cheap, as at full size) and the late, wide stages run on a
+    map where every kernel choice matters. ``min_map`` is the smallest map on which the
+    largest kernel choice sees more than zero padding (``k // 2 + 1``), so at the scoring
+    resolution every kernel choice changes the network's function. (The CIFAR variants of
+    MobileNetV2 and ProxylessNAS drop the *early* strides instead; that keeps more pixels in
+    the early stages and costs several times the compute, which a 5-minute default search on
+    two cores cannot pay.)
+    """
+    out = list(strides)
+
+    def last_map() -> int:
+        n = resolution
+        for st in out:
+            n = -(-n // st)  # a 'same'-padded conv of stride st: ceil(n / st)
+        return n
+
+    for i in reversed(range(len(out))):
+        if last_map() >= min_map:
+            break
+        if out[i] == 2:
+            out[i] = 1
+    return out
 
 
 @dataclass(frozen=True)
@@ -137,8 +176,17 @@ class ChainSpace(Space):
     def __init__(self, model: ChainSpaceModel) -> None:
         self._load_common(model)
         self.block = model.block
+        # the strides the network really runs at for its scoring resolution (see adapt_strides)
+        self.min_map = max(model.layer_choices["kernel"]) // 2 + 1
+        strides = adapt_strides(
+            [model.stem.stride, *(s.stride for s in model.stages)],
+            model.train_resolution,
+            self.min_map,
+        )
+        self.stem_stride = strides[0]
         self.stages = tuple(
-            StageSpec(s.channels, s.stride, tuple(s.depth or model.depth)) for s in model.stages
+            StageSpec(s.channels, st, tuple(s.depth or model.depth))
+            for s, st in zip(model.stages, strides[1:], strict=True)
         )
         self.layer_keys = tuple(model.layer_choices)
         choices: list[Choice] = []
@@ -182,6 +230,15 @@ class ChainSpace(Space):
             return "".join(f"{key[0]}{layer[key]}" for key in self.layer_keys)
 
         return " | ".join(" ".join(token(layer) for layer in st) for st in self.layers(arch))
+
+    def feature_maps(self) -> list[int]:
+        """Side of each stage's output map at the scoring resolution (stem first)."""
+        n = -(-self.train_resolution // self.stem_stride)
+        sizes = [n]
+        for stage in self.stages:
+            n = -(-n // stage.stride)
+            sizes.append(n)
+        return sizes
 
     def size(self) -> int:
         per_layer = math.prod(len(self.model.layer_choices[k]) for k in self.layer_keys)

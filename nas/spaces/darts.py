@@ -56,7 +56,10 @@ class DartsSpaceModel(BaseModel):
     description: str = ""
     input_channels: PositiveInt = 3
     train_resolution: PositiveInt
-    latency_input: LatencyInputModel
+    latency_input: LatencyInputModel | None = Field(
+        default=None,
+        description="latency shape; by default the scoring shape (1, channels, r, r)",
+    )
     nodes: Annotated[int, Field(ge=1, le=6)] = 4
     operations: list[str] = Field(min_length=1)
     init_channels: PositiveInt = 16
@@ -73,7 +76,7 @@ class DartsSpaceModel(BaseModel):
 
     @model_validator(mode="after")
     def _check_channels(self) -> DartsSpaceModel:
-        if self.latency_input.channels != self.input_channels:
+        if self.latency_input is not None and self.latency_input.channels != self.input_channels:
             raise ValueError(
                 f"latency_input.channels ({self.latency_input.channels}) must equal "
                 f"input_channels ({self.input_channels})"

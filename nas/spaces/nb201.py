@@ -31,7 +31,10 @@ class Nb201SpaceModel(BaseModel):
     description: str = ""
     input_channels: PositiveInt = 3
     train_resolution: PositiveInt
-    latency_input: LatencyInputModel
+    latency_input: LatencyInputModel | None = Field(
+        default=None,
+        description="latency shape; by default the scoring shape (1, channels, r, r)",
+    )
     nodes: Literal[4] = 4
     operations: list[str] = Field(min_length=1)
     stem_channels: PositiveInt = 16

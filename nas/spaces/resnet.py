@@ -62,7 +62,10 @@ class ResnetSpaceModel(_Strict):
     description: str = ""
     input_channels: PositiveInt = 3
     train_resolution: PositiveInt
-    latency_input: LatencyInputModel
+    latency_input: LatencyInputModel | None = Field(
+        default=None,
+        description="latency shape; by default the scoring shape (1, channels, r, r)",
+    )
     stem: ResnetStemModel
     stages: list[ResnetStageModel] = Field(min_length=1)
     kernel: list[Literal[1, 3, 5, 7]] = Field(min_length=1)
@@ -77,7 +80,7 @@ class ResnetSpaceModel(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> ResnetSpaceModel:
-        if self.latency_input.channels != self.input_channels:
+        if self.latency_input is not None and self.latency_input.channels != self.input_channels:
             raise ValueError(
                 f"latency_input.channels ({self.latency_input.channels}) must equal "
                 f"input_channels ({self.input_channels})"

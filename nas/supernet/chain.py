@@ -28,7 +28,7 @@ class _Ends(nn.Module):
         super().__init__()
         m = space.model
         self.stem = nn.Sequential(
-            *conv_bn(space.input_channels, m.stem.channels, m.stem.kernel, m.stem.stride),
+            *conv_bn(space.input_channels, m.stem.channels, m.stem.kernel, space.stem_stride),
             nn.ReLU6(inplace=True),
         )
         ch = m.stem.channels
