@@ -113,8 +113,29 @@ class SearchOptions(BaseModel):
     )
     data: str | None = Field(
         None,
-        description="digits (default, embedded), a .npz with x and y, a CIFAR-10 python folder, "
-        "or an image folder with one sub-folder per class",
+        description="fashion-mnist (default where Debian's dataset-fashion-mnist is installed), "
+        "digits (embedded; the default elsewhere), a .npz with x and y, a folder of MNIST-format "
+        "IDX files, a CIFAR-10 python folder, or an image folder with one sub-folder per class",
+    )
+    train_images: Annotated[int, Cli(parse=whole_number)] = Field(
+        10_000,
+        ge=10,
+        le=10_000_000,
+        description="the supernet trains on a fixed stratified subset of at most N training "
+        "images (the same images on every run and machine)",
+    )
+    val_images: Annotated[int, Cli(parse=whole_number)] = Field(
+        5_000,
+        ge=10,
+        le=10_000_000,
+        description="candidates are scored on a fixed stratified subset of at most N "
+        "validation images; the standard error of an accuracy p is sqrt(p(1-p)/N)",
+    )
+    latency_input: Annotated[str | None, Cli(metavar="BxCxHxW")] = Field(
+        None,
+        description="measure latency at another input shape than candidates are scored at "
+        "(a proxy task: train small, deploy large, e.g. 1x3x224x224); by default accuracy and "
+        "latency are measured at the same shape. Recorded in the study and shown with results",
     )
     storage: Annotated[str, Cli(metavar="URL")] = Field(
         "sqlite:///studies.db",
@@ -244,6 +265,19 @@ class SearchOptions(BaseModel):
             except OptionError as exc:
                 raise ValueError(str(exc)) from None
         return v
+
+    @field_validator("latency_input")
+    @classmethod
+    def _shape(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from nas.errors import NasInputError
+        from nas.spaces.base import LatencyInput
+
+        try:
+            return LatencyInput.parse(v).text
+        except NasInputError as exc:
+            raise ValueError(f"--latency-input: {exc}") from None
 
     @field_validator("latency")
     @classmethod

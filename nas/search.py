@@ -103,13 +103,16 @@ def run_search(
     Raises:
         NasInputError: bad space, data, option or storage; nothing was written.
     """
-    from nas.data import fit_to_space, load_data
+    from nas.data import default_data, load_for_space
     from nas.evaluators.factory import check_evaluator
+    from nas.spaces.base import LatencyInput
 
     rep = reporter or Reporter()
     t_start = time.perf_counter()
     # ---- validate everything before touching the storage -----------------------------------
     space = load_space(opts.space)
+    if opts.latency_input is not None:
+        space = space.with_latency_input(LatencyInput.parse(opts.latency_input))
     plan = check_evaluator(opts, space)
     if opts.strategy_name == darts.NAME:  # its other options were checked by SearchOptions
         darts.check_space(space)
@@ -117,15 +120,17 @@ def run_search(
     if plan.needs_data:  # a table evaluator needs neither data nor a target (nor torch)
         from nas.hardware import create_target
 
-        data = fit_to_space(
-            load_data(opts.data), channels=space.input_channels, resolution=space.train_resolution
+        if opts.data is None:  # recorded by name, so workers and resumes read the same set
+            opts = opts.model_copy(update={"data": default_data()})
+        data = load_for_space(
+            opts.data, space, train_images=opts.train_images, val_images=opts.val_images
         )
         target = create_target(opts.target, threads=opts.threads, **timing_options(opts.clock))
         target.fingerprint_id()  # a remote device that is unreachable or refuses is bad input
     settings = StudySettings(
         space=space.name,
         space_digest=space.digest,
-        data=plan.data or opts.data or "digits",
+        data=plan.data or opts.data or "",
         data_fingerprint=plan.data_fingerprint or (data.fingerprint() if data else ""),
         strategy=opts.strategy_name,
         objective=opts.objective,

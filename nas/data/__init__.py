@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from nas.data.dataset import Dataset, subset
 from nas.data.idx import is_idx_folder, read_idx_folder
@@ -59,6 +60,18 @@ def load_data(
     return subset(ds, train=train_images, val=val_images)
 
 
+def load_for_space(
+    spec: str | None,
+    space: Any,
+    *,
+    train_images: int | None = None,
+    val_images: int | None = None,
+) -> Dataset:
+    """:func:`load_data`, then fitted to ``space`` (channels, scoring resolution, normalised)."""
+    ds = load_data(spec, train_images=train_images, val_images=val_images)
+    return fit_to_space(ds, channels=space.input_channels, resolution=space.train_resolution)
+
+
 def _read(spec: str) -> Dataset:
     if spec == DIGITS:
         return read_digits()
@@ -91,5 +104,6 @@ __all__ = [
     "fashion_available",
     "fit_to_space",
     "load_data",
+    "load_for_space",
     "subset",
 ]

@@ -8,6 +8,7 @@ on the target at the space's latency input shape (or take it from the cache).
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from nas.data import Dataset
@@ -23,6 +24,11 @@ from nas.supernet import Supernet
 from nas.supernet.score import calibration_batches, extract_scored
 
 log = logging.getLogger(__name__)
+
+
+def accuracy_se(p: float, n: int) -> float:
+    """Standard error of an accuracy ``p`` measured on ``n`` images (binomial)."""
+    return math.sqrt(max(p * (1.0 - p), 0.0) / max(n, 1))
 
 
 class SupernetEvaluator(Evaluator):
@@ -72,7 +78,10 @@ class SupernetEvaluator(Evaluator):
             raise CandidateError(msg) from exc
         t2 = time.perf_counter()
         flops, peak_bytes = forward_costs(sub, self.shape)
+        n_val = len(self.data.y_val)
         attrs = {
+            keys.ACCURACY_SE: accuracy_se(acc, n_val),
+            keys.VAL_IMAGES: n_val,
             keys.LATENCY: got.stats,
             keys.LATENCY_SOURCE: got.source,
             keys.FINGERPRINT: self.fingerprint,

@@ -69,12 +69,13 @@ def export_study(opts: ExportOptions) -> ExportResult:
     import torch
 
     from nas.checkpoint import load_supernet
-    from nas.data import fit_to_space, load_data
+    from nas.data import load_for_space
     from nas.export import files
     from nas.export.artifacts import ExportSpec, write_export
     from nas.export.finetune import finetune
     from nas.hardware.cost import count_flops, count_params
     from nas.spaces import load_space
+    from nas.spaces.base import LatencyInput
     from nas.storage import Store
     from nas.storage import studies as st
     from nas.supernet.score import calibration_batches, extract_scored
@@ -102,8 +103,13 @@ def export_study(opts: ExportOptions) -> ExportResult:
             f"space {o.get('space')!r} has changed since study {opts.study!r} was made "
             f"(digest {space.digest}, study {settings.space_digest})"
         )
-    data = fit_to_space(
-        load_data(o.get("data")), channels=space.input_channels, resolution=space.train_resolution
+    if o.get("latency_input"):
+        space = space.with_latency_input(LatencyInput.parse(str(o["latency_input"])))
+    data = load_for_space(
+        o.get("data") or settings.data,
+        space,
+        train_images=o.get("train_images"),
+        val_images=o.get("val_images"),
     )
     if data.fingerprint() != settings.data_fingerprint:
         raise StorageError(f"data set {settings.data!r} has changed since the search")

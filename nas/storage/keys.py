@@ -7,6 +7,8 @@ from __future__ import annotations
 
 # ---- objectives (Optuna metric names) ------------------------------------------------------
 ACCURACY = "accuracy"  # validation top-1, a fraction in [0, 1]
+ACCURACY_SE = "accuracy_se"  # its standard error, sqrt(p (1 - p) / n) over n validation images
+VAL_IMAGES = "val_images"  # n: how many validation images the accuracy was measured on
 LATENCY_MS = "latency_ms"  # median latency on the target
 SCORE = "score"  # MnasNet-style weighted objective
 

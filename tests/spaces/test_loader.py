@@ -23,11 +23,38 @@ def test_every_builtin_space_loads_and_samples(name: str) -> None:
 
 def test_mobile_space_matches_the_spec() -> None:
     space = load_space("mobile")
-    assert space.latency_input.shape == (1, 3, 224, 224)
+    # one network, one input: latency at the shape candidates are scored at
+    assert space.latency_input.shape == (1, 3, 28, 28) == space.scoring_input.shape
+    assert not space.latency_is_proxy
     assert len(space.stages) >= 5
-    assert space.choice("stage0.depth").options == (2, 3, 4)
+    assert space.choice("stage0.depth").options == (1, 2, 3)
     assert space.choice("stage0.layer0.kernel").options == (3, 5, 7)
     assert space.choice("stage0.layer0.expand").options == (3, 4, 6)
+
+
+def test_mobile_strides_adapt_so_the_last_stage_sees_4x4() -> None:
+    space = load_space("mobile")
+    assert space.feature_maps() == [14, 7, 4, 4, 4, 4]
+    big = space_with(space, train_resolution=224)  # full size: the file's strides
+    assert big.stem_stride == 2 and [s.stride for s in big.stages] == [2, 2, 2, 1, 2]
+    assert big.feature_maps()[-1] == 7
+
+
+def test_latency_input_is_an_explicit_proxy() -> None:
+    from nas.spaces.base import LatencyInput
+
+    space = load_space("mobile")
+    proxy = space.with_latency_input(LatencyInput.parse("1x3x224x224"))
+    assert proxy.latency_is_proxy and proxy.latency_input.text == "1x3x224x224"
+    assert proxy.digest == space.digest  # the same network: only where latency is taken moves
+    with pytest.raises(Exception, match="BxCxHxW"):
+        LatencyInput.parse("224x224")
+
+
+def space_with(space, **changes):  # type: ignore[no-untyped-def]
+    from nas.spaces.loader import space_from_dict
+
+    return space_from_dict({**space.model.model_dump(exclude_none=True), **changes})
 
 
 def test_unknown_name_lists_known_spaces() -> None:
