@@ -15,3 +15,17 @@ fi
 extras=""
 if [ "${1:-}" = "--test" ]; then extras="[test]"; fi
 pip install -e ".${extras}"
+# The default data set: Fashion-MNIST from Debian's dataset-fashion-mnist (IDX files under
+# /usr/share/datasets/fashion-mnist). Installed where we can (root on Debian); elsewhere
+# `nas search` falls back to the embedded digits and --data fashion-mnist says how to get it.
+if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && command -v apt-get >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    { apt-get install -y -qq --no-install-recommends dataset-fashion-mnist >/dev/null 2>&1 ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+          --no-install-recommends dataset-fashion-mnist >/dev/null; }; } ||
+      echo "warning: could not install dataset-fashion-mnist; searches default to digits" >&2
+  else
+    echo "note: Fashion-MNIST is not installed; 'sudo apt-get install dataset-fashion-mnist'" \
+      "makes it the default data set (digits until then)" >&2
+  fi
+fi

@@ -10,6 +10,9 @@ packages=()
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   packages+=(chromium chromium-driver)
 fi
+if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  packages+=(dataset-fashion-mnist)  # the default data set; its end-to-end test runs in CI
+fi
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
   packages+=(postgresql)
 fi

@@ -12,8 +12,8 @@ from nas.data import fit_to_space, load_data
 from nas.errors import DataError
 
 
-def test_default_is_digits_with_fixed_splits() -> None:
-    a, b = load_data(), load_data("digits")
+def test_digits_have_fixed_splits() -> None:
+    a, b = load_data("digits"), load_data("digits")
     assert a.name == "digits" and a.num_classes == 10
     assert len(a.y_train) + len(a.y_val) + len(a.y_test) == 1797
     np.testing.assert_array_equal(a.y_val, b.y_val)  # fixed split, whatever the run's seed
