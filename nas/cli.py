@@ -29,6 +29,8 @@ COMMANDS = (
     "report",
     "hardware",
     "device",
+    "serve",
+    "remote",  # submit, status, cancel
 )
 
 
