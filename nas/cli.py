@@ -30,7 +30,9 @@ COMMANDS = (
     "hardware",
     "device",
     "serve",
-    "remote",  # submit, status, cancel
+    "submit",
+    "status",
+    "cancel",
 )
 
 

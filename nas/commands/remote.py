@@ -1,4 +1,7 @@
-"""``nas submit``, ``nas status``, ``nas cancel``: talk to a ``nas serve`` (nas.client)."""
+"""``nas submit``, ``nas status``, ``nas cancel``: talk to a ``nas serve`` (nas.client).
+
+The three commands' modules (submit, status, cancel) take their parsers from here.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ def _search_options_parser() -> argparse.ArgumentParser:
     return sub.choices["search"]
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_submit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "submit",
         parents=[_search_options_parser()],
@@ -50,11 +53,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _server(p)
     p.add_argument("--wait", action="store_true", help="follow its progress until it ends")
     p.set_defaults(run=run_submit)
-    s = sub.add_parser("status", help="searches on a nas serve, or one search's progress")
+
+
+NO_STORAGE = "(The searches live in the server's --storage; this command takes none.)"
+
+
+def add_status(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser(
+        "status",
+        help="searches on a nas serve, or one search's progress",
+        description=f"List the searches of the server at --server, or show one's progress. "
+        f"{NO_STORAGE}",
+    )
     _server(s)
     s.add_argument("id", nargs="?", type=whole_number, help="one search (default: all)")
     s.set_defaults(run=run_status)
-    c = sub.add_parser("cancel", help="cancel a search on a nas serve")
+
+
+def add_cancel(sub: argparse._SubParsersAction) -> None:
+    c = sub.add_parser(
+        "cancel",
+        help="cancel a search on a nas serve",
+        description="Cancel a search of the server at --server: a queued one at once, a running "
+        f"one within seconds (its running trial is failed as cancelled). {NO_STORAGE}",
+    )
     _server(c)
     c.add_argument("id", type=whole_number, help="the search to cancel")
     c.set_defaults(run=run_cancel)

@@ -13,18 +13,17 @@ from __future__ import annotations
 import ctypes
 import logging
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 
 from nas.errors import OptionError
+from nas.listen import LOOPBACK, bind
 from nas.service.app import ServiceConfig, create_app
 
 log = logging.getLogger(__name__)
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 MIN_TOKEN_CHARS = 16
 IDLE_SECONDS = 5  # keep-alive connections idle this long are closed
 
@@ -46,27 +45,6 @@ def check_token(token: str | None, *, no_auth: bool, host: str) -> None:
         )
     if len(token) < MIN_TOKEN_CHARS:
         raise OptionError(f"NAS_TOKEN must have at least {MIN_TOKEN_CHARS} characters")
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket; ``port=0`` picks a free one.
-
-    Raises:
-        OptionError: bad port or address in use.
-    """
-    if not 0 <= port <= 65535:
-        raise OptionError(f"--port must be 0-65535, got {port}")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OptionError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.listen(128)
-    sock.set_inheritable(False)
-    return sock
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
