@@ -6,7 +6,6 @@ The three commands' modules (submit, status, cancel) take their parsers from her
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 from typing import Any
 
@@ -26,30 +25,19 @@ def _server(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _search_options_parser() -> argparse.ArgumentParser:
-    """``nas search``'s own options, as a parent parser (one declaration, not a copy)."""
-    from nas.commands import search
-
-    holder = argparse.ArgumentParser(add_help=False)
-    sub = holder.add_subparsers(
-        parser_class=functools.partial(argparse.ArgumentParser, add_help=False)
-    )
-    search.add_parser(sub)
-    return sub.choices["search"]
-
-
 def add_submit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "submit",
-        parents=[_search_options_parser()],
         help="queue a search on a nas serve (the options of nas search)",
         description=(
             "Queue a search on the server at --server with the options of 'nas search' "
             "(paths are relative to the server's --data-dir); prints the search's id. "
             "--storage, --checkpoint-dir and --workers belong to the server and are refused."
         ),
-        conflict_handler="resolve",
     )
+    from nas.options import add_arguments
+
+    add_arguments(p)  # nas search's own options: one declaration (nas.options)
     _server(p)
     p.add_argument("--wait", action="store_true", help="follow its progress until it ends")
     p.set_defaults(run=run_submit)
@@ -99,17 +87,10 @@ def _call(fn, *a: Any, **kw: Any) -> Any:  # type: ignore[no-untyped-def]
 
 
 def _given_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The search options given on the command line (defaults left to the server)."""
-    parser = _search_options_parser()
-    out = {}
-    for action in parser._actions:
-        dest = action.dest
-        if dest in ("help",) or not hasattr(args, dest):
-            continue
-        value = getattr(args, dest)
-        if value != action.default:
-            out[dest] = value
-    return out
+    """The search options given on the command line (the others are the server's defaults)."""
+    from nas.options import SearchOptions
+
+    return {k: v for k, v in vars(args).items() if k in SearchOptions.model_fields}
 
 
 def _fmt_progress(p: dict[str, Any]) -> str:

@@ -3,8 +3,8 @@
 Every route but ``/healthz`` needs ``Authorization: Bearer TOKEN`` (compared in constant
 time), enforced by one middleware so that a route added later is covered without a thought;
 the same middleware caps request bodies. The request body of a search is
-:class:`nas.search.SearchOptions`, the very declaration ``nas search`` parses its options into;
-the server keeps for itself what concerns its machine (``storage``, ``checkpoint_dir``,
+:class:`nas.options.SearchOptions`, the very declaration ``nas search`` parses its options
+from; the server keeps for itself what concerns its machine (``storage``, ``checkpoint_dir``,
 ``workers``) and confines every path in a request (data, space file, table) to its data folder.
 
 The API reads the database only; searches run in worker processes (:mod:`nas.service.runner`).
@@ -13,7 +13,6 @@ The API reads the database only; searches run in worker processes (:mod:`nas.ser
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import hmac
 import io
@@ -33,7 +32,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nas.errors import NasInputError
-from nas.search import SearchOptions
+from nas.options import SearchOptions
 from nas.service import metrics
 from nas.service import queue as q
 from nas.storage.db import Store
@@ -158,16 +157,16 @@ def _resolve_paths(config: ServiceConfig, opts: dict[str, Any]) -> dict[str, Any
     from nas.spaces.loader import builtin_names
 
     out = dict(opts)
-    space = str(out["space"])
-    if space not in builtin_names():
-        out["space"] = str(confine(config.data_dir, space, "space file"))
+    space = out.get("space")
+    if space is not None and space not in builtin_names():
+        out["space"] = str(confine(config.data_dir, str(space), "space file"))
     data = out.get("data")
     if data is not None and data != "digits":
         out["data"] = str(confine(config.data_dir, str(data), "data"))
-    kind, sep, rest = str(out["evaluator"]).partition(":")
+    kind, sep, rest = str(out.get("evaluator", "")).partition(":")
     if kind == "table" and sep:
         out["evaluator"] = f"table:{confine(config.data_dir, rest, 'table')}"
-    target = str(out["target"])
+    target = str(out.get("target", "cpu"))
     if target not in config.targets and target.partition(":")[0] not in config.targets:
         raise HTTPException(
             400, f"target {target!r} is not allowed here; this server allows {config.targets}"
@@ -210,18 +209,15 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.post("/api/searches", status_code=201, tags=["searches"])
     def submit(options: SearchOptions) -> dict[str, Any]:
-        """Queue a search; the body takes every ``nas search`` option."""
+        """Queue a search; the body takes every ``nas search`` option (nas.options)."""
         from nas.spaces import load_space
 
-        given = _fields(options)
-        defaults = _fields(SearchOptions())
-        owned = [k for k in SERVER_OWNED if given[k] != defaults[k]]
+        owned = [k for k in SERVER_OWNED if k in options.model_fields_set]
         if owned:
             raise HTTPException(400, f"the server decides {', '.join(owned)}; leave it out")
-        for k in SERVER_OWNED:
-            given.pop(k)
+        given = options.given()  # only what the request set: the rest keeps its defaults
         resolved = _resolve_paths(config, given)
-        space = load_space(resolved["space"])
+        space = load_space(resolved.get("space", options.space))
         SearchOptions(**resolved)  # the resolved paths still make valid options
         study = options.study or (f"{space.name}-{options.strategy_name}-{secrets.token_hex(3)}")
         if q.active_study(store, study) is not None:
@@ -394,13 +390,6 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     registry.instrument(app)
     return app
-
-
-def _fields(options: SearchOptions) -> dict[str, Any]:
-    """The options as a plain dict (a dataclass today, a pydantic model once nas.options is)."""
-    if dataclasses.is_dataclass(options):
-        return dataclasses.asdict(options)
-    return options.model_dump()  # type: ignore[attr-defined]
 
 
 def _check_npz(raw: bytes) -> dict[str, Any]:

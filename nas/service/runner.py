@@ -71,7 +71,8 @@ def _watch(store: Store, search_id: int, owner: str, w: _Watch, lock: threading.
 
 def run_one(store: Store, search: q.Search, owner: str) -> q.State:
     """Run one claimed search to its end (or until cancelled); the state it ended in."""
-    from nas.search import SearchOptions, run_search
+    from nas.options import SearchOptions
+    from nas.search import run_search
 
     w, lock = _Watch(), threading.Lock()
     previous = signal.signal(CANCEL_SIGNAL, _on_cancel)
@@ -85,7 +86,6 @@ def run_one(store: Store, search: q.Search, owner: str) -> q.State:
                 "storage": store.url,
                 "study": search.study_name,
                 "budget": search.budget,
-                "workers": 1,
             }
         )
         with lock:
