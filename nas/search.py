@@ -141,6 +141,8 @@ def run_search(
         max_latency_ms=opts.max_latency_ms,
         seed=opts.seed,
         nas_version=nas.__version__,
+        scoring_input=space.scoring_input.text if plan.needs_data else "",
+        latency_input=space.latency_input.text if plan.needs_data else "",
         options=opts.model_dump(mode="json"),
     )
     store = Store(opts.storage)

@@ -50,6 +50,12 @@ def fmt_ms(v: Any) -> str:
     return "-" if v is None else f"{float(v):.2f}"
 
 
+def fmt_accuracy(p: Any, se: Any) -> str:
+    """An accuracy in percent with its standard error where the trial recorded one."""
+    text = f"{100 * float(p):.2f}"
+    return text if se is None else f"{text} ± {100 * float(se):.2f}"
+
+
 def fmt_latency(ms: Any, stats: Any) -> str:
     """A latency in ms, marked :data:`NOISY` when its measurement says so."""
     noisy = isinstance(stats, dict) and bool(stats.get("noisy"))
@@ -71,7 +77,7 @@ def front_table(trials: list, title: str, width: int | None = None) -> Renderabl
     """
     width = width or console.width
     cols: dict[str, list[str]] = {
-        h: [] for h in ("trial", "acc %", "latency ms", "p90 ms", "params M", "MFLOPs")
+        h: [] for h in ("trial", "acc % ± se", "latency ms", "p90 ms", "params M", "MFLOPs")
     }
     archs: list[str] = []
     noisy = False
@@ -83,7 +89,7 @@ def front_table(trials: list, title: str, width: int | None = None) -> Renderabl
             cols,
             (
                 str(t.number),
-                f"{100 * float(ua.get(keys.ACCURACY, 0)):.2f}",
+                fmt_accuracy(ua.get(keys.ACCURACY, 0), ua.get(keys.ACCURACY_SE)),
                 fmt_latency(ua.get(keys.LATENCY_MS), lat),
                 fmt_ms(lat.get("p90_ms")),
                 f"{float(ua.get(keys.PARAMS_M, 0)):.2f}" if keys.PARAMS_M in ua else "-",

@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     settings = st.settings_of(study)
     console.print(f"[bold]{study.study_name}[/] in {args.storage}")
     if settings is not None:
+        for line in filter(None, (settings.input_line(), settings.fidelity)):
+            console.print(f"  {line}", highlight=False, markup=False)
         for line in settings_lines(vars(settings)):
             console.print(line, highlight=False, markup=False)
     console.print(

@@ -31,7 +31,25 @@ class StudySettings:
     max_latency_ms: float | None = None
     seed: int = 0
     nas_version: str = ""
+    # where accuracy and latency were measured (BxCxHxW); they differ only when the search
+    # asked for a proxy (--latency-input): train small, deploy large
+    scoring_input: str = ""
+    latency_input: str = ""
+    # one line on how well inherited accuracy ranks like standalone training, where it was
+    # measured for this study's supernet (benchmarks/bench_proxy.py), e.g. "Kendall tau ..."
+    fidelity: str = ""
     options: dict[str, Any] = field(default_factory=dict)  # the run's options, for workers
+
+    def input_line(self) -> str:
+        """How accuracy and latency relate, in one line for people (show, dashboard, report)."""
+        if not self.scoring_input:
+            return ""
+        if self.latency_input in ("", self.scoring_input):
+            return f"accuracy and latency at {self.scoring_input} (one network, one input)"
+        return (
+            f"PROXY: accuracy at {self.scoring_input}, latency at {self.latency_input} "
+            "(--latency-input: train small, deploy large)"
+        )
 
     def directions(self) -> list[Literal["maximize", "minimize"]]:
         return ["maximize", "minimize"] if self.objective == "pareto" else ["maximize"]

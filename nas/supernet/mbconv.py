@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas.supernet.depthwise import DepthwiseConv2d, depthwise
+
 
 def conv_bn(in_ch: int, out_ch: int, kernel: int, stride: int, groups: int = 1) -> nn.Sequential:
     """Conv (no bias) + BatchNorm; callers add the activation."""
@@ -42,8 +44,9 @@ class MBConv(nn.Module):
             if use_expand
             else nn.Identity()
         )
+        # same layers as conv_bn; the convolution trains fast on small maps (depthwise.py)
         self.depthwise = nn.Sequential(
-            *conv_bn(hidden, hidden, kernel, stride, groups=hidden), nn.ReLU6(inplace=True)
+            DepthwiseConv2d(hidden, kernel, stride), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True)
         )
         self.project = conv_bn(hidden, out_ch, 1, 1)
         self.residual = stride == 1 and in_ch == out_ch
@@ -109,7 +112,7 @@ class ElasticMBConv(nn.Module):
         # them gives the same output and spares oneDNN's very slow large-kernel depthwise
         # backward on the tiny maps of the late stages.
         k = min(kernel, 2 * max(h.shape[2], h.shape[3]) - 1)
-        h = F.conv2d(h, self._dw_weight(k, hidden), None, self.stride, k // 2, 1, hidden)
+        h = depthwise(h, self._dw_weight(k, hidden), self.stride)
         h = F.relu6(_bn(h, self.dw_bn, hidden))  # (B, hidden, H/s, W/s)
         y = _bn(F.conv2d(h, self.project_conv.weight[:, :hidden]), self.project_bn, self.out_ch)
         return x + y if self.residual else y
