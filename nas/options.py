@@ -93,6 +93,9 @@ def _latency_modes() -> tuple[str, ...]:
     return LATENCY_MODES
 
 
+# the default supernet schedule: about this many sandwich steps, whatever the data set's size
+DEFAULT_SUPERNET_STEPS = 250
+
 DARTS_GROUP = "darts: options of --strategy darts (see docs/darts.md)"
 
 
@@ -118,14 +121,14 @@ class SearchOptions(BaseModel):
         "IDX files, a CIFAR-10 python folder, or an image folder with one sub-folder per class",
     )
     train_images: Annotated[int, Cli(parse=whole_number)] = Field(
-        10_000,
+        8_000,
         ge=10,
         le=10_000_000,
         description="the supernet trains on a fixed stratified subset of at most N training "
         "images (the same images on every run and machine)",
     )
     val_images: Annotated[int, Cli(parse=whole_number)] = Field(
-        5_000,
+        2_000,
         ge=10,
         le=10_000_000,
         description="candidates are scored on a fixed stratified subset of at most N "
@@ -182,8 +185,12 @@ class SearchOptions(BaseModel):
     threads: Annotated[int | None, Cli(parse=whole_number)] = Field(
         None, ge=1, description="threads of the latency measurement (default: torch's default)"
     )
-    supernet_epochs: Annotated[int, Cli(parse=whole_number, driver=SAMPLER)] = Field(
-        20, ge=1, description="supernet training epochs"
+    supernet_epochs: Annotated[int | None, Cli(parse=whole_number, driver=SAMPLER)] = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description="supernet training epochs over the --train-images subset (default: as many "
+        f"as make about {DEFAULT_SUPERNET_STEPS} optimiser steps; the number used is recorded)",
     )
     batch_size: Annotated[int, Cli(parse=whole_number)] = Field(
         128, ge=1, description="supernet training batch"

@@ -80,6 +80,15 @@ def timing_options(clock: str) -> dict[str, object]:
     return {"timing": TimingConfig(clock=clock)}
 
 
+def default_epochs(opts: SearchOptions, data: Dataset) -> int:
+    """Epochs that make about :data:`~nas.options.DEFAULT_SUPERNET_STEPS` optimiser steps on
+    ``data``'s training split (recorded in the study, so a resume or a worker uses the same)."""
+    from nas.options import DEFAULT_SUPERNET_STEPS
+
+    steps_per_epoch = -(-len(data.y_train) // opts.batch_size)
+    return max(1, round(DEFAULT_SUPERNET_STEPS / steps_per_epoch))
+
+
 def default_study_name(store: Store, base: str, settings: StudySettings) -> str:
     """``space-strategy-YYYYMMDD``; a same-day study with other settings gets ``-2``, ``-3``..."""
     name, n = base, 1
@@ -125,6 +134,8 @@ def run_search(
         data = load_for_space(
             opts.data, space, train_images=opts.train_images, val_images=opts.val_images
         )
+        if opts.supernet_epochs is None and opts.strategy_name != darts.NAME:
+            opts = opts.model_copy(update={"supernet_epochs": default_epochs(opts, data)})
         target = create_target(opts.target, threads=opts.threads, **timing_options(opts.clock))
         target.fingerprint_id()  # a remote device that is unreachable or refuses is bad input
     settings = StudySettings(

@@ -10,6 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
+# The default data set is Fashion-MNIST where it is installed; most tests only need a small,
+# fast data set and take the embedded digits (subprocesses inherit this). The tests of the
+# default itself (tests/data/test_idx.py, tests/test_fashion_e2e.py) remove it.
+os.environ.setdefault("NAS_DEFAULT_DATA", "digits")
 
 
 @pytest.fixture(autouse=True, scope="session")

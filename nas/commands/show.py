@@ -58,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
     if settings is not None:
         for line in filter(None, (settings.input_line(), settings.fidelity)):
             console.print(f"  {line}", highlight=False, markup=False)
-        for line in settings_lines(vars(settings)):
+        shown = {"fidelity", "scoring_input", "latency_input"}  # the lines above say them
+        rest = {k: v for k, v in vars(settings).items() if k not in shown}
+        for line in settings_lines(rest):
             console.print(line, highlight=False, markup=False)
     console.print(
         f"  trials: {summary.complete} complete / {summary.budget or '?'} budget, "

@@ -142,3 +142,11 @@ def complete_trials(study: optuna.Study) -> list[FrozenTrial]:
 
 def count_complete(study: optuna.Study) -> int:
     return len(complete_trials(study))
+
+
+def record_fidelity(study: optuna.Study, line: str) -> None:
+    """Store a one-line measurement of how the study's supernet ranks like standalone training
+    (benchmarks/bench_proxy.py) in its settings, where ``nas show`` prints it."""
+    raw = dict(study.user_attrs.get(keys.SETTINGS) or {})
+    raw["fidelity"] = line
+    study.set_user_attr(keys.SETTINGS, raw)

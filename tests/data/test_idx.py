@@ -104,6 +104,7 @@ def test_fashion_name_when_missing_says_how_to_get_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NAS_FASHION_MNIST", str(tmp_path / "none"))
+    monkeypatch.delenv("NAS_DEFAULT_DATA", raising=False)
     assert default_data() == "digits"
     with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
         load_data(FASHION)
@@ -116,7 +117,10 @@ needs_fashion = pytest.mark.skipif(
 
 
 @needs_fashion
-def test_fashion_mnist_is_the_default_with_its_official_splits() -> None:
+def test_fashion_mnist_is_the_default_with_its_official_splits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("NAS_DEFAULT_DATA", raising=False)
     assert default_data() == FASHION
     ds = load_data(FASHION)
     assert (len(ds.y_train), len(ds.y_val), len(ds.y_test)) == (50_000, 10_000, 10_000)
