@@ -39,6 +39,7 @@ class Point:
     arch_str: str
     feasible: bool
     on_front: bool
+    accuracy_se: float | None = None  # standard error of the accuracy (fraction)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def point(t: FrozenTrial, *, feasible: bool = True, on_front: bool = False) -> P
         arch_str=str(ua.get(keys.ARCH_STR, "")),
         feasible=feasible,
         on_front=on_front,
+        accuracy_se=_float(ua.get(keys.ACCURACY_SE)),
     )
 
 

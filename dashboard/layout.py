@@ -211,6 +211,9 @@ def study_header(d: StudyData) -> html.Div:
             + (f" · max latency {s.max_latency_ms:g} ms" if s.max_latency_ms else "")
         )
         lines.append(html.P(setting))
+        for extra, id_ in ((s.input_line(), "study-inputs"), (s.fidelity, "study-fidelity")):
+            if extra:  # where accuracy and latency were measured; how faithful the supernet is
+                lines.append(html.P(extra, id=id_))
     else:
         lines.append(html.P("not a nas study: settings unknown; charts use trial attributes"))
     return html.Div(lines)

@@ -32,7 +32,8 @@ def _front_rows(d: StudyData, p: info.ParetoInfo) -> list[list[str]]:
         rows.append(
             [
                 str(n) + (" (knee)" if n == p.knee else ""),
-                f"{100 * pt.accuracy:.2f}",
+                f"{100 * pt.accuracy:.2f}"
+                + ("" if pt.accuracy_se is None else f" ± {100 * pt.accuracy_se:.2f}"),
                 f"{pt.latency_ms:.3f}",
                 "-" if pt.p90_ms is None else f"{pt.p90_ms:.3f}",
                 "-" if pt.params_m is None else f"{pt.params_m:.3f}",
@@ -101,11 +102,13 @@ def render_report(reader: Reader, name: str) -> str:
     }
     s = d.settings
     settings_rows = [[k, str(v)] for k, v in (vars(s).items() if s else []) if k != "options"]
+    if s is not None and s.input_line():  # accuracy and latency shapes, a proxy marked as such
+        settings_rows.insert(0, ["inputs", s.input_line()])
     settings_rows.append(["budget", str(d.budget)])
     settings_rows.append(["completed trials", str(len(d.complete))])
     front = _table(
         _front_rows(d, p),
-        ["trial", "accuracy %", "latency ms", "p90 ms", "params M", "MFLOPs", "architecture"],
+        ["trial", "accuracy % ± se", "latency ms", "p90 ms", "params M", "MFLOPs", "architecture"],
     )
     body = "\n".join(
         [

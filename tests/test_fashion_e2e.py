@@ -28,7 +28,10 @@ def _search(db: str, *extra: str) -> subprocess.CompletedProcess[str]:
     env.pop("NAS_DEFAULT_DATA", None)  # the real default: fashion-mnist where installed
     return subprocess.run(
         nas_cmd("search", "--space", "mobile", "--budget", "3", "--storage", db, *SMALL, *extra),
-        capture_output=True, text=True, timeout=900, env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
     )
 
 
@@ -51,7 +54,10 @@ def test_default_search_runs_on_fashion_mnist_with_one_input_shape(tmp_path) -> 
         assert ua[keys.ACCURACY_SE] == pytest.approx((p * (1 - p) / 200) ** 0.5)
         assert ua[keys.FINGERPRINT] and ua[keys.LATENCY]["median_ms"] > 0
     show = subprocess.run(
-        nas_cmd("show", "f", "--storage", db), capture_output=True, text=True, timeout=120,
+        nas_cmd("show", "f", "--storage", db),
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**subprocess_env(), "COLUMNS": "80"},
     )
     assert show.returncode == 0, show.stderr
@@ -73,7 +79,10 @@ def test_latency_at_another_shape_is_an_explicit_recorded_proxy(tmp_path) -> Non
         shapes = {r[0] for r in con.execute("SELECT input_shape FROM nas_latency")}
     assert shapes == {"1x3x64x64"}
     show = subprocess.run(
-        nas_cmd("show", "p", "--storage", db), capture_output=True, text=True, timeout=120,
+        nas_cmd("show", "p", "--storage", db),
+        capture_output=True,
+        text=True,
+        timeout=120,
         env=subprocess_env(),
     )
     assert "PROXY: accuracy at 1x3x28x28, latency at 1x3x64x64" in show.stdout

@@ -17,6 +17,7 @@ import gzip
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from nas.data.dataset import SPLIT_SEED, Dataset, check_labels
 from nas.errors import DataError
 
 # IDX type codes -> numpy dtypes (big-endian, as the format stores them)
-_DTYPES = {
+_DTYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),

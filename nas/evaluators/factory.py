@@ -118,7 +118,9 @@ def build_evaluator(
     from nas.storage.latency_cache import LatencyCache
     from nas.supernet.train import TrainConfig
 
-    cfg = TrainConfig(epochs=opts.supernet_epochs or 20, batch_size=opts.batch_size, seed=opts.seed)
+    cfg = TrainConfig(
+        epochs=opts.supernet_epochs or 20, batch_size=opts.batch_size, seed=opts.seed
+    )
     torch.manual_seed(opts.seed)
     directory = (
         Path(opts.checkpoint_dir) if opts.checkpoint_dir else default_directory(opts.storage)

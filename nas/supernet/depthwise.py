@@ -75,7 +75,9 @@ class DepthwiseConv2d(nn.Conv2d):
     :func:`depthwise` (same parameters, same state dict, same function)."""
 
     def __init__(self, channels: int, kernel: int, stride: int) -> None:
-        super().__init__(channels, channels, kernel, stride, kernel // 2, groups=channels, bias=False)
+        super().__init__(
+            channels, channels, kernel, stride, kernel // 2, groups=channels, bias=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and wins(x, self.kernel_size[0]):

@@ -63,14 +63,20 @@ def _bad(tmp_path: Path, key: str, data: bytes) -> Path:
         ("train_images", b"\x08\x03" + b"\0" * 20, "wrong magic number"),
         ("train_images", _idx(np.zeros((60, 12, 12)))[:-7], "truncated"),
         ("train_images", _idx(np.zeros((60, 12, 12))) + b"xx", "longer than its header"),
-        ("train_images", struct.pack(">BBBB", 0, 0, 0x08, 3) + struct.pack(">3I", 60, 9999, 9), "over the caps"),
+        (
+            "train_images",
+            struct.pack(">BBBB", 0, 0, 0x08, 3) + struct.pack(">3I", 60, 9999, 9),
+            "over the caps",
+        ),
         ("train_images", struct.pack(">BBBB", 0, 0, 0x07, 3), "unknown IDX type"),
         ("train_labels", _idx(np.arange(59) % 3), "59 labels for 60 images"),
         ("test_labels", _idx(np.zeros((20, 2))), "one-dimensional"),
     ],
     ids=["magic", "truncated", "trailing", "huge", "type", "count", "labels-2d"],
 )
-def test_bad_idx_files_are_one_clear_error(tmp_path: Path, key: str, data: bytes, message: str) -> None:
+def test_bad_idx_files_are_one_clear_error(
+    tmp_path: Path, key: str, data: bytes, message: str
+) -> None:
     folder = _bad(tmp_path, key, data)
     with pytest.raises(DataError, match=message):
         load_data(str(folder))
@@ -80,9 +86,23 @@ def test_bad_idx_file_is_one_line_and_exit_2_from_the_cli(tmp_path: Path) -> Non
     folder = _bad(tmp_path, "train_images", _idx(np.zeros((60, 12, 12)))[:-7])
     db = tmp_path / "studies.db"
     r = subprocess.run(
-        [sys.executable, "-m", "nas", "search", "--space", "mobile", "--budget", "2",
-         "--data", str(folder), "--storage", f"sqlite:///{db}"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "nas",
+            "search",
+            "--space",
+            "mobile",
+            "--budget",
+            "2",
+            "--data",
+            str(folder),
+            "--storage",
+            f"sqlite:///{db}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()

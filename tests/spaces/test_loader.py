@@ -88,7 +88,10 @@ def _tiny() -> dict:
         (lambda d: d["layer_choices"].update(kernel=[4]), "field 'layer_choices'"),
         (lambda d: d.update(depht=[1]), "field 'depht': unknown field"),
         (lambda d: d.update(train_resolution=-1), "field 'train_resolution'"),
-        (lambda d: d.update(latency_input={"channels": 1, "height": 8, "width": 8}), "latency_input.channels"),
+        (
+            lambda d: d.update(latency_input={"channels": 1, "height": 8, "width": 8}),
+            "latency_input.channels",
+        ),
         (lambda d: d.update(depth=[2, 2]), "field 'depth'"),
     ],
 )

@@ -176,7 +176,6 @@ def test_the_old_16px_mobile_had_dead_kernels() -> None:
         dead = [
             label
             for label in space.active_labels(base)
-            if label.endswith(".kernel")
-            and not _differs(ref, net(x, {**base, label: 3}))
+            if label.endswith(".kernel") and not _differs(ref, net(x, {**base, label: 3}))
         ]
     assert len(dead) >= 3

@@ -73,6 +73,7 @@ def test_small_input_view_is_exact_and_shares_bn_statistics() -> None:
     net = _perturbed_supernet(space)
     arch = space.largest()
     full = net.extract(arch).eval()
+
     def kernels(module: torch.nn.Module) -> list[int]:
         return [m.kernel_size[0] for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
 
