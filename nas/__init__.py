@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__version__ = "0.1.0"
+from nas.version import __version__
+
+__all__ = ["__version__", "load"]
 
 
 def load(directory: str | os.PathLike[str]) -> torch.nn.Module:

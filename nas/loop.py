@@ -23,7 +23,7 @@ from nas.storage.coordination import fail_stale
 from nas.storage.results import best_accuracy, pareto_front
 
 if TYPE_CHECKING:
-    from nas.search import Reporter
+    from nas.reporting import Reporter
 
 MAX_CONSECUTIVE_FAILURES = 5
 

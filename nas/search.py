@@ -16,44 +16,34 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import FrozenTrial
 
-import nas
 from nas.errors import NasInputError, StorageError
 from nas.loop import optimize_until_budget
 from nas.objective import TrialObjective, constraints
 from nas.options import SearchOptions
+from nas.reporting import Reporter, SilentReporter
 from nas.spaces import load_space
 from nas.storage import Store, keys
 from nas.storage import studies as st
 from nas.storage.results import pareto_front
 from nas.storage.studies import StudySettings
 from nas.strategies import StrategyContext, create_sampler, darts
+from nas.version import __version__
 
 if TYPE_CHECKING:
     from nas.data import Dataset
-    from nas.evaluators.factory import EvaluatorPlan
+    from nas.evaluators.factory import EvaluatorOptions, EvaluatorPlan
     from nas.hardware import Target
     from nas.spaces import Space
+    from nas.supernet.darts_search import DartsConfig
 
 log = logging.getLogger(__name__)
-
-
-class Reporter:
-    """Progress hooks; the CLI renders them, the library ignores them by default."""
-
-    def message(self, text: str) -> None: ...
-    def training_step(self, step: int, total: int, loss: float) -> None: ...
-    def search_started(self, study: str, done: int, budget: int) -> None: ...
-    def trial_done(
-        self, done: int, budget: int, trial: FrozenTrial, best: float | None, front: int
-    ) -> None: ...
-    def progress(self, done: int, budget: int) -> None: ...
 
 
 @dataclass
@@ -104,13 +94,14 @@ def run_search(
         NasInputError: bad space, data, option or storage; nothing was written.
     """
     from nas.data import fit_to_space, load_data
-    from nas.evaluators.factory import check_evaluator
+    from nas.evaluators.factory import EvaluatorOptions, check_evaluator
 
-    rep = reporter or Reporter()
+    rep = reporter or SilentReporter()
     t_start = time.perf_counter()
     # ---- validate everything before touching the storage -----------------------------------
     space = load_space(opts.space)
-    plan = check_evaluator(opts, space)
+    eopts = EvaluatorOptions(**{f.name: getattr(opts, f.name) for f in fields(EvaluatorOptions)})
+    plan = check_evaluator(eopts, space)
     if opts.strategy_name == darts.NAME:  # its other options were checked by SearchOptions
         darts.check_space(space)
     data, target = None, None
@@ -135,7 +126,7 @@ def run_search(
         latency_weight=opts.latency_weight,
         max_latency_ms=opts.max_latency_ms,
         seed=opts.seed,
-        nas_version=nas.__version__,
+        nas_version=__version__,
         options=opts.model_dump(mode="json"),
     )
     store = Store(opts.storage)
@@ -156,7 +147,8 @@ def run_search(
         if done < opts.budget and settings.strategy == darts.NAME:
             assert data is not None and target is not None
             rep.message(f"data: {data.summary()}")
-            seconds.update(darts.run_darts(opts, space, data, target, store, study, settings, rep))
+            run = darts.DartsRun(_darts_config(opts), opts.calib_batches, opts.seed)
+            seconds.update(darts.run_darts(run, space, data, target, store, study, settings, rep))
             result.supernet = "darts"
         elif done < opts.budget and opts.workers > 1:
             from nas.pool import run_local_workers
@@ -166,7 +158,7 @@ def run_search(
                 opts.storage, name, opts.workers, study, opts.budget, rep
             )
         elif done < opts.budget:
-            _work(opts, space, plan, data, target, store, study, result, rep, seed_salt)
+            _work(opts, eopts, space, plan, data, target, store, study, result, rep, seed_salt)
     except KeyboardInterrupt:
         result.interrupted = True
         log.warning("interrupted; the running trial is marked failed (fail_reason=interrupted)")
@@ -177,8 +169,22 @@ def run_search(
     return result
 
 
+def _darts_config(opts: SearchOptions) -> DartsConfig:
+    from nas.supernet.darts_search import DartsConfig
+
+    return DartsConfig(
+        epochs=opts.budget,
+        batch_size=min(opts.batch_size, 64),
+        arch_lr=opts.darts_arch_lr,
+        order=opts.darts_order,
+        latency_weight=opts.darts_latency_weight,
+        seed=opts.seed,
+    )
+
+
 def _work(
     opts: SearchOptions,
+    eopts: EvaluatorOptions,
     space: Space,
     plan: EvaluatorPlan,
     data: Dataset | None,
@@ -194,7 +200,7 @@ def _work(
 
     if data is not None:
         rep.message(f"data: {data.summary()}")
-    evaluator, info = build_evaluator(opts, space, data, target, store, rep, plan)
+    evaluator, info = build_evaluator(eopts, space, data, target, store, rep, plan)
     result.seconds["supernet"] = info.get("seconds", 0.0)
     result.supernet = info.get("supernet", "")
     n_trials_before = len(study.get_trials(deepcopy=False))

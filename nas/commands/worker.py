@@ -36,10 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nas.commands.search import _RichReporter, print_summary, progress_display
-    from nas.search import Reporter, run_worker
+    from nas.reporting import SilentReporter
+    from nas.search import run_worker
 
     if args.quiet:
-        result = run_worker(args.storage, args.study, Reporter())
+        result = run_worker(args.storage, args.study, SilentReporter())
         return 130 if result.interrupted else 0
     with progress_display() as progress:
         result = run_worker(args.storage, args.study, _RichReporter(progress))

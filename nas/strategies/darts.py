@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,10 +32,11 @@ from nas.strategies.base import Strategy, StrategyContext, register_strategy
 if TYPE_CHECKING:
     from nas.data import Dataset
     from nas.hardware import Target
-    from nas.search import Reporter, SearchOptions
+    from nas.reporting import Reporter
     from nas.spaces import Space
     from nas.storage import Store
     from nas.storage.studies import StudySettings
+    from nas.supernet.darts_search import DartsConfig
 
 log = logging.getLogger(__name__)
 NAME = "darts"
@@ -94,8 +96,17 @@ def _split_training_set(data: Dataset, seed: int) -> tuple[tuple, tuple]:
     return (data.x_train[w], data.y_train[w]), (data.x_train[a], data.y_train[a])
 
 
+@dataclass(frozen=True)
+class DartsRun:
+    """What :func:`run_darts` takes besides the space, data and storage."""
+
+    config: DartsConfig  # epochs = the study's budget
+    calib_batches: int  # BatchNorm recalibration of each derived cell
+    seed: int
+
+
 def run_darts(
-    opts: SearchOptions,
+    run: DartsRun,
     space: Space,
     data: Dataset,
     target: Target,
@@ -104,7 +115,7 @@ def run_darts(
     settings: StudySettings,
     reporter: Reporter,
 ) -> dict[str, float]:
-    """Run ``opts.budget`` DARTS epochs, adding one COMPLETE trial per epoch to ``study``.
+    """Run ``run.config.epochs`` DARTS epochs, adding one COMPLETE trial per epoch to ``study``.
 
     Returns the seconds spent: ``supernet`` (search), ``evaluation``, ``latency``.
     """
@@ -118,18 +129,11 @@ def run_darts(
     from nas.storage.latency_cache import LatencyCache
     from nas.storage.results import best_accuracy, pareto_front
     from nas.supernet import create_supernet
-    from nas.supernet.darts_search import DartsConfig, DartsSearch, op_latency_table
+    from nas.supernet.darts_search import DartsSearch, op_latency_table
     from nas.supernet.mixed import CellSupernet
 
-    cfg = DartsConfig(
-        epochs=opts.budget,
-        batch_size=min(opts.batch_size, 64),
-        arch_lr=opts.darts_arch_lr,
-        order=opts.darts_order,
-        latency_weight=opts.darts_latency_weight,
-        seed=opts.seed,
-    )
-    torch.manual_seed(opts.seed)
+    cfg = run.config
+    torch.manual_seed(run.seed)
     net = create_supernet(space, data.num_classes)
     assert isinstance(net, CellSupernet)
     edges = space.mixed_edges()  # type: ignore[attr-defined]
@@ -153,14 +157,14 @@ def run_darts(
         study.set_user_attr(keys.DARTS_LATENCY_TABLE, table)
     search = DartsSearch(net, edges, cfg, table)
     evaluator = SupernetEvaluator(
-        space, net, data, target, cache=cache, calib_batches=opts.calib_batches, seed=opts.seed
+        space, net, data, target, cache=cache, calib_batches=run.calib_batches, seed=run.seed
     )
     objective = TrialObjective(space, evaluator, settings, study)
     dists = distributions(space)
-    weight_split, arch_split = _split_training_set(data, opts.seed)
+    weight_split, arch_split = _split_training_set(data, run.seed)
     seconds = {"supernet": 0.0, "evaluation": 0.0, "latency": 0.0}
-    reporter.search_started(study.study_name, 0, opts.budget)
-    for epoch in range(1, opts.budget + 1):
+    reporter.search_started(study.study_name, 0, cfg.epochs)
+    for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         loss = search.train_epoch(weight_split, arch_split, on_step=reporter.training_step)
         seconds["supernet"] += time.perf_counter() - t0
@@ -197,7 +201,7 @@ def run_darts(
         complete = st.complete_trials(study)
         reporter.trial_done(
             len(complete),
-            opts.budget,
+            cfg.epochs,
             complete[-1],
             best_accuracy(complete, settings.max_latency_ms),
             len(pareto_front(complete, settings.max_latency_ms)),
