@@ -1,8 +1,12 @@
 """``nas search``: one supernet, a budget of candidates, everything in an Optuna study.
 
 The flow: validate every input (space, data, options, storage) before writing anything; open
-or resume the study; build the evaluator (train the supernet or load its checkpoint); then let
-the strategy's sampler propose architectures until the study holds ``budget`` complete trials.
+or resume the study; then hand it to the strategy's *driver* until the study holds ``budget``
+complete trials. The sampler driver (:func:`_drive_sampler`, :mod:`nas.loop`) builds the
+evaluator (trains the supernet or loads its checkpoint) and lets an Optuna sampler propose
+architectures; the gradient driver (DARTS, :func:`nas.strategies.darts.run_darts`) trains a cell
+supernet by gradient descent and records the derived cell after every epoch. Both record a
+trial's evaluation with the same helpers (:mod:`nas.objective`).
 
 With ``workers > 1`` the search creates the study and then starts that many local
 ``nas worker`` processes (:mod:`nas.pool`); :func:`run_worker` is what each of them runs, and
@@ -18,6 +22,7 @@ import os
 import time
 from dataclasses import dataclass, field, fields
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import optuna
@@ -26,14 +31,14 @@ from optuna.trial import FrozenTrial
 from nas.errors import NasInputError, StorageError
 from nas.loop import optimize_until_budget
 from nas.objective import TrialObjective, constraints
-from nas.options import SearchOptions
+from nas.options import GRADIENT, SearchOptions
 from nas.reporting import Reporter, SilentReporter
 from nas.spaces import load_space
 from nas.storage import Store, keys
 from nas.storage import studies as st
 from nas.storage.results import pareto_front
 from nas.storage.studies import StudySettings
-from nas.strategies import StrategyContext, create_sampler, darts
+from nas.strategies import StrategyContext, create_sampler, darts, get_strategy
 from nas.version import __version__
 
 if TYPE_CHECKING:
@@ -41,7 +46,6 @@ if TYPE_CHECKING:
     from nas.evaluators.factory import EvaluatorOptions, EvaluatorPlan
     from nas.hardware import Target
     from nas.spaces import Space
-    from nas.supernet.darts_search import DartsConfig
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +106,8 @@ def run_search(
     space = load_space(opts.space)
     eopts = EvaluatorOptions(**{f.name: getattr(opts, f.name) for f in fields(EvaluatorOptions)})
     plan = check_evaluator(eopts, space)
-    if opts.strategy_name == darts.NAME:  # its other options were checked by SearchOptions
+    gradient = get_strategy(opts.strategy_name).driver == GRADIENT  # DARTS
+    if gradient:  # its other options were checked by SearchOptions
         darts.check_space(space)
     data, target = None, None
     if plan.needs_data:  # a table evaluator needs neither data nor a target (nor torch)
@@ -136,7 +141,7 @@ def run_search(
     else:
         base = f"{space.name}-{settings.strategy}-{date.today():%Y%m%d}"
         name = default_study_name(store, base, settings)
-    if settings.strategy == darts.NAME:
+    if gradient:
         darts.check_resume(store, name, opts.budget)
     # ---- study ---------------------------------------------------------------------------
     study = st.create_or_resume(store, name, settings, opts.budget)
@@ -144,10 +149,10 @@ def run_search(
     seconds: dict[str, float] = {"supernet": 0.0, "evaluation": 0.0, "latency": 0.0}
     result = SearchResult(name, opts.storage, opts.budget, done, [], settings, "", seconds)
     try:
-        if done < opts.budget and settings.strategy == darts.NAME:
+        if done < opts.budget and gradient:
             assert data is not None and target is not None
             rep.message(f"data: {data.summary()}")
-            run = darts.DartsRun(_darts_config(opts), opts.calib_batches, opts.seed)
+            run = _darts_run(opts)
             seconds.update(darts.run_darts(run, space, data, target, store, study, settings, rep))
             result.supernet = "darts"
         elif done < opts.budget and opts.workers > 1:
@@ -158,7 +163,9 @@ def run_search(
                 opts.storage, name, opts.workers, study, opts.budget, rep
             )
         elif done < opts.budget:
-            _work(opts, eopts, space, plan, data, target, store, study, result, rep, seed_salt)
+            _drive_sampler(
+                opts, eopts, space, plan, data, target, store, study, result, rep, seed_salt
+            )
     except KeyboardInterrupt:
         result.interrupted = True
         log.warning("interrupted; the running trial is marked failed (fail_reason=interrupted)")
@@ -169,10 +176,13 @@ def run_search(
     return result
 
 
-def _darts_config(opts: SearchOptions) -> DartsConfig:
+def _darts_run(opts: SearchOptions) -> darts.DartsRun:
+    """The gradient driver's own config, from the search options."""
+    from nas.checkpoint import default_directory
     from nas.supernet.darts_search import DartsConfig
 
-    return DartsConfig(
+    ckpt = Path(opts.checkpoint_dir) if opts.checkpoint_dir else None
+    cfg = DartsConfig(
         epochs=opts.budget,
         batch_size=min(opts.batch_size, 64),
         arch_lr=opts.darts_arch_lr,
@@ -180,9 +190,12 @@ def _darts_config(opts: SearchOptions) -> DartsConfig:
         latency_weight=opts.darts_latency_weight,
         seed=opts.seed,
     )
+    return darts.DartsRun(
+        cfg, opts.calib_batches, opts.seed, ckpt or default_directory(opts.storage)
+    )
 
 
-def _work(
+def _drive_sampler(
     opts: SearchOptions,
     eopts: EvaluatorOptions,
     space: Space,
