@@ -27,6 +27,10 @@ COMMANDS = (
     "report",
     "hardware",
     "device",
+    "serve",
+    "submit",
+    "status",
+    "cancel",
 )
 
 
