@@ -31,8 +31,8 @@ def _files(folder: str) -> list[Path]:
 # Every package and top-level module of the library, lowest first: a part imports only parts
 # of lower tiers (see docs/CONTRIBUTING.md). A new part must be placed here.
 TIERS: list[set[str]] = [
-    {"nas.errors", "nas.version", "nas.atomic", "nas.reporting"},
-    {"nas.data", "nas.spaces", "nas.storage"},
+    {"nas.errors", "nas.version", "nas.atomic", "nas.reporting", "nas.client"},
+    {"nas.data", "nas.spaces", "nas.storage", "nas.listen"},
     {"nas.supernet", "nas.pool", "dashboard"},
     {"nas.hardware", "nas.checkpoint"},
     {"nas.evaluators", "nas.export"},
@@ -40,6 +40,7 @@ TIERS: list[set[str]] = [
     {"nas.loop", "nas.strategies"},
     {"nas.options"},
     {"nas.search"},
+    {"nas.service"},
     {"nas.commands"},
     {"nas.cli"},
     {"nas.__main__"},
