@@ -39,6 +39,7 @@ class Point:
     arch_str: str
     feasible: bool
     on_front: bool
+    noisy: bool = False  # the measurement's own flag (spread over 25 % or never settled)
     accuracy_se: float | None = None  # standard error of the accuracy (fraction)
 
 
@@ -78,6 +79,7 @@ def point(t: FrozenTrial, *, feasible: bool = True, on_front: bool = False) -> P
         arch_str=str(ua.get(keys.ARCH_STR, "")),
         feasible=feasible,
         on_front=on_front,
+        noisy=bool(stats.get("noisy")),
         accuracy_se=_float(ua.get(keys.ACCURACY_SE)),
     )
 
