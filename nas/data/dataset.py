@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nas.data.checks import check_label_range
 from nas.errors import DataError
 
 SPLIT_SEED = 0  # splits are fixed, whatever the run's --seed, so results stay comparable
@@ -71,8 +72,11 @@ def check_labels(y: np.ndarray, n: int, source: str) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != n:
         raise DataError(f"{source}: expected {n} labels in a 1-D array, got shape {y.shape}")
+    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+        raise DataError(f"{source}: labels must be whole numbers, got dtype {y.dtype}")
     if not np.issubdtype(y.dtype, np.integer) and not np.all(np.equal(np.mod(y, 1), 0)):
         raise DataError(f"{source}: labels must be whole numbers, got dtype {y.dtype}")
+    check_label_range(y, source)  # before the cast: a float label of 1e30 is no int64
     y = y.astype(np.int64)
     if y.min() < 0:
         raise DataError(f"{source}: labels must be 0..K-1, found {int(y.min())}")
