@@ -89,6 +89,7 @@ def create_or_resume(
 ) -> optuna.Study:
     """Open study ``name`` (checking it fits ``settings``) or create it; record the budget."""
     old = check_resume(store, name, settings)
+    store.ensure_tables()  # the first write of a search
     if old is None:
         study = optuna.create_study(
             study_name=name, storage=store.optuna, directions=settings.directions()
