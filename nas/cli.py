@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from nas import __version__
 from nas.errors import NasInputError
+from nas.limits import printable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -77,7 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except NasInputError as exc:
-        sys.stderr.write(f"nas: error: {exc}\n")
+        # one line, whatever the message holds: a name or value from outside may carry
+        # newlines or terminal escapes, written out here as \n, \x1b
+        sys.stderr.write(f"nas: error: {printable(str(exc))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("nas: interrupted\n")

@@ -18,12 +18,14 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import FrozenTrial
 
 import nas
+from nas import limits
 from nas.errors import NasInputError, OptionError, StorageError
 from nas.evaluators.base import LATENCY_MODES
 from nas.loop import optimize_until_budget
@@ -76,6 +78,7 @@ class SearchOptions:
     clock: str = "wall"  # "wall" | "cpu" (nas.hardware.timing)
 
     def __post_init__(self) -> None:
+        _check_ranges(self)
         if self.workers < 1:
             raise OptionError(f"--workers must be at least 1, got {self.workers}")
         if self.budget < 1:
@@ -112,6 +115,70 @@ class SearchOptions:
     @property
     def strategy_name(self) -> str:
         return self.strategy or default_strategy(self.n_objectives)
+
+
+def _check_ranges(o: SearchOptions) -> None:
+    """Every number from outside finite and within its cap (:mod:`nas.limits`), the study
+    name printable and short: checked on construction, before anything is read or written."""
+    L = limits
+    whole = [
+        ("--budget", o.budget, 1, L.MAX_BUDGET),
+        ("--seed", o.seed, 0, L.MAX_SEED),
+        ("--workers", o.workers, 1, L.MAX_WORKERS),
+        ("--supernet-epochs", o.supernet_epochs, 1, L.MAX_EPOCHS),
+        ("--batch-size", o.batch_size, 1, L.MAX_BATCH_SIZE),
+        ("--calib-batches", o.calib_batches, 1, L.MAX_CALIB_BATCHES),
+    ]
+    if o.threads is not None:
+        whole.append(("--threads", o.threads, 1, L.MAX_THREADS))
+    for flag, value, low, high in whole:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise OptionError(f"{flag} must be a whole number, got {limits.shorten(value)}")
+        if value < low:
+            raise OptionError(f"{flag} must be at least {low}, got {value}")
+        if value > high:
+            raise OptionError(f"{flag} must be at most {high:,} (nas.limits), got {value:,}")
+    try:
+        for flag, value, low, high, open_low in (
+            ("--latency-target-ms", o.latency_target_ms, 0.0, L.MAX_LATENCY_MS, True),
+            ("--max-latency-ms", o.max_latency_ms, 0.0, L.MAX_LATENCY_MS, True),
+            (
+                "--latency-weight",
+                o.latency_weight,
+                -L.MAX_ABS_LATENCY_WEIGHT,
+                L.MAX_ABS_LATENCY_WEIGHT,
+                False,
+            ),
+            ("--darts-latency-weight", o.darts_latency_weight, 0.0, None, False),
+            ("--darts-arch-lr", o.darts_arch_lr, 0.0, L.MAX_ARCH_LR, True),
+        ):
+            if value is not None:
+                limits.check_number(flag, value, low=low, high=high, low_open=open_low)
+        if o.study is not None:
+            limits.check_name(o.study)
+    except limits.LimitError as exc:
+        raise OptionError(str(exc)) from None
+
+
+def _check_checkpoint_dir(opts: SearchOptions) -> None:
+    """The supernet checkpoint's folder must be (or be creatable as) a writable folder; found
+    up front, not after the supernet has trained for an hour."""
+    from nas.checkpoint import default_directory
+
+    given = opts.checkpoint_dir
+    folder = Path(given) if given else default_directory(opts.storage)
+    what = (
+        f"--checkpoint-dir {limits.clip(given, 200)}" if given else f"checkpoint folder {folder}"
+    )
+    if folder.exists() and not folder.is_dir():
+        raise OptionError(f"{what} is a file, not a folder; name a folder for the checkpoints")
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OptionError(f"{what}: {existing} is a file, so no folder can be made there")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OptionError(f"{what}: {existing} is not writable")
 
 
 class Reporter:
@@ -188,6 +255,8 @@ def run_search(
                 "--strategy darts trains its own supernet in one process: it takes neither "
                 "--evaluator nor --workers"
             )
+    if plan.kind == "supernet":
+        _check_checkpoint_dir(opts)
     data, target = None, None
     if plan.needs_data:  # a table evaluator needs neither data nor a target (nor torch)
         from nas.hardware import create_target

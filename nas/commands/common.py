@@ -6,13 +6,21 @@ import argparse
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from nas.limits import printable
 from nas.storage import keys
 from nas.storage.db import DEFAULT_URL
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def shown(text: object) -> str:
+    """A value from outside (a study name, a stored setting) made safe to print with rich:
+    control characters written as escapes, rich markup ``[...]`` taken literally."""
+    return escape(printable(str(text)))
 
 
 def add_storage(p: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ import math
 
 from rich.table import Table
 
-from nas.commands.common import add_storage, console, front_table
+from nas.commands.common import add_storage, console, front_table, shown
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -54,11 +54,11 @@ def run(args: argparse.Namespace) -> int:
     study = st.load(store, args.study)
     summary = summarize(study)
     settings = st.settings_of(study)
-    console.print(f"[bold]{study.study_name}[/] in {args.storage}")
+    console.print(f"[bold]{shown(study.study_name)}[/] in {shown(args.storage)}")
     if settings is not None:
         for k, v in vars(settings).items():
             if v is not None:
-                console.print(f"  {k}: {v}")
+                console.print(f"  {k}: {shown(v)}")
     console.print(
         f"  trials: {summary.complete} complete / {summary.budget or '?'} budget, "
         f"{summary.running} running, {summary.failed} failed"

@@ -6,7 +6,7 @@ import argparse
 
 from rich.table import Table
 
-from nas.commands.common import add_storage, console
+from nas.commands.common import add_storage, console, shown
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,10 +42,10 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(col)
     for r in rows:
         table.add_row(
-            r.name,
-            r.space,
-            r.strategy,
-            r.target,
+            shown(r.name),
+            shown(r.space),
+            shown(r.strategy),
+            shown(r.target),
             f"{r.complete}/{r.budget or '?'}",
             "-" if r.best_accuracy is None else f"{100 * r.best_accuracy:.2f}",
             str(r.front_size),
