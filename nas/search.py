@@ -255,7 +255,7 @@ def run_search(
                 "--strategy darts trains its own supernet in one process: it takes neither "
                 "--evaluator nor --workers"
             )
-    if plan.kind == "supernet":
+    if plan.kind == "supernet" or opts.checkpoint_dir is not None:
         _check_checkpoint_dir(opts)
     data, target = None, None
     if plan.needs_data:  # a table evaluator needs neither data nor a target (nor torch)
