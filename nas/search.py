@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,15 +27,15 @@ from optuna.trial import FrozenTrial
 import nas
 from nas import limits
 from nas.errors import NasInputError, OptionError, StorageError
-from nas.evaluators.base import LATENCY_MODES
 from nas.loop import optimize_until_budget
 from nas.objective import TrialObjective, constraints
+from nas.options import SearchOptions
 from nas.spaces import load_space
 from nas.storage import Store, keys
 from nas.storage import studies as st
 from nas.storage.results import pareto_front
 from nas.storage.studies import StudySettings
-from nas.strategies import StrategyContext, create_sampler, darts, default_strategy, get_strategy
+from nas.strategies import StrategyContext, create_sampler, darts
 
 if TYPE_CHECKING:
     from nas.data import Dataset
@@ -44,120 +44,6 @@ if TYPE_CHECKING:
     from nas.spaces import Space
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    """Everything ``nas search`` takes; validated on construction."""
-
-    space: str = "mobile"
-    budget: int = 200
-    strategy: str | None = None
-    data: str | None = None
-    storage: str = "sqlite:///studies.db"
-    study: str | None = None
-    seed: int = 0
-    objective: str = "pareto"  # "pareto" | "weighted"
-    latency_target_ms: float | None = None
-    latency_weight: float = -0.07
-    max_latency_ms: float | None = None
-    target: str = "cpu"
-    threads: int | None = None
-    evaluator: str = "supernet"  # or "table:PATH.csv", "synthetic[:SECONDS]"
-    accuracy_column: str | None = None  # table evaluator (default "accuracy", percent)
-    latency_column: str | None = None  # table evaluator (default "latency_ms")
-    supernet_epochs: int = 20
-    batch_size: int = 128
-    calib_batches: int = 4
-    checkpoint_dir: str | None = None
-    workers: int = 1  # local worker processes
-    darts_order: int = 1  # --strategy darts: 1 first-order, 2 second-order (unrolled)
-    darts_latency_weight: float = 0.0  # --strategy darts: loss per ms of expected latency
-    darts_arch_lr: float = 3e-3  # --strategy darts: Adam learning rate of the arch weights
-    latency: str = "measured"  # "measured" | "predicted" | "hybrid" (nas.evaluators.latency)
-    clock: str = "wall"  # "wall" | "cpu" (nas.hardware.timing)
-
-    def __post_init__(self) -> None:
-        _check_ranges(self)
-        if self.workers < 1:
-            raise OptionError(f"--workers must be at least 1, got {self.workers}")
-        if self.budget < 1:
-            raise OptionError(f"--budget must be at least 1, got {self.budget}")
-        if self.objective not in ("pareto", "weighted"):
-            raise OptionError(f"--objective must be pareto or weighted, got {self.objective!r}")
-        if self.objective == "weighted" and not (self.latency_target_ms or 0) > 0:
-            raise OptionError("--objective weighted needs --latency-target-ms T with T > 0")
-        if self.max_latency_ms is not None and self.max_latency_ms <= 0:
-            raise OptionError(f"--max-latency-ms must be > 0, got {self.max_latency_ms}")
-        if self.calib_batches < 1:
-            raise OptionError(f"--calib-batches must be >= 1, got {self.calib_batches}")
-        if self.supernet_epochs < 1:
-            raise OptionError(f"--supernet-epochs must be >= 1, got {self.supernet_epochs}")
-        if self.strategy is not None:
-            get_strategy(self.strategy)
-        if self.darts_order not in (1, 2):
-            raise OptionError(f"--darts-order must be 1 or 2, got {self.darts_order}")
-        if self.darts_latency_weight < 0:
-            raise OptionError(
-                f"--darts-latency-weight must be >= 0, got {self.darts_latency_weight}"
-            )
-        if not self.darts_arch_lr > 0:
-            raise OptionError(f"--darts-arch-lr must be > 0, got {self.darts_arch_lr}")
-        if self.latency not in LATENCY_MODES:
-            raise OptionError(
-                f"--latency must be one of {', '.join(LATENCY_MODES)}, got {self.latency!r}"
-            )
-
-    @property
-    def n_objectives(self) -> int:
-        return 2 if self.objective == "pareto" else 1
-
-    @property
-    def strategy_name(self) -> str:
-        return self.strategy or default_strategy(self.n_objectives)
-
-
-def _check_ranges(o: SearchOptions) -> None:
-    """Every number from outside finite and within its cap (:mod:`nas.limits`), the study
-    name printable and short: checked on construction, before anything is read or written."""
-    L = limits
-    whole = [
-        ("--budget", o.budget, 1, L.MAX_BUDGET),
-        ("--seed", o.seed, 0, L.MAX_SEED),
-        ("--workers", o.workers, 1, L.MAX_WORKERS),
-        ("--supernet-epochs", o.supernet_epochs, 1, L.MAX_EPOCHS),
-        ("--batch-size", o.batch_size, 1, L.MAX_BATCH_SIZE),
-        ("--calib-batches", o.calib_batches, 1, L.MAX_CALIB_BATCHES),
-    ]
-    if o.threads is not None:
-        whole.append(("--threads", o.threads, 1, L.MAX_THREADS))
-    for flag, value, low, high in whole:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise OptionError(f"{flag} must be a whole number, got {limits.shorten(value)}")
-        if value < low:
-            raise OptionError(f"{flag} must be at least {low}, got {value}")
-        if value > high:
-            raise OptionError(f"{flag} must be at most {high:,} (nas.limits), got {value:,}")
-    try:
-        for flag, value, low, high, open_low in (
-            ("--latency-target-ms", o.latency_target_ms, 0.0, L.MAX_LATENCY_MS, True),
-            ("--max-latency-ms", o.max_latency_ms, 0.0, L.MAX_LATENCY_MS, True),
-            (
-                "--latency-weight",
-                o.latency_weight,
-                -L.MAX_ABS_LATENCY_WEIGHT,
-                L.MAX_ABS_LATENCY_WEIGHT,
-                False,
-            ),
-            ("--darts-latency-weight", o.darts_latency_weight, 0.0, None, False),
-            ("--darts-arch-lr", o.darts_arch_lr, 0.0, L.MAX_ARCH_LR, True),
-        ):
-            if value is not None:
-                limits.check_number(flag, value, low=low, high=high, low_open=open_low)
-        if o.study is not None:
-            limits.check_name(o.study)
-    except limits.LimitError as exc:
-        raise OptionError(str(exc)) from None
 
 
 def _check_checkpoint_dir(opts: SearchOptions) -> None:
@@ -248,13 +134,8 @@ def run_search(
     # ---- validate everything before touching the storage -----------------------------------
     space = load_space(opts.space)
     plan = check_evaluator(opts, space)
-    if opts.strategy_name == darts.NAME:
+    if opts.strategy_name == darts.NAME:  # its other options were checked by SearchOptions
         darts.check_space(space)
-        if plan.kind != "supernet" or opts.workers > 1:
-            raise OptionError(
-                "--strategy darts trains its own supernet in one process: it takes neither "
-                "--evaluator nor --workers"
-            )
     if plan.kind == "supernet" or opts.checkpoint_dir is not None:
         _check_checkpoint_dir(opts)
     data, target = None, None
@@ -280,7 +161,7 @@ def run_search(
         max_latency_ms=opts.max_latency_ms,
         seed=opts.seed,
         nas_version=nas.__version__,
-        options=asdict(opts),
+        options=opts.model_dump(mode="json"),
     )
     store = Store(opts.storage)
     if opts.study:
@@ -386,12 +267,14 @@ def run_worker(storage: str, study_name: str, reporter: Reporter | None = None) 
             f"study {study_name!r} was not made by this version of nas search; "
             "workers can only join studies made by nas search"
         )
-    known = {f.name for f in fields(SearchOptions)}
-    unknown = sorted(set(settings.options) - known)
+    fields = SearchOptions.model_fields
+    unknown = sorted(set(settings.options) - set(fields))
     if unknown:
         log.warning("ignoring options this nas version does not know: %s", ", ".join(unknown))
-    options = {k: v for k, v in settings.options.items() if k in known}
-    opts = SearchOptions(
-        **{**options, "storage": storage, "study": study_name, "budget": budget, "workers": 1}
-    )
+    # only the options that differ from the defaults count as given (a DARTS study stores
+    # supernet_epochs too, which a DARTS search refuses when it is given)
+    options = {k: v for k, v in settings.options.items() if k in fields and v != fields[k].default}
+    options.pop("workers", None)  # a worker is one process (the default)
+    options.update(storage=storage, study=study_name, budget=budget)
+    opts = SearchOptions(**options)
     return run_search(opts, reporter, seed_salt=os.getpid())

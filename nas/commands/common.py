@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nas.limits import printable
+from nas.options import whole_number  # noqa: F401 (re-exported for the other commands)
 from nas.storage import keys
 from nas.storage.db import DEFAULT_URL
 
@@ -31,14 +32,6 @@ def add_storage(p: argparse.ArgumentParser) -> None:
         help=f"SQLAlchemy URL of the study database (default: {DEFAULT_URL}); "
         "postgresql://user:pass@host/db to share one study between machines",
     )
-
-
-def whole_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    return value
 
 
 def fmt_ms(v: Any) -> str:

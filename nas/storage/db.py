@@ -23,7 +23,6 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from nas.errors import StorageError
-from nas.storage.tables import Base
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +253,11 @@ class Store:
                 # the last one would checkpoint the WAL, and a reader must not change the file.
                 self.engine.dispose()
         self._sqlite = path is not None
+        self._shown = shown
+        if not read_only:
+            from nas.storage.migrate import check_revision
+
+            check_revision(self.engine, shown)  # a newer nas's tables: refused before writing
 
     def ensure_tables(self) -> None:
         """Create nas's own tables (and switch SQLite to WAL) before the first write.
@@ -272,7 +276,9 @@ class Store:
                 cur.close()
             finally:
                 raw.close()
-        Base.metadata.create_all(self.engine)
+        from nas.storage.migrate import upgrade
+
+        upgrade(self.engine, self._shown)
         self._tables_ready = True
 
     def has_nas_tables(self) -> bool:

@@ -47,6 +47,11 @@ class Strategy:
     # True when the sampler itself never proposes an architecture the study already has;
     # the others are wrapped in nas.strategies.no_repeat.NoRepeatSampler.
     avoids_repeats: bool = False
+    # "sampler": an Optuna sampler proposes candidates (nas.loop); "gradient": the strategy
+    # derives them by gradient descent on architecture weights (DARTS); see nas.options
+    driver: str = "sampler"
+    budget_unit: str = "completed candidate evaluations"
+    default_budget: int = 200
 
 
 _STRATEGIES: dict[str, Strategy] = {}
