@@ -323,3 +323,18 @@ def test_weights_are_only_loaded_without_pickle() -> None:
             assert path.name == "readers.py", path  # CIFAR batches: a numpy-only unpickler
     readers = (ROOT / "nas" / "data" / "readers.py").read_text()
     assert "class _NumpyOnlyUnpickler" in readers and "pickle.load(" not in readers
+
+
+def test_hostile_names_already_stored_are_printed_escaped(tmp_path: Path, capsys) -> None:
+    """A name another program stored (nas refuses such names on the way in) cannot drive the
+    terminal or rich's markup when nas lists or shows it."""
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    name = "evil\x1b[2J\n[red]x[/red]\x07"
+    optuna.create_study(study_name=name, storage=url)
+    assert main(["studies", "--storage", url]) == 0
+    assert main(["show", name, "--storage", url]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b[2J" not in out and "\x07" not in out
+    assert "\\x1b[2J" in out and "[red]x[/red]" in out  # shown literally, escapes as text

@@ -10,6 +10,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.errors import StorageError
+from nas.limits import clip, shorten
 from nas.storage import keys
 from nas.storage.db import Store
 
@@ -73,12 +74,12 @@ def check_resume(store: Store, name: str, settings: StudySettings) -> StudySetti
     study = optuna.load_study(study_name=name, storage=store.optuna)
     raw = study.user_attrs.get(keys.SETTINGS)
     if not isinstance(raw, dict):
-        raise StorageError(f"study {name!r} was not made by nas; choose another --study")
+        raise StorageError(f"study {shorten(name)} was not made by nas; choose another --study")
     old = StudySettings.from_dict(raw)
     for key in MUST_MATCH:
         if getattr(old, key) != getattr(settings, key):
             raise StorageError(
-                f"study {name!r} was created with {key}={getattr(old, key)!r}, not "
+                f"study {shorten(name)} was created with {key}={getattr(old, key)!r}, not "
                 f"{getattr(settings, key)!r}; use another --study to start a new search"
             )
     return old
@@ -109,8 +110,12 @@ def load(store: Store, name: str) -> optuna.Study:
     """Load an existing nas study; a missing one lists the names there are."""
     names = [s.study_name for s in optuna.get_all_study_summaries(store.optuna)]
     if name not in names:
-        hint = f"; studies here: {', '.join(names[:10])}" if names else "; the storage has none"
-        raise StorageError(f"no study named {name!r} in {store.url}{hint}")
+        hint = (
+            f"; studies here: {', '.join(clip(n, 40) for n in names[:10])}"
+            if names
+            else "; the storage has none"
+        )
+        raise StorageError(f"no study named {shorten(name)} in {store.url}{hint}")
     return optuna.load_study(study_name=name, storage=store.optuna)
 
 

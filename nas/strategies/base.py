@@ -15,6 +15,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from nas.errors import OptionError
+from nas.limits import shorten
 
 if TYPE_CHECKING:
     from nas.spaces import Space
@@ -70,7 +71,9 @@ def strategy_names() -> list[str]:
 def get_strategy(name: str) -> Strategy:
     names = strategy_names()
     if name not in _STRATEGIES:
-        raise OptionError(f"unknown strategy {name!r}; known strategies: {', '.join(names)}")
+        raise OptionError(
+            f"unknown strategy {shorten(name)}; known strategies: {', '.join(names)}"
+        )
     return _STRATEGIES[name]
 
 
@@ -83,7 +86,9 @@ def create_sampler(name: str, ctx: StrategyContext) -> optuna.samplers.BaseSampl
     """The sampler of strategy ``name``; raises OptionError for unknown or unsuitable ones."""
     strategy = get_strategy(name)
     if ctx.n_objectives not in strategy.objectives:
-        raise OptionError(f"strategy {name!r} does not support {ctx.n_objectives} objective(s)")
+        raise OptionError(
+            f"strategy {shorten(name)} does not support {ctx.n_objectives} objective(s)"
+        )
     sampler = strategy.factory(ctx)
     if ctx.space is not None and not strategy.avoids_repeats:
         from nas.strategies.no_repeat import NoRepeatSampler
