@@ -30,6 +30,10 @@ COMMANDS = (
     "report",
     "hardware",
     "device",
+    "serve",
+    "submit",
+    "status",
+    "cancel",
 )
 
 
