@@ -96,6 +96,19 @@ def _check_sqlite_file(path: Path, url: str) -> None:
         )
 
 
+def _holds_studies(path: Path) -> bool:
+    """Whether the SQLite file at ``path`` holds at least one Optuna study (read-only)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT 1 FROM studies LIMIT 1").fetchone() is not None
+    except sqlite3.DatabaseError:  # no studies table yet
+        return False
+    finally:
+        con.close()
+
+
 def _check_writable(path: Path, url: str) -> None:
     """A storage that will be written must be writable: the file, and its folder (SQLite puts
     its -wal and -shm files beside it). Checked before anything is written or computed."""
@@ -203,9 +216,11 @@ class Store:
                 # SQLite's own read-only mode: a reader (the dashboard, `nas show`) cannot write
                 # the file even by accident, yet still sees a running search's commits (WAL).
                 engine_kwargs["creator"] = _read_only_connect(path)
-            if not read_only and (not path.exists() or path.stat().st_size == 0):
-                # A new file: WAL before Optuna creates its tables. An existing one is switched
-                # on its first write (ensure_tables): a refused command leaves it as it was.
+            if not read_only and not _holds_studies(path):
+                # A new file (or one without studies yet, e.g. made by a program that polls
+                # it): WAL before Optuna writes, so that readers never block the writer. A file
+                # holding studies is switched on its first write (ensure_tables): a command
+                # refused before that leaves it as it was.
                 # WAL is a property of the file; set it before Optuna creates its tables.
                 eng = create_engine(url, **engine_kwargs)  # type: ignore[arg-type]
                 _sqlite_pragmas(eng, set_wal=True)
