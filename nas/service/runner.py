@@ -120,9 +120,37 @@ def run_one(store: Store, search: q.Search, owner: str) -> q.State:
     if w.lost:
         log.warning("search %d was taken over by another worker", search.id)
         return state
+    if state == q.State.CANCELLED:
+        _fail_running(store, search.study_name)
     q.finish(store, search.id, owner, state, error)
     log.info("search %d ended %s %s", search.id, state.value, error)
     return state
+
+
+def _fail_running(store: Store, study_name: str) -> None:
+    """Fail the study's trials still RUNNING after a cancel, with reason "cancelled".
+
+    The cancel usually lands inside the objective, which records the reason itself; landing in
+    Optuna's own bookkeeping (between creating a trial and calling the objective) would leave a
+    RUNNING trial behind. One search has one worker at a time, so every RUNNING trial of its
+    study is this worker's (or a dead predecessor's, which is failed anyway).
+    """
+    import optuna
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    from nas.storage import keys
+
+    try:
+        study = optuna.load_study(study_name=study_name, storage=store.optuna)
+    except KeyError:  # cancelled before its study was made
+        return
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        try:
+            store.optuna.set_trial_user_attr(t._trial_id, keys.FAIL_REASON, "cancelled")
+            store.optuna.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        except UpdateFinishedTrialError:
+            pass
 
 
 def work_queue(

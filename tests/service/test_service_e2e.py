@@ -49,6 +49,36 @@ def test_submit_watch_front_trials(server: Server) -> None:
     assert err.value.status == 400 and "supernet" in err.value.detail
 
 
+def test_command_line_submit_status_cancel(server: Server) -> None:
+    import subprocess
+
+    from tests.conftest import nas_cmd
+
+    def nas(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            nas_cmd(*args, "--server", server.url),
+            capture_output=True, text=True, env=server.env(), timeout=300,
+        )  # fmt: skip
+
+    r = nas("submit", "--space", "nb201", "--evaluator", "table:nb201.csv", "--budget", "4",
+            "--strategy", "random", "--wait")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "search 1 queued" in r.stdout and "search 1: done, 4/4 complete" in r.stdout
+    r = nas("status")
+    assert r.returncode == 0 and " done " in r.stdout
+    r = nas("submit", "--space", "nb201", "--evaluator", "synthetic:5", "--budget", "100")
+    assert r.returncode == 0
+    r = nas("cancel", "2")
+    assert r.returncode == 0 and r.stdout.startswith("search 2: ")
+    r = nas("submit", "--workers", "3")
+    assert r.returncode == 2
+    assert r.stderr.strip() == "nas: error: server: 400: the server decides workers; leave it out"
+    env = {**server.env(), "NAS_TOKEN": "wrong-token-wrong-token"}
+    r = subprocess.run(nas_cmd("status", "--server", server.url), capture_output=True,
+                       text=True, env=env, timeout=300)  # fmt: skip
+    assert r.returncode == 2 and "401: missing or wrong token" in r.stderr
+
+
 def test_cancel_stops_within_seconds_and_fails_the_running_trial(server: Server) -> None:
     import time
 
