@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import TYPE_CHECKING
@@ -181,6 +182,15 @@ def run_search(
     # ---- validate everything before touching the storage -----------------------------------
     space = load_space(opts.space)
     plan = check_evaluator(opts, space)
+    if opts.strategy_name != darts.NAME:  # DARTS's budget counts epochs
+        from nas.strategies.no_repeat import countable_size
+
+        size = countable_size(space)
+        if size is not None and opts.budget > size:
+            raise OptionError(
+                f"--budget {opts.budget} is more than the {size} distinct architectures of "
+                f"space {space.name!r}; the budget counts distinct architectures"
+            )
     if opts.strategy_name == darts.NAME:
         darts.check_space(space)
         if plan.kind != "supernet" or opts.workers > 1:
@@ -280,6 +290,7 @@ def _work(
         budget=opts.budget,
         constraints_func=constraints if opts.max_latency_ms is not None else None,
         space=space,
+        claim=arch_claimer(store, study.study_name),
     )
     study.sampler = create_sampler(result.settings.strategy, ctx)
     objective = TrialObjective(
@@ -292,6 +303,16 @@ def _work(
         )
     finally:
         result.seconds.update(objective.seconds)
+
+
+def arch_claimer(store: Store, study_name: str) -> Callable[[FrozenTrial, str], bool]:
+    """``claim(trial, arch_hash)`` for the no-repeat sampler: an atomic claim in the database."""
+    from nas.storage.coordination import claim_arch
+
+    def claim(trial: FrozenTrial, arch_hash: str) -> bool:
+        return claim_arch(store, study_name, arch_hash, trial._trial_id)[0] == "mine"
+
+    return claim
 
 
 def run_worker(storage: str, study_name: str, reporter: Reporter | None = None) -> SearchResult:
