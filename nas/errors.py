@@ -29,3 +29,11 @@ class StorageError(NasInputError):
 
 class OptionError(NasInputError):
     """A command-line or library option with a value outside its range."""
+
+
+class Cancelled(KeyboardInterrupt):
+    """A search cancelled through the service; stops it like Ctrl-C, recorded as "cancelled".
+
+    A ``KeyboardInterrupt`` so that every place that stops cleanly on Ctrl-C (Optuna failing
+    the running trial, :func:`nas.search.run_search` returning what it has) does the same here.
+    """

@@ -20,6 +20,7 @@ from __future__ import annotations
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.errors import Cancelled
 from nas.evaluators.base import CandidateError, Evaluation, Evaluator
 from nas.spaces import Space
 from nas.spaces.optuna_adapter import suggest
@@ -87,8 +88,9 @@ class TrialObjective:
             raise optuna.TrialPruned("the budget is reached or held by other workers")
         try:
             return self._run(trial)
-        except KeyboardInterrupt:
-            trial.set_user_attr(keys.FAIL_REASON, "interrupted")
+        except KeyboardInterrupt as exc:
+            reason = "cancelled" if isinstance(exc, Cancelled) else "interrupted"
+            trial.set_user_attr(keys.FAIL_REASON, reason)
             raise
 
     def _claim(self, trial: optuna.Trial, h: str) -> FrozenTrial | None:

@@ -23,7 +23,6 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from nas.errors import StorageError
-from nas.storage.tables import Base
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +221,9 @@ class Store:
                 # the last one would checkpoint the WAL, and a reader must not change the file.
                 self.engine.dispose()
         if not read_only:
-            Base.metadata.create_all(self.engine)
+            from nas.storage.migrate import upgrade
+
+            upgrade(self.engine, shown)
 
     def has_nas_tables(self) -> bool:
         return {"nas_latency", "nas_checkpoints"} <= set(inspect(self.engine).get_table_names())

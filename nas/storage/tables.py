@@ -117,3 +117,31 @@ class LatencyFitRecord(Base):
     n: Mapped[int] = mapped_column(Integer)
     meta_json: Mapped[str] = mapped_column(Text)  # the arch hashes and sums it was fitted on
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+# ---- the service's queue of searches (see nas/service/queue.py) -----------------------------
+
+
+class SearchRecord(Base):
+    """One search submitted to ``nas serve``: its options, its state and who runs it.
+
+    The queue lives in the database so that it survives a restart of the server and so that
+    ``nas worker --queue`` on other machines can take searches from it; a row is claimed with
+    an ``UPDATE ... WHERE state = 'queued'`` that only one worker can win.
+    """
+
+    __tablename__ = "nas_searches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_name: Mapped[str] = mapped_column(String(512), index=True)
+    options_json: Mapped[str] = mapped_column(Text)  # SearchOptions as JSON (storage excluded)
+    budget: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # nas.service.queue.State
+    cancel_requested: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str] = mapped_column(String(256), default="")  # "host:pid" of the worker
+    heartbeat: Mapped[float] = mapped_column(Float, default=0.0)  # time.time() of its last sign
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # how often a worker took it
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)  # time.time()
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
