@@ -98,5 +98,7 @@ def run(args: argparse.Namespace) -> int:
             f"{lat['p10_ms']:.2f}-{lat['p90_ms']:.2f}",
         )
     console.print(table)
+    for note in r.notes:
+        console.print(f"note: {note}")
     console.print(f"written to {r.out}")
     return 0

@@ -51,6 +51,7 @@ class ExportResult:
     reason: str
     arch_str: str
     metrics: dict[str, Any]
+    notes: tuple[str, ...] = ()
 
 
 def evaluate(net: Any, x: Any, y: Any) -> float:
@@ -144,6 +145,8 @@ def export_study(opts: ExportOptions) -> ExportResult:
         space=space,
         arch=arch,
         num_classes=data.num_classes,
+        preprocessing=data.preprocessing,
+        classes=data.class_names(),
         source={
             "study": study.study_name,
             "trial": trial.number,
@@ -155,6 +158,6 @@ def export_study(opts: ExportOptions) -> ExportResult:
             "search_val_accuracy": ua.get(keys.ACCURACY),
         },
     )
-    write_export(out, net, spec, metrics, sparsity=opts.sparsity)
+    notes = write_export(out, net, spec, metrics, sparsity=opts.sparsity)
     log.info("exported trial %d of %s to %s", trial.number, study.study_name, out)
-    return ExportResult(out, trial.number, reason, space.describe(arch), metrics)
+    return ExportResult(out, trial.number, reason, space.describe(arch), metrics, tuple(notes))
