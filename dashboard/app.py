@@ -192,23 +192,35 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
     @app.callback(
         Output("study-sig", "data"),
         Output("study-header", "children"),
-        *(Output(g, "figure") for g in STUDY_GRAPHS),
-        Output("lut-view", "children"),
         Input("study-tick", "n_intervals"),
         State("study-name", "data"),
         State("study-sig", "data"),
+        prevent_initial_call=True,
     )
-    @_safe(lambda e: ("error", problem(e)) + (fg.empty_figure(str(e)),) * 5 + (html.P(str(e)),))
-    def study_main(n: int | None, name: str, old: str | None) -> Any:
-        # polled: a cheap signature first, the charts only when a trial was added or finished
-        changed = reader.signature(name) != old
-        if not changed and n:
-            return (no_update,) * 8
+    @_safe(lambda e: ("error", problem(e)))
+    def study_poll(_n: int | None, name: str, old: str | None) -> Any:
+        # polled: a cheap signature; the charts follow a new one (study_charts)
+        if reader.signature(name) == old:
+            return no_update, no_update
         v = views.get(name)
-        if not changed:  # the call right after the page was drawn: the charts it still lacks
-            rest = (no_update if g in FIRST_PAINT else v.figure(g) for g in STUDY_GRAPHS)
-            return (no_update, no_update, *rest, v.lookup_tables())
-        return (v.sig, v.header(), *(v.figure(g) for g in STUDY_GRAPHS), v.lookup_tables())
+        return v.sig, v.header()
+
+    # The charts hang on the signature, not on the interval: Dash drops the answer of a call
+    # that is still running when the same callback fires again, so on a loaded machine (a first
+    # call slower than one refresh period) interval-driven charts never arrived.
+    @app.callback(
+        *(Output(g, "figure") for g in STUDY_GRAPHS),
+        Output("lut-view", "children"),
+        Input("study-sig", "data"),
+        State("study-name", "data"),
+    )
+    @_safe(lambda e: (fg.empty_figure(str(e)),) * 5 + (html.P(str(e)),))
+    def study_charts(_sig: str | None, name: str) -> Any:
+        v = views.get(name)
+        # the page's own first call: the layout already holds the first-paint charts
+        first = dash.ctx.triggered_id is None
+        rest = (no_update if first and g in FIRST_PAINT else v.figure(g) for g in STUDY_GRAPHS)
+        return (*rest, v.lookup_tables())
 
     @app.callback(
         Output("arch-view", "children"),

@@ -132,9 +132,11 @@ def render_report(reader: Reader, name: str) -> str:
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:12px}"
         "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;"
         "font-size:13px;text-align:left}pre{background:#f4f4f4;padding:6px}.meta{color:#666}"
-        "</style>"
-        f"<script type='text/javascript'>{plotlyjs_source()}</script></head>"
-        f"<body>{body}</body></html>"
+        "</style></head>"
+        # plotly.js goes first in <body>: the partial bundle touches document.body as it
+        # loads (a <script> in <head> runs before <body> exists), and every figure's own
+        # script below it needs Plotly defined.
+        f"<body><script type='text/javascript'>{plotlyjs_source()}</script>\n{body}</body></html>"
     )
 
 

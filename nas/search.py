@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -26,15 +26,15 @@ from optuna.trial import FrozenTrial
 
 import nas
 from nas.errors import NasInputError, OptionError, StorageError
-from nas.evaluators.base import LATENCY_MODES
 from nas.loop import optimize_until_budget
 from nas.objective import TrialObjective, constraints
+from nas.options import SearchOptions
 from nas.spaces import load_space
 from nas.storage import Store, keys
 from nas.storage import studies as st
 from nas.storage.results import pareto_front
 from nas.storage.studies import StudySettings
-from nas.strategies import StrategyContext, create_sampler, darts, default_strategy, get_strategy
+from nas.strategies import StrategyContext, create_sampler, darts
 
 if TYPE_CHECKING:
     from nas.data import Dataset
@@ -43,76 +43,6 @@ if TYPE_CHECKING:
     from nas.spaces import Space
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    """Everything ``nas search`` takes; validated on construction."""
-
-    space: str = "mobile"
-    budget: int = 200
-    strategy: str | None = None
-    data: str | None = None
-    storage: str = "sqlite:///studies.db"
-    study: str | None = None
-    seed: int = 0
-    objective: str = "pareto"  # "pareto" | "weighted"
-    latency_target_ms: float | None = None
-    latency_weight: float = -0.07
-    max_latency_ms: float | None = None
-    target: str = "cpu"
-    threads: int | None = None
-    evaluator: str = "supernet"  # or "table:PATH.csv", "synthetic[:SECONDS]"
-    accuracy_column: str | None = None  # table evaluator (default "accuracy", percent)
-    latency_column: str | None = None  # table evaluator (default "latency_ms")
-    supernet_epochs: int = 20
-    batch_size: int = 128
-    calib_batches: int = 4
-    checkpoint_dir: str | None = None
-    workers: int = 1  # local worker processes
-    darts_order: int = 1  # --strategy darts: 1 first-order, 2 second-order (unrolled)
-    darts_latency_weight: float = 0.0  # --strategy darts: loss per ms of expected latency
-    darts_arch_lr: float = 3e-3  # --strategy darts: Adam learning rate of the arch weights
-    latency: str = "measured"  # "measured" | "predicted" | "hybrid" (nas.evaluators.latency)
-    clock: str = "wall"  # "wall" | "cpu" (nas.hardware.timing)
-
-    def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise OptionError(f"--workers must be at least 1, got {self.workers}")
-        if self.budget < 1:
-            raise OptionError(f"--budget must be at least 1, got {self.budget}")
-        if self.objective not in ("pareto", "weighted"):
-            raise OptionError(f"--objective must be pareto or weighted, got {self.objective!r}")
-        if self.objective == "weighted" and not (self.latency_target_ms or 0) > 0:
-            raise OptionError("--objective weighted needs --latency-target-ms T with T > 0")
-        if self.max_latency_ms is not None and self.max_latency_ms <= 0:
-            raise OptionError(f"--max-latency-ms must be > 0, got {self.max_latency_ms}")
-        if self.calib_batches < 1:
-            raise OptionError(f"--calib-batches must be >= 1, got {self.calib_batches}")
-        if self.supernet_epochs < 1:
-            raise OptionError(f"--supernet-epochs must be >= 1, got {self.supernet_epochs}")
-        if self.strategy is not None:
-            get_strategy(self.strategy)
-        if self.darts_order not in (1, 2):
-            raise OptionError(f"--darts-order must be 1 or 2, got {self.darts_order}")
-        if self.darts_latency_weight < 0:
-            raise OptionError(
-                f"--darts-latency-weight must be >= 0, got {self.darts_latency_weight}"
-            )
-        if not self.darts_arch_lr > 0:
-            raise OptionError(f"--darts-arch-lr must be > 0, got {self.darts_arch_lr}")
-        if self.latency not in LATENCY_MODES:
-            raise OptionError(
-                f"--latency must be one of {', '.join(LATENCY_MODES)}, got {self.latency!r}"
-            )
-
-    @property
-    def n_objectives(self) -> int:
-        return 2 if self.objective == "pareto" else 1
-
-    @property
-    def strategy_name(self) -> str:
-        return self.strategy or default_strategy(self.n_objectives)
 
 
 class Reporter:
@@ -191,13 +121,8 @@ def run_search(
                 f"--budget {opts.budget} is more than the {size} distinct architectures of "
                 f"space {space.name!r}; the budget counts distinct architectures"
             )
-    if opts.strategy_name == darts.NAME:
+    if opts.strategy_name == darts.NAME:  # its other options were checked by SearchOptions
         darts.check_space(space)
-        if plan.kind != "supernet" or opts.workers > 1:
-            raise OptionError(
-                "--strategy darts trains its own supernet in one process: it takes neither "
-                "--evaluator nor --workers"
-            )
     data, target = None, None
     if plan.needs_data:  # a table evaluator needs neither data nor a target (nor torch)
         from nas.hardware import create_target
@@ -221,7 +146,7 @@ def run_search(
         max_latency_ms=opts.max_latency_ms,
         seed=opts.seed,
         nas_version=nas.__version__,
-        options=asdict(opts),
+        options=opts.model_dump(mode="json"),
     )
     store = Store(opts.storage)
     if opts.study:
@@ -338,12 +263,14 @@ def run_worker(storage: str, study_name: str, reporter: Reporter | None = None) 
             f"study {study_name!r} was not made by this version of nas search; "
             "workers can only join studies made by nas search"
         )
-    known = {f.name for f in fields(SearchOptions)}
-    unknown = sorted(set(settings.options) - known)
+    fields = SearchOptions.model_fields
+    unknown = sorted(set(settings.options) - set(fields))
     if unknown:
         log.warning("ignoring options this nas version does not know: %s", ", ".join(unknown))
-    options = {k: v for k, v in settings.options.items() if k in known}
-    opts = SearchOptions(
-        **{**options, "storage": storage, "study": study_name, "budget": budget, "workers": 1}
-    )
+    # only the options that differ from the defaults count as given (a DARTS study stores
+    # supernet_epochs too, which a DARTS search refuses when it is given)
+    options = {k: v for k, v in settings.options.items() if k in fields and v != fields[k].default}
+    options.pop("workers", None)  # a worker is one process (the default)
+    options.update(storage=storage, study=study_name, budget=budget)
+    opts = SearchOptions(**options)
     return run_search(opts, reporter, seed_salt=os.getpid())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,29 @@ FLAGS = (
     "--disable-quic",
     "--window-size=1400,1700",
 )
+
+
+# Screenshots are copied here so they outlive pytest's temporary folders (CI keeps the folder).
+ARTIFACTS = Path(
+    os.environ.get("NAS_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts")
+)
+
+
+def keep(path: Path) -> Path:
+    """Copy a screenshot (or any file a test wants a person to look at) to ``ARTIFACTS``."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy2(path, ARTIFACTS / path.name))
+
+
+def full_page_screenshot(driver: Any, path: Path) -> Path:
+    """Save the whole page, not only the window, as PNG (Chromium's DevTools protocol)."""
+    import base64
+
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
 
 
 def available() -> bool:

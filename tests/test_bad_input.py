@@ -38,6 +38,16 @@ BAD = [
     (["search", "--workers", "0"], "--workers must be at least 1, got 0"),
     (["search", "--objective", "weighted"], "needs --latency-target-ms"),
     (
+        ["search", "--objective", "weighted", "--latency-target-ms", "inf"],
+        "--latency-target-ms must be a finite number, got inf",
+    ),
+    (
+        ["search", "--strategy", "darts", "--space", "nb201", "--supernet-epochs", "3"]
+        + ["--evaluator", "supernet"],  # the default (the table's runs add a synthetic one)
+        "--strategy darts does not use --supernet-epochs",
+    ),
+    (["search", "--darts-order", "2"], "--strategy nsga2 does not use --darts-order"),
+    (
         ["search", "--study", "existing", "--objective", "weighted", "--latency-target-ms", "2"],
         "study 'existing' was created with objective='pareto'",
     ),

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from nas.options import whole_number  # noqa: F401 (re-exported for the other commands)
 from nas.storage import keys
 from nas.storage.db import DEFAULT_URL
 
@@ -23,14 +24,6 @@ def add_storage(p: argparse.ArgumentParser) -> None:
         help=f"SQLAlchemy URL of the study database (default: {DEFAULT_URL}); "
         "postgresql://user:pass@host/db to share one study between machines",
     )
-
-
-def whole_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    return value
 
 
 def fmt_ms(v: Any) -> str:

@@ -19,7 +19,7 @@ from rich.progress import (
 )
 
 from nas.cli import EXIT_INTERRUPTED
-from nas.commands.common import add_storage, console, err_console, front_table, whole_number
+from nas.commands.common import console, err_console, front_table
 from nas.search import Reporter
 
 if TYPE_CHECKING:
@@ -27,9 +27,8 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from nas.search import SearchOptions
+    from nas.options import add_arguments
 
-    d = SearchOptions()
     p = sub.add_parser(
         "search",
         help="search a space: train the supernet, score candidates, keep the Pareto front",
@@ -37,166 +36,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "Train (or reuse) the weight-sharing supernet of a space, then let a strategy "
             "propose architectures until the study holds BUDGET completed evaluations. Each "
             "candidate is scored with inherited weights (validation accuracy) and its latency is "
-            "measured on the target. Re-running with the same --study resumes it."
+            "measured on the target. Re-running with the same --study resumes it. Options a "
+            "strategy does not use (--supernet-epochs with darts, --darts-* with the others) "
+            "are refused."
         ),
     )
-    p.add_argument("--space", default=d.space, help="built-in space name or path to a .yaml file")
-    p.add_argument(
-        "--budget",
-        type=whole_number,
-        default=d.budget,
-        help=f"completed candidate evaluations the study should hold (default {d.budget}); "
-        "with --strategy darts: the number of search epochs (one trial per epoch)",
-    )
-    p.add_argument(
-        "--strategy",
-        default=None,
-        help="random, tpe, nsga2, evolution or darts (default: nsga2 for pareto, tpe for "
-        "weighted); darts (cell spaces nb201, darts) trains the supernet by differentiable "
-        "search, records the derived cell after every epoch, and takes --budget as epochs",
-    )
-    p.add_argument(
-        "--data",
-        default=None,
-        help="digits (default, embedded), a .npz with x and y, a CIFAR-10 python "
-        "folder, or an image folder with one sub-folder per class",
-    )
-    add_storage(p)
-    p.add_argument(
-        "--study",
-        default=None,
-        help="study name (default: SPACE-STRATEGY-YYYYMMDD); an existing one is resumed",
-    )
-    p.add_argument(
-        "--seed", type=int, default=d.seed, help="seed of supernet training and sampler"
-    )
-    p.add_argument(
-        "--objective",
-        choices=["pareto", "weighted"],
-        default=d.objective,
-        help="pareto: maximise accuracy and minimise latency (default); weighted: "
-        "MnasNet score accuracy * (latency / T) ** w",
-    )
-    p.add_argument(
-        "--latency-target-ms",
-        type=float,
-        default=None,
-        metavar="T",
-        help="latency target T of the weighted objective",
-    )
-    p.add_argument(
-        "--latency-weight",
-        type=float,
-        default=d.latency_weight,
-        metavar="W",
-        help=f"exponent w of the weighted objective (default {d.latency_weight})",
-    )
-    p.add_argument(
-        "--max-latency-ms",
-        type=float,
-        default=None,
-        metavar="X",
-        help="hard constraint: candidates slower than X ms are infeasible",
-    )
-    p.add_argument(
-        "--target",
-        default=d.target,
-        help="where latency is measured: cpu (default), onnxruntime, cuda, remote:HOST:PORT "
-        "(a 'nas device serve' agent; token in NAS_DEVICE_TOKEN)",
-    )
-    p.add_argument(
-        "--clock",
-        choices=["wall", "cpu"],
-        default=d.clock,
-        help="wall: elapsed time (default); cpu: the measuring thread's CPU time, which other "
-        "jobs on a shared machine do not inflate (use with --threads 1)",
-    )
-    p.add_argument(
-        "--latency",
-        choices=["measured", "predicted", "hybrid"],
-        default=d.latency,
-        help="measured: time every candidate end to end (default); predicted: lookup table "
-        "plus fitted correction (profiled once per target); hybrid: predict all, measure only "
-        "candidates that could enter the Pareto front",
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="threads of the latency measurement (default: torch's default)",
-    )
-    p.add_argument(
-        "--supernet-epochs",
-        type=int,
-        default=d.supernet_epochs,
-        help=f"supernet training epochs (default {d.supernet_epochs})",
-    )
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="supernet training batch")
-    p.add_argument(
-        "--calib-batches",
-        type=int,
-        default=d.calib_batches,
-        help="training batches for each candidate's BatchNorm recalibration",
-    )
-    p.add_argument(
-        "--evaluator",
-        default=d.evaluator,
-        metavar="{supernet,table:PATH.csv,synthetic[:SECONDS]}",
-        help="supernet (default): inherited weights and measured latency; table:PATH.csv: look "
-        "each architecture up in a tabular benchmark keyed by its canonical string (column "
-        "'arch'); no supernet is trained and --data/--target are not used; synthetic[:SECONDS]: "
-        "a deterministic stand-in score after a pause, for testing the machinery",
-    )
-    p.add_argument(
-        "--accuracy-column",
-        default=None,
-        metavar="C",
-        help="table column searched as accuracy, in percent (default 'accuracy')",
-    )
-    p.add_argument(
-        "--latency-column",
-        default=None,
-        metavar="L",
-        help="table column used as latency in ms (default 'latency_ms')",
-    )
-    p.add_argument(
-        "--checkpoint-dir",
-        default=None,
-        help="where supernet checkpoints go (default: nas_checkpoints/ beside the database)",
-    )
-    p.add_argument(
-        "--workers",
-        type=whole_number,
-        default=d.workers,
-        metavar="K",
-        help="evaluate in K local 'nas worker' processes sharing the study (default 1). "
-        "SQLite handles a few local workers (WAL journal, write-locking transactions, 60 s "
-        "busy timeout); use PostgreSQL for workers on several machines (see nas worker --help)",
-    )
-    g = p.add_argument_group("darts", "options of --strategy darts (see docs/darts.md)")
-    g.add_argument(
-        "--darts-order",
-        type=int,
-        choices=[1, 2],
-        default=d.darts_order,
-        help="1: first-order DARTS (default); 2: second-order (unrolled) approximation",
-    )
-    g.add_argument(
-        "--darts-latency-weight",
-        type=float,
-        default=d.darts_latency_weight,
-        metavar="L",
-        help="hardware-aware term: adds L * expected latency (ms, from a per-operation "
-        f"latency table measured on --target) to the architecture loss (default "
-        f"{d.darts_latency_weight}: plain DARTS). Not --latency-weight, which is the "
-        "weighted objective's exponent",
-    )
-    g.add_argument(
-        "--darts-arch-lr",
-        type=float,
-        default=d.darts_arch_lr,
-        help=f"Adam learning rate of the architecture weights (default {d.darts_arch_lr})",
-    )
+    add_arguments(p)  # every option of nas.options.SearchOptions
     p.set_defaults(run=run)
 
 
@@ -312,36 +157,10 @@ def print_summary(result: SearchResult) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nas.search import SearchOptions, run_search
+    from nas.options import from_args
+    from nas.search import run_search
 
-    opts = SearchOptions(
-        space=args.space,
-        budget=args.budget,
-        strategy=args.strategy,
-        data=args.data,
-        storage=args.storage,
-        study=args.study,
-        seed=args.seed,
-        objective=args.objective,
-        latency_target_ms=args.latency_target_ms,
-        latency_weight=args.latency_weight,
-        max_latency_ms=args.max_latency_ms,
-        target=args.target,
-        threads=args.threads,
-        supernet_epochs=args.supernet_epochs,
-        batch_size=args.batch_size,
-        calib_batches=args.calib_batches,
-        checkpoint_dir=args.checkpoint_dir,
-        evaluator=args.evaluator,
-        accuracy_column=args.accuracy_column,
-        latency_column=args.latency_column,
-        workers=args.workers,
-        darts_order=args.darts_order,
-        darts_latency_weight=args.darts_latency_weight,
-        darts_arch_lr=args.darts_arch_lr,
-        latency=args.latency,
-        clock=args.clock,
-    )
+    opts = from_args(args)
     with progress_display() as progress:
         result = run_search(opts, _RichReporter(progress))
     return print_summary(result)

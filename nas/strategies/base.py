@@ -54,6 +54,11 @@ class Strategy:
     # wrapper then takes its one proposal per trial as it is, and steps in (neighbours, claim)
     # only when that proposal is taken.
     avoids_repeats: bool = False
+    # "sampler": an Optuna sampler proposes candidates (nas.loop); "gradient": the strategy
+    # derives them by gradient descent on architecture weights (DARTS); see nas.options
+    driver: str = "sampler"
+    budget_unit: str = "completed candidate evaluations"
+    default_budget: int = 200
 
 
 _STRATEGIES: dict[str, Strategy] = {}

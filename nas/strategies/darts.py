@@ -49,6 +49,10 @@ register_strategy(
         NAME,
         _no_sampler,
         "DARTS differentiable search on a cell space (nb201, darts); budget = search epochs",
+        driver="gradient",
+        budget_unit="search epochs, one trial each",
+        # as many epochs as the default supernet training of the sampler strategies
+        default_budget=20,
     )
 )
 

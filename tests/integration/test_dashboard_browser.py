@@ -120,47 +120,72 @@ return lone.length ? lone[lone.length - 1] : null;
 """
 
 
+# The studies table as {name: row text}, read in one script so a refresh that re-renders the
+# table between two reads cannot leave the test holding a detached row.
+STUDIES_JS = """
+const rows = document.querySelectorAll('#studies-table tr.study-row');
+if (!rows.length) return null;
+const out = {};
+rows.forEach(r => { const a = r.querySelector('a'); if (a) out[a.textContent] = r.innerText; });
+return out;
+"""
+
+
+def _text(driver, element_id: str) -> str | None:  # type: ignore[no-untyped-def]
+    """An element's text, read in the page (never a stale reference), or None if absent."""
+    return driver.execute_script(  # type: ignore[no-any-return]
+        "const e = document.getElementById(arguments[0]); return e ? e.innerText : null;",
+        element_id,
+    )
+
+
 def _completed(url: str, study: str) -> list[int]:
     s = optuna.load_study(study_name=study, storage=url)
     return [t.number for t in s.get_trials(states=(TrialState.COMPLETE,))]
 
 
 def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     base, url = served
-    wait = WebDriverWait(browser, WAIT)
+    # The page refreshes itself every second (--refresh 1), so any element may be replaced
+    # between finding and using it: every step waits for a condition that is read in the page
+    # in one go, and a step that must hold an element finds it again when it went stale.
+    wait = WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException,))
     browser.get(base + "/")
 
     # ---- the studies table lists both studies --------------------------------------------
-    rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#studies-table tr.study-row"))
-    table = {r.find_element(By.TAG_NAME, "a").text: r.text for r in rows}
+    table = wait.until(lambda d: (t := d.execute_script(STUDIES_JS)) and len(t) == 2 and t)
     assert set(table) == {"nsga", "capped"}
     assert "6 / 6" in table["nsga"] and "4 / 4" in table["capped"]
 
     # ---- the study page: one Pareto point per completed trial ---------------------------
-    browser.find_element(By.LINK_TEXT, "nsga").click()
+    wait.until(lambda d: d.find_element(By.LINK_TEXT, "nsga").click() or True)
     done = _completed(url, "nsga")
     data = wait.until(lambda d: d.execute_script(PARETO_JS))
     assert sorted(n for trace in data for n in trace) == done
-    points = browser.find_elements(By.CSS_SELECTOR, "#pareto-graph .scatterlayer path.point")
-    assert len(points) == len(done)
+    count = "return document.querySelectorAll('#pareto-graph .scatterlayer path.point').length"
+    wait.until(lambda d: d.execute_script(count) == len(done))
 
     # ---- clicking a point shows that trial's network --------------------------------------
-    pick = browser.execute_script(PICK_JS)
-    assert pick is not None, "every point overlaps another"
-    ActionChains(browser).move_by_offset(int(pick["x"]), int(pick["y"])).click().perform()
+    pick = wait.until(lambda d: d.execute_script(PICK_JS))
+    actions = ActionChains(browser)
+    actions.w3c_actions.pointer_action.move_to_location(int(pick["x"]), int(pick["y"]))
+    actions.w3c_actions.pointer_action.click()
+    actions.perform()
     n = int(pick["n"])
-    wait.until(lambda d: d.find_element(By.ID, "arch-title").text == f"Trial {n} (clicked)")
-    assert f"--trial {n} " in browser.find_element(By.ID, "export-cmd").text
+    wait.until(lambda d: _text(d, "arch-title") == f"Trial {n} (clicked)")
+    assert f"--trial {n} " in (_text(browser, "export-cmd") or "")
     trial = optuna.load_study(study_name="nsga", storage=url).trials[n]
     depth = sum(len(s) for s in _layers(trial.user_attrs[keys.ARCH]))
-    bars = browser.execute_script(
-        "return document.querySelector('#arch-graph .js-plotly-plot').data[0].x.length"
+    bars = (
+        "const g = document.querySelector('#arch-graph .js-plotly-plot');"
+        "return g && g.data && g.data.length ? g.data[0].x.length : null;"
     )
-    assert bars == depth
+    assert wait.until(lambda d: d.execute_script(bars)) == depth
     browser.save_screenshot(str(tmp_path / "study.png"))
 
     # ---- the hardware view draws the stored lookup table as a heatmap --------------------
@@ -172,8 +197,7 @@ def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path:
     )
     assert heat == ["heatmap", ["k3 e3", "k3 e6", "k5 e3"]]
     assert browser.find_elements(By.CSS_SELECTOR, "#lut-view .heatmaplayer image, #lut-view .hm")
-    lut_view = browser.find_element(By.ID, "lut-view")
-    browser.execute_script("arguments[0].scrollIntoView();", lut_view)
+    browser.execute_script("document.getElementById('lut-view').scrollIntoView();")
     browser.save_screenshot(str(tmp_path / "hardware.png"))
     browser.execute_script("window.scrollTo(0, 0);")
 
@@ -192,7 +216,7 @@ def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path:
         lambda d: (x := d.execute_script(PARETO_JS)) and new in [n for tr in x for n in tr] and x
     )
     assert sorted(n for trace in data for n in trace) == [*done, new]
-    assert "7 complete / 6 budget" in browser.find_element(By.ID, "study-progress").text
+    wait.until(lambda d: "7 complete / 6 budget" in (_text(d, "study-progress") or ""))
 
     # ---- parameter importance arrives after the first render (from a worker process) ----
     imp = wait.until(
@@ -206,16 +230,16 @@ def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path:
 
     # ---- a study that does not exist is explained, not a traceback ---------------------
     browser.get(base + "/study/nope")
-    missing = wait.until(lambda d: d.find_elements(By.ID, "study-missing"))
-    assert missing[0].text.endswith(
-        "no study named 'nope' in " + url + "; studies here: nsga, capped"
-    )
+    missing = wait.until(lambda d: _text(d, "study-missing"))
+    assert missing.endswith("no study named 'nope' in " + url + "; studies here: nsga, capped")
 
     # ---- nothing went wrong in the page ----------------------------------------------------
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert errors == []
     browser.save_screenshot(str(tmp_path / "missing.png"))
     assert (tmp_path / "study.png").stat().st_size > 10_000
+    for shot in ("study.png", "hardware.png", "study-refreshed.png"):
+        chrome.keep(tmp_path / shot)
 
 
 def _layers(arch: dict) -> list[list[int]]:

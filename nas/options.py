@@ -1,0 +1,389 @@
+"""The options of ``nas search`` (and ``nas worker``), declared once.
+
+:class:`SearchOptions` is a pydantic model: each field's default, range and help text live in
+its ``Field``; the command line is generated from it (:func:`add_arguments`, :func:`from_args`)
+and the HTTP service takes it as its request body, so the CLI, the API schema and the library
+cannot drift apart. Registry contents (strategy names, latency modes) are read when the help is
+built or a value is checked, never copied into this file.
+
+This is a leaf module: it imports pydantic and the standard library at the top, and the
+torch-free registries (:mod:`nas.strategies`, :mod:`nas.evaluators.base`) only inside the
+functions that need them.
+
+Errors: every way of building ``SearchOptions`` (the constructor, ``model_validate``,
+``model_validate_json``, a FastAPI request body) raises :class:`~nas.errors.OptionError` with
+one line that names the command-line flag (``--budget must be at least 1, got 0``): the model's
+``__init__`` turns pydantic's ``ValidationError`` into it with :func:`option_error` (pydantic
+calls a custom ``__init__`` on validation too). A service maps ``NasInputError`` to HTTP 422.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from nas.errors import OptionError
+
+# How a search is driven (nas.strategies.base.Strategy.driver): an Optuna sampler proposes
+# candidates ("sampler") or gradient descent on architecture weights derives them ("gradient").
+SAMPLER, GRADIENT = "sampler", "gradient"
+
+
+@dataclass(frozen=True)
+class Cli:
+    """How a field appears on the command line (pydantic keeps it in the field's metadata).
+
+    ``parse`` is the argparse ``type``; ``choices`` and ``more`` are called when the parser is
+    built: ``choices`` become argparse choices, the text ``more`` returns is appended to the
+    help (registry contents, read at that moment).
+    ``group`` puts the flag in an argument group; ``driver`` marks an option only searches of
+    that driver use (a search of another driver refuses a value other than the default).
+    """
+
+    metavar: str | None = None
+    parse: Callable[[str], Any] | None = None
+    choices: Callable[[], Sequence[str]] | None = None
+    more: Callable[[], str] | None = None
+    group: str | None = None
+    driver: str | None = None
+
+
+def whole_number(text: str) -> int:
+    """argparse ``type`` of whole numbers, with a one-line message for anything else."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _strategy_list() -> str:
+    from nas.strategies import strategy_names
+
+    return "; one of " + ", ".join(strategy_names())
+
+
+def _budget_meaning() -> str:
+    """What the budget counts, per strategy, from the strategy registry."""
+    from nas.strategies import get_strategy, strategy_names
+
+    by_unit: dict[tuple[str, int], list[str]] = {}
+    for name in strategy_names():
+        s = get_strategy(name)
+        by_unit.setdefault((s.budget_unit, s.default_budget), []).append(name)
+    return ": " + "; ".join(
+        f"{', '.join(names)}: {unit} (default {default})"
+        for (unit, default), names in by_unit.items()
+    )
+
+
+def _latency_modes() -> tuple[str, ...]:
+    from nas.evaluators.base import LATENCY_MODES
+
+    return LATENCY_MODES
+
+
+DARTS_GROUP = "darts: options of --strategy darts (see docs/darts.md)"
+
+
+class SearchOptions(BaseModel):
+    """Everything ``nas search`` takes; validated on construction (see the module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    space: str = Field("mobile", description="built-in space name or path to a .yaml file")
+    budget: Annotated[int, Cli(parse=whole_number, more=_budget_meaning)] = Field(
+        200, ge=1, description="what the study should hold, per strategy"
+    )
+    strategy: Annotated[str | None, Cli(more=_strategy_list)] = Field(
+        None,
+        description="how candidates are proposed (default: nsga2 for pareto, tpe for weighted); "
+        "darts (cell spaces nb201, darts) trains the supernet by differentiable search and "
+        "records the derived cell after every epoch",
+    )
+    data: str | None = Field(
+        None,
+        description="digits (default, embedded), a .npz with x and y, a CIFAR-10 python folder, "
+        "or an image folder with one sub-folder per class",
+    )
+    storage: Annotated[str, Cli(metavar="URL")] = Field(
+        "sqlite:///studies.db",
+        description="SQLAlchemy URL of the study database; postgresql://user:pass@host/db to "
+        "share one study between machines",
+    )
+    study: str | None = Field(
+        None,
+        description="study name (default: SPACE-STRATEGY-YYYYMMDD); an existing one is resumed",
+    )
+    seed: Annotated[int, Cli(parse=whole_number)] = Field(
+        0, description="seed of supernet training and sampler"
+    )
+    objective: Literal["pareto", "weighted"] = Field(
+        "pareto",
+        description="pareto: maximise accuracy and minimise latency; weighted: MnasNet score "
+        "accuracy * (latency / T) ** w",
+    )
+    latency_target_ms: Annotated[float | None, Cli(metavar="T")] = Field(
+        None, description="latency target T of the weighted objective"
+    )
+    latency_weight: Annotated[float, Cli(metavar="W")] = Field(
+        -0.07, description="exponent w of the weighted objective"
+    )
+    max_latency_ms: Annotated[float | None, Cli(metavar="X")] = Field(
+        None, gt=0, description="hard constraint: candidates slower than X ms are infeasible"
+    )
+    target: str = Field(
+        "cpu",
+        description="where latency is measured: cpu, onnxruntime, cuda, remote:HOST:PORT "
+        "(a 'nas device serve' agent; token in NAS_DEVICE_TOKEN)",
+    )
+    clock: Literal["wall", "cpu"] = Field(
+        "wall",
+        description="wall: elapsed time; cpu: the measuring thread's CPU time, which other jobs "
+        "on a shared machine do not inflate (use with --threads 1)",
+    )
+    latency: Annotated[str, Cli(choices=_latency_modes)] = Field(
+        "measured",
+        description="measured: time every candidate end to end; predicted: lookup table plus "
+        "fitted correction (profiled once per target); hybrid: predict all, measure only "
+        "candidates that could enter the Pareto front",
+    )
+    threads: Annotated[int | None, Cli(parse=whole_number)] = Field(
+        None, ge=1, description="threads of the latency measurement (default: torch's default)"
+    )
+    supernet_epochs: Annotated[int, Cli(parse=whole_number, driver=SAMPLER)] = Field(
+        20, ge=1, description="supernet training epochs"
+    )
+    batch_size: Annotated[int, Cli(parse=whole_number)] = Field(
+        128, ge=1, description="supernet training batch"
+    )
+    calib_batches: Annotated[int, Cli(parse=whole_number)] = Field(
+        4, ge=1, description="training batches for each candidate's BatchNorm recalibration"
+    )
+    evaluator: Annotated[
+        str, Cli(metavar="{supernet,table:PATH.csv,synthetic[:SECONDS]}", driver=SAMPLER)
+    ] = Field(
+        "supernet",
+        description="supernet: inherited weights and measured latency; table:PATH.csv: look "
+        "each architecture up in a tabular benchmark keyed by its canonical string (column "
+        "'arch'); no supernet is trained and --data/--target are not used; synthetic[:SECONDS]: "
+        "a deterministic stand-in score after a pause, for testing the machinery",
+    )
+    accuracy_column: Annotated[str | None, Cli(metavar="C", driver=SAMPLER)] = Field(
+        None, description="table column searched as accuracy, in percent (default 'accuracy')"
+    )
+    latency_column: Annotated[str | None, Cli(metavar="L", driver=SAMPLER)] = Field(
+        None, description="table column used as latency in ms (default 'latency_ms')"
+    )
+    checkpoint_dir: str | None = Field(
+        None,
+        description="where supernet checkpoints go (default: nas_checkpoints/ beside the "
+        "database)",
+    )
+    workers: Annotated[int, Cli(metavar="K", parse=whole_number, driver=SAMPLER)] = Field(
+        1,
+        ge=1,
+        description="evaluate in K local 'nas worker' processes sharing the study. SQLite "
+        "handles a few local workers (WAL journal, write-locking transactions, 60 s busy "
+        "timeout); use PostgreSQL for workers on several machines (see nas worker --help)",
+    )
+    darts_order: Annotated[Literal[1, 2], Cli(group=DARTS_GROUP, driver=GRADIENT)] = Field(
+        1, description="1: first-order DARTS; 2: second-order (unrolled) approximation"
+    )
+    darts_latency_weight: Annotated[
+        float, Cli(metavar="L", group=DARTS_GROUP, driver=GRADIENT)
+    ] = Field(
+        0.0,
+        ge=0,
+        description="hardware-aware term: adds L * expected latency (ms, from a per-operation "
+        "latency table measured on --target) to the architecture loss (0: plain DARTS). Not "
+        "--latency-weight, which is the weighted objective's exponent",
+    )
+    darts_arch_lr: Annotated[float, Cli(group=DARTS_GROUP, driver=GRADIENT)] = Field(
+        3e-3, gt=0, description="Adam learning rate of the architecture weights"
+    )
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise option_error(exc) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strategy_budget(cls, data: Any) -> Any:
+        """A budget not given is the strategy's default (DARTS: 20 epochs, not 200)."""
+        if isinstance(data, dict) and data.get("budget") is None and data.get("strategy"):
+            from nas.strategies import get_strategy
+
+            try:
+                default = get_strategy(str(data["strategy"])).default_budget
+            except OptionError as exc:
+                raise ValueError(str(exc)) from None
+            data = {**data, "budget": default}
+        return data
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str | None) -> str | None:
+        if v is not None:
+            from nas.strategies import get_strategy
+
+            try:
+                get_strategy(v)
+            except OptionError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("latency")
+    @classmethod
+    def _known_latency(cls, v: str) -> str:
+        modes = _latency_modes()
+        if v not in modes:
+            raise ValueError(f"--latency must be one of {', '.join(modes)}, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SearchOptions:
+        if self.objective == "weighted" and not (self.latency_target_ms or 0) > 0:
+            raise ValueError("--objective weighted needs --latency-target-ms T with T > 0")
+        from nas.strategies import get_strategy, strategy_names
+
+        driver = get_strategy(self.strategy_name).driver
+        for name in sorted(self.model_fields_set):
+            cli = _cli(name)
+            # a default value changes nothing (and a full dump must load again)
+            unused = getattr(self, name) != SearchOptions.model_fields[name].default
+            if cli.driver and cli.driver != driver and unused:
+                users = [s for s in strategy_names() if get_strategy(s).driver == cli.driver]
+                raise ValueError(
+                    f"--strategy {self.strategy_name} does not use {flag(name)}: only "
+                    f"{', '.join(users)} {'does' if len(users) == 1 else 'do'}"
+                    + _DRIVER_NOTE.get(driver, "")
+                )
+        return self
+
+    @property
+    def n_objectives(self) -> int:
+        return 2 if self.objective == "pareto" else 1
+
+    @property
+    def strategy_name(self) -> str:
+        if self.strategy:
+            return self.strategy
+        from nas.strategies import default_strategy
+
+        return default_strategy(self.n_objectives)
+
+    def given(self) -> dict[str, Any]:
+        """The options set explicitly, JSON-friendly (what a worker or a resume passes on)."""
+        return self.model_dump(mode="json", include=set(self.model_fields_set))
+
+
+_DRIVER_NOTE = {
+    GRADIENT: " (DARTS trains its own supernet in one process; its --budget counts epochs)"
+}
+
+
+def flag(name: str) -> str:
+    """The command-line flag of field ``name``: ``supernet_epochs`` -> ``--supernet-epochs``."""
+    return "--" + name.replace("_", "-")
+
+
+def _cli(name: str) -> Cli:
+    for m in SearchOptions.model_fields[name].metadata:
+        if isinstance(m, Cli):
+            return m
+    return Cli()
+
+
+def option_error(exc: ValidationError) -> OptionError:
+    """The first error of ``exc`` as one line that names the flag (the CLI prints it)."""
+    err = exc.errors(include_url=False)[0]
+    loc = [str(p) for p in err.get("loc", ()) if isinstance(p, str)]
+    name = flag(loc[0]) if loc else "options"
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    if kind == "value_error":  # our own validators say the whole line
+        return OptionError(str(ctx.get("error", err["msg"])))
+    if kind == "greater_than_equal":
+        word = ">=" if isinstance(value, float) else "at least"
+        return OptionError(f"{name} must be {word} {ctx['ge']:g}, got {value}")
+    if kind == "greater_than":
+        return OptionError(f"{name} must be > {ctx['gt']:g}, got {value}")
+    if kind == "literal_error":
+        return OptionError(f"{name} must be {ctx['expected']}, got {value!r}")
+    if kind == "finite_number":
+        return OptionError(f"{name} must be a finite number, got {value}")
+    if kind == "extra_forbidden":
+        return OptionError(f"unknown option {loc[0] if loc else value!r}")
+    return OptionError(f"{name}: {err['msg'].lower()}, got {value!r}")
+
+
+def _help(info: Any, cli: Cli) -> str:
+    text = info.description or ""
+    if cli.more is not None:
+        text += cli.more()
+    elif info.default is not None and "(default" not in text:
+        text += f" (default {info.default})"
+    return text
+
+
+def add_arguments(parser: argparse.ArgumentParser, model: type[BaseModel] = SearchOptions) -> None:
+    """Add one ``--flag`` per field of ``model`` to ``parser``.
+
+    Values not given stay out of the parsed namespace (``argparse.SUPPRESS``), so
+    :func:`from_args` knows which options the user set; the help shows every default.
+    """
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for name, info in model.model_fields.items():
+        cli = next((m for m in info.metadata if isinstance(m, Cli)), Cli())
+        kw: dict[str, Any] = {"default": argparse.SUPPRESS, "help": _help(info, cli)}
+        if cli.metavar or cli.parse is whole_number:
+            kw["metavar"] = cli.metavar or "N"
+        literal = _literal_values(info.annotation)
+        if cli.choices is not None:
+            kw["choices"] = list(cli.choices())
+        elif literal:
+            kw["choices"] = literal
+            kw["type"] = type(literal[0])
+        if cli.parse is not None:
+            kw["type"] = cli.parse
+        elif "type" not in kw and _is_float(info.annotation):
+            kw["type"] = float
+        target: Any = parser
+        if cli.group:
+            title, _, description = cli.group.partition(": ")
+            if cli.group not in groups:
+                groups[cli.group] = parser.add_argument_group(title, description or None)
+            target = groups[cli.group]
+        target.add_argument(flag(name), dest=name, **kw)
+
+
+def from_args(args: argparse.Namespace, model: type[BaseModel] = SearchOptions) -> Any:
+    """The model from the options given on the command line (others keep their defaults)."""
+    given = {k: v for k, v in vars(args).items() if k in model.model_fields}
+    return model(**given)
+
+
+def _literal_values(annotation: Any) -> list[Any]:
+    from typing import get_args, get_origin
+
+    if get_origin(annotation) is Literal:
+        return list(get_args(annotation))
+    return []
+
+
+def _is_float(annotation: Any) -> bool:
+    from typing import get_args
+
+    return annotation is float or float in get_args(annotation)
