@@ -132,21 +132,25 @@ def run_search(
         )
         target = create_target(opts.target, threads=opts.threads, **timing_options(opts.clock))
         target.fingerprint_id()  # a remote device that is unreachable or refuses is bad input
+    from nas.storage.paths import base_dir, portable_options, portable_record
+
+    base = base_dir(opts.storage)  # paths inside the database's folder are stored relative
+    stored = portable_options(opts.model_dump(mode="json"), base)
     settings = StudySettings(
         space=space.name,
         space_digest=space.digest,
-        data=plan.data or opts.data or "digits",
+        data=plan.data or stored.get("data") or "digits",
         data_fingerprint=plan.data_fingerprint or (data.fingerprint() if data else ""),
         strategy=opts.strategy_name,
         objective=opts.objective,
         target=plan.target or opts.target,
-        evaluator=plan.record,
+        evaluator=portable_record(plan.record, base),
         latency_target_ms=opts.latency_target_ms,
         latency_weight=opts.latency_weight,
         max_latency_ms=opts.max_latency_ms,
         seed=opts.seed,
         nas_version=nas.__version__,
-        options=opts.model_dump(mode="json"),
+        options=stored,
     )
     store = Store(opts.storage)
     if opts.study:
@@ -269,7 +273,10 @@ def run_worker(storage: str, study_name: str, reporter: Reporter | None = None) 
         log.warning("ignoring options this nas version does not know: %s", ", ".join(unknown))
     # only the options that differ from the defaults count as given (a DARTS study stores
     # supernet_epochs too, which a DARTS search refuses when it is given)
-    options = {k: v for k, v in settings.options.items() if k in fields and v != fields[k].default}
+    from nas.storage.paths import base_dir, local_options
+
+    here = local_options(settings.options, base_dir(storage))  # stored paths, resolved here
+    options = {k: v for k, v in here.items() if k in fields and v != fields[k].default}
     options.pop("workers", None)  # a worker is one process (the default)
     options.update(storage=storage, study=study_name, budget=budget)
     opts = SearchOptions(**options)

@@ -96,7 +96,10 @@ def export_study(opts: ExportOptions) -> ExportResult:
     trial, reason = select.choose(
         study, settings, trial=opts.trial, pick=opts.pick, max_latency_ms=opts.max_latency_ms
     )
-    o = settings.options
+    from nas.storage.paths import base_dir, local_options
+
+    # the stored paths (space file, data, checkpoints) resolved against the database's folder
+    o = local_options(settings.options, base_dir(opts.storage))
     space = load_space(str(o.get("space", settings.space)))
     if space.digest != settings.space_digest:
         raise StorageError(
@@ -150,7 +153,7 @@ def export_study(opts: ExportOptions) -> ExportResult:
         source={
             "study": study.study_name,
             "trial": trial.number,
-            "data": settings.data,
+            "data": o.get("data") or settings.data,  # a path as it is here, for compress
             "data_fingerprint": settings.data_fingerprint,
             "seed": seed,
             "calib_batches": calib_batches,
