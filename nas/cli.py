@@ -29,6 +29,10 @@ COMMANDS = (
     "report",
     "hardware",
     "device",
+    "serve",
+    "submit",
+    "status",
+    "cancel",
 )
 
 

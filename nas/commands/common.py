@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from nas.options import whole_number  # noqa: F401 (re-exported for the other commands)
 from nas.storage import keys
 from nas.storage.db import DEFAULT_URL
 
-console = Console()
+
+def _width() -> int | None:
+    """The terminal's width; 120 columns when printing to a file or a pipe (rich would lay a
+    log file out at 80 and cut the tables), unless COLUMNS says otherwise."""
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return None
+    return 120
+
+
+# Off a terminal, plain lines are not wrapped either: a command in a log file stays one line.
+console = Console(width=_width(), soft_wrap=_width() is not None)
 err_console = Console(stderr=True)
+
+# Marks put next to a latency wherever people read one (tables, the dashboard, the report).
+NOISY = "~"
+NOISY_NOTE = (
+    f"{NOISY} noisy: p10-p90 spread over 25 % of the median or the timer never settled; "
+    "re-measure on a quiet machine"
+)
 
 
 def add_storage(p: argparse.ArgumentParser) -> None:
@@ -30,29 +50,67 @@ def fmt_ms(v: Any) -> str:
     return "-" if v is None else f"{float(v):.2f}"
 
 
-def front_table(trials: list, title: str) -> Table:
-    """The Pareto front as a table: one row a trial, fastest first."""
-    table = Table(title=title, title_justify="left")
-    for col, just in [
-        ("trial", "right"),
-        ("accuracy %", "right"),
-        ("latency ms", "right"),
-        ("p90 ms", "right"),
-        ("params M", "right"),
-        ("MFLOPs", "right"),
-        ("architecture", "left"),
-    ]:
-        table.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+def fmt_latency(ms: Any, stats: Any) -> str:
+    """A latency in ms, marked :data:`NOISY` when its measurement says so."""
+    noisy = isinstance(stats, dict) and bool(stats.get("noisy"))
+    return fmt_ms(ms) + (NOISY if noisy and ms is not None else "")
+
+
+def numeric_column(table: Table, header: str, cells: list[str]) -> None:
+    """A column that rich may never shrink or cut: it is as wide as its widest cell."""
+    width = max([len(c) for c in cells] + [max(len(h) for h in header.split("\n"))])
+    table.add_column(header, justify="right", no_wrap=True, min_width=width)
+
+
+def front_table(trials: list, title: str, width: int | None = None) -> RenderableType:
+    """The Pareto front as a table: one row a trial, fastest first.
+
+    Trial, accuracy and latency always show in full. The architecture is a column when it
+    fits in ``width`` (default: the console's), else a numbered line of its own under the
+    table, folded at the edge. A noisy latency carries :data:`NOISY` and a note.
+    """
+    width = width or console.width
+    cols: dict[str, list[str]] = {
+        h: [] for h in ("trial", "acc %", "latency ms", "p90 ms", "params M", "MFLOPs")
+    }
+    archs: list[str] = []
+    noisy = False
     for t in trials:
         ua = t.user_attrs
         lat = ua.get(keys.LATENCY) or {}
-        table.add_row(
-            str(t.number),
-            f"{100 * float(ua.get(keys.ACCURACY, 0)):.2f}",
-            fmt_ms(ua.get(keys.LATENCY_MS)),
-            fmt_ms(lat.get("p90_ms")),
-            f"{float(ua.get(keys.PARAMS_M, 0)):.2f}" if keys.PARAMS_M in ua else "-",
-            f"{float(ua.get(keys.FLOPS_M, 0)):.0f}" if keys.FLOPS_M in ua else "-",
-            str(ua.get(keys.ARCH_STR, "")),
-        )
-    return table
+        noisy |= bool(lat.get("noisy"))
+        for h, v in zip(
+            cols,
+            (
+                str(t.number),
+                f"{100 * float(ua.get(keys.ACCURACY, 0)):.2f}",
+                fmt_latency(ua.get(keys.LATENCY_MS), lat),
+                fmt_ms(lat.get("p90_ms")),
+                f"{float(ua.get(keys.PARAMS_M, 0)):.2f}" if keys.PARAMS_M in ua else "-",
+                f"{float(ua.get(keys.FLOPS_M, 0)):.0f}" if keys.FLOPS_M in ua else "-",
+            ),
+            strict=True,
+        ):
+            cols[h].append(v)
+        archs.append(str(ua.get(keys.ARCH_STR, "")))
+    table = Table(title=title, title_justify="left", caption=NOISY_NOTE if noisy else None)
+    table.caption_justify = "left"
+    for h, cells in cols.items():
+        numeric_column(table, h, cells)
+    used = sum(max([len(c) for c in v] + [len(h)]) + 3 for h, v in cols.items()) + 1
+    longest = max((len(a) for a in archs), default=0)
+    inline = used + longest + 3 <= width
+    if inline:
+        table.add_column("architecture", no_wrap=True)
+    for i in range(len(trials)):
+        row = [v[i] for v in cols.values()]
+        table.add_row(*row, *([archs[i]] if inline else []))
+    if inline or not trials:
+        return table
+    # a grid, so a folded architecture keeps its hanging indent under the trial number
+    below = Table.grid(padding=(0, 1))
+    below.add_column(justify="right", no_wrap=True)
+    below.add_column(overflow="fold")
+    for t, a in zip(trials, archs, strict=True):
+        below.add_row(f"  trial {t.number}:", a)
+    return Group(table, Text("architectures:"), below)

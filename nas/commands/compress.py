@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from nas.commands.common import console, whole_number
+from nas.commands.common import NOISY, NOISY_NOTE, console, numeric_column, whole_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,10 +53,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def _recorded_latency(export: str) -> dict | None:
+    """The latency ``nas export`` recorded for this network (metrics.json), if any."""
+    from nas.export import files
+
+    try:
+        metrics = files.read_json(Path(export) / files.METRICS)
+    except (OSError, ValueError):  # compress read it already; only the check is lost
+        return None
+    lat = metrics.get("latency")
+    return lat if isinstance(lat, dict) and "median_ms" in lat else None
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from nas.export.compress import CompressOptions, compress
+    from nas.hardware.timing import implausible
 
     opts = CompressOptions(
         source=args.export,
@@ -68,35 +82,51 @@ def run(args: argparse.Namespace) -> int:
     )
     r = compress(opts)
     shape = "x".join(str(d) for d in r.report["latency_input"])
-    table = Table(
-        title=f"nas compress: prune {opts.prune}, {opts.quantize}; latency at {shape}, "
-        f"{r.report['threads']} thread(s)",
-        title_justify="left",
-    )
-    for col in (
-        "model",
-        "runtime",
-        "params",
-        "MFLOPs",
-        "size KiB",
-        "test acc %",
-        "latency ms",
-        "p10-p90 ms",
-    ):
-        just = "left" if col in ("model", "runtime") else "right"
-        table.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+    recorded = _recorded_latency(opts.source)
+    cells: dict[str, list[str]] = {
+        h: []
+        for h in ("model", "runtime", "params", "MFLOPs", "KiB", "test acc %", "ms", "p10-p90")
+    }
+    notes: list[str] = []
     for row in r.rows:
         lat = row.latency
-        table.add_row(
-            row.model,
-            row.runtime.split()[0],  # versions are in compression_report.json
-            f"{row.params:,}",
-            f"{row.flops_m:.1f}",
-            f"{row.size_bytes / 1024:.1f}",
-            f"{100 * row.test_accuracy:.2f}",
-            f"{lat['median_ms']:.2f}",
-            f"{lat['p10_ms']:.2f}-{lat['p90_ms']:.2f}",
-        )
+        mark = NOISY if lat.get("noisy") else ""
+        if row.model == "exported" and row.runtime.startswith("torch") and recorded:
+            why = implausible(lat, recorded)
+            if why:
+                mark += "!"
+                notes.append(f"! {why}")
+        for h, v in zip(
+            cells,
+            (
+                row.model,
+                row.runtime.split()[0],  # versions are in compression_report.json
+                f"{row.params:,}",
+                f"{row.flops_m:.1f}",
+                f"{row.size_bytes / 1024:.1f}",
+                f"{100 * row.test_accuracy:.2f}",
+                f"{lat['median_ms']:.2f}{mark}",
+                f"{lat['p10_ms']:.2f}-{lat['p90_ms']:.2f}",
+            ),
+            strict=True,
+        ):
+            cells[h].append(v)
+    if any(row.latency.get("noisy") for row in r.rows):
+        notes.insert(0, NOISY_NOTE)
+    table = Table(
+        title=f"nas compress: prune {opts.prune}, {opts.quantize}; latency (ms) at {shape}, "
+        f"{r.report['threads']} thread(s)",
+        title_justify="left",
+        caption="\n".join(notes) or None,
+        caption_justify="left",
+    )
+    for h, values in cells.items():
+        if h in ("model", "runtime"):
+            table.add_column(h, no_wrap=True, min_width=max(len(v) for v in values + [h]))
+        else:
+            numeric_column(table, h, values)
+    for i in range(len(r.rows)):
+        table.add_row(*(v[i] for v in cells.values()))
     console.print(table)
     for note in r.notes:
         console.print(f"note: {note}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 
 from nas.commands.common import console, err_console
@@ -53,6 +54,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="wall (default) or cpu: the measuring thread's CPU time (with --threads 1), "
         "which other jobs on the device do not inflate",
     )
+    s.add_argument(
+        "--time-limit-s",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="longest a measurement may take, in seconds (default 300): a model that runs "
+        "longer is stopped and answered with an error, and the agent takes the next request",
+    )
     s.set_defaults(run=run)
 
 
@@ -68,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         max_upload_mb=args.max_upload_mb,
         timing=TimingConfig(clock=args.clock),
+        time_limit_s=args.time_limit_s,
     )
     host, port = str(server.server_address[0]), int(server.server_address[1])
     if args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -77,10 +87,6 @@ def run(args: argparse.Namespace) -> int:
         )
     console.print(f"device agent listening on http://{host}:{port}", highlight=False)
     console.file.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve()
     return 0

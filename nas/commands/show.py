@@ -56,9 +56,8 @@ def run(args: argparse.Namespace) -> int:
     settings = st.settings_of(study)
     console.print(f"[bold]{study.study_name}[/] in {args.storage}")
     if settings is not None:
-        for k, v in vars(settings).items():
-            if v is not None:
-                console.print(f"  {k}: {v}")
+        for line in settings_lines(vars(settings)):
+            console.print(line, highlight=False, markup=False)
     console.print(
         f"  trials: {summary.complete} complete / {summary.budget or '?'} budget, "
         f"{summary.running} running, {summary.failed} failed"
@@ -70,6 +69,24 @@ def run(args: argparse.Namespace) -> int:
     front = pareto_front(st.complete_trials(study), max_latency_ms)
     console.print(front_table(front, f"Pareto front: {len(front)} trials"))
     return 0
+
+
+def settings_lines(settings: dict, indent: str = "  ") -> list[str]:
+    """``key: value`` lines; a nested mapping (``options``) as an indented block of its own."""
+    import json
+
+    lines = []
+    for k, v in settings.items():
+        if v is None:
+            continue
+        if isinstance(v, dict):
+            lines.append(f"{indent}{k}:" + ("" if v else " (none)"))
+            lines += settings_lines(v, indent + "  ")
+        elif isinstance(v, list | tuple):
+            lines.append(f"{indent}{k}: {json.dumps(list(v), default=str)}")
+        else:
+            lines.append(f"{indent}{k}: {v}")
+    return lines
 
 
 def default_every(n: int) -> int:

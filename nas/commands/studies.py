@@ -6,7 +6,7 @@ import argparse
 
 from rich.table import Table
 
-from nas.commands.common import add_storage, console
+from nas.commands.common import add_storage, console, numeric_column
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,27 +29,28 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"no studies in {args.storage}; start one with: nas search --space mobile")
         return 0
     table = Table(title=f"studies in {args.storage}", title_justify="left")
-    for col in (
-        "study",
-        "space",
-        "strategy",
-        "target",
-        "trials",
-        "best acc %",
-        "front",
-        "created",
-    ):
-        table.add_column(col)
-    for r in rows:
+    cells = {
+        "trials": [f"{r.complete}/{r.budget or '?'}" for r in rows],
+        "best\nacc %": [
+            "-" if r.best_accuracy is None else f"{100 * r.best_accuracy:.2f}" for r in rows
+        ],
+        "front": [str(r.front_size) for r in rows],
+    }
+    # the numbers never shrink or get cut at 80 columns; names and paths fold instead
+    table.add_column("study", overflow="fold")
+    for col in ("space", "strategy", "target"):
+        table.add_column(col, overflow="fold")
+    for col, values in cells.items():
+        numeric_column(table, col, values)
+    table.add_column("created", overflow="fold")
+    for i, r in enumerate(rows):
         table.add_row(
             r.name,
             r.space,
             r.strategy,
             r.target,
-            f"{r.complete}/{r.budget or '?'}",
-            "-" if r.best_accuracy is None else f"{100 * r.best_accuracy:.2f}",
-            str(r.front_size),
-            r.created,
+            *(v[i] for v in cells.values()),
+            str(r.created)[:16],  # to the minute
         )
     console.print(table)
     return 0

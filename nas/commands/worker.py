@@ -26,7 +26,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "PostgreSQL (postgresql://user:pass@host/db) for several machines."
         ),
     )
-    p.add_argument("--study", required=True, metavar="NAME", help="the study to work on")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--study", metavar="NAME", help="the study to work on")
+    which.add_argument(
+        "--queue",
+        action="store_true",
+        help="take searches submitted to 'nas serve' from the database's queue, one at a "
+        "time, until stopped (with PostgreSQL, from any machine; see docs/service.md)",
+    )
     add_storage(p)
     p.add_argument(
         "--quiet", action="store_true", help="no progress bar or summary (for local pools)"
@@ -38,6 +45,13 @@ def run(args: argparse.Namespace) -> int:
     from nas.commands.search import _RichReporter, print_summary, progress_display
     from nas.search import Reporter, run_worker
 
+    if args.queue:
+        from nas.service.runner import work_queue
+
+        n = work_queue(args.storage)
+        if not args.quiet:
+            err_console.print(f"this worker ran {n} searches")
+        return 0
     if args.quiet:
         result = run_worker(args.storage, args.study, Reporter())
         return 130 if result.interrupted else 0

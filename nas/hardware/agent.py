@@ -1,4 +1,4 @@
-"""The device agent: an HTTP server that measures ONNX models on the machine it runs on.
+"""The device agent: an HTTP server (FastAPI on uvicorn) that measures ONNX models here.
 
 ``nas device serve`` runs it on the target device; ``--target remote:HOST:PORT`` talks to it
 (:mod:`nas.hardware.remote`). Endpoints:
@@ -16,19 +16,22 @@ external-data references (which would make ONNX Runtime read files on this machi
 standard operator domains (no custom-op libraries). One measurement runs at a time under a lock
 so measurements never disturb each other; health checks answer meanwhile. The server binds
 127.0.0.1 unless told otherwise, and speaks plain HTTP: on another network put it behind TLS.
+
+Each measurement runs in a child process (:class:`Measurer`, kept between requests so ONNX
+Runtime is imported once) under a time limit (``--time-limit-s``): a model that runs for ever
+(an ONNX ``Loop`` of 10^9 iterations) is stopped by killing the child, answered with 504 and
+the reason, and the next request gets a fresh child. Idle keep-alive connections are closed
+after a few seconds.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 import math
+import multiprocessing as mp
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 from nas.errors import OptionError
 from nas.hardware.timing import TimingConfig
@@ -37,6 +40,9 @@ log = logging.getLogger(__name__)
 
 TOKEN_ENV = "NAS_DEVICE_TOKEN"
 DEFAULT_MAX_UPLOAD_MB = 64.0
+DEFAULT_TIME_LIMIT_S = 300.0
+STARTUP_LIMIT_S = 300.0  # a measuring process must be ready within this
+IDLE_SECONDS = 5  # keep-alive connections idle this long are closed
 MAX_INPUT_ELEMENTS = 64 * 2**20  # 256 MB of float32: refuses shapes that would exhaust memory
 ALLOWED_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "com.microsoft"}
 
@@ -89,6 +95,91 @@ def check_onnx(model: bytes) -> None:
         raise RejectedModel(f"ONNX model uses non-standard operator domains: {', '.join(bad)}")
 
 
+class MeasurementTimeout(RuntimeError):
+    """The model ran longer than the agent's time limit; its process was killed."""
+
+
+def _child(conn: Any) -> None:  # the measuring process: one request after another
+    from nas.hardware.ort import measure_onnx
+
+    conn.send(("ready", None))  # imports done: the time limit counts from here
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        model, shape, threads, providers, timing = job
+        try:
+            stats = measure_onnx(model, shape, threads=threads, providers=providers, timing=timing)
+            conn.send(("ok", stats.to_dict()))
+        except Exception as exc:  # ORT raises its own types for models it cannot run
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class Measurer:
+    """A child process that measures, killed and replaced when a measurement overruns.
+
+    Why a process and not a thread: ONNX Runtime's ``run`` cannot be interrupted from
+    Python; only ending the process that runs it frees the machine.
+    """
+
+    def __init__(self, time_limit_s: float) -> None:
+        self.time_limit_s = time_limit_s
+        self.ctx = mp.get_context("spawn")  # no fork of a process with server threads
+        self.proc: Any = None
+        self.conn: Any = None
+
+    def _ensure(self) -> None:
+        if self.proc is None or not self.proc.is_alive():
+            parent, child = self.ctx.Pipe()
+            self.proc = self.ctx.Process(target=_child, args=(child,), daemon=True)
+            self.proc.start()
+            child.close()
+            self.conn = parent
+            # starting a process and importing ONNX Runtime is not the model's time
+            if not parent.poll(STARTUP_LIMIT_S):
+                self.kill()
+                raise RuntimeError(f"the measuring process did not start in {STARTUP_LIMIT_S} s")
+            parent.recv()
+
+    def measure(
+        self,
+        model: bytes,
+        shape: tuple[int, ...],
+        threads: int,
+        providers: list[str],
+        timing: TimingConfig,
+    ) -> dict[str, Any]:
+        """Statistics as a dict.
+
+        Raises:
+            MeasurementTimeout: over the time limit (the child is killed).
+            RuntimeError: ONNX Runtime could not run the model.
+        """
+        self._ensure()
+        self.conn.send((model, shape, threads, providers, timing))
+        if not self.conn.poll(self.time_limit_s):
+            self.kill()
+            raise MeasurementTimeout(
+                f"the measurement took longer than the agent's limit of {self.time_limit_s:g} s "
+                "and was stopped"
+            )
+        try:
+            status, value = self.conn.recv()
+        except EOFError:  # the child died (out of memory, a crash inside ORT)
+            self.kill()
+            raise RuntimeError("the measuring process died") from None
+        if status != "ok":
+            raise RuntimeError(value)
+        return value
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.join(timeout=10)
+            self.proc = None
+
+
 @dataclass
 class AgentState:
     """What every request handler shares."""
@@ -99,99 +190,37 @@ class AgentState:
     timing: TimingConfig
     max_upload_bytes: int
     fingerprint: dict[str, str | int]
+    measurer: Measurer
     lock: threading.Lock = field(default_factory=threading.Lock)
     measurements: int = 0
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "nas-device-agent"
-    state: AgentState  # set on the subclass made by make_server
+@dataclass
+class Agent:
+    """A bound agent: :meth:`serve` runs it until interrupted."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.info("%s %s", self.address_string(), format % args)
+    state: AgentState
+    sock: Any
+    server_address: tuple[str, int]
 
-    def _reply(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def serve(self) -> None:
+        import uvicorn
 
-    def _authorised(self) -> bool:
-        given = self.headers.get("Authorization", "")
-        expected = f"Bearer {self.state.token}"
-        if hmac.compare_digest(given.encode(), expected.encode()):
-            return True
-        self._reply(401, {"error": "missing or wrong token"})
-        return False
+        from nas.hardware.agent_app import create_agent_app
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
-        path = urlparse(self.path).path
-        if path == "/health":
-            self._reply(
-                200,
-                {
-                    "status": "ok",
-                    "busy": self.state.lock.locked(),
-                    "measurements": self.state.measurements,
-                    "max_upload_bytes": self.state.max_upload_bytes,
-                },
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_agent_app(self.state),
+                log_level="warning",
+                timeout_keep_alive=IDLE_SECONDS,
+                limit_concurrency=64,
             )
-        elif path == "/fingerprint":
-            if self._authorised():
-                self._reply(200, {"fingerprint": self.state.fingerprint})
-        else:
-            self._reply(404, {"error": f"no such endpoint {path}"})
-
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
-        url = urlparse(self.path)
-        if url.path != "/measure":
-            self._reply(404, {"error": f"no such endpoint {url.path}"})
-            return
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
-            self.close_connection = True
-            self._reply(411, {"error": "Content-Length required"})
-            return
-        if int(length) > self.state.max_upload_bytes:
-            # Refused before reading; the connection closes so the unread body is dropped.
-            self.close_connection = True
-            self._reply(
-                413,
-                {"error": f"upload of {length} bytes exceeds {self.state.max_upload_bytes}"},
-            )
-            return
-        # Read (bounded by the cap) before answering, so a refused client sees the 401
-        # instead of a connection reset in the middle of its upload.
-        body = self.rfile.read(int(length))
-        if not self._authorised():
-            return
+        )
         try:
-            shape = parse_shape(parse_qs(url.query).get("shape", [""])[0])
-            check_onnx(body)
-        except RejectedModel as exc:
-            self._reply(415, {"error": str(exc)})
-            return
-        except ValueError as exc:
-            self._reply(400, {"error": str(exc)})
-            return
-        self._reply(*self._measure(body, shape))
-
-    def _measure(self, model: bytes, shape: tuple[int, ...]) -> tuple[int, dict[str, Any]]:
-        from nas.hardware.ort import measure_onnx
-
-        st = self.state
-        with st.lock:  # one at a time: concurrent runs would slow each other down
-            try:
-                stats = measure_onnx(
-                    model, shape, threads=st.threads, providers=st.providers, timing=st.timing
-                )
-            except Exception as exc:  # ORT raises its own types for models it cannot run
-                log.warning("measurement failed: %s", exc)
-                return 422, {"error": f"ONNX Runtime could not run the model: {exc}"[:500]}
-            st.measurements += 1
-        return 200, {"stats": stats.to_dict(), "fingerprint": st.fingerprint}
+            server.run(sockets=[self.sock])
+        finally:
+            self.state.measurer.kill()
+            self.sock.close()
 
 
 def make_server(
@@ -203,18 +232,23 @@ def make_server(
     providers: list[str] | None = None,
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
     timing: TimingConfig | None = None,
-) -> ThreadingHTTPServer:
-    """A ready (bound, not yet serving) agent; ``port=0`` picks a free port.
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+) -> Agent:
+    """A ready (bound, not yet serving) agent; ``port=0`` picks a free one.
 
     Raises:
-        OptionError: no token, bad upload cap, port unavailable, or missing onnxruntime.
+        OptionError: no token, bad upload cap or time limit, bad or unavailable port, or
+            missing onnxruntime.
     """
     from nas.hardware.ort import default_threads, ort_fingerprint, resolve_providers
+    from nas.listen import bind
 
     if not token:
         raise OptionError(f"the device agent needs a token: set {TOKEN_ENV} or pass --token")
-    if max_upload_mb <= 0:
-        raise OptionError(f"--max-upload-mb must be > 0, got {max_upload_mb}")
+    if not (0 < max_upload_mb <= 16384):
+        raise OptionError(f"--max-upload-mb must be in (0, 16384], got {max_upload_mb}")
+    if not (0 < time_limit_s <= 86400):
+        raise OptionError(f"--time-limit-s must be in (0, 86400], got {time_limit_s}")
     if threads is not None and threads < 1:
         raise OptionError(f"--threads must be >= 1, got {threads}")
     try:
@@ -224,6 +258,7 @@ def make_server(
         raise OptionError("the device agent needs: pip install onnx onnxruntime") from None
     n = threads or default_threads()
     chosen = resolve_providers(providers)
+    sock = bind(host, port)
     state = AgentState(
         token=token,
         threads=n,
@@ -231,11 +266,7 @@ def make_server(
         timing=timing or TimingConfig(),
         max_upload_bytes=int(max_upload_mb * 2**20),
         fingerprint=ort_fingerprint(n, chosen, (timing or TimingConfig()).clock),
+        measurer=Measurer(time_limit_s),
     )
-    handler = type("AgentHandler", (_Handler,), {"state": state})
-    try:
-        server = ThreadingHTTPServer((host, port), handler)
-    except OSError as exc:
-        raise OptionError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    server.daemon_threads = True
-    return server
+    addr = sock.getsockname()
+    return Agent(state, sock, (str(addr[0]), int(addr[1])))

@@ -120,6 +120,26 @@ def summarize(
     )
 
 
+IMPLAUSIBLE_RATIO = 1.5
+
+
+def implausible(measured: dict, recorded: dict, ratio: float = IMPLAUSIBLE_RATIO) -> str | None:
+    """Why a new measurement of a network disagrees with the one recorded for it, or None.
+
+    Two medians of the same network on the same machine may differ by their spreads; a median
+    more than ``ratio`` times above the recorded p90 (or below the recorded p10 by as much) is
+    not noise but a disturbed measurement (a busy machine, other threads, a throttled CPU).
+    """
+    m, lo, hi = (float(recorded[k]) for k in ("median_ms", "p10_ms", "p90_ms"))
+    now = float(measured["median_ms"])
+    if lo / ratio <= now <= hi * ratio:
+        return None
+    return (
+        f"measured {now:.2f} ms here, {now / m:.1f}x the {m:.2f} ms recorded at export "
+        f"(p10-p90 {lo:.2f}-{hi:.2f}): the machine is probably busy; re-run when it is quiet"
+    )
+
+
 def time_runs(
     run: Callable[[], object],
     cfg: TimingConfig,

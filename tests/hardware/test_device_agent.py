@@ -248,3 +248,96 @@ def test_search_measures_on_the_device(
     measured = [t for t in trials if t.user_attrs[keys.LATENCY_SOURCE] == "measured"]
     assert len(trials) == 3 and agent.measurements() == before + len(measured) >= before + 1
     assert all(t.user_attrs[keys.FINGERPRINT]["target"] == "onnxruntime" for t in trials)
+
+
+def _forever_onnx() -> bytes:
+    """An ONNX Loop of 10^9 iterations: a model that holds ONNX Runtime for hours."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Identity", ["v_in"], ["v_out"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [1]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [1]),
+        ],
+    )
+    graph = helper.make_graph(
+        [
+            helper.make_node(
+                "Constant",
+                [],
+                ["M"],
+                value=helper.make_tensor("m", TensorProto.INT64, [], [10**9]),
+            ),
+            helper.make_node(
+                "Constant", [], ["c"], value=helper.make_tensor("t", TensorProto.BOOL, [], [True])
+            ),
+            helper.make_node("Loop", ["M", "c", "x"], ["y"], body=body),
+        ],
+        "forever",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def test_a_model_that_runs_forever_is_stopped_and_the_next_request_served(
+    small_onnx: bytes,
+) -> None:
+    a = _start("--time-limit-s", "4")
+    try:
+        t0 = time.monotonic()
+        status, body = a.request("POST", "/measure?shape=1", _forever_onnx())
+        took = time.monotonic() - t0
+        assert status == 504 and "limit of 4 s" in body["error"]
+        assert took < 30  # stopped near the limit, not after 10^9 iterations
+        status, body = a.request("POST", "/measure?shape=1x3x8x8", small_onnx)
+        assert status == 200 and body["stats"]["median_ms"] > 0
+        assert a.measurements() == 1
+    finally:
+        a.proc.terminate()
+        a.proc.wait(timeout=30)
+
+
+def test_idle_connection_is_closed() -> None:
+    a = _start()
+    try:
+        with socket.create_connection(("127.0.0.1", a.port), timeout=60) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            t0 = time.monotonic()
+            data = b""
+            while chunk := s.recv(65536):  # the server closes the kept-alive connection
+                data += chunk
+            assert b"200 OK" in data and time.monotonic() - t0 < 30
+    finally:
+        a.proc.terminate()
+        a.proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "--port must be 0-65535, got 70000"),
+        (["--port", "0", "--time-limit-s", "0"], "--time-limit-s must be in (0, 86400], got 0.0"),
+        (["--port", "0", "--max-upload-mb", "-1"], "--max-upload-mb must be in"),
+    ],
+)
+def test_bad_options_one_line_exit_2(args: list[str], message: str) -> None:
+    env = subprocess_env()
+    env["NAS_DEVICE_TOKEN"] = TOKEN
+    r = subprocess.run(nas_cmd("device", "serve", *args), capture_output=True, text=True, env=env)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr

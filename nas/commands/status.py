@@ -1,0 +1,5 @@
+"""``nas status`` (see :mod:`nas.commands.remote`)."""
+
+from nas.commands.remote import add_status as add_parser
+
+__all__ = ["add_parser"]

@@ -1,0 +1,474 @@
+"""The HTTP API of ``nas serve`` (FastAPI; the OpenAPI schema is at ``/openapi.json``).
+
+Every route but ``/healthz`` needs ``Authorization: Bearer TOKEN`` (compared in constant
+time), enforced by one middleware so that a route added later is covered without a thought;
+the same middleware caps request bodies. The request body of a search is
+:class:`nas.options.SearchOptions`, the very declaration ``nas search`` parses its options
+from; the server keeps for itself what concerns its machine (``storage``, ``checkpoint_dir``,
+``workers``) and confines every path in a request (data, space file, table) to its data folder.
+
+The API reads the database only; searches run in worker processes (:mod:`nas.service.runner`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import io
+import json
+import logging
+import secrets
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from nas.errors import NasInputError
+from nas.options import SearchOptions
+from nas.service import metrics
+from nas.service import queue as q
+from nas.storage.db import Store
+
+log = logging.getLogger(__name__)
+
+OPEN_PATHS = frozenset({"/healthz"})
+SERVER_OWNED = ("storage", "checkpoint_dir", "workers")  # never taken from a request
+# an id beyond the database's integer type would be a driver error, not a 404
+SearchId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """What the server was started with."""
+
+    storage: str
+    token: str | None  # None: no authentication (only allowed on 127.0.0.1)
+    data_dir: Path
+    max_body_bytes: int = 1 << 20  # JSON requests
+    max_upload_bytes: int = 256 << 20  # uploaded .npz data sets
+    targets: tuple[str, ...] = ("cpu", "onnxruntime")
+    slots: int = 0  # worker processes of this server (for /healthz)
+
+
+class _Guard:
+    """ASGI middleware: the bearer token on every path but ``/healthz``; body size caps.
+
+    Written as plain ASGI (not ``BaseHTTPMiddleware``) so it also counts the bytes of a body
+    sent without ``Content-Length`` and never buffers a streamed response.
+    """
+
+    def __init__(self, app: ASGIApp, config: ServiceConfig) -> None:
+        self.app, self.config = app, config
+        self.expected = f"Bearer {config.token}".encode() if config.token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        headers = dict(scope["headers"])
+        if self.expected is not None and path not in OPEN_PATHS:
+            given = headers.get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                await _send_json(send, 401, {"detail": "missing or wrong token"})
+                return
+        cap = (
+            self.config.max_upload_bytes if path == "/api/datasets" else self.config.max_body_bytes
+        )
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > cap):
+            await _send_json(send, 413, {"detail": f"request body larger than {cap} bytes"})
+            return
+        seen, too_large, answered = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal seen, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > cap:  # a body without Content-Length, counted as it arrives
+                    too_large = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal answered
+            if too_large:  # whatever the app makes of the cut body, the answer is 413
+                if not answered:
+                    answered = True
+                    await _send_json(
+                        send, 413, {"detail": f"request body larger than {cap} bytes"}
+                    )
+                return
+            answered = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large and not answered:
+            await _send_json(send, 413, {"detail": f"request body larger than {cap} bytes"})
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(data)).encode()),
+    ]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+def confine(data_dir: Path, given: str, what: str) -> Path:
+    """``given`` as a path inside ``data_dir``; it must exist and may not leave the folder.
+
+    Raises:
+        HTTPException: 400 with the reason.
+    """
+    root = data_dir.resolve()
+    p = Path(given)
+    if p.is_absolute() or "\x00" in given:
+        raise HTTPException(400, f"{what} must be a path inside the server's data folder")
+    full = (root / p).resolve()
+    if not full.is_relative_to(root):
+        raise HTTPException(400, f"{what} {given!r} leaves the server's data folder")
+    if not full.exists():
+        raise HTTPException(400, f"{what} {given!r} not found in the server's data folder")
+    return full
+
+
+def _resolve_paths(config: ServiceConfig, opts: dict[str, Any]) -> dict[str, Any]:
+    """The request's options with every path made absolute inside the data folder."""
+    from nas.spaces.loader import builtin_names
+
+    out = dict(opts)
+    space = out.get("space")
+    if space is not None and space not in builtin_names():
+        out["space"] = str(confine(config.data_dir, str(space), "space file"))
+    data = out.get("data")
+    if data is not None and data != "digits":
+        out["data"] = str(confine(config.data_dir, str(data), "data"))
+    kind, sep, rest = str(out.get("evaluator", "")).partition(":")
+    if kind == "table" and sep:
+        out["evaluator"] = f"table:{confine(config.data_dir, rest, 'table')}"
+    target = str(out.get("target", "cpu"))
+    if target not in config.targets and target.partition(":")[0] not in config.targets:
+        raise HTTPException(
+            400, f"target {target!r} is not allowed here; this server allows {config.targets}"
+        )
+    return out
+
+
+def create_app(config: ServiceConfig) -> FastAPI:
+    """The application; ``config.storage`` is opened (and migrated) here."""
+    store = Store(config.storage)
+    started = time.time()
+    app = FastAPI(
+        title="nas",
+        summary="Hardware-aware neural architecture search as a service",
+        version=__import__("nas").__version__,
+    )
+    app.add_middleware(_Guard, config=config)
+    registry = metrics.Metrics(store)
+
+    @app.exception_handler(NasInputError)
+    async def _bad_input(request: Request, exc: NasInputError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    def _get(search_id: int) -> q.Search:
+        search = q.get(store, search_id)
+        if search is None:
+            raise HTTPException(404, f"no search {search_id}")
+        return search
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict[str, Any]:
+        """Liveness; no token needed."""
+        return {"status": "ok", "uptime_s": round(time.time() - started, 1)}
+
+    @app.get("/metrics", tags=["service"], response_class=Response)
+    def prometheus() -> Response:
+        """Prometheus metrics (searches per state, trials, request latency)."""
+        body, content_type = registry.render()
+        return Response(body, media_type=content_type)
+
+    @app.post("/api/searches", status_code=201, tags=["searches"])
+    def submit(options: SearchOptions) -> dict[str, Any]:
+        """Queue a search; the body takes every ``nas search`` option (nas.options)."""
+        from nas.spaces import load_space
+
+        owned = [k for k in SERVER_OWNED if k in options.model_fields_set]
+        if owned:
+            raise HTTPException(400, f"the server decides {', '.join(owned)}; leave it out")
+        given = options.given()  # only what the request set: the rest keeps its defaults
+        resolved = _resolve_paths(config, given)
+        space = load_space(resolved.get("space", options.space))
+        SearchOptions(**resolved)  # the resolved paths still make valid options
+        study = options.study or (f"{space.name}-{options.strategy_name}-{secrets.token_hex(3)}")
+        if q.active_study(store, study) is not None:
+            raise HTTPException(409, f"study {study!r} already has a queued or running search")
+        resolved["study"] = study
+        search = q.submit(store, resolved, study_name=study, budget=options.budget)
+        registry.submitted.inc()
+        return search.to_dict()
+
+    @app.get("/api/searches", tags=["searches"])
+    def list_searches(
+        state: q.State | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> list[dict[str, Any]]:
+        """Searches, newest first, with their state."""
+        return [s.to_dict() for s in q.list_searches(store, state=state, limit=limit)]
+
+    @app.get("/api/searches/{search_id}", tags=["searches"])
+    def one(search_id: SearchId) -> dict[str, Any]:
+        return _get(search_id).to_dict()
+
+    @app.get("/api/searches/{search_id}/progress", tags=["searches"])
+    def progress(search_id: SearchId) -> dict[str, Any]:
+        """Complete / budget, best accuracy, front size, elapsed and an ETA estimate."""
+        return _progress(store, _get(search_id))
+
+    @app.get("/api/searches/{search_id}/events", tags=["searches"])
+    async def events(
+        search_id: SearchId,
+        interval: Annotated[float, Query(ge=0.2, le=60)] = 1.0,
+        max_seconds: Annotated[float, Query(gt=0, le=86400)] = 3600,
+    ) -> StreamingResponse:
+        """Server-sent events: a ``progress`` event on every change, ``end`` when it ends."""
+        _get(search_id)
+
+        async def stream():  # type: ignore[no-untyped-def]
+            last = None
+            deadline = time.monotonic() + max_seconds
+            while True:
+                search = await asyncio.to_thread(_get, search_id)
+                p = await asyncio.to_thread(_progress, store, search)
+                if p != last:
+                    yield f"event: progress\ndata: {json.dumps(p)}\n\n"
+                    last = p
+                if search.state in q.TERMINAL or time.monotonic() > deadline:
+                    yield f"event: end\ndata: {json.dumps({'state': search.state.value})}\n\n"
+                    return
+                await asyncio.sleep(interval)
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    @app.post("/api/searches/{search_id}/cancel", tags=["searches"])
+    def cancel(search_id: SearchId) -> dict[str, Any]:
+        """Cancel: a queued search at once, a running one within seconds (its running trial
+        is failed with reason "cancelled")."""
+        _get(search_id)
+        search = q.request_cancel(store, search_id)
+        assert search is not None
+        return search.to_dict()
+
+    @app.get("/api/searches/{search_id}/front", tags=["results"])
+    def front(search_id: SearchId) -> list[dict[str, Any]]:
+        """The Pareto front, fastest first."""
+        from nas.storage.results import pareto_front
+
+        search = _get(search_id)
+        trials = _complete(store, search)
+        cap = search.options.get("max_latency_ms")
+        return [_trial(t) for t in pareto_front(trials, cap)]
+
+    @app.get("/api/searches/{search_id}/trials", tags=["results"])
+    def trials(search_id: SearchId) -> list[dict[str, Any]]:
+        """Every trial of the search's study, in order, with its state and results."""
+        from nas.storage.fastread import load_trials
+
+        search = _get(search_id)
+        try:
+            return [_trial(t) for t in load_trials(store, search.study_name)]
+        except NasInputError:
+            return []
+
+    @app.get("/api/searches/{search_id}/export", tags=["results"], response_class=Response)
+    def export(
+        search_id: SearchId,
+        pick: Annotated[str, Query(pattern=r"^(knee|fastest|most-accurate|trial:\d{1,9})$")] = (
+            "knee"
+        ),
+    ) -> Response:
+        """A zip of ``nas export``'s artifacts for the picked trial."""
+        from nas.export.study_export import ExportOptions, export_study
+
+        search = _get(search_id)
+        if not _complete(store, search):
+            raise HTTPException(409, "the search has no completed trial yet")
+        chosen: dict[str, Any]
+        if pick.startswith("trial:"):
+            chosen = {"trial": int(pick.partition(":")[2])}
+        else:
+            chosen = {"pick": {"fastest": "latency", "most-accurate": "accuracy"}.get(pick, pick)}
+        with tempfile.TemporaryDirectory(prefix="nas-export-") as tmp:
+            r = export_study(
+                ExportOptions(
+                    study=search.study_name, out=str(Path(tmp) / "x"), storage=store.url, **chosen
+                )
+            )
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+                for f in sorted(r.out.rglob("*")):
+                    if f.is_file():
+                        z.write(f, f.relative_to(r.out).as_posix())
+        name = f"{search.study_name}-trial{r.trial}.zip"
+        return Response(
+            buf.getvalue(),
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @app.get("/api/spaces", tags=["catalogue"])
+    def spaces() -> dict[str, list[str]]:
+        """Built-in spaces, and space files in the data folder."""
+        from nas.spaces.loader import builtin_names
+
+        files = sorted(
+            p.relative_to(config.data_dir).as_posix()
+            for p in config.data_dir.rglob("*.yaml")
+            if p.is_file()
+        )
+        return {"builtin": builtin_names(), "files": files}
+
+    @app.get("/api/strategies", tags=["catalogue"])
+    def strategies() -> list[str]:
+        from nas.strategies import strategy_names
+
+        return strategy_names()
+
+    @app.get("/api/targets", tags=["catalogue"])
+    def targets() -> list[str]:
+        """The targets a request may name on this server."""
+        return list(config.targets)
+
+    @app.get("/api/datasets", tags=["catalogue"])
+    def datasets() -> dict[str, list[str]]:
+        """``digits`` and the ``.npz`` files and tables in the data folder."""
+        root = config.data_dir
+        found = sorted(
+            p.relative_to(root).as_posix()
+            for pattern in ("*.npz", "*.csv")
+            for p in root.rglob(pattern)
+            if p.is_file()
+        )
+        return {"builtin": ["digits"], "files": found}
+
+    @app.post("/api/datasets", status_code=201, tags=["catalogue"])
+    async def upload(file: UploadFile) -> dict[str, Any]:
+        """Upload a ``.npz`` with ``x`` and ``y``; answers the name to pass as ``data``.
+
+        Read with ``allow_pickle=False``; the size is capped (``--max-upload-mb``)."""
+        raw = await file.read(config.max_upload_bytes + 1)
+        if len(raw) > config.max_upload_bytes:
+            raise HTTPException(413, f"upload larger than {config.max_upload_bytes} bytes")
+        info = _check_npz(raw)
+        digest = hashlib.sha256(raw).hexdigest()[:16]
+        rel = f"uploads/{digest}.npz"
+        dest = config.data_dir / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not dest.exists():
+            tmp = dest.with_suffix(".part")
+            tmp.write_bytes(raw)
+            tmp.replace(dest)
+        return {"data": rel, **info}
+
+    registry.instrument(app)
+    return app
+
+
+def _check_npz(raw: bytes) -> dict[str, Any]:
+    import numpy as np
+
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+            if "x" not in z.files or "y" not in z.files:
+                raise HTTPException(400, "the .npz needs arrays x and y")
+            x, y = z["x"], z["y"]
+    except HTTPException:
+        raise
+    except Exception as exc:  # zipfile, numpy's format errors, pickled object arrays
+        raise HTTPException(
+            400, f"not a readable .npz without pickles ({type(exc).__name__})"
+        ) from None
+    if len(x) != len(y) or len(x) == 0:
+        raise HTTPException(
+            400, f"x and y must have the same, non-zero length ({len(x)}, {len(y)})"
+        )
+    return {"samples": int(len(x)), "x_shape": list(x.shape)}
+
+
+def _complete(store: Store, search: q.Search) -> list[Any]:
+    from optuna.trial import TrialState
+
+    from nas.storage.fastread import load_trials
+
+    try:
+        trials = load_trials(store, search.study_name, params=False)
+    except NasInputError:  # the study is made when the search starts
+        return []
+    return [t for t in trials if t.state == TrialState.COMPLETE]
+
+
+def _progress(store: Store, search: q.Search) -> dict[str, Any]:
+    from nas.storage.results import best_accuracy, pareto_front
+
+    trials = _complete(store, search)
+    cap = search.options.get("max_latency_ms")
+    done = len(trials)
+    end = search.finished_at or time.time()
+    elapsed = (end - search.started_at) if search.started_at else 0.0
+    eta = None
+    if search.state == q.State.RUNNING and done:
+        # rate of this run's trials (those completed since the search started)
+        recent = [
+            t
+            for t in trials
+            if t.datetime_complete
+            and search.started_at
+            and t.datetime_complete.timestamp() >= search.started_at
+        ]
+        if recent and elapsed > 0:
+            eta = round(elapsed / len(recent) * max(0, search.budget - done), 1)
+    best = best_accuracy(trials, cap)
+    return {
+        "id": search.id,
+        "state": search.state.value,
+        "complete": done,
+        "budget": search.budget,
+        "best_accuracy": best,
+        "front_size": len(pareto_front(trials, cap)),
+        "elapsed_s": round(elapsed, 1),
+        "eta_s": eta,
+        "error": search.error,
+    }
+
+
+def _trial(t: Any) -> dict[str, Any]:
+    from nas.storage import keys
+
+    ua = t.user_attrs
+    return {
+        "number": t.number,
+        "state": t.state.name.lower(),
+        "accuracy": ua.get(keys.ACCURACY),
+        "latency_ms": ua.get(keys.LATENCY_MS),
+        "params_m": ua.get(keys.PARAMS_M),
+        "arch": ua.get(keys.ARCH_STR),
+        "fail_reason": ua.get(keys.FAIL_REASON),
+    }

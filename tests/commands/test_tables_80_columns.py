@@ -1,0 +1,156 @@
+"""The CLI's tables where people read them: an 80-column terminal (a real pty) and a log file.
+
+Trial, accuracy and latency always print in full; long architectures move under the table;
+``options`` prints as a block; a noisy latency is marked.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import re
+import sqlite3
+import struct
+import subprocess
+import termios
+from pathlib import Path
+
+import optuna
+import pytest
+
+from nas.storage import keys
+from tests.conftest import nas_cmd, subprocess_env
+from tests.dashboard.synthetic import make_study
+
+STUDY = "a-study-with-a-rather-long-name"
+
+
+def _in_pty(args: list[str], columns: int = 80) -> str:
+    """What ``nas ARGS`` prints in a terminal of ``columns`` columns."""
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in subprocess_env().items() if k not in ("COLUMNS", "LINES")}
+    env["TERM"] = "xterm"
+    proc = subprocess.Popen(nas_cmd(*args), stdout=child, stderr=child, env=env)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main)
+    assert proc.wait(timeout=120) == 0, b"".join(chunks).decode(errors="replace")
+    text = b"".join(chunks).decode()
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r\n", "\n")
+
+
+def _to_file(args: list[str], path: Path) -> str:
+    env = {k: v for k, v in subprocess_env().items() if k != "COLUMNS"}
+    with path.open("w") as f:
+        done = subprocess.run(nas_cmd(*args), stdout=f, stderr=subprocess.PIPE, env=env)
+    assert done.returncode == 0, done.stderr
+    return path.read_text()
+
+
+@pytest.fixture
+def study(storage_url: str) -> str:
+    make_study(storage_url, STUDY, 12, space="mobile")
+    db = sqlite3.connect(storage_url.removeprefix("sqlite:///"))
+    rows = db.execute(
+        "select trial_id, value_json from trial_user_attributes where key = ?", (keys.LATENCY,)
+    ).fetchall()
+    for tid, value in rows:  # every trial noisy: whichever is on the front carries the mark
+        d = {**json.loads(value), "noisy": True}
+        db.execute(
+            "update trial_user_attributes set value_json = ? where trial_id = ? and key = ?",
+            (json.dumps(d), tid, keys.LATENCY),
+        )
+    db.commit()
+    db.close()
+    return storage_url
+
+
+def _front(url: str) -> list[optuna.trial.FrozenTrial]:
+    from nas.storage.results import pareto_front
+
+    s = optuna.load_study(study_name=STUDY, storage=url)
+    return pareto_front([t for t in s.trials if t.state.is_finished()], None)
+
+
+def _check_show(out: str, url: str, width: int) -> None:
+    front = _front(url)
+    assert "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= width
+    for t in front:
+        acc = f"{100 * t.user_attrs[keys.ACCURACY]:.2f}"
+        lat = f"{t.user_attrs[keys.LATENCY_MS]:.2f}~"  # noisy, and marked
+        assert re.search(rf"│ +{t.number} │ +{acc} │ +{re.escape(lat)} │", out), (t.number, out)
+        # the whole architecture is there, on the row or folded on lines under the table
+        arch = " ".join(t.user_attrs[keys.ARCH_STR].split())
+        assert arch in " ".join(out.split()) or re.search(rf"│ {re.escape(arch)} +│", out)
+    assert "~ noisy:" in out
+    assert "options:\n    space: mobile" in out and "{" not in out
+
+
+def test_show_at_80_columns_in_a_terminal(study: str) -> None:
+    _check_show(_in_pty(["show", STUDY, "--storage", study]), study, 80)
+
+
+def test_show_redirected_to_a_file(study: str, tmp_path: Path) -> None:
+    out = _to_file(["show", STUDY, "--storage", study], tmp_path / "show.log")
+    _check_show(out, study, 120)  # a log file is laid out at 120 columns, not 80
+
+
+def test_studies_and_history_at_80_columns(study: str, tmp_path: Path) -> None:
+    make_study(study, "other", 3, space="mobile")
+    for out in (
+        _in_pty(["studies", "--storage", study]),
+        _to_file(["studies", "--storage", study], tmp_path / "studies.log"),
+    ):
+        assert "…" not in out
+        assert re.search(r"│ +12/12 │ +\d+\.\d\d │ +\d+ │", out), out
+        names = "".join(ln.split("│")[1].strip() for ln in out.splitlines() if ln[:1] == "│")
+        assert STUDY in names  # a long name folds, it is not cut
+    out = _in_pty(["show", STUDY, "--history", "--storage", study])
+    assert "…" not in out and re.search(r"│ +12 │ +\d+ │ +0 │ +\d+\.\d\d │", out), out
+
+
+def test_front_table_keeps_the_numbers_of_a_darts_study_at_200_columns() -> None:
+    from rich.console import Console
+
+    from nas.commands.common import front_table
+
+    t = optuna.trial.create_trial(
+        params={},
+        distributions={},
+        values=[0.9, 3.0],
+        user_attrs={
+            keys.ACCURACY: 0.9,
+            keys.LATENCY_MS: 3.0,
+            keys.LATENCY: {"median_ms": 3.0, "p90_ms": 3.5, "noisy": False},
+            keys.ARCH_STR: " ".join(f"normal{i}:sep_conv_3x3~{i % 2}" for i in range(40)),
+        },
+    )
+    for width in (80, 200):
+        c = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+        c.print(front_table([t], "front", width=width))
+        out = c.export_text()
+        assert re.search(r"│ +-1 │ +90\.00 │ +3\.00 │ +3\.50 │", out) and "…" not in out
+        assert "~ noisy" not in out
+
+
+def test_a_measurement_far_from_the_recorded_one_is_flagged() -> None:
+    from nas.hardware.timing import implausible
+
+    recorded = {"median_ms": 12.7, "p10_ms": 12.1, "p90_ms": 13.9}
+    assert implausible({"median_ms": 13.5}, recorded) is None  # within the spread
+    assert implausible({"median_ms": 18.0}, recorded) is None  # slower, but not implausibly
+    why = implausible({"median_ms": 117.0}, recorded)  # the case from issue 14
+    assert why is not None and "9.2x the 12.70 ms recorded at export" in why
+    assert implausible({"median_ms": 4.0}, recorded) is not None

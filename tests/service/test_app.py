@@ -1,0 +1,141 @@
+"""The API in process (no workers): auth on every route, caps, confined paths, bad input."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from starlette.routing import Route
+
+from nas.errors import OptionError
+from nas.service.app import OPEN_PATHS, ServiceConfig, create_app
+from nas.service.server import check_token
+from tests.service.helpers import TOKEN
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> ServiceConfig:
+    data = tmp_path / "data"
+    data.mkdir()
+    (tmp_path / "secret.csv").write_text("arch,accuracy\n")
+    return ServiceConfig(
+        storage=f"sqlite:///{tmp_path / 'studies.db'}",
+        token=TOKEN,
+        data_dir=data,
+        max_body_bytes=4096,
+        max_upload_bytes=64 * 1024,
+    )
+
+
+@pytest.fixture
+def client(config: ServiceConfig) -> TestClient:
+    return TestClient(create_app(config), raise_server_exceptions=False)
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def test_every_route_but_healthz_needs_the_token(client: TestClient) -> None:
+    routes = [r for r in client.app.routes if isinstance(r, (APIRoute, Route))]
+    assert len(routes) >= 15  # the API, /docs, /openapi.json...
+    checked = 0
+    for route in routes:
+        for method in route.methods or ():
+            if method == "HEAD":
+                continue
+            url = _concrete(route.path)
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+                r = client.request(method, url, headers=headers)
+                if route.path in OPEN_PATHS:
+                    assert r.status_code == 200, (method, url)
+                else:
+                    assert r.status_code == 401, (method, url, headers, r.status_code)
+            checked += 1
+    assert checked >= 15
+    assert client.get("/no/such/route").status_code == 401  # unknown paths too
+    assert client.get("/api/searches", headers=AUTH).status_code == 200
+
+
+def test_token_rules() -> None:
+    with pytest.raises(OptionError, match="needs a token"):
+        check_token(None, no_auth=False, host="127.0.0.1")
+    with pytest.raises(OptionError, match="only allowed on 127.0.0.1"):
+        check_token(None, no_auth=True, host="0.0.0.0")
+    with pytest.raises(OptionError, match="at least 16"):
+        check_token("short", no_auth=False, host="127.0.0.1")
+    check_token(None, no_auth=True, host="127.0.0.1")
+
+
+def test_request_size_is_capped(client: TestClient) -> None:
+    r = client.post("/api/searches", headers=AUTH, content=b"{" + b" " * 8000 + b"}")
+    assert r.status_code == 413
+
+    def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(10):
+            yield b" " * 1000
+
+    r = client.post(
+        "/api/searches", headers={**AUTH, "Content-Type": "application/json"}, content=chunks()
+    )
+    assert r.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            {"space": "nb201", "evaluator": "table:../secret.csv"},
+            "leaves the server's data folder",
+        ),
+        ({"space": "nb201", "evaluator": "table:/etc/passwd"}, "inside the server's data folder"),
+        ({"data": "../secret.csv"}, "leaves the server's data folder"),
+        ({"space": "/etc/hosts.yaml"}, "inside the server's data folder"),
+        ({"storage": "sqlite:////tmp/other.db"}, "the server decides storage"),
+        ({"workers": 4}, "the server decides workers"),
+        ({"target": "remote:10.0.0.1:9000"}, "not allowed here"),
+        ({"budget": 0}, "budget"),
+        ({"strategy": "nope"}, "nope"),
+        ({"space": "no-such-space"}, "no-such-space"),
+    ],
+)
+def test_bad_submissions_are_refused_with_a_reason(client: TestClient, options, message) -> None:
+    r = client.post("/api/searches", headers=AUTH, json=options)
+    assert r.status_code in (400, 422), r.text
+    assert message in r.text
+    assert client.get("/api/searches", headers=AUTH).json() == []  # nothing was queued
+
+
+def test_upload_reads_npz_without_pickles(client: TestClient, config: ServiceConfig) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, x=np.zeros((4, 1, 8, 8), np.float32), y=np.arange(4))
+    r = client.post("/api/datasets", headers=AUTH, files={"file": ("d.npz", buf.getvalue())})
+    assert r.status_code == 201, r.text
+    name = r.json()["data"]
+    assert (config.data_dir / name).exists() and r.json()["samples"] == 4
+    assert name in client.get("/api/datasets", headers=AUTH).json()["files"]
+    pickled = io.BytesIO()
+    np.savez(pickled, x=np.array([{"a": 1}], dtype=object), y=np.arange(1))
+    r = client.post("/api/datasets", headers=AUTH, files={"file": ("p.npz", pickled.getvalue())})
+    assert r.status_code == 400 and "without pickles" in r.text
+    big = b"\0" * (65 * 1024)
+    r = client.post("/api/datasets", headers=AUTH, files={"file": ("b.npz", big)})
+    assert r.status_code == 413
+
+
+def test_unknown_search_is_404_and_catalogue_answers(client: TestClient) -> None:
+    for path in ("/api/searches/7", "/api/searches/7/progress", "/api/searches/7/front"):
+        assert client.get(path, headers=AUTH).status_code == 404
+    assert client.post("/api/searches/7/cancel", headers=AUTH).status_code == 404
+    assert "nb201" in client.get("/api/spaces", headers=AUTH).json()["builtin"]
+    assert "random" in client.get("/api/strategies", headers=AUTH).json()
+    assert client.get("/api/targets", headers=AUTH).json() == ["cpu", "onnxruntime"]
+    m = client.get("/metrics", headers=AUTH)
+    assert m.status_code == 200 and 'nas_searches{state="queued"} 0.0' in m.text
