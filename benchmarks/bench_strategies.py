@@ -42,7 +42,8 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.evaluators.table import TableEvaluator, TableSpec
 from nas.loop import optimize_until_budget
 from nas.objective import TrialObjective
-from nas.search import Reporter, SearchOptions, run_search
+from nas.reporting import SilentReporter
+from nas.search import SearchOptions, run_search
 from nas.spaces import load_space
 from nas.storage import keys
 from nas.storage.anytime import history, hypervolume_2d
@@ -114,7 +115,7 @@ def run_in_memory(
     study.sampler = create_sampler(strategy, ctx)
     objective = TrialObjective(space, evaluator, settings, study)
     t0 = time.perf_counter()
-    optimize_until_budget(study, objective, budget, Reporter())
+    optimize_until_budget(study, objective, budget, SilentReporter())
     seconds = time.perf_counter() - t0
     trials = sorted(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: t.number)
     return Run(strategy, seed, trials, seconds)

@@ -1,7 +1,8 @@
 """Architecture views as data: read the structure of a network from its flat arch dict.
 
-An architecture is a flat dict of choice label to value (STYLE.md, "one currency"), and the
-labels say where each choice sits, so the picture needs no torch and no space file:
+An architecture is a flat dict of choice label to value (docs/CONTRIBUTING.md, "one
+currency"), and the labels say where each choice sits, so the picture needs no torch and no
+space file:
 
 * chain spaces (``stage{i}.depth``, ``stage{i}.layer{j}.{key}``): per stage the active layers
   and their per-layer choices (kernel, expansion, ...);

@@ -6,7 +6,7 @@ live in :mod:`dashboard.app`, the per-study caches in :mod:`dashboard.views`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from dash import dcc, html
@@ -19,8 +19,15 @@ from nas.errors import NasInputError
 from nas.storage import keys
 from nas.storage.summaries import StudySummary
 
-if TYPE_CHECKING:
-    from dashboard.views import StudyView
+
+class PageView(Protocol):
+    """What :func:`study_page` reads of a study (dashboard.views.StudyView is one)."""
+
+    sig: str
+
+    def figure(self, gid: str) -> Any: ...
+    def header(self) -> html.Div: ...
+
 
 GRAPH_CONFIG: Any = {"displaylogo": False}
 CARD = {
@@ -157,7 +164,7 @@ def lut_graphs(reader: Reader, d: StudyData) -> list[dcc.Graph]:
     ]
 
 
-def study_page(view: StudyView, name: str, refresh_ms: int) -> html.Div:
+def study_page(view: PageView, name: str, refresh_ms: int) -> html.Div:
     """The whole study page, charts included, so the browser draws it from the layout it
     fetches first instead of after a chain of callbacks."""
 

@@ -1,8 +1,8 @@
 """nas: hardware-aware neural architecture search.
 
-The pieces (see ``STYLE.md``): ``nas.spaces`` says what can be chosen, ``nas.strategies`` which
-sample to try, ``nas.supernet`` scores samples with inherited weights, ``nas.hardware`` measures
-latency, ``nas.storage`` keeps everything in an Optuna database.
+The pieces (see docs/CONTRIBUTING.md): ``nas.spaces`` says what can be chosen,
+``nas.strategies`` which sample to try, ``nas.supernet`` scores samples with inherited weights,
+``nas.hardware`` measures latency, ``nas.storage`` keeps everything in an Optuna database.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__version__ = "0.1.0"
+from nas.version import __version__
+
+__all__ = ["__version__", "load"]
 
 
 def load(directory: str | os.PathLike[str]) -> torch.nn.Module:

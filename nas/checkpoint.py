@@ -131,15 +131,24 @@ def obtain_supernet(
         try:
             train_supernet(net, data, cfg, on_step=on_step)
             log.info("trained supernet %s in %.1f s", key[:16], time.perf_counter() - t0)
-            path = directory / f"{space.name}-{key[:16]}.safetensors"
-            _save_atomic(net, path)
-            records.put(store, key, path, {"space": space.name, "data": data.name, **asdict(cfg)})
+            meta = {"space": space.name, "data": data.name, **asdict(cfg)}
+            save_checkpoint(store, key, net, directory, space.name, meta)
         finally:
             stop.set()
             keeper.join()
     finally:
         release_lock(store, lock, owner)
     return net.eval(), "trained"
+
+
+def save_checkpoint(
+    store: Store, key: str, net: Supernet, directory: Path, name: str, meta: dict
+) -> Path:
+    """Write ``net``'s weights atomically and record them under ``key`` (replacing any)."""
+    path = directory / f"{name}-{key[:16]}.safetensors"
+    _save_atomic(net, path)
+    records.put(store, key, path, meta)
+    return path
 
 
 def load_supernet(
@@ -151,9 +160,16 @@ def load_supernet(
         StorageError: no checkpoint is recorded for this key, or its file is missing or no
             longer matches its recorded checksum.
     """
+    return load_checkpoint(store, checkpoint_key(space, data, cfg), space, data.num_classes)
+
+
+def load_checkpoint(
+    store: Store, key: str, space: Space, num_classes: int
+) -> tuple[Supernet, Path]:
+    """The supernet recorded under ``key`` (a trained one, or a DARTS study's); see
+    :func:`load_supernet` for what is raised."""
     from nas.errors import StorageError
 
-    key = checkpoint_key(space, data, cfg)
     record = records.get(store, key)
     if record is None:
         raise StorageError(
@@ -167,6 +183,6 @@ def load_supernet(
         raise StorageError(
             f"supernet checkpoint {path} does not match its recorded checksum; rerun 'nas search'"
         )
-    net = create_supernet(space, data.num_classes)
+    net = create_supernet(space, num_classes)
     _load(net, path)
     return net.eval(), path

@@ -12,10 +12,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from nas import __version__
-from nas.errors import NasInputError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from nas.errors import EXIT_INTERRUPTED, EXIT_USAGE, NasInputError
+from nas.version import __version__
 
 # sub-command modules, in the order ``nas --help`` lists them
 COMMANDS = (

@@ -6,6 +6,9 @@ with status 2. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+# exit statuses of the command line: done, failed, bad input, interrupted
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
 
 class NasInputError(Exception):
     """Bad input from the user (file, option, data, storage); the message says what to do."""

@@ -23,14 +23,12 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.evaluators.base import CandidateError
-from nas.objective import TrialObjective
+from nas.objective import TrialObjective, report_trial
 from nas.storage import keys
-from nas.storage import studies as st
 from nas.storage.coordination import fail_stale
-from nas.storage.results import best_accuracy, pareto_front
 
 if TYPE_CHECKING:
-    from nas.search import Reporter
+    from nas.reporting import Reporter
 
 log = logging.getLogger(__name__)
 MAX_CONSECUTIVE_FAILURES = 5
@@ -69,12 +67,7 @@ def optimize_until_budget(
         elif trial.state == TrialState.PRUNED and keys.DUPLICATE_OF in trial.user_attrs:
             repeats += 1
         objective.remember(trial)
-        # O(n) per trial; measured negligible next to the storage writes of a trial
-        # (benchmarks/results/strategies.md), so the progress stays exact with several workers.
-        complete = st.complete_trials(study)
-        front = pareto_front(complete, max_latency_ms)
-        best = best_accuracy(complete, max_latency_ms)
-        reporter.trial_done(len(complete), budget, trial, best, len(front))
+        report_trial(study, trial, budget, reporter, max_latency_ms)
 
     while True:
         fail_stale(study)

@@ -19,7 +19,7 @@ import optuna
 from nas.storage import studies as st
 
 if TYPE_CHECKING:
-    from nas.search import Reporter
+    from nas.reporting import Reporter
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,12 @@
 """``nas search``: one supernet, a budget of candidates, everything in an Optuna study.
 
 The flow: validate every input (space, data, options, storage) before writing anything; open
-or resume the study; build the evaluator (train the supernet or load its checkpoint); then let
-the strategy's sampler propose architectures until the study holds ``budget`` complete trials.
+or resume the study; then hand it to the strategy's *driver* until the study holds ``budget``
+complete trials. The sampler driver (:func:`_drive_sampler`, :mod:`nas.loop`) builds the
+evaluator (trains the supernet or loads its checkpoint) and lets an Optuna sampler propose
+architectures; the gradient driver (DARTS, :func:`nas.strategies.darts.run_darts`) trains a cell
+supernet by gradient descent and records the derived cell after every epoch. Both record a
+trial's evaluation with the same helpers (:mod:`nas.objective`).
 
 With ``workers > 1`` the search creates the study and then starts that many local
 ``nas worker`` processes (:mod:`nas.pool`); :func:`run_worker` is what each of them runs, and
@@ -17,44 +21,34 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import FrozenTrial
 
-import nas
 from nas.errors import NasInputError, OptionError, StorageError
 from nas.loop import optimize_until_budget
 from nas.objective import TrialObjective, constraints
-from nas.options import SearchOptions
+from nas.options import GRADIENT, SearchOptions
+from nas.reporting import Reporter, SilentReporter
 from nas.spaces import load_space
 from nas.storage import Store, keys
 from nas.storage import studies as st
 from nas.storage.results import pareto_front
 from nas.storage.studies import StudySettings
-from nas.strategies import StrategyContext, create_sampler, darts
+from nas.strategies import StrategyContext, create_sampler, darts, get_strategy
+from nas.version import __version__
 
 if TYPE_CHECKING:
     from nas.data import Dataset
-    from nas.evaluators.factory import EvaluatorPlan
+    from nas.evaluators.factory import EvaluatorOptions, EvaluatorPlan
     from nas.hardware import Target
     from nas.spaces import Space
 
 log = logging.getLogger(__name__)
-
-
-class Reporter:
-    """Progress hooks; the CLI renders them, the library ignores them by default."""
-
-    def message(self, text: str) -> None: ...
-    def training_step(self, step: int, total: int, loss: float) -> None: ...
-    def search_started(self, study: str, done: int, budget: int) -> None: ...
-    def trial_done(
-        self, done: int, budget: int, trial: FrozenTrial, best: float | None, front: int
-    ) -> None: ...
-    def progress(self, done: int, budget: int) -> None: ...
 
 
 @dataclass
@@ -105,14 +99,16 @@ def run_search(
         NasInputError: bad space, data, option or storage; nothing was written.
     """
     from nas.data import fit_to_space, load_data
-    from nas.evaluators.factory import check_evaluator
+    from nas.evaluators.factory import EvaluatorOptions, check_evaluator
 
-    rep = reporter or Reporter()
+    rep = reporter or SilentReporter()
     t_start = time.perf_counter()
     # ---- validate everything before touching the storage -----------------------------------
     space = load_space(opts.space)
-    plan = check_evaluator(opts, space)
-    if opts.strategy_name != darts.NAME:  # DARTS's budget counts epochs
+    eopts = EvaluatorOptions(**{f.name: getattr(opts, f.name) for f in fields(EvaluatorOptions)})
+    plan = check_evaluator(eopts, space)
+    gradient = get_strategy(opts.strategy_name).driver == GRADIENT  # DARTS
+    if not gradient:  # DARTS's budget counts epochs
         from nas.strategies.no_repeat import countable_size
 
         size = countable_size(space)
@@ -121,7 +117,7 @@ def run_search(
                 f"--budget {opts.budget} is more than the {size} distinct architectures of "
                 f"space {space.name!r}; the budget counts distinct architectures"
             )
-    if opts.strategy_name == darts.NAME:  # its other options were checked by SearchOptions
+    if gradient:  # its other options were checked by SearchOptions
         darts.check_space(space)
     data, target = None, None
     if plan.needs_data:  # a table evaluator needs neither data nor a target (nor torch)
@@ -149,7 +145,7 @@ def run_search(
         latency_weight=opts.latency_weight,
         max_latency_ms=opts.max_latency_ms,
         seed=opts.seed,
-        nas_version=nas.__version__,
+        nas_version=__version__,
         options=stored,
     )
     store = Store(opts.storage)
@@ -159,7 +155,7 @@ def run_search(
     else:
         base = f"{space.name}-{settings.strategy}-{date.today():%Y%m%d}"
         name = default_study_name(store, base, settings)
-    if settings.strategy == darts.NAME:
+    if gradient:
         darts.check_resume(store, name, opts.budget)
     # ---- study ---------------------------------------------------------------------------
     study = st.create_or_resume(store, name, settings, opts.budget)
@@ -167,10 +163,11 @@ def run_search(
     seconds: dict[str, float] = {"supernet": 0.0, "evaluation": 0.0, "latency": 0.0}
     result = SearchResult(name, opts.storage, opts.budget, done, [], settings, "", seconds)
     try:
-        if done < opts.budget and settings.strategy == darts.NAME:
+        if done < opts.budget and gradient:
             assert data is not None and target is not None
             rep.message(f"data: {data.summary()}")
-            seconds.update(darts.run_darts(opts, space, data, target, store, study, settings, rep))
+            run = _darts_run(opts)
+            seconds.update(darts.run_darts(run, space, data, target, store, study, settings, rep))
             result.supernet = "darts"
         elif done < opts.budget and opts.workers > 1:
             from nas.pool import run_local_workers
@@ -180,7 +177,9 @@ def run_search(
                 opts.storage, name, opts.workers, study, opts.budget, rep
             )
         elif done < opts.budget:
-            _work(opts, space, plan, data, target, store, study, result, rep, seed_salt)
+            _drive_sampler(
+                opts, eopts, space, plan, data, target, store, study, result, rep, seed_salt
+            )
     except KeyboardInterrupt:
         result.interrupted = True
         log.warning("interrupted; the running trial is marked failed (fail_reason=interrupted)")
@@ -191,8 +190,28 @@ def run_search(
     return result
 
 
-def _work(
+def _darts_run(opts: SearchOptions) -> darts.DartsRun:
+    """The gradient driver's own config, from the search options."""
+    from nas.checkpoint import default_directory
+    from nas.supernet.darts_search import DartsConfig
+
+    ckpt = Path(opts.checkpoint_dir) if opts.checkpoint_dir else None
+    cfg = DartsConfig(
+        epochs=opts.budget,
+        batch_size=min(opts.batch_size, 64),
+        arch_lr=opts.darts_arch_lr,
+        order=opts.darts_order,
+        latency_weight=opts.darts_latency_weight,
+        seed=opts.seed,
+    )
+    return darts.DartsRun(
+        cfg, opts.calib_batches, opts.seed, ckpt or default_directory(opts.storage)
+    )
+
+
+def _drive_sampler(
     opts: SearchOptions,
+    eopts: EvaluatorOptions,
     space: Space,
     plan: EvaluatorPlan,
     data: Dataset | None,
@@ -208,7 +227,7 @@ def _work(
 
     if data is not None:
         rep.message(f"data: {data.summary()}")
-    evaluator, info = build_evaluator(opts, space, data, target, store, rep, plan)
+    evaluator, info = build_evaluator(eopts, space, data, target, store, rep, plan)
     result.seconds["supernet"] = info.get("seconds", 0.0)
     result.supernet = info.get("supernet", "")
     n_trials_before = len(study.get_trials(deepcopy=False))

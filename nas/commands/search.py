@@ -18,9 +18,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from nas.cli import EXIT_INTERRUPTED
 from nas.commands.common import console, err_console, front_table
-from nas.search import Reporter
+from nas.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
     from nas.search import SearchResult
@@ -45,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-class _RichReporter(Reporter):
+class _RichReporter:
     """Progress bars for supernet training and the search.
 
     The live display starts with the first bar, so a run that stops on bad input before any

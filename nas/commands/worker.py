@@ -43,7 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nas.commands.search import _RichReporter, print_summary, progress_display
-    from nas.search import Reporter, run_worker
+    from nas.reporting import SilentReporter
+    from nas.search import run_worker
 
     if args.queue:
         from nas.service.runner import work_queue
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             err_console.print(f"this worker ran {n} searches")
         return 0
     if args.quiet:
-        result = run_worker(args.storage, args.study, Reporter())
+        result = run_worker(args.storage, args.study, SilentReporter())
         return 130 if result.interrupted else 0
     with progress_display() as progress:
         result = run_worker(args.storage, args.study, _RichReporter(progress))

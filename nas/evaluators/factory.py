@@ -20,9 +20,26 @@ from nas.storage import Store
 if TYPE_CHECKING:
     from nas.data import Dataset
     from nas.hardware import Target  # imports torch: a table search must not
-    from nas.search import Reporter, SearchOptions
+    from nas.reporting import Reporter
 
 EVALUATORS = ("supernet", "table", "synthetic")
+
+
+@dataclass(frozen=True)
+class EvaluatorOptions:
+    """The options an evaluator is built from (the search fills them from its own)."""
+
+    evaluator: str = "supernet"  # supernet | table:PATH.csv | synthetic[:SECONDS]
+    accuracy_column: str | None = None
+    latency_column: str | None = None
+    data: str | None = None
+    storage: str = "sqlite:///studies.db"
+    checkpoint_dir: str | None = None
+    supernet_epochs: int = 20
+    batch_size: int = 128
+    calib_batches: int = 4
+    seed: int = 0
+    latency: str = "measured"  # nas.evaluators.base.LATENCY_MODES
 
 
 @dataclass(frozen=True)
@@ -44,7 +61,7 @@ class EvaluatorPlan:
     prebuilt: Evaluator | None = None
 
 
-def check_evaluator(opts: SearchOptions, space: Space) -> EvaluatorPlan:
+def check_evaluator(opts: EvaluatorOptions, space: Space) -> EvaluatorPlan:
     """Validate ``--evaluator`` and its options before anything is written.
 
     Raises:
@@ -97,7 +114,7 @@ def check_evaluator(opts: SearchOptions, space: Space) -> EvaluatorPlan:
 
 
 def build_evaluator(
-    opts: SearchOptions,
+    opts: EvaluatorOptions,
     space: Space,
     data: Dataset | None,
     target: Target | None,

@@ -15,12 +15,12 @@ from typing import Any
 
 from torch import nn
 
-import nas
 from nas.errors import NasInputError
 from nas.export import files
 from nas.export.files import ExportError
 from nas.spaces import Space
 from nas.spaces.base import Arch
+from nas.version import __version__
 
 
 def space_definition(space: Space) -> dict[str, Any]:
@@ -55,7 +55,7 @@ class ExportSpec:
         return {
             "format": files.FORMAT,
             "format_version": files.FORMAT_VERSION,
-            "nas_version": nas.__version__,
+            "nas_version": __version__,
             "space": {
                 "name": s.name,
                 "version": s.version,

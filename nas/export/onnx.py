@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import io
 import warnings
-from pathlib import Path
 
 from torch import nn
 
-from nas.export.files import write_bytes
 from nas.hardware.onnx_export import INPUT_NAME, to_onnx_bytes
 
 INPUT, OUTPUT = INPUT_NAME, "logits"
@@ -37,10 +35,6 @@ def onnx_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> bytes:
     )
     onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
     return data
-
-
-def write_onnx(module: nn.Module, input_shape: tuple[int, ...], path: Path) -> None:
-    write_bytes(path, onnx_bytes(module, input_shape))
 
 
 def torchscript_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> bytes:
@@ -94,7 +88,3 @@ def _trace_and_save(module: nn.Module, input_shape: tuple[int, ...]) -> bytes:
         if fresh:
             state._python_cu, rec.concrete_type_store = saved  # type: ignore[union-attr]
     return buf.getvalue()
-
-
-def write_torchscript(module: nn.Module, input_shape: tuple[int, ...], path: Path) -> None:
-    write_bytes(path, torchscript_bytes(module, input_shape))

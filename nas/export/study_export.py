@@ -69,7 +69,7 @@ def export_study(opts: ExportOptions) -> ExportResult:
     """
     import torch
 
-    from nas.checkpoint import load_supernet
+    from nas.checkpoint import load_checkpoint, load_supernet
     from nas.data import fit_to_space, load_data
     from nas.export import files
     from nas.export.artifacts import ExportSpec, write_export
@@ -119,7 +119,11 @@ def export_study(opts: ExportOptions) -> ExportResult:
         batch_size=int(o.get("batch_size", 128)),
         seed=seed,
     )
-    supernet, _ = load_supernet(store, space, data, cfg)
+    darts_key = study.user_attrs.get(keys.DARTS_CHECKPOINT)
+    if darts_key:  # a DARTS study: the cell supernet's weights after its last recorded epoch
+        supernet, _ = load_checkpoint(store, str(darts_key), space, data.num_classes)
+    else:
+        supernet, _ = load_supernet(store, space, data, cfg)
     arch = space.canonical(trial.user_attrs[keys.ARCH])
     calib = calibration_batches(data.x_train, n_batches=calib_batches, batch_size=128, seed=seed)
     torch.manual_seed(seed)

@@ -168,7 +168,7 @@ def claim(store: Store, owner: str, grace_seconds: float) -> Search | None:
                     attempts=SearchRecord.attempts + 1,
                     started_at=func.coalesce(SearchRecord.started_at, now),
                 )
-            ).rowcount
+            ).rowcount  # type: ignore[attr-defined]  # an UPDATE: a CursorResult
         if won == 1:
             return get(store, search_id)
     return None
@@ -185,7 +185,7 @@ def beat(store: Store, search_id: int, owner: str) -> tuple[bool, bool]:
                 SearchRecord.state == State.RUNNING.value,
             )
             .values(heartbeat=time.time())
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]  # an UPDATE: a CursorResult
         cancel = s.scalar(
             select(SearchRecord.cancel_requested).where(SearchRecord.id == search_id)
         )
@@ -208,7 +208,7 @@ def finish(store: Store, search_id: int, owner: str, state: State, error: str = 
                 SearchRecord.state == State.RUNNING.value,
             )
             .values(**values)
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]  # an UPDATE: a CursorResult
     return n == 1
 
 

@@ -42,6 +42,7 @@ ARCH_WEIGHTS = "arch_weights"  # per edge key: softmax of the architecture logit
 DARTS_EPOCH = "darts_epoch"  # the search epoch after which the architecture was derived
 DARTS_LOSS = "darts_loss"  # mean training loss of the mixture in that epoch
 EXPECTED_LATENCY_MS = "expected_latency_ms"  # sum over edges of softmax . per-op latency table
+DARTS_CHECKPOINT = "darts_checkpoint"  # study attr: checkpoint key of the DARTS supernet
 DARTS_LATENCY_TABLE = "darts_latency_table_ms"  # study attr: edge key -> per-op latency (ms)
 
 # ---- hardware-aware objectives (issue 3) ----------------------------------------------------

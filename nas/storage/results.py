@@ -7,8 +7,6 @@ weighted-objective study has a front too; infeasible trials (latency over the st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from optuna.trial import FrozenTrial
 
@@ -64,14 +62,6 @@ def best_accuracy(trials: list[FrozenTrial], max_latency_ms: float | None = None
         if (m := metrics(t)) is not None and (max_latency_ms is None or m[1] <= max_latency_ms)
     ]
     return max(vals) if vals else None
-
-
-@dataclass(frozen=True)
-class Pick:
-    """A trial chosen from the front and why."""
-
-    trial: FrozenTrial
-    reason: str
 
 
 def knee(front: list[FrozenTrial]) -> FrozenTrial | None:

@@ -1,4 +1,5 @@
-"""The strategy plug-in interface: a strategy is a factory for an Optuna sampler.
+"""The strategy plug-in interface: a strategy is a factory for an Optuna sampler, or a
+gradient driver (DARTS) that derives its candidates itself.
 
 Every strategy proposes architectures through an Optuna study, so its trials are stored,
 resumed and displayed like every other's. Register one with :func:`register_strategy` in a
@@ -47,7 +48,7 @@ class SamplerFactory(Protocol):
 @dataclass(frozen=True)
 class Strategy:
     name: str
-    factory: SamplerFactory
+    factory: SamplerFactory | None  # None for a gradient driver
     help: str
     objectives: tuple[int, ...] = (1, 2)
     # True when the sampler itself avoids architectures the study already has: the no-repeat
@@ -91,6 +92,8 @@ def create_sampler(name: str, ctx: StrategyContext) -> optuna.samplers.BaseSampl
     strategy = get_strategy(name)
     if ctx.n_objectives not in strategy.objectives:
         raise OptionError(f"strategy {name!r} does not support {ctx.n_objectives} objective(s)")
+    if strategy.factory is None:
+        raise OptionError(f"strategy {name!r} is {strategy.driver}-driven, not an Optuna sampler")
     sampler = strategy.factory(ctx)
     if ctx.space is not None:
         from nas.strategies.no_repeat import NoRepeatSampler

@@ -18,36 +18,41 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import optuna
 
 from nas.errors import OptionError
+from nas.objective import arch_attrs, objective_values, report_trial, result_attrs
 from nas.storage import keys
 from nas.storage import studies as st
-from nas.strategies.base import Strategy, StrategyContext, register_strategy
+from nas.strategies.base import Strategy, register_strategy
 
 if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
     from nas.data import Dataset
+    from nas.evaluators.supernet import SupernetEvaluator
     from nas.hardware import Target
-    from nas.search import Reporter, SearchOptions
+    from nas.reporting import Reporter
     from nas.spaces import Space
     from nas.storage import Store
+    from nas.storage.latency_cache import LatencyCache
     from nas.storage.studies import StudySettings
+    from nas.supernet.darts_search import DartsConfig, DartsSearch
+    from nas.supernet.mixed import CellSupernet
 
 log = logging.getLogger(__name__)
 NAME = "darts"
 
 
-def _no_sampler(ctx: StrategyContext) -> optuna.samplers.BaseSampler:
-    raise OptionError("darts is not a sampler; nas search runs it through run_darts")
-
-
 register_strategy(
     Strategy(
         NAME,
-        _no_sampler,
+        None,  # gradient-driven: nas.search hands the study to run_darts
         "DARTS differentiable search on a cell space (nb201, darts); budget = search epochs",
         driver="gradient",
         budget_unit="search epochs, one trial each",
@@ -94,8 +99,24 @@ def _split_training_set(data: Dataset, seed: int) -> tuple[tuple, tuple]:
     return (data.x_train[w], data.y_train[w]), (data.x_train[a], data.y_train[a])
 
 
+@dataclass(frozen=True)
+class DartsRun:
+    """What :func:`run_darts` takes besides the space, data and storage."""
+
+    config: DartsConfig  # epochs = the study's budget
+    calib_batches: int  # BatchNorm recalibration of each derived cell
+    seed: int
+    checkpoint_dir: Path  # where the supernet's weights go after every epoch
+
+
+def checkpoint_key(study: optuna.Study, space: Space, data: Dataset) -> str:
+    """The key of a DARTS study's supernet checkpoint (one per study, replaced every epoch)."""
+    blob = f"darts\n{study.study_name}\n{space.digest}\n{data.fingerprint()}\n{data.num_classes}"
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
 def run_darts(
-    opts: SearchOptions,
+    run: DartsRun,
     space: Space,
     data: Dataset,
     target: Target,
@@ -104,103 +125,114 @@ def run_darts(
     settings: StudySettings,
     reporter: Reporter,
 ) -> dict[str, float]:
-    """Run ``opts.budget`` DARTS epochs, adding one COMPLETE trial per epoch to ``study``.
+    """Run ``run.config.epochs`` DARTS epochs, adding one COMPLETE trial per epoch to ``study``.
 
-    Returns the seconds spent: ``supernet`` (search), ``evaluation``, ``latency``.
+    After every epoch the supernet's weights are saved (``run.checkpoint_dir``) and recorded
+    under the study's ``darts_checkpoint`` key, so ``nas export`` rebuilds any recorded cell,
+    also after an interrupted run. Returns the seconds spent: ``supernet`` (search),
+    ``evaluation``, ``latency``.
     """
-    import copy
-
     import torch
 
+    from nas.checkpoint import save_checkpoint
     from nas.evaluators.supernet import SupernetEvaluator
-    from nas.objective import TrialObjective
-    from nas.spaces.optuna_adapter import distributions
     from nas.storage.latency_cache import LatencyCache
-    from nas.storage.results import best_accuracy, pareto_front
     from nas.supernet import create_supernet
-    from nas.supernet.darts_search import DartsConfig, DartsSearch, op_latency_table
+    from nas.supernet.darts_search import DartsSearch
     from nas.supernet.mixed import CellSupernet
 
-    cfg = DartsConfig(
-        epochs=opts.budget,
-        batch_size=min(opts.batch_size, 64),
-        arch_lr=opts.darts_arch_lr,
-        order=opts.darts_order,
-        latency_weight=opts.darts_latency_weight,
-        seed=opts.seed,
-    )
-    torch.manual_seed(opts.seed)
+    cfg = run.config
+    torch.manual_seed(run.seed)
     net = create_supernet(space, data.num_classes)
     assert isinstance(net, CellSupernet)
     edges = space.mixed_edges()  # type: ignore[attr-defined]
     cache = LatencyCache(store)
-    fp, fp_id = target.fingerprint(), target.fingerprint_id()
+    seconds = {"supernet": 0.0, "evaluation": 0.0, "latency": 0.0}
     table = None
     if cfg.latency_weight > 0:
         t0 = time.perf_counter()
-
-        def measure(op: torch.nn.Module, shape: tuple[int, ...]) -> float:
-            # Per-operation latencies share the latency cache under a key naming the op.
-            key = hashlib.sha256(f"darts-op\n{op!r}".encode()).hexdigest()[:16]
-            stats = cache.get(key, fp_id, shape)
-            if stats is None:
-                stats = target.measure(copy.deepcopy(op), shape).to_dict()
-                cache.put(key, fp_id, shape, stats, fp)
-            return float(stats["median_ms"])
-
-        table = op_latency_table(net, edges, space.latency_input.shape, measure)
+        table = _latency_table(net, edges, space, target, cache)
         reporter.message(f"latency table measured ({time.perf_counter() - t0:.1f} s)")
         study.set_user_attr(keys.DARTS_LATENCY_TABLE, table)
     search = DartsSearch(net, edges, cfg, table)
     evaluator = SupernetEvaluator(
-        space, net, data, target, cache=cache, calib_batches=opts.calib_batches, seed=opts.seed
+        space, net, data, target, cache=cache, calib_batches=run.calib_batches, seed=run.seed
     )
-    objective = TrialObjective(space, evaluator, settings, study)
-    dists = distributions(space)
-    weight_split, arch_split = _split_training_set(data, opts.seed)
-    seconds = {"supernet": 0.0, "evaluation": 0.0, "latency": 0.0}
-    reporter.search_started(study.study_name, 0, opts.budget)
-    for epoch in range(1, opts.budget + 1):
+    key = checkpoint_key(study, space, data)
+    study.set_user_attr(keys.DARTS_CHECKPOINT, key)
+    meta = {"space": space.name, "data": data.name, "study": study.study_name}
+    weight_split, arch_split = _split_training_set(data, run.seed)
+    reporter.search_started(study.study_name, 0, cfg.epochs)
+    for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         loss = search.train_epoch(weight_split, arch_split, on_step=reporter.training_step)
         seconds["supernet"] += time.perf_counter() - t0
-        probs = search.probabilities()
-        arch = space.derive(probs)  # type: ignore[attr-defined]
-        h = space.hash(arch)
-        ev = evaluator.evaluate(arch, h)
-        seconds["evaluation"] += float(ev.attrs.get(keys.EVAL_SECONDS, 0.0))
-        seconds["latency"] += float(ev.attrs.get(keys.LATENCY_SECONDS, 0.0))
-        attrs = {
-            keys.ARCH: arch,
-            keys.ARCH_HASH: h,
-            keys.ARCH_STR: space.describe(arch),
-            **ev.attrs,
-            keys.ACCURACY: ev.accuracy,
-            keys.LATENCY_MS: ev.latency_ms,
-            keys.ARCH_WEIGHTS: {k: [round(p, 6) for p in v] for k, v in probs.items()},
-            keys.DARTS_EPOCH: epoch,
-            keys.DARTS_LOSS: loss,
-        }
-        if table is not None:
-            attrs[keys.EXPECTED_LATENCY_MS] = float(search.expected_latency().detach())
-        if settings.max_latency_ms is not None:
-            attrs[keys.CONSTRAINT] = [ev.latency_ms - settings.max_latency_ms]
-        values = objective.values(ev)
-        study.add_trial(
-            optuna.trial.create_trial(
-                params=space.to_params(arch),
-                distributions=dists,
-                values=values if isinstance(values, list) else [values],
-                user_attrs=attrs,
-            )
-        )
-        complete = st.complete_trials(study)
-        reporter.trial_done(
-            len(complete),
-            opts.budget,
-            complete[-1],
-            best_accuracy(complete, settings.max_latency_ms),
-            len(pareto_front(complete, settings.max_latency_ms)),
-        )
-        log.info("darts epoch %d: %s acc %.4f", epoch, space.describe(arch), ev.accuracy)
+        save_checkpoint(store, key, net, run.checkpoint_dir, f"{space.name}-darts", meta)
+        trial = _record_epoch(search, space, evaluator, study, settings, epoch, loss, table)
+        seconds["evaluation"] += float(trial.user_attrs.get(keys.EVAL_SECONDS, 0.0))
+        seconds["latency"] += float(trial.user_attrs.get(keys.LATENCY_SECONDS, 0.0))
+        report_trial(study, trial, cfg.epochs, reporter, settings.max_latency_ms)
     return seconds
+
+
+def _latency_table(
+    net: CellSupernet, edges: list, space: Space, target: Target, cache: LatencyCache
+) -> dict[str, list[float]]:
+    """Per-operation latencies of every mixed edge on ``target``, through the latency cache."""
+    import copy
+
+    import torch
+
+    from nas.supernet.darts_search import op_latency_table
+
+    fp, fp_id = target.fingerprint(), target.fingerprint_id()
+
+    def measure(op: torch.nn.Module, shape: tuple[int, ...]) -> float:
+        # Per-operation latencies share the latency cache under a key naming the op.
+        key = hashlib.sha256(f"darts-op\n{op!r}".encode()).hexdigest()[:16]
+        stats = cache.get(key, fp_id, shape)
+        if stats is None:
+            stats = target.measure(copy.deepcopy(op), shape).to_dict()
+            cache.put(key, fp_id, shape, stats, fp)
+        return float(stats["median_ms"])
+
+    return op_latency_table(net, edges, space.latency_input.shape, measure)
+
+
+def _record_epoch(
+    search: DartsSearch,
+    space: Space,
+    evaluator: SupernetEvaluator,
+    study: optuna.Study,
+    settings: StudySettings,
+    epoch: int,
+    loss: float,
+    table: dict[str, list[float]] | None,
+) -> FrozenTrial:
+    """Derive the cell of this epoch, evaluate it and add it to ``study`` as a COMPLETE trial
+    with the same attributes as every other driver's trials (nas.objective)."""
+    from nas.spaces.optuna_adapter import distributions
+
+    probs = search.probabilities()
+    arch = space.derive(probs)  # type: ignore[attr-defined]
+    h = space.hash(arch)
+    ev = evaluator.evaluate(arch, h)
+    attrs = {
+        **arch_attrs(space, arch, h),
+        **result_attrs(ev, settings),
+        keys.ARCH_WEIGHTS: {k: [round(p, 6) for p in v] for k, v in probs.items()},
+        keys.DARTS_EPOCH: epoch,
+        keys.DARTS_LOSS: loss,
+    }
+    if table is not None:
+        attrs[keys.EXPECTED_LATENCY_MS] = float(search.expected_latency().detach())
+    study.add_trial(
+        optuna.trial.create_trial(
+            params=space.to_params(arch),
+            distributions=distributions(space),
+            values=objective_values(ev, settings),
+            user_attrs=attrs,
+        )
+    )
+    log.info("darts epoch %d: %s acc %.4f", epoch, space.describe(arch), ev.accuracy)
+    return st.complete_trials(study)[-1]

@@ -180,6 +180,20 @@ def test_darts_run_records_one_trial_per_epoch(tmp_path: Path, storage_url: str)
         assert ua[keys.ARCH] == space.derive(w)
         assert ua[keys.EXPECTED_LATENCY_MS] > 0
     assert set(study.user_attrs[keys.DARTS_LATENCY_TABLE]) == set(edges)
+    # the supernet of the last epoch is checkpointed, so nas export rebuilds any recorded cell
+    # as a standalone network with its weights (the export itself: tests/export)
+    import torch
+
+    from nas.checkpoint import load_checkpoint
+    from nas.storage import Store
+
+    key = study.user_attrs[keys.DARTS_CHECKPOINT]
+    net, path = load_checkpoint(Store(storage_url), key, space, num_classes=10)
+    assert path.parent == tmp_path / "nas_checkpoints"
+    for t in trials:
+        cell = net.extract(t.user_attrs[keys.ARCH]).eval()
+        with torch.no_grad():
+            assert cell(torch.zeros(space.latency_input.shape)).shape == (1, 10)
     # a finished run is not repeated; a partial one cannot be continued
     again = run_search(_darts_opts(tmp_path, storage_url, budget=2))
     assert again.completed == 2 and again.supernet == ""

@@ -1,0 +1,3 @@
+"""The version of nas (a leaf: what records and exports stamp without importing nas)."""
+
+__version__ = "0.1.0"
