@@ -110,9 +110,10 @@ def _r(v: float, digits: int = 4) -> float:
 
 
 def _spread(p: Point) -> str:
+    noisy = " <b>~ noisy measurement</b>" if p.noisy else ""
     if p.p10_ms is None or p.p90_ms is None:
-        return ""
-    return f" (p10 {p.p10_ms:.3f} – p90 {p.p90_ms:.3f})"
+        return noisy
+    return f" (p10 {p.p10_ms:.3f} – p90 {p.p90_ms:.3f}){noisy}"
 
 
 def _details(p: Point) -> str:

@@ -39,6 +39,7 @@ class Point:
     arch_str: str
     feasible: bool
     on_front: bool
+    noisy: bool = False  # the measurement's own flag (spread over 25 % or never settled)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def point(t: FrozenTrial, *, feasible: bool = True, on_front: bool = False) -> P
         arch_str=str(ua.get(keys.ARCH_STR, "")),
         feasible=feasible,
         on_front=on_front,
+        noisy=bool(stats.get("noisy")),
     )
 
 

@@ -33,7 +33,7 @@ def _front_rows(d: StudyData, p: info.ParetoInfo) -> list[list[str]]:
             [
                 str(n) + (" (knee)" if n == p.knee else ""),
                 f"{100 * pt.accuracy:.2f}",
-                f"{pt.latency_ms:.3f}",
+                f"{pt.latency_ms:.3f}" + ("~" if pt.noisy else ""),
                 "-" if pt.p90_ms is None else f"{pt.p90_ms:.3f}",
                 "-" if pt.params_m is None else f"{pt.params_m:.3f}",
                 "-" if pt.flops_m is None else f"{pt.flops_m:.1f}",
@@ -107,6 +107,11 @@ def render_report(reader: Reader, name: str) -> str:
         _front_rows(d, p),
         ["trial", "accuracy %", "latency ms", "p90 ms", "params M", "MFLOPs", "architecture"],
     )
+    if any((pt := p.by_number(n)) is not None and pt.noisy for n in p.front):
+        front += (
+            "<p class=meta>~ noisy: the p10-p90 spread is over 25 % of the median or the "
+            "timer never settled; re-measure on a quiet machine</p>"
+        )
     body = "\n".join(
         [
             f"<h1>{html.escape(d.name)}</h1>",

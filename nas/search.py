@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
@@ -129,6 +130,15 @@ def run_search(
     eopts = EvaluatorOptions(**{f.name: getattr(opts, f.name) for f in fields(EvaluatorOptions)})
     plan = check_evaluator(eopts, space)
     gradient = get_strategy(opts.strategy_name).driver == GRADIENT  # DARTS
+    if not gradient:  # DARTS's budget counts epochs
+        from nas.strategies.no_repeat import countable_size
+
+        size = countable_size(space)
+        if size is not None and opts.budget > size:
+            raise OptionError(
+                f"--budget {opts.budget} is more than the {size} distinct architectures of "
+                f"space {space.name!r}; the budget counts distinct architectures"
+            )
     if gradient:  # its other options were checked by SearchOptions
         darts.check_space(space)
     if plan.kind == "supernet" or opts.checkpoint_dir is not None:
@@ -142,21 +152,25 @@ def run_search(
         )
         target = create_target(opts.target, threads=opts.threads, **timing_options(opts.clock))
         target.fingerprint_id()  # a remote device that is unreachable or refuses is bad input
+    from nas.storage.paths import base_dir, portable_options, portable_record
+
+    base = base_dir(opts.storage)  # paths inside the database's folder are stored relative
+    stored = portable_options(opts.model_dump(mode="json"), base)
     settings = StudySettings(
         space=space.name,
         space_digest=space.digest,
-        data=plan.data or opts.data or "digits",
+        data=plan.data or stored.get("data") or "digits",
         data_fingerprint=plan.data_fingerprint or (data.fingerprint() if data else ""),
         strategy=opts.strategy_name,
         objective=opts.objective,
         target=plan.target or opts.target,
-        evaluator=plan.record,
+        evaluator=portable_record(plan.record, base),
         latency_target_ms=opts.latency_target_ms,
         latency_weight=opts.latency_weight,
         max_latency_ms=opts.max_latency_ms,
         seed=opts.seed,
         nas_version=__version__,
-        options=opts.model_dump(mode="json"),
+        options=stored,
     )
     store = Store(opts.storage)
     if opts.study:
@@ -248,6 +262,7 @@ def _drive_sampler(
         budget=opts.budget,
         constraints_func=constraints if opts.max_latency_ms is not None else None,
         space=space,
+        claim=arch_claimer(store, study.study_name),
     )
     study.sampler = create_sampler(result.settings.strategy, ctx)
     objective = TrialObjective(
@@ -260,6 +275,16 @@ def _drive_sampler(
         )
     finally:
         result.seconds.update(objective.seconds)
+
+
+def arch_claimer(store: Store, study_name: str) -> Callable[[FrozenTrial, str], bool]:
+    """``claim(trial, arch_hash)`` for the no-repeat sampler: an atomic claim in the database."""
+    from nas.storage.coordination import claim_arch
+
+    def claim(trial: FrozenTrial, arch_hash: str) -> bool:
+        return claim_arch(store, study_name, arch_hash, trial._trial_id)[0] == "mine"
+
+    return claim
 
 
 def run_worker(storage: str, study_name: str, reporter: Reporter | None = None) -> SearchResult:
@@ -291,7 +316,10 @@ def run_worker(storage: str, study_name: str, reporter: Reporter | None = None) 
         log.warning("ignoring options this nas version does not know: %s", ", ".join(unknown))
     # only the options that differ from the defaults count as given (a DARTS study stores
     # supernet_epochs too, which a DARTS search refuses when it is given)
-    options = {k: v for k, v in settings.options.items() if k in fields and v != fields[k].default}
+    from nas.storage.paths import base_dir, local_options
+
+    here = local_options(settings.options, base_dir(storage))  # stored paths, resolved here
+    options = {k: v for k, v in here.items() if k in fields and v != fields[k].default}
     options.pop("workers", None)  # a worker is one process (the default)
     options.update(storage=storage, study=study_name, budget=budget)
     opts = SearchOptions(**options)

@@ -29,6 +29,10 @@ BAD = [
     (["search", "--budget", "0"], "--budget must be at least 1, got 0"),
     (["search", "--budget", "-3"], "--budget must be at least 1, got -3"),
     (["search", "--budget", "x"], "expected a whole number, got 'x'"),
+    (
+        ["search", "--space", "nb201", "--budget", "20000"],
+        "--budget 20000 is more than the 15625 distinct architectures of space 'nb201'",
+    ),
     (["search", "--strategy", "annealing"], "unknown strategy 'annealing'"),
     (["search", "--target", "tpu"], "unknown target 'tpu'"),
     (["search", "--target", "remote:127.0.0.1:1"], "unreachable after"),

@@ -37,7 +37,9 @@ def read_digits() -> Dataset:
 
     bunch = load_digits()
     x = (bunch.images / 16.0).astype(np.float32)  # (N, 8, 8) in [0, 1]
-    return split("digits", to_nchw(x, "digits"), bunch.target.astype(np.int64))
+    names = tuple(str(c) for c in bunch.target_names)
+    y = bunch.target.astype(np.int64)
+    return split("digits", to_nchw(x, "digits"), y, classes=names, pixel_scale=16.0)
 
 
 def read_npz(path: Path) -> Dataset:
@@ -62,8 +64,13 @@ def read_npz(path: Path) -> Dataset:
         raise DataError(f"{path}: the data set is empty")
     x = to_nchw(x, source)
     check_pixels(x, source)
-    x = x / 255.0 if x.max() > 1.5 else x
-    return split(path.stem, x.astype(np.float32), check_labels(y, len(x), source))
+    scale = 255.0 if x.max() > 1.5 else 1.0
+    return split(
+        path.stem,
+        (x / scale).astype(np.float32),
+        check_labels(y, len(x), str(path)),
+        pixel_scale=scale,
+    )
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -119,7 +126,21 @@ def read_cifar(folder: Path) -> Dataset:
         xt.astype(np.float32) / 255.0,
         yt,
         int(max(y.max(), yt.max())) + 1,
+        classes=_cifar_names(folder),
+        pixel_scale=255.0,
     )
+
+
+def _cifar_names(folder: Path) -> tuple[str, ...]:
+    """CIFAR-10's label names from ``batches.meta`` (absent or unreadable: none)."""
+    meta = folder / "batches.meta"
+    if not meta.is_file() or meta.stat().st_size > 1 << 20:
+        return ()
+    try:
+        raw = _NumpyOnlyUnpickler(io.BytesIO(meta.read_bytes()), encoding="bytes").load()
+        return tuple(n.decode("utf-8", "replace") for n in raw[b"label_names"])
+    except (OSError, pickle.UnpicklingError, KeyError, TypeError, AttributeError, EOFError):
+        return ()
 
 
 def read_image_folder(folder: Path) -> Dataset:
@@ -157,4 +178,5 @@ def read_image_folder(folder: Path) -> Dataset:
     if not images:
         raise DataError(f"{folder}: no images found in its class folders")
     x = to_nchw(np.stack(images), str(folder))
-    return split(folder.name, x, np.asarray(labels, dtype=np.int64))
+    y = np.asarray(labels, dtype=np.int64)
+    return split(folder.name, x, y, classes=tuple(classes), pixel_scale=255.0)

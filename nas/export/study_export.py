@@ -51,6 +51,7 @@ class ExportResult:
     reason: str
     arch_str: str
     metrics: dict[str, Any]
+    notes: tuple[str, ...] = ()
 
 
 def evaluate(net: Any, x: Any, y: Any) -> float:
@@ -95,7 +96,10 @@ def export_study(opts: ExportOptions) -> ExportResult:
     trial, reason = select.choose(
         study, settings, trial=opts.trial, pick=opts.pick, max_latency_ms=opts.max_latency_ms
     )
-    o = settings.options
+    from nas.storage.paths import base_dir, local_options
+
+    # the stored paths (space file, data, checkpoints) resolved against the database's folder
+    o = local_options(settings.options, base_dir(opts.storage))
     space = load_space(str(o.get("space", settings.space)))
     if space.digest != settings.space_digest:
         raise StorageError(
@@ -148,10 +152,12 @@ def export_study(opts: ExportOptions) -> ExportResult:
         space=space,
         arch=arch,
         num_classes=data.num_classes,
+        preprocessing=data.preprocessing,
+        classes=data.class_names(),
         source={
             "study": study.study_name,
             "trial": trial.number,
-            "data": settings.data,
+            "data": o.get("data") or settings.data,  # a path as it is here, for compress
             "data_fingerprint": settings.data_fingerprint,
             "seed": seed,
             "calib_batches": calib_batches,
@@ -159,6 +165,6 @@ def export_study(opts: ExportOptions) -> ExportResult:
             "search_val_accuracy": ua.get(keys.ACCURACY),
         },
     )
-    write_export(out, net, spec, metrics, sparsity=opts.sparsity)
+    notes = write_export(out, net, spec, metrics, sparsity=opts.sparsity)
     log.info("exported trial %d of %s to %s", trial.number, study.study_name, out)
-    return ExportResult(out, trial.number, reason, space.describe(arch), metrics)
+    return ExportResult(out, trial.number, reason, space.describe(arch), metrics, tuple(notes))

@@ -76,8 +76,14 @@ def check_resume(store: Store, name: str, settings: StudySettings) -> StudySetti
     if not isinstance(raw, dict):
         raise StorageError(f"study {shorten(name)} was not made by nas; choose another --study")
     old = StudySettings.from_dict(raw)
+    from nas.storage.paths import base_dir, portable_record
+
+    base = base_dir(store.url)
     for key in MUST_MATCH:
-        if getattr(old, key) != getattr(settings, key):
+        was, now = getattr(old, key), getattr(settings, key)
+        if key == "evaluator":  # a study stored before table paths were relative
+            was, now = portable_record(was, base), portable_record(now, base)
+        if was != now:
             raise StorageError(
                 f"study {shorten(name)} was created with {key}={getattr(old, key)!r}, not "
                 f"{getattr(settings, key)!r}; use another --study to start a new search"

@@ -27,13 +27,19 @@ ConstraintsFunc = Callable[[FrozenTrial], Sequence[float]]
 @dataclass(frozen=True)
 class StrategyContext:
     """What a sampler factory may use: objectives, seed, budget, the constraint function and
-    the search space (strategies that mutate or enumerate architectures need it)."""
+    the search space (strategies that mutate or enumerate architectures need it).
+
+    ``claim(trial, arch_hash)`` claims an architecture for a trial atomically in the database
+    (True: this trial owns it); the no-repeat wrapper uses it so that workers racing for the
+    same architecture never both evaluate it (:mod:`nas.strategies.no_repeat`).
+    """
 
     n_objectives: int
     seed: int
     budget: int
     constraints_func: ConstraintsFunc | None
     space: Space | None = None
+    claim: Callable[[FrozenTrial, str], bool] | None = None
 
 
 class SamplerFactory(Protocol):
@@ -46,8 +52,9 @@ class Strategy:
     factory: SamplerFactory | None  # None for a gradient driver
     help: str
     objectives: tuple[int, ...] = (1, 2)
-    # True when the sampler itself never proposes an architecture the study already has;
-    # the others are wrapped in nas.strategies.no_repeat.NoRepeatSampler.
+    # True when the sampler itself avoids architectures the study already has: the no-repeat
+    # wrapper then takes its one proposal per trial as it is, and steps in (neighbours, claim)
+    # only when that proposal is taken.
     avoids_repeats: bool = False
     # "sampler": an Optuna sampler proposes candidates (nas.loop); "gradient": the strategy
     # derives them by gradient descent on architecture weights (DARTS); see nas.options
@@ -93,8 +100,11 @@ def create_sampler(name: str, ctx: StrategyContext) -> optuna.samplers.BaseSampl
     if strategy.factory is None:
         raise OptionError(f"strategy {name!r} is {strategy.driver}-driven, not an Optuna sampler")
     sampler = strategy.factory(ctx)
-    if ctx.space is not None and not strategy.avoids_repeats:
+    if ctx.space is not None:
         from nas.strategies.no_repeat import NoRepeatSampler
 
-        sampler = NoRepeatSampler(sampler, ctx.space, seed=ctx.seed)
+        tries = 1 if strategy.avoids_repeats else 20  # its redraws would repeat themselves
+        sampler = NoRepeatSampler(
+            sampler, ctx.space, seed=ctx.seed, max_tries=tries, claim=ctx.claim
+        )
     return sampler

@@ -18,7 +18,7 @@ from dashboard.layout import arch_panel, lut_graphs, studies_table, study_path
 from nas.cli import main
 from nas.errors import StorageError
 from nas.spaces import load_space
-from nas.storage import Store, progress
+from nas.storage import Store, keys, progress
 from tests.conftest import TINY
 from tests.dashboard.synthetic import make_study
 
@@ -273,3 +273,32 @@ _CHART_OUTPUTS = [
     ("cache-graph", "figure"),
     ("lut-view", "children"),
 ]
+
+
+def test_noisy_latencies_are_marked_in_the_report_and_the_hover(
+    storage_url: str, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    make_study(storage_url, "s", 6, space=str(TINY))
+    db = sqlite3.connect(storage_url.removeprefix("sqlite:///"))
+    for tid, value in db.execute(
+        "select trial_id, value_json from trial_user_attributes where key = ?", (keys.LATENCY,)
+    ).fetchall():
+        value = json.dumps({**json.loads(value), "noisy": True})
+        db.execute(
+            "update trial_user_attributes set value_json = ? where trial_id = ? and key = ?",
+            (value, tid, keys.LATENCY),
+        )
+    db.commit()
+    db.close()
+    d = Reader(storage_url).study("s")
+    p = info.pareto_info(d)
+    fig = fg.plot_pareto(p)
+    assert all("noisy" in h for tr in fig.data for h in tr.hovertext)
+    out = tmp_path / "r.html"
+    assert main(["report", "s", "-o", str(out), "--storage", storage_url]) == 0
+    html = out.read_text()
+    knee = p.by_number(p.knee)  # type: ignore[arg-type]
+    assert f"<td>{knee.latency_ms:.3f}~</td>" in html  # type: ignore[union-attr]
+    assert "~ noisy: the p10-p90 spread" in html
