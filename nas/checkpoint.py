@@ -77,7 +77,7 @@ def _try_load(store: Store, key: str, net: Supernet, warned: set[str]) -> bool:
     record = records.get(store, key)
     if record is None:
         return False
-    path = Path(record.path)
+    path = records.path_of(store, record)
     if path.is_file() and records.file_sha256(path) == record.sha256:
         _load(net, path)
         log.info("loaded supernet checkpoint %s", path)
@@ -176,7 +176,7 @@ def load_checkpoint(
             f"no supernet checkpoint for space {space.name!r} with these settings in "
             f"{store.url}; run 'nas search' with the same options first"
         )
-    path = Path(record.path)
+    path = records.path_of(store, record)
     if not path.is_file():
         raise StorageError(f"supernet checkpoint {path} is missing; rerun 'nas search' to retrain")
     if records.file_sha256(path) != record.sha256:

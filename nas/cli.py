@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from nas.errors import EXIT_INTERRUPTED, EXIT_USAGE, NasInputError
+from nas.limits import printable
 from nas.version import __version__
 
 # sub-command modules, in the order ``nas --help`` lists them
@@ -79,7 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except NasInputError as exc:
-        sys.stderr.write(f"nas: error: {exc}\n")
+        # one line, whatever the message holds: a name or value from outside may carry
+        # newlines or terminal escapes, written out here as \n, \x1b
+        sys.stderr.write(f"nas: error: {printable(str(exc))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("nas: interrupted\n")

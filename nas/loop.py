@@ -5,11 +5,17 @@ Before each trial a worker fails stale trials (dead workers) and counts COMPLETE
 trials: with ``complete >= budget`` it stops; with ``complete + running >= budget`` the rest of
 the budget is being evaluated by others, so it waits in case one of them fails. The count is
 only a cheap pre-check: the budget slot a trial reserves in the objective
-(:mod:`nas.storage.coordination`) is what makes the final number of COMPLETE trials exact.
+(:mod:`nas.storage.coordination`) is what makes the final number of COMPLETE trials exact, and
+the architecture claim (:mod:`nas.strategies.no_repeat`) what makes them distinct.
+
+A repeat is pruned without spending budget. Repeats only reach the objective when every
+architecture is taken, so :data:`MAX_CONSECUTIVE_REPEATS` of them in a row end this worker's
+loop (the space has no unseen architecture left for it) instead of spinning.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -18,12 +24,15 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas.evaluators.base import CandidateError
 from nas.objective import TrialObjective, report_trial
+from nas.storage import keys
 from nas.storage.coordination import fail_stale
 
 if TYPE_CHECKING:
     from nas.reporting import Reporter
 
+log = logging.getLogger(__name__)
 MAX_CONSECUTIVE_FAILURES = 5
+MAX_CONSECUTIVE_REPEATS = 10
 
 
 def optimize_until_budget(
@@ -45,15 +54,18 @@ def optimize_until_budget(
     """
     failures = 0  # in a row: a few failures among successes (cells missing from a table) are fine
     mine = 0
+    repeats = 0  # in a row
     last_reason: str | None = None
 
     def after(study: optuna.Study, trial: FrozenTrial) -> None:
-        nonlocal failures, mine, last_reason
+        nonlocal failures, mine, last_reason, repeats
         if trial.state == TrialState.FAIL:
             failures += 1
             last_reason = trial.user_attrs.get("fail_reason")
         elif trial.state == TrialState.COMPLETE:
-            failures, mine = 0, mine + 1
+            failures, mine, repeats = 0, mine + 1, 0
+        elif trial.state == TrialState.PRUNED and keys.DUPLICATE_OF in trial.user_attrs:
+            repeats += 1
         objective.remember(trial)
         report_trial(study, trial, budget, reporter, max_latency_ms)
 
@@ -72,6 +84,13 @@ def optimize_until_budget(
             time.sleep(poll_seconds)  # others hold the rest of the budget; one may still fail
             continue
         study.optimize(objective, n_trials=1, catch=(CandidateError,), callbacks=[after])
+        if repeats >= MAX_CONSECUTIVE_REPEATS:
+            log.warning(
+                "%d proposals in a row repeated architectures other trials hold; the space has "
+                "no unseen architecture left for this worker",
+                repeats,
+            )
+            return mine
         if failures >= MAX_CONSECUTIVE_FAILURES:
             raise CandidateError(
                 f"{failures} candidates failed in a row; the last: "

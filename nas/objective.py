@@ -6,12 +6,17 @@ metrics and (with ``--max-latency-ms``) the constraint value Optuna's samplers r
 With a :class:`~nas.storage.Store` and a budget the objective also coordinates with other
 workers on the same study (:mod:`nas.storage.coordination`): a trial first reserves a budget
 slot (none left: the trial is PRUNED, so the study never completes more than the budget), then
-claims its architecture (another trial evaluating it right now: wait, then reuse its result).
+its architecture is claimed, by the sampler while it proposes (:mod:`nas.strategies.no_repeat`)
+or here for a trial whose parameters were fixed in advance (an enqueued or retried trial).
+
+A trial whose architecture another trial holds (evaluated, or being evaluated now) is a repeat:
+it is PRUNED with ``duplicate_of`` set and gives its slot back, so the budget counts distinct
+architectures. Samplers wrapped in the no-repeat sampler only hand one on when every
+architecture of the space is taken.
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -23,16 +28,13 @@ from nas.spaces import Space
 from nas.spaces.optuna_adapter import suggest
 from nas.storage import Store, keys
 from nas.storage import studies as st
-from nas.storage.coordination import beat_now, claim_arch, fail_stale, reserve_slot, worker_tag
+from nas.storage.coordination import beat_now, claim_arch, reserve_slot, worker_tag
 from nas.storage.results import best_accuracy, pareto_front
 from nas.storage.studies import StudySettings
 from nas.storage.workers import worker_id
 
 if TYPE_CHECKING:
     from nas.reporting import Reporter
-
-# attributes that describe the trial's own architecture, not a reusable result
-_OWN = (keys.ARCH, keys.ARCH_HASH, keys.ARCH_STR, keys.DUPLICATE_OF, keys.WORKER)
 
 
 def weighted_score(acc: float, latency_ms: float, target_ms: float, w: float) -> float:
@@ -95,7 +97,6 @@ class TrialObjective:
         *,
         store: Store | None = None,
         budget: int | None = None,
-        poll_seconds: float = 0.5,
     ) -> None:
         self.space = space
         self.evaluator = evaluator
@@ -103,7 +104,6 @@ class TrialObjective:
         self.study = study
         self.store = store
         self.budget = budget
-        self.poll_seconds = poll_seconds
         self.worker = worker_id()
         self.done: dict[str, FrozenTrial] = {
             str(t.user_attrs[keys.ARCH_HASH]): t
@@ -136,18 +136,10 @@ class TrialObjective:
             raise
 
     def _claim(self, trial: optuna.Trial, h: str) -> FrozenTrial | None:
-        """None: this trial evaluates ``h``; else the completed trial whose result to reuse."""
+        """None: this trial evaluates ``h``; else the trial that holds it (done or running)."""
         assert self.store is not None
-        while True:
-            outcome, other = claim_arch(self.store, self.study.study_name, h, trial._trial_id)
-            if outcome == "mine":
-                return None
-            if outcome == "done":
-                return self.store.optuna.get_trial(other)
-            # Another worker evaluates the same network now. Wait for it; if its worker died,
-            # fail_stale fails its trial (heartbeat) and the next claim takes over.
-            time.sleep(self.poll_seconds)
-            fail_stale(self.study)
+        outcome, other = claim_arch(self.store, self.study.study_name, h, trial._trial_id)
+        return None if outcome == "mine" else self.store.optuna.get_trial(other)
 
     def _run(self, trial: optuna.Trial) -> list[float] | float:
         arch = suggest(trial, self.space)
@@ -158,22 +150,17 @@ class TrialObjective:
         if previous is None and self.store is not None:
             previous = self._claim(trial, h)
         if previous is not None:
-            # The same network was scored already: reuse its result instead of re-measuring.
-            ev = Evaluation(
-                float(previous.user_attrs[keys.ACCURACY]),
-                float(previous.user_attrs[keys.LATENCY_MS]),
-                {k: v for k, v in previous.user_attrs.items() if k not in _OWN},
-            )
+            # A repeat: it neither spends budget nor is measured again (see module docstring).
             trial.set_user_attr(keys.DUPLICATE_OF, previous.number)
-        else:
-            try:
-                ev = self.evaluator.evaluate(arch, h)
-            except CandidateError as exc:
-                trial.set_user_attr(keys.FAIL_REASON, str(exc))
-                raise
-            self.seconds["evaluation"] += float(ev.attrs.get(keys.EVAL_SECONDS, 0.0))
-            self.seconds["latency"] += float(ev.attrs.get(keys.LATENCY_SECONDS, 0.0))
-        for k, v in result_attrs(ev, self.settings).items():
+            raise optuna.TrialPruned(f"architecture {h} is held by trial {previous.number}")
+        try:
+            ev = self.evaluator.evaluate(arch, h)
+        except CandidateError as exc:
+            trial.set_user_attr(keys.FAIL_REASON, str(exc))
+            raise
+        self.seconds["evaluation"] += float(ev.attrs.get(keys.EVAL_SECONDS, 0.0))
+        self.seconds["latency"] += float(ev.attrs.get(keys.LATENCY_SECONDS, 0.0))
+        for k, v in result_attrs(ev, self.settings).items():  # the one record for both drivers
             trial.set_user_attr(k, v)
         return self.values(ev)
 

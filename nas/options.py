@@ -6,7 +6,8 @@ and the HTTP service takes it as its request body, so the CLI, the API schema an
 cannot drift apart. Registry contents (strategy names, latency modes) are read when the help is
 built or a value is checked, never copied into this file.
 
-This is a leaf module: it imports pydantic and the standard library at the top, and the
+This is a leaf module: it imports pydantic, the standard library and :mod:`nas.limits` (the caps
+of every number from outside) at the top, and the
 torch-free registries (:mod:`nas.strategies`, :mod:`nas.evaluators.base`) only inside the
 functions that need them.
 
@@ -33,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from nas import limits
 from nas.errors import OptionError
 
 # How a search is driven (nas.strategies.base.Strategy.driver): an Optuna sampler proposes
@@ -106,7 +108,7 @@ class SearchOptions(BaseModel):
 
     space: str = Field("mobile", description="built-in space name or path to a .yaml file")
     budget: Annotated[int, Cli(parse=whole_number, more=_budget_meaning)] = Field(
-        200, ge=1, description="what the study should hold, per strategy"
+        200, ge=1, le=limits.MAX_BUDGET, description="what the study should hold, per strategy"
     )
     strategy: Annotated[str | None, Cli(more=_strategy_list)] = Field(
         None,
@@ -150,7 +152,7 @@ class SearchOptions(BaseModel):
         description="study name (default: SPACE-STRATEGY-YYYYMMDD); an existing one is resumed",
     )
     seed: Annotated[int, Cli(parse=whole_number)] = Field(
-        0, description="seed of supernet training and sampler"
+        0, ge=0, le=limits.MAX_SEED, description="seed of supernet training and sampler"
     )
     objective: Literal["pareto", "weighted"] = Field(
         "pareto",
@@ -158,13 +160,22 @@ class SearchOptions(BaseModel):
         "accuracy * (latency / T) ** w",
     )
     latency_target_ms: Annotated[float | None, Cli(metavar="T")] = Field(
-        None, description="latency target T of the weighted objective"
+        None,
+        gt=0,
+        le=limits.MAX_LATENCY_MS,
+        description="latency target T of the weighted objective",
     )
     latency_weight: Annotated[float, Cli(metavar="W")] = Field(
-        -0.07, description="exponent w of the weighted objective"
+        -0.07,
+        ge=-limits.MAX_ABS_LATENCY_WEIGHT,
+        le=limits.MAX_ABS_LATENCY_WEIGHT,
+        description="exponent w of the weighted objective",
     )
     max_latency_ms: Annotated[float | None, Cli(metavar="X")] = Field(
-        None, gt=0, description="hard constraint: candidates slower than X ms are infeasible"
+        None,
+        gt=0,
+        le=limits.MAX_LATENCY_MS,
+        description="hard constraint: candidates slower than X ms are infeasible",
     )
     target: str = Field(
         "cpu",
@@ -183,20 +194,26 @@ class SearchOptions(BaseModel):
         "candidates that could enter the Pareto front",
     )
     threads: Annotated[int | None, Cli(parse=whole_number)] = Field(
-        None, ge=1, description="threads of the latency measurement (default: torch's default)"
+        None,
+        ge=1,
+        le=limits.MAX_THREADS,
+        description="threads of the latency measurement (default: torch's default)",
     )
     supernet_epochs: Annotated[int | None, Cli(parse=whole_number, driver=SAMPLER)] = Field(
         None,
         ge=1,
-        le=100_000,
+        le=limits.MAX_EPOCHS,
         description="supernet training epochs over the --train-images subset (default: as many "
         f"as make about {DEFAULT_SUPERNET_STEPS} optimiser steps; the number used is recorded)",
     )
     batch_size: Annotated[int, Cli(parse=whole_number)] = Field(
-        128, ge=1, description="supernet training batch"
+        128, ge=1, le=limits.MAX_BATCH_SIZE, description="supernet training batch"
     )
     calib_batches: Annotated[int, Cli(parse=whole_number)] = Field(
-        4, ge=1, description="training batches for each candidate's BatchNorm recalibration"
+        4,
+        ge=1,
+        le=limits.MAX_CALIB_BATCHES,
+        description="training batches for each candidate's BatchNorm recalibration",
     )
     evaluator: Annotated[
         str, Cli(metavar="{supernet,table:PATH.csv,synthetic[:SECONDS]}", driver=SAMPLER)
@@ -221,6 +238,7 @@ class SearchOptions(BaseModel):
     workers: Annotated[int, Cli(metavar="K", parse=whole_number, driver=SAMPLER)] = Field(
         1,
         ge=1,
+        le=limits.MAX_WORKERS,
         description="evaluate in K local 'nas worker' processes sharing the study. SQLite "
         "handles a few local workers (WAL journal, write-locking transactions, 60 s busy "
         "timeout); use PostgreSQL for workers on several machines (see nas worker --help)",
@@ -238,7 +256,10 @@ class SearchOptions(BaseModel):
         "--latency-weight, which is the weighted objective's exponent",
     )
     darts_arch_lr: Annotated[float, Cli(group=DARTS_GROUP, driver=GRADIENT)] = Field(
-        3e-3, gt=0, description="Adam learning rate of the architecture weights"
+        3e-3,
+        gt=0,
+        le=limits.MAX_ARCH_LR,
+        description="Adam learning rate of the architecture weights",
     )
 
     def __init__(self, **data: Any) -> None:
@@ -285,6 +306,17 @@ class SearchOptions(BaseModel):
             return LatencyInput.parse(v).text
         except NasInputError as exc:
             raise ValueError(f"--latency-input: {exc}") from None
+
+    @field_validator("study")
+    @classmethod
+    def _printable_name(cls, v: str | None) -> str | None:
+        """Stored, listed and printed: short and free of terminal controls (nas.limits)."""
+        if v is not None:
+            try:
+                limits.check_name(v)
+            except limits.LimitError as exc:
+                raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("latency")
     @classmethod
@@ -361,13 +393,17 @@ def option_error(exc: ValidationError) -> OptionError:
         return OptionError(f"{name} must be {word} {ctx['ge']:g}, got {value}")
     if kind == "greater_than":
         return OptionError(f"{name} must be > {ctx['gt']:g}, got {value}")
+    if kind == "less_than_equal":  # the caps of nas.limits
+        return OptionError(
+            f"{name} must be at most {ctx['le']:,} (nas.limits), got {limits.shorten(value)}"
+        )
     if kind == "literal_error":
         return OptionError(f"{name} must be {ctx['expected']}, got {value!r}")
     if kind == "finite_number":
         return OptionError(f"{name} must be a finite number, got {value}")
     if kind == "extra_forbidden":
         return OptionError(f"unknown option {loc[0] if loc else value!r}")
-    return OptionError(f"{name}: {err['msg'].lower()}, got {value!r}")
+    return OptionError(f"{name}: {err['msg'].lower()}, got {limits.shorten(value)}")
 
 
 def _help(info: Any, cli: Cli) -> str:

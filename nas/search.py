@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
@@ -28,7 +29,8 @@ from typing import TYPE_CHECKING
 import optuna
 from optuna.trial import FrozenTrial
 
-from nas.errors import NasInputError, StorageError
+from nas import limits
+from nas.errors import NasInputError, OptionError, StorageError
 from nas.loop import optimize_until_budget
 from nas.objective import TrialObjective, constraints
 from nas.options import GRADIENT, SearchOptions
@@ -48,6 +50,27 @@ if TYPE_CHECKING:
     from nas.spaces import Space
 
 log = logging.getLogger(__name__)
+
+
+def _check_checkpoint_dir(opts: SearchOptions) -> None:
+    """The supernet checkpoint's folder must be (or be creatable as) a writable folder; found
+    up front, not after the supernet has trained for an hour."""
+    from nas.checkpoint import default_directory
+
+    given = opts.checkpoint_dir
+    folder = Path(given) if given else default_directory(opts.storage)
+    what = (
+        f"--checkpoint-dir {limits.clip(given, 200)}" if given else f"checkpoint folder {folder}"
+    )
+    if folder.exists() and not folder.is_dir():
+        raise OptionError(f"{what} is a file, not a folder; name a folder for the checkpoints")
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OptionError(f"{what}: {existing} is a file, so no folder can be made there")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OptionError(f"{what}: {existing} is not writable")
 
 
 @dataclass
@@ -119,8 +142,19 @@ def run_search(
     eopts = EvaluatorOptions(**{f.name: getattr(opts, f.name) for f in fields(EvaluatorOptions)})
     plan = check_evaluator(eopts, space)
     gradient = get_strategy(opts.strategy_name).driver == GRADIENT  # DARTS
+    if not gradient:  # DARTS's budget counts epochs
+        from nas.strategies.no_repeat import countable_size
+
+        size = countable_size(space)
+        if size is not None and opts.budget > size:
+            raise OptionError(
+                f"--budget {opts.budget} is more than the {size} distinct architectures of "
+                f"space {space.name!r}; the budget counts distinct architectures"
+            )
     if gradient:  # its other options were checked by SearchOptions
         darts.check_space(space)
+    if plan.kind == "supernet" or opts.checkpoint_dir is not None:
+        _check_checkpoint_dir(opts)
     data, target = None, None
     if plan.needs_data:  # a table evaluator needs neither data nor a target (nor torch)
         from nas.hardware import create_target
@@ -136,15 +170,19 @@ def run_search(
             eopts = replace(eopts, supernet_epochs=opts.supernet_epochs)
         target = create_target(opts.target, threads=opts.threads, **timing_options(opts.clock))
         target.fingerprint_id()  # a remote device that is unreachable or refuses is bad input
+    from nas.storage.paths import base_dir, portable_options, portable_record
+
+    base = base_dir(opts.storage)  # paths inside the database's folder are stored relative
+    stored = portable_options(opts.model_dump(mode="json"), base)
     settings = StudySettings(
         space=space.name,
         space_digest=space.digest,
-        data=plan.data or opts.data or "",
+        data=plan.data or stored.get("data") or "",
         data_fingerprint=plan.data_fingerprint or (data.fingerprint() if data else ""),
         strategy=opts.strategy_name,
         objective=opts.objective,
         target=plan.target or opts.target,
-        evaluator=plan.record,
+        evaluator=portable_record(plan.record, base),
         latency_target_ms=opts.latency_target_ms,
         latency_weight=opts.latency_weight,
         max_latency_ms=opts.max_latency_ms,
@@ -152,7 +190,7 @@ def run_search(
         nas_version=__version__,
         scoring_input=space.scoring_input.text if plan.needs_data else "",
         latency_input=space.latency_input.text if plan.needs_data else "",
-        options=opts.model_dump(mode="json"),
+        options=stored,
     )
     store = Store(opts.storage)
     if opts.study:
@@ -244,6 +282,7 @@ def _drive_sampler(
         budget=opts.budget,
         constraints_func=constraints if opts.max_latency_ms is not None else None,
         space=space,
+        claim=arch_claimer(store, study.study_name),
     )
     study.sampler = create_sampler(result.settings.strategy, ctx)
     objective = TrialObjective(
@@ -256,6 +295,16 @@ def _drive_sampler(
         )
     finally:
         result.seconds.update(objective.seconds)
+
+
+def arch_claimer(store: Store, study_name: str) -> Callable[[FrozenTrial, str], bool]:
+    """``claim(trial, arch_hash)`` for the no-repeat sampler: an atomic claim in the database."""
+    from nas.storage.coordination import claim_arch
+
+    def claim(trial: FrozenTrial, arch_hash: str) -> bool:
+        return claim_arch(store, study_name, arch_hash, trial._trial_id)[0] == "mine"
+
+    return claim
 
 
 def run_worker(storage: str, study_name: str, reporter: Reporter | None = None) -> SearchResult:
@@ -287,7 +336,10 @@ def run_worker(storage: str, study_name: str, reporter: Reporter | None = None) 
         log.warning("ignoring options this nas version does not know: %s", ", ".join(unknown))
     # only the options that differ from the defaults count as given (a DARTS study stores
     # supernet_epochs too, which a DARTS search refuses when it is given)
-    options = {k: v for k, v in settings.options.items() if k in fields and v != fields[k].default}
+    from nas.storage.paths import base_dir, local_options
+
+    here = local_options(settings.options, base_dir(storage))  # stored paths, resolved here
+    options = {k: v for k, v in here.items() if k in fields and v != fields[k].default}
     options.pop("workers", None)  # a worker is one process (the default)
     options.update(storage=storage, study=study_name, budget=budget)
     opts = SearchOptions(**options)

@@ -109,7 +109,7 @@ def test_weighted_objective(storage_url: str) -> None:
         assert t.value == pytest.approx(acc * (lat / 1.0) ** -0.07)
 
 
-def test_duplicate_architectures_are_not_evaluated_twice(storage_url: str) -> None:
+def test_repeated_architectures_are_pruned_without_spending_budget(storage_url: str) -> None:
     from nas.spaces import load_space
 
     space = load_space(str(TINY))
@@ -122,9 +122,14 @@ def test_duplicate_architectures_are_not_evaluated_twice(storage_url: str) -> No
     study.enqueue_trial(space.to_params(arch))
     run_search(_opts(storage_url, budget=4, strategy="random"))
     trials = optuna.load_study(study_name="s", storage=storage_url).trials
-    assert trials[1].user_attrs[keys.DUPLICATE_OF] == 0
-    assert trials[3].user_attrs[keys.DUPLICATE_OF] == 2
-    assert trials[3].values == trials[2].values
+    # the repeats point at the trial that holds their network and are not evaluated
+    assert trials[1].state == TrialState.PRUNED and trials[1].user_attrs[keys.DUPLICATE_OF] == 0
+    assert trials[3].state == TrialState.PRUNED and trials[3].user_attrs[keys.DUPLICATE_OF] == 2
+    assert keys.ACCURACY not in trials[3].user_attrs
+    # the budget counts distinct architectures: four of them completed
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 4
+    assert len({t.user_attrs[keys.ARCH_HASH] for t in complete}) == 4
     assert result.completed == 1
 
 

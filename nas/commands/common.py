@@ -8,9 +8,11 @@ import sys
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from nas.limits import printable
 from nas.options import whole_number  # noqa: F401 (re-exported for the other commands)
 from nas.storage import keys
 from nas.storage.db import DEFAULT_URL
@@ -34,6 +36,12 @@ NOISY_NOTE = (
     f"{NOISY} noisy: p10-p90 spread over 25 % of the median or the timer never settled; "
     "re-measure on a quiet machine"
 )
+
+
+def shown(text: object) -> str:
+    """A value from outside (a study name, a stored setting) made safe to print with rich:
+    control characters written as escapes, rich markup ``[...]`` taken literally."""
+    return escape(printable(str(text)))
 
 
 def add_storage(p: argparse.ArgumentParser) -> None:

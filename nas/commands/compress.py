@@ -128,5 +128,7 @@ def run(args: argparse.Namespace) -> int:
     for i in range(len(r.rows)):
         table.add_row(*(v[i] for v in cells.values()))
     console.print(table)
+    for note in r.notes:
+        console.print(f"note: {note}")
     console.print(f"written to {r.out}")
     return 0

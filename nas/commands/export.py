@@ -13,8 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="export a study's architecture (weights, ONNX, TorchScript, NNI config)",
         description=(
             "Re-extract one architecture of a study from its supernet checkpoint and write "
-            "architecture.json, weights.safetensors, model.onnx, model.ts, metrics.json and "
-            "compression.json into DIR. Default: the knee of the Pareto front."
+            "architecture.json, weights.safetensors, model.onnx, model.ts, metrics.json and, "
+            "where the network has prunable channels, compression.json into DIR. Default: the "
+            "knee of the Pareto front."
         ),
     )
     p.add_argument("study", help="study name (see 'nas studies')")
@@ -69,5 +70,7 @@ def run(args: argparse.Namespace) -> int:
         f"latency {r.metrics['latency_ms']:.2f} ms; params {r.metrics['params_m']:.3f} M; "
         f"{r.metrics['flops_m']:.1f} MFLOPs"
     )
+    for note in r.notes:
+        console.print(f"  note: {note}")
     console.print(f"  written to {r.out}")
     return 0

@@ -18,7 +18,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from nas.commands.common import console, err_console, front_table
+from nas.commands.common import console, err_console, front_table, shown
 from nas.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class _RichReporter:
         self.bar.update(self.train_task, completed=step, info=f"loss {loss:.3f}")
 
     def search_started(self, study: str, done: int, budget: int) -> None:
-        self.bar.console.print(f"study [bold]{study}[/]: {done}/{budget} trials complete")
+        self.bar.console.print(f"study [bold]{shown(study)}[/]: {done}/{budget} trials complete")
         self.bar.start()
         self.search_task = self.bar.add_task("search", total=budget, completed=done, info="")
 
@@ -111,7 +111,8 @@ def print_summary(result: SearchResult) -> int:
     console.print(
         front_table(
             result.front,
-            f"Pareto front of {result.study_name}: {len(result.front)} of {result.completed} "
+            f"Pareto front of {shown(result.study_name)}: {len(result.front)} of "
+            f"{result.completed} "
             f"trials ({s.space}, {s.strategy}, target {s.target})",
         )
     )
@@ -126,7 +127,7 @@ def print_summary(result: SearchResult) -> int:
         )
     elif sec.get("total"):
         console.print(f"time: {len(result.worker_status)} workers, total {sec['total']:.0f} s")
-    url = result.storage
+    url, name = shown(result.storage), shown(result.study_name)
     if result.interrupted:
         err_console.print(
             f"nas: interrupted with {result.completed}/{result.budget} trials complete; "
@@ -146,9 +147,9 @@ def print_summary(result: SearchResult) -> int:
         return 1
     console.print(
         "next:\n"
-        f"  nas show {result.study_name} --storage {url}\n"
+        f"  nas show {name} --storage {url}\n"
         f"  optuna-dashboard {url}\n"
-        f"  nas export {result.study_name} --pick knee --out export/ --storage {url}",
+        f"  nas export {name} --pick knee --out export/ --storage {url}",
         soft_wrap=True,
         highlight=False,
     )

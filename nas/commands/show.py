@@ -7,7 +7,8 @@ import math
 
 from rich.table import Table
 
-from nas.commands.common import add_storage, console, front_table
+from nas.commands.common import add_storage, console, front_table, shown
+from nas.limits import printable
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -54,14 +55,14 @@ def run(args: argparse.Namespace) -> int:
     study = st.load(store, args.study)
     summary = summarize(study)
     settings = st.settings_of(study)
-    console.print(f"[bold]{study.study_name}[/] in {args.storage}")
+    console.print(f"[bold]{shown(study.study_name)}[/] in {shown(args.storage)}")
     if settings is not None:
         for line in filter(None, (settings.input_line(), settings.fidelity)):
-            console.print(f"  {line}", highlight=False, markup=False)
+            console.print(f"  {printable(line)}", highlight=False, markup=False)
         shown = {"fidelity", "scoring_input", "latency_input"}  # the lines above say them
         rest = {k: v for k, v in vars(settings).items() if k not in shown}
         for line in settings_lines(rest):
-            console.print(line, highlight=False, markup=False)
+            console.print(printable(line), highlight=False, markup=False)  # stored values
     console.print(
         f"  trials: {summary.complete} complete / {summary.budget or '?'} budget, "
         f"{summary.running} running, {summary.failed} failed"

@@ -6,7 +6,7 @@ import argparse
 
 from rich.table import Table
 
-from nas.commands.common import add_storage, console, numeric_column
+from nas.commands.common import add_storage, console, numeric_column, shown
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,10 +45,10 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("created", overflow="fold")
     for i, r in enumerate(rows):
         table.add_row(
-            r.name,
-            r.space,
-            r.strategy,
-            r.target,
+            shown(r.name),
+            shown(r.space),
+            shown(r.strategy),
+            shown(r.target),
             *(v[i] for v in cells.values()),
             str(r.created)[:16],  # to the minute
         )

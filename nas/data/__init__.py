@@ -18,6 +18,19 @@ FASHION = "fashion-mnist"
 BUILTIN = (FASHION, DIGITS)
 # Debian's dataset-fashion-mnist installs the four IDX files here; NAS_FASHION_MNIST moves it.
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+# Zalando's label names, in label order (github.com/zalandoresearch/fashion-mnist, README)
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 FASHION_HINT = (
     "install it with 'apt-get install dataset-fashion-mnist' (Debian; scripts/setup.sh does "
     "when run as root), or give the folder of its four IDX files as --data PATH"
@@ -83,7 +96,7 @@ def _read(spec: str) -> Dataset:
         folder = fashion_dir()
         if not is_idx_folder(folder):
             raise DataError(f"Fashion-MNIST is not installed in {folder}: {FASHION_HINT}")
-        return read_idx_folder(folder, FASHION)
+        return read_idx_folder(folder, FASHION, FASHION_CLASSES)
     path = Path(spec)
     if path.is_file():
         if path.suffix != ".npz":

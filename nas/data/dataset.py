@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from nas.data.checks import check_label_range
 from nas.errors import DataError
 
 SPLIT_SEED = 0  # splits are fixed, whatever the run's --seed, so results stay comparable
@@ -14,7 +16,13 @@ SPLIT_SEED = 0  # splits are fixed, whatever the run's --seed, so results stay c
 
 @dataclass(frozen=True)
 class Dataset:
-    """Images as float32 ``(N, C, H, W)`` arrays, labels as int64 ``(N,)``, three splits."""
+    """Images as float32 ``(N, C, H, W)`` arrays, labels as int64 ``(N,)``, three splits.
+
+    ``classes`` names the labels where the source says (folder names, CIFAR-10's meta file);
+    ``pixel_scale`` is what the source's pixel values were divided by to give the arrays here
+    (255 for 8-bit images); ``preprocessing`` is set by :func:`nas.data.fit_to_space` and says
+    what it did (channels, resize, normalisation), so an export can record it.
+    """
 
     name: str
     x_train: np.ndarray
@@ -24,6 +32,15 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     num_classes: int
+    classes: tuple[str, ...] = ()
+    pixel_scale: float = 1.0
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+
+    def class_names(self) -> list[str]:
+        """A name per label: the source's, else the label's number."""
+        if len(self.classes) == self.num_classes:
+            return list(self.classes)
+        return [str(i) for i in range(self.num_classes)]
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -71,8 +88,11 @@ def check_labels(y: np.ndarray, n: int, source: str) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != n:
         raise DataError(f"{source}: expected {n} labels in a 1-D array, got shape {y.shape}")
+    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+        raise DataError(f"{source}: labels must be whole numbers, got dtype {y.dtype}")
     if not np.issubdtype(y.dtype, np.integer) and not np.all(np.equal(np.mod(y, 1), 0)):
         raise DataError(f"{source}: labels must be whole numbers, got dtype {y.dtype}")
+    check_label_range(y, source)  # before the cast: a float label of 1e30 is no int64
     y = y.astype(np.int64)
     if y.min() < 0:
         raise DataError(f"{source}: labels must be 0..K-1, found {int(y.min())}")
@@ -80,7 +100,13 @@ def check_labels(y: np.ndarray, n: int, source: str) -> np.ndarray:
 
 
 def split(
-    name: str, x: np.ndarray, y: np.ndarray, *, fractions: tuple[float, float] = (0.6, 0.2)
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    fractions: tuple[float, float] = (0.6, 0.2),
+    classes: tuple[str, ...] = (),
+    pixel_scale: float = 1.0,
 ) -> Dataset:
     """Stratified fixed split into train / val / test (the rest goes to test)."""
     from sklearn.model_selection import train_test_split
@@ -108,6 +134,8 @@ def split(
         x[test_idx],
         y[test_idx],
         num_classes,
+        classes=classes,
+        pixel_scale=pixel_scale,
     )
 
 

@@ -104,7 +104,7 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
 
 
-def _images(path: Path) -> np.ndarray:
+def _images(path: Path) -> tuple[np.ndarray, float]:
     x = read_idx(path)
     if x.ndim != 3 or min(x.shape[1:]) < 4:
         raise DataError(f"{path}: expected images of shape (N, H, W), got {x.shape}")
@@ -112,7 +112,7 @@ def _images(path: Path) -> np.ndarray:
     if not np.isfinite(x).all():
         raise DataError(f"{path}: images hold NaN or infinite values")
     top = 255.0 if x.max(initial=0) > 1.5 else 1.0
-    return (x / top)[:, None]  # (N, 1, H, W) in [0, 1]
+    return (x / top)[:, None], top  # (N, 1, H, W) in [0, 1], and what it was divided by
 
 
 def _labels(path: Path, n: int) -> np.ndarray:
@@ -124,7 +124,9 @@ def _labels(path: Path, n: int) -> np.ndarray:
     return check_labels(y, n, str(path))
 
 
-def read_idx_folder(folder: Path, name: str | None = None) -> Dataset:
+def read_idx_folder(
+    folder: Path, name: str | None = None, classes: tuple[str, ...] = ()
+) -> Dataset:
     """The four IDX files of ``folder`` as a :class:`Dataset` (see the module docstring).
 
     Raises:
@@ -138,9 +140,9 @@ def read_idx_folder(folder: Path, name: str | None = None) -> Dataset:
         if found is None:
             raise DataError(f"{folder}: missing {stem} (or {stem}.gz) of an IDX data set")
         paths[key] = found
-    x = _images(paths["train_images"])
+    x, scale = _images(paths["train_images"])
     y = _labels(paths["train_labels"], len(x))
-    xt = _images(paths["test_images"])
+    xt, _ = _images(paths["test_images"])
     yt = _labels(paths["test_labels"], len(xt))
     if x.shape[1:] != xt.shape[1:]:
         raise DataError(f"{folder}: training images are {x.shape[2:]}, test {xt.shape[2:]}")
@@ -163,4 +165,6 @@ def read_idx_folder(folder: Path, name: str | None = None) -> Dataset:
         np.ascontiguousarray(xt),
         yt,
         num_classes,
+        classes=classes if len(classes) == num_classes else (),
+        pixel_scale=scale,
     )

@@ -43,8 +43,20 @@ def fit_to_space(ds: Dataset, *, channels: int, resolution: int) -> Dataset:
     def norm(x: np.ndarray) -> np.ndarray:
         return ((x - mean) / std).astype(np.float32)
 
+    done = {
+        "source_channels": c,
+        "channels": channels,  # grayscale repeated to three channels when they differ
+        "source_size": list(ds.shape[1:]),
+        "resize": [resolution, resolution],
+        "resize_method": "bilinear, half-pixel centres (torch align_corners=False), no antialias",
+        "resized": list(ds.shape[1:]) != [resolution, resolution],
+        "mean": [float(v) for v in mean.ravel()],
+        "std": [float(v) for v in std.ravel()],
+        "pixel_scale": ds.pixel_scale,
+    }
     return replace(
         ds,
+        preprocessing=done,
         x_train=norm(x_train),
         x_val=norm(fit(ds.x_val)),
         x_test=norm(fit(ds.x_test)) if len(ds.y_test) else ds.x_test,

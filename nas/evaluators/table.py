@@ -25,6 +25,7 @@ from typing import Any
 
 from nas.errors import NasInputError
 from nas.evaluators.base import CandidateError, Evaluation, Evaluator
+from nas.limits import MAX_TABLE_BYTES
 from nas.spaces import Space
 from nas.spaces.base import Arch
 from nas.storage import keys
@@ -94,6 +95,11 @@ class TableEvaluator(Evaluator):
         path = spec.path
         if not path.is_file():
             raise TableError(f"table {path} does not exist")
+        if path.stat().st_size > MAX_TABLE_BYTES:
+            raise TableError(
+                f"table {path}: {path.stat().st_size:,} bytes, above the cap of "
+                f"{MAX_TABLE_BYTES:,} (nas.limits.MAX_TABLE_BYTES)"
+            )
         try:
             # pandas 3 parses floats round-trip exactly (tests compare with float(text))
             frame = pd.read_csv(path)
@@ -113,6 +119,15 @@ class TableEvaluator(Evaluator):
         for col in (spec.accuracy_column, spec.latency_column):
             if not pd.api.types.is_numeric_dtype(frame[col]):
                 raise TableError(f"column {col!r} of table {path.name} is not numeric")
+        for col in (spec.accuracy_column, spec.latency_column):
+            values = frame[col]
+            bad = values[values.isin([math.inf, -math.inf]) | (values < 0)]
+            if len(bad):  # an empty cell (NaN) is a missing value, refused per architecture
+                row = int(bad.index[0]) + 2  # the file's line: the header is line 1
+                raise TableError(
+                    f"column {col!r} of table {path.name} must hold finite numbers >= 0; line "
+                    f"{row} has {bad.iloc[0]} ({len(bad)} such value(s))"
+                )
         acc = frame[spec.accuracy_column]
         if ((acc < 0) | (acc > 100)).any():
             raise TableError(

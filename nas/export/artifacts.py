@@ -40,6 +40,9 @@ class ExportSpec:
     num_classes: int
     widths: dict[str, int] = field(default_factory=dict)  # pruned layer -> channels kept
     source: dict[str, Any] = field(default_factory=dict)  # study, trial, data, ...
+    # what nas did to the data set's images before the network (nas.data.fit_to_space)
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    classes: list[str] = field(default_factory=list)  # a name per output, in order
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
@@ -68,6 +71,8 @@ class ExportSpec:
             "latency_input": list(s.latency_input.shape),
             "widths": dict(self.widths),
             "source": self.source,
+            "preprocessing": self.preprocessing,
+            "classes": list(self.classes) or [str(i) for i in range(self.num_classes)],
         }
 
     @classmethod
@@ -95,6 +100,8 @@ class ExportSpec:
                 num_classes=int(raw["num_classes"]),
                 widths={str(k): int(v) for k, v in raw.get("widths", {}).items()},
                 source=dict(raw.get("source", {})),
+                preprocessing=dict(raw.get("preprocessing", {})),
+                classes=[str(c) for c in raw.get("classes", [])],
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ExportError(f"{where}: malformed ({type(exc).__name__}: {exc})") from None
@@ -141,6 +148,11 @@ def load(directory: str | os.PathLike[str]) -> nn.Module:
     return net.eval()
 
 
+def predict_source() -> bytes:
+    """``predict.py``: classify with model.onnx using numpy and onnxruntime only."""
+    return (Path(__file__).with_name("predict_template.py")).read_bytes()
+
+
 def weights_bytes(net: nn.Module) -> bytes:
     from safetensors.torch import save
 
@@ -156,26 +168,40 @@ def write_export(
     *,
     sparsity: float,
     extra: tuple[str, ...] = (),
-) -> None:
+) -> list[str]:
     """Write every export file of ``net`` into ``directory`` (see :mod:`nas.export.files`).
 
     ``extra`` names further nas files the caller writes afterwards (kept, not removed).
+
+    Returns:
+        Notes for the user: a file that does not apply to this network and why.
     """
     from nas.export.nni_config import config_list
     from nas.export.onnx import onnx_bytes, torchscript_bytes
+    from nas.export.widths import why_not
 
     net = net.eval()
     files.check_out_dir(directory)
+    notes: list[str] = []
     # serialise everything first, so a failure leaves the folder as it was
     blobs = {
         files.WEIGHTS: weights_bytes(net),
         files.ONNX: onnx_bytes(net, spec.input_shape),
         files.TORCHSCRIPT: torchscript_bytes(net, spec.input_shape),
         files.METRICS: files.dumps(metrics).encode(),
-        files.COMPRESSION: files.dumps(config_list(net, sparsity)).encode(),
-        # last: a folder whose architecture.json is present is a complete export
-        files.ARCHITECTURE: files.dumps(spec.to_dict()).encode(),
     }
-    files.prepare_out_dir(directory, keep=files.EXPORT_FILES + extra)
+    if spec.preprocessing:  # what predict.py reads; an export without it gets no predict.py
+        blobs[files.PREDICT] = predict_source()
+    else:
+        notes.append(f"{files.PREDICT} not written: the export does not record preprocessing")
+    config = config_list(net, sparsity)
+    if config is not None:
+        blobs[files.COMPRESSION] = files.dumps(config).encode()
+    else:
+        notes.append(f"{files.COMPRESSION} not written: {why_not(net)}")
+    # last: a folder whose architecture.json is present is a complete export
+    blobs[files.ARCHITECTURE] = files.dumps(spec.to_dict()).encode()
+    files.prepare_out_dir(directory, keep=tuple(blobs) + extra)
     for name, data in blobs.items():
         files.write_bytes(directory / name, data)
+    return notes

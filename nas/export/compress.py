@@ -73,16 +73,16 @@ class CompressResult:
     out: Path
     rows: list[Row]
     report: dict[str, Any]
+    notes: tuple[str, ...] = ()
 
 
 def _load_data(spec: Any, override: str | None) -> Any:
-    from nas.data import fit_to_space, load_data
+    from nas.data import load_for_space
     from nas.export.files import ExportError
 
     name = override or spec.source.get("data")
-    data = fit_to_space(
-        load_data(name), channels=spec.space.input_channels, resolution=spec.space.train_resolution
-    )
+    subsets = {k: spec.source.get(k) for k in ("train_images", "val_images")}
+    data = load_for_space(name, spec.space, **(subsets if override is None else {}))
     if data.num_classes != spec.num_classes:
         raise ExportError(
             f"data set {name!r} has {data.num_classes} classes, the export {spec.num_classes}"
@@ -106,7 +106,7 @@ def compress(opts: CompressOptions) -> CompressResult:
     from nas.export.finetune import finetune
     from nas.export.quantize import quantize_int8
     from nas.export.study_export import evaluate
-    from nas.export.widths import prune, widths
+    from nas.export.widths import prune, why_not, widths
     from nas.hardware.cost import count_flops, count_params
     from nas.hardware.cpu import CpuTarget
     from nas.supernet.score import calibration_batches
@@ -122,8 +122,15 @@ def compress(opts: CompressOptions) -> CompressResult:
     shape = spec.space.latency_input.shape
 
     torch.manual_seed(opts.seed)
+    notes: list[str] = []
+    cannot = why_not(net)
     pruned = prune(net, opts.prune)
-    finetune(pruned, data, epochs=opts.finetune_epochs, seed=opts.seed)
+    if cannot is None:
+        finetune(pruned, data, epochs=opts.finetune_epochs, seed=opts.seed)
+    else:  # nothing removed, so nothing to recover: the network stays as exported
+        notes.append(f"not pruned: {cannot}; fine-tuning skipped")
+        if opts.quantize == "int8":
+            notes.append("int8 quantization still applies")
     val = evaluate(pruned, data.x_val, data.y_val)
     test = evaluate(pruned, data.x_test, data.y_test)
     flops = count_flops(pruned, shape)
@@ -133,6 +140,8 @@ def compress(opts: CompressOptions) -> CompressResult:
         arch=spec.arch,
         num_classes=spec.num_classes,
         widths=widths(pruned),
+        preprocessing=spec.preprocessing,
+        classes=spec.classes,
         source={
             **spec.source,
             "compressed": {
@@ -160,7 +169,10 @@ def compress(opts: CompressOptions) -> CompressResult:
     extra: tuple[str, ...] = (files.REPORT, files.REPORT_MD)
     if opts.quantize == "int8":
         extra += (files.INT8_ONNX,)
-    write_export(out, pruned, pruned_spec, pruned_metrics, sparsity=opts.prune, extra=extra)
+    written = write_export(
+        out, pruned, pruned_spec, pruned_metrics, sparsity=opts.prune, extra=extra
+    )
+    notes += [n for n in written if cannot is None or not n.startswith(files.COMPRESSION)]
 
     if opts.quantize == "int8":
         calib = calibration_batches(
@@ -168,7 +180,8 @@ def compress(opts: CompressOptions) -> CompressResult:
         )
         quantize_int8(out / files.ONNX, out / files.INT8_ONNX, [b.numpy() for b in calib])
 
-    rows = _measure(opts, data, cpu, shape, (net, src), (pruned, out), (test, lat))
+    after = "pruned" if cannot is None else "not pruned"
+    rows = _measure(opts, data, cpu, shape, (net, src), (pruned, out), (test, lat), after)
     n_threads = cpu.threads
     report = {
         "source": str(src),
@@ -180,10 +193,11 @@ def compress(opts: CompressOptions) -> CompressResult:
         "threads": n_threads,
         "fingerprints": {"torch": cpu.fingerprint(), "onnxruntime": ort.fingerprint(n_threads)},
         "rows": [asdict(r) for r in rows],
+        "notes": notes,
     }
     files.write_json(out / files.REPORT, report)
     files.write_bytes(out / files.REPORT_MD, markdown(rows, report).encode())
-    return CompressResult(out, rows, report)
+    return CompressResult(out, rows, report, tuple(notes))
 
 
 def _measure(
@@ -194,6 +208,7 @@ def _measure(
     before: tuple[Any, Path],
     after: tuple[Any, Path],
     after_torch: tuple[float, dict[str, Any]],
+    after_name: str = "pruned",
 ) -> list[Row]:
     """The before/after rows: every variant measured here, the same way (see module doc)."""
     from nas.export import ort
@@ -214,7 +229,7 @@ def _measure(
             cpu.measure(net, shape).to_dict(),
         ),
         Row(
-            "pruned",
+            after_name,
             runtime,
             str(out / files.WEIGHTS),
             count_params(pruned),
@@ -223,9 +238,12 @@ def _measure(
             *after_torch,
         ),
     ]
-    variants = [("exported", src / files.ONNX, net), ("pruned", out / files.ONNX, pruned)]
+    variants = [("exported", src / files.ONNX, net), (after_name, out / files.ONNX, pruned)]
+    if after_name != "pruned":  # the same network as exported: measuring it twice adds nothing
+        rows, variants = rows[:1], variants[:1]
     if opts.quantize == "int8":
-        variants.append(("pruned + int8", out / files.INT8_ONNX, pruned))
+        int8 = "pruned + int8" if after_name == "pruned" else "int8"
+        variants.append((int8, out / files.INT8_ONNX, pruned))
     for name, path, module in variants:
         sess = ort.session(path, cpu.threads)
         rows.append(

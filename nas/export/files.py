@@ -28,11 +28,12 @@ ONNX = "model.onnx"
 TORCHSCRIPT = "model.ts"
 METRICS = "metrics.json"
 COMPRESSION = "compression.json"
+PREDICT = "predict.py"
 INT8_ONNX = "model.int8.onnx"
 REPORT = "compression_report.json"
 REPORT_MD = "compression_report.md"
 
-EXPORT_FILES = (ARCHITECTURE, WEIGHTS, ONNX, TORCHSCRIPT, METRICS, COMPRESSION)
+EXPORT_FILES = (ARCHITECTURE, WEIGHTS, ONNX, TORCHSCRIPT, METRICS, COMPRESSION, PREDICT)
 OWN_FILES = (*EXPORT_FILES, INT8_ONNX, REPORT, REPORT_MD)
 
 

@@ -51,6 +51,7 @@ class ExportResult:
     reason: str
     arch_str: str
     metrics: dict[str, Any]
+    notes: tuple[str, ...] = ()
 
 
 def evaluate(net: Any, x: Any, y: Any) -> float:
@@ -96,7 +97,10 @@ def export_study(opts: ExportOptions) -> ExportResult:
     trial, reason = select.choose(
         study, settings, trial=opts.trial, pick=opts.pick, max_latency_ms=opts.max_latency_ms
     )
-    o = settings.options
+    from nas.storage.paths import base_dir, local_options
+
+    # the stored paths (space file, data, checkpoints) resolved against the database's folder
+    o = local_options(settings.options, base_dir(opts.storage))
     space = load_space(str(o.get("space", settings.space)))
     if space.digest != settings.space_digest:
         raise StorageError(
@@ -117,7 +121,7 @@ def export_study(opts: ExportOptions) -> ExportResult:
     # defaults of SearchOptions, for studies stored before the options were recorded
     calib_batches = int(o.get("calib_batches", 4))
     cfg = TrainConfig(
-        epochs=int(o.get("supernet_epochs", 20)),
+        epochs=int(o.get("supernet_epochs") or 20),
         batch_size=int(o.get("batch_size", 128)),
         seed=seed,
     )
@@ -154,17 +158,22 @@ def export_study(opts: ExportOptions) -> ExportResult:
         space=space,
         arch=arch,
         num_classes=data.num_classes,
+        preprocessing=data.preprocessing,
+        classes=data.class_names(),
         source={
             "study": study.study_name,
             "trial": trial.number,
-            "data": settings.data,
+            "data": o.get("data") or settings.data,  # a path as it is here, for compress
             "data_fingerprint": settings.data_fingerprint,
+            # the fixed subsets the search trained and scored on (compress reads the same)
+            "train_images": o.get("train_images"),
+            "val_images": o.get("val_images"),
             "seed": seed,
             "calib_batches": calib_batches,
             "finetune_epochs": opts.finetune_epochs,
             "search_val_accuracy": ua.get(keys.ACCURACY),
         },
     )
-    write_export(out, net, spec, metrics, sparsity=opts.sparsity)
+    notes = write_export(out, net, spec, metrics, sparsity=opts.sparsity)
     log.info("exported trial %d of %s to %s", trial.number, study.study_name, out)
-    return ExportResult(out, trial.number, reason, space.describe(arch), metrics)
+    return ExportResult(out, trial.number, reason, space.describe(arch), metrics, tuple(notes))

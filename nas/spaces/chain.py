@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -25,8 +25,15 @@ from pydantic import (
 )
 
 from nas.spaces.base import Choice, Space, Value
-
-PositiveInt = Annotated[int, Field(gt=0)]
+from nas.spaces.fields import (
+    Channels,
+    Depth,
+    LatencyBatch,
+    PositiveInt,
+    Resolution,
+    option_list,
+    stage_list,
+)
 
 # The choices each block family needs per layer, and the values its supernet can build.
 BLOCK_LAYER_CHOICES: dict[str, dict[str, tuple[int, ...]]] = {
@@ -39,22 +46,22 @@ class _Strict(BaseModel):
 
 
 class LatencyInputModel(_Strict):
-    batch: PositiveInt = 1
-    channels: PositiveInt
-    height: PositiveInt
-    width: PositiveInt
+    batch: LatencyBatch = 1
+    channels: Channels
+    height: Resolution
+    width: Resolution
 
 
 class StemModel(_Strict):
-    channels: PositiveInt
+    channels: Channels
     kernel: Literal[3, 5, 7] = 3
     stride: Literal[1, 2] = 2
 
 
 class StageModel(_Strict):
-    channels: PositiveInt
+    channels: Channels
     stride: Literal[1, 2]
-    depth: list[PositiveInt] | None = Field(
+    depth: list[Depth] | None = option_list(
         default=None, description="depth options for this stage; defaults to the space's `depth`"
     )
 
@@ -67,21 +74,21 @@ class ChainSpaceModel(_Strict):
     kind: Literal["chain"]
     block: Literal["mbconv"]
     description: str = ""
-    input_channels: PositiveInt = 3
-    train_resolution: PositiveInt
+    input_channels: Channels = 3
+    train_resolution: Resolution
     latency_input: LatencyInputModel | None = Field(
         default=None,
         description="latency shape; by default the scoring shape (1, channels, r, r)",
     )
     stem: StemModel
-    first_block_channels: PositiveInt | None = Field(
+    first_block_channels: Channels | None = Field(
         default=None,
         description="fixed MBConv (expand 1, kernel 3) after the stem, as MobileNetV2",
     )
-    stages: list[StageModel] = Field(min_length=1)
-    depth: list[PositiveInt] = Field(min_length=1)
+    stages: list[StageModel] = stage_list()
+    depth: list[Depth] = option_list()
     layer_choices: dict[str, list[PositiveInt]]
-    head_channels: PositiveInt | None = None
+    head_channels: Channels | None = None
 
     @field_validator("depth")
     @classmethod

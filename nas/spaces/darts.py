@@ -28,10 +28,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nas.errors import ArchitectureError
+from nas.limits import MAX_DEPTH
 from nas.spaces.base import Arch, Choice, Space, Value
 from nas.spaces.chain import LatencyInputModel
+from nas.spaces.fields import Channels, Depth, PositiveInt, Resolution, option_list
 
-PositiveInt = Annotated[int, Field(gt=0)]
 DARTS_OPS = (
     "none",
     "max_pool_3x3",
@@ -54,17 +55,17 @@ class DartsSpaceModel(BaseModel):
     version: PositiveInt = 1
     kind: Literal["darts"]
     description: str = ""
-    input_channels: PositiveInt = 3
-    train_resolution: PositiveInt
+    input_channels: Channels = 3
+    train_resolution: Resolution
     latency_input: LatencyInputModel | None = Field(
         default=None,
         description="latency shape; by default the scoring shape (1, channels, r, r)",
     )
     nodes: Annotated[int, Field(ge=1, le=6)] = 4
-    operations: list[str] = Field(min_length=1)
-    init_channels: PositiveInt = 16
-    layers: Annotated[int, Field(ge=3)] = 8
-    stem_multiplier: PositiveInt = 3
+    operations: list[str] = option_list()
+    init_channels: Channels = 16
+    layers: Annotated[int, Field(ge=3, le=MAX_DEPTH)] = 8
+    stem_multiplier: Depth = 3
 
     @field_validator("operations")
     @classmethod

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nas.errors import SpaceError
+from nas.limits import MAX_CHOICES, MAX_SPACE_FILE_BYTES, MAX_YAML_NODES, clip, shorten
 from nas.spaces.base import Space
 from nas.spaces.chain import ChainSpace, ChainSpaceModel
 from nas.spaces.darts import DartsSpace, DartsSpaceModel
@@ -71,7 +72,13 @@ def load_space(name_or_path: str) -> Space:
     """
     path = resolve(name_or_path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        size = path.stat().st_size
+        if size > MAX_SPACE_FILE_BYTES:
+            raise SpaceError(
+                f"{path}: {size:,} bytes is not a space file (the cap is "
+                f"{MAX_SPACE_FILE_BYTES:,} bytes, nas.limits.MAX_SPACE_FILE_BYTES)"
+            )
+        raw = _bounded_yaml(path.read_text(), str(path))
     except (OSError, UnicodeDecodeError) as exc:
         raise SpaceError(f"{path}: cannot read: {exc}") from None
     except yaml.YAMLError as exc:
@@ -81,31 +88,112 @@ def load_space(name_or_path: str) -> Space:
     return space_from_dict(raw, source=str(path))
 
 
+def _bounded_yaml(text: str, source: str) -> object:
+    """``yaml.safe_load(text)``, refusing a document that expands beyond ``MAX_YAML_NODES``.
+
+    YAML aliases share one node, so a few lines can stand for billions of values ("billion
+    laughs"); PyYAML builds them as shared objects, and whatever walks the result (pydantic, an
+    error message) expands them. The node graph is measured, expansion counted once per shared
+    node, before any Python object is built.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise SpaceError(f"{source}: nested too deeply to be a space file") from None
+        if node is None:
+            return None
+        if _expanded_nodes(node, source) > MAX_YAML_NODES:
+            raise SpaceError(
+                f"{source}: its aliases expand to more than {MAX_YAML_NODES:,} values "
+                "(nas.limits.MAX_YAML_NODES); write the values out instead"
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_nodes(root: yaml.Node, source: str) -> int:
+    """Nodes of ``root`` with every alias expanded, counted without expanding (memoised).
+
+    Raises:
+        SpaceError: an alias inside its own anchor (a cycle: infinitely many values).
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # iterative post-order: a deep document must not hit the recursion limit
+        node, children_done = stack.pop()
+        if children_done:
+            children = _children(node)
+            total = 1 + sum(sizes[id(c)] for c in children)
+            sizes[id(node)] = min(total, MAX_YAML_NODES + 1)  # no big numbers either
+            open_nodes.discard(id(node))
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            raise SpaceError(f"{source}: an alias refers to itself; a space file is finite")
+        children = _children(node)
+        if not children:
+            sizes[id(node)] = 1
+            continue
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
 def space_from_dict(raw: object, *, source: str = "<dict>") -> Space:
     """Validate an already-parsed space description (the contents of a space file)."""
     if not isinstance(raw, dict):
         raise SpaceError(f"{source}: expected a mapping of fields at the top level")
     kind = raw.get("kind")
     if kind not in _KINDS:
-        raise SpaceError(f"{source}: field 'kind': expected one of {sorted(_KINDS)}, got {kind!r}")
+        raise SpaceError(
+            f"{source}: field 'kind': expected one of {sorted(_KINDS)}, got {shorten(kind)}"
+        )
     model_cls, build = _KINDS[kind]
     try:
         model = model_cls.model_validate(raw)
     except ValidationError as exc:
         raise SpaceError(f"{source}: {_first_error(exc)}") from None
-    return build(model)
+    space = build(model)
+    if len(space.choices) > MAX_CHOICES:
+        raise SpaceError(
+            f"{source}: the space has {len(space.choices):,} choices, above the cap of "
+            f"{MAX_CHOICES:,} (nas.limits.MAX_CHOICES); use fewer stages or shallower ones"
+        )
+    return space
 
 
 def _first_error(exc: ValidationError) -> str:
     errors = exc.errors()
     err = errors[0]
-    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    msg = err["msg"]
+    field = clip(".".join(str(p) for p in err["loc"]), 120) or "(top level)"
+    msg = clip(err["msg"], 300)
+    ctx = err.get("ctx") or {}
     if err["type"] == "extra_forbidden":
         msg = "unknown field (check its spelling)"
+    elif err["type"] == "less_than_equal":  # the caps of nas.limits
+        msg = f"must be at most {ctx.get('le')} (a cap of nas.limits)"
+    elif err["type"] == "too_long":
+        msg = (
+            f"at most {ctx.get('max_length')} items are allowed (a cap of nas.limits), "
+            f"got {ctx.get('actual_length')}"
+        )
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    quiet = err["type"] in ("missing", "extra_forbidden") or not err["loc"]
-    got = "" if quiet else f", got {err.get('input')!r}"
+    quiet = err["type"] in ("missing", "extra_forbidden", "too_long") or not err["loc"]
+    got = "" if quiet else f", got {shorten(err.get('input'))}"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     return f"field '{field}': {msg}{got}{more}"

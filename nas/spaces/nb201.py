@@ -8,15 +8,15 @@ format, ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``, so results join with published 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nas.errors import ArchitectureError
 from nas.spaces.base import Arch, Choice, Space, Value
 from nas.spaces.chain import LatencyInputModel
+from nas.spaces.fields import Channels, Depth, PositiveInt, Resolution, StageCount, option_list
 
-PositiveInt = Annotated[int, Field(gt=0)]
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
 
@@ -29,17 +29,17 @@ class Nb201SpaceModel(BaseModel):
     version: PositiveInt = 1
     kind: Literal["nb201"]
     description: str = ""
-    input_channels: PositiveInt = 3
-    train_resolution: PositiveInt
+    input_channels: Channels = 3
+    train_resolution: Resolution
     latency_input: LatencyInputModel | None = Field(
         default=None,
         description="latency shape; by default the scoring shape (1, channels, r, r)",
     )
     nodes: Literal[4] = 4
-    operations: list[str] = Field(min_length=1)
-    stem_channels: PositiveInt = 16
-    cells_per_stage: PositiveInt = 5
-    stages: PositiveInt = 3
+    operations: list[str] = option_list()
+    stem_channels: Channels = 16
+    cells_per_stage: Depth = 5
+    stages: StageCount = 3
 
     @field_validator("operations")
     @classmethod

@@ -17,14 +17,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nas.spaces.base import Arch, Choice, Space, Value
 from nas.spaces.chain import LatencyInputModel
+from nas.spaces.fields import Channels, Depth, PositiveInt, Resolution, option_list, stage_list
 
-PositiveInt = Annotated[int, Field(gt=0)]
 BLOCK_TYPES = ("basic", "bottleneck")
 BOTTLENECK_REDUCTION = 4  # a bottleneck's inner width is width / 4, as in ResNet-50
 
@@ -40,14 +40,14 @@ def _distinct(v: list[int]) -> list[int]:
 
 
 class ResnetStemModel(_Strict):
-    channels: PositiveInt
+    channels: Channels
     stride: Literal[1, 2] = 1
 
 
 class ResnetStageModel(_Strict):
     stride: Literal[1, 2]
-    depth: list[PositiveInt] = Field(min_length=1)
-    width: list[PositiveInt] = Field(min_length=1)
+    depth: list[Depth] = option_list()
+    width: list[Channels] = option_list()
 
     _check_depth = field_validator("depth")(_distinct)
     _check_width = field_validator("width")(_distinct)
@@ -60,14 +60,14 @@ class ResnetSpaceModel(_Strict):
     version: PositiveInt = 1
     kind: Literal["resnet"]
     description: str = ""
-    input_channels: PositiveInt = 3
-    train_resolution: PositiveInt
+    input_channels: Channels = 3
+    train_resolution: Resolution
     latency_input: LatencyInputModel | None = Field(
         default=None,
         description="latency shape; by default the scoring shape (1, channels, r, r)",
     )
     stem: ResnetStemModel
-    stages: list[ResnetStageModel] = Field(min_length=1)
+    stages: list[ResnetStageModel] = stage_list()
     kernel: list[Literal[1, 3, 5, 7]] = Field(min_length=1)
     block: list[Literal["basic", "bottleneck"]] = Field(min_length=1)
 

@@ -74,15 +74,21 @@ def _check_sqlite_file(path: Path, url: str) -> None:
     if not path.exists() or path.stat().st_size == 0:
         return
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             tables = {
                 r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
         finally:
             con.close()
-    except sqlite3.DatabaseError:
-        raise StorageError(f"cannot open storage {url}: {path} is not a SQLite database") from None
+    except sqlite3.DatabaseError as exc:
+        # only "file is not a database" means that; "unable to open" is a permission or a
+        # read-only folder (a WAL database needs its -shm beside it), said as such
+        if "not a database" in str(exc) or "malformed" in str(exc):
+            raise StorageError(
+                f"cannot open storage {url}: {path} is not a SQLite database"
+            ) from None
+        raise StorageError(f"cannot open storage {url}: {path}: {exc}") from None
     if tables and not tables >= OPTUNA_TABLES:
         raise StorageError(
             f"{path} is a database of another tool (tables: {', '.join(sorted(tables)[:5])}); "
@@ -90,7 +96,36 @@ def _check_sqlite_file(path: Path, url: str) -> None:
         )
 
 
-def _sqlite_pragmas(engine: Engine, *, read_only: bool = False, immediate: bool = False) -> None:
+def _holds_studies(path: Path) -> bool:
+    """Whether the SQLite file at ``path`` holds at least one Optuna study (read-only)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT 1 FROM studies LIMIT 1").fetchone() is not None
+    except sqlite3.DatabaseError:  # no studies table yet
+        return False
+    finally:
+        con.close()
+
+
+def _check_writable(path: Path, url: str) -> None:
+    """A storage that will be written must be writable: the file, and its folder (SQLite puts
+    its -wal and -shm files beside it). Checked before anything is written or computed."""
+    folder = path.parent
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StorageError(
+            f"cannot open storage {url}: {path.name} is read-only; nas search writes its trials "
+            "there: copy it to a writable folder, or read it with nas show / nas dashboard"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StorageError(
+            f"cannot open storage {url}: folder {folder} is read-only; SQLite needs to write "
+            "beside the database: give a --storage in a writable folder"
+        )
+
+
+def _sqlite_pragmas(engine: Engine, *, set_wal: bool = False, immediate: bool = False) -> None:
     """WAL, busy timeout and (``immediate``) write-locking transactions on every connection.
 
     Why ``BEGIN IMMEDIATE``: Optuna reads and then writes in one transaction. In WAL mode a
@@ -98,7 +133,7 @@ def _sqlite_pragmas(engine: Engine, *, read_only: bool = False, immediate: bool 
     and fails at once with "database is locked" -- the busy timeout does not help there.
     Taking the write lock at BEGIN makes such transactions wait their turn (up to the busy
     timeout) instead. Readers outside a transaction are never blocked (WAL). A read-only store
-    leaves the journal mode alone: it is written into the file.
+    leaves the journal mode alone: it is written into the file (``set_wal`` for a new file).
     """
 
     @event.listens_for(engine, "connect")
@@ -106,7 +141,7 @@ def _sqlite_pragmas(engine: Engine, *, read_only: bool = False, immediate: bool 
         if immediate:
             dbapi_con.isolation_level = None  # pysqlite must not BEGIN on its own
         cur = dbapi_con.cursor()
-        if not read_only:  # the journal mode is written into the file
+        if set_wal:  # written into the file: only for a new one (see Store.ensure_tables)
             cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_SECONDS * 1000}")
         cur.execute("PRAGMA synchronous=NORMAL")
@@ -164,19 +199,31 @@ class Store:
             ) from None
         path = sqlite_path(url)
         engine_kwargs: dict[str, object] = {}
+        self._tables_ready = read_only  # a reader never creates nas's tables
         if path is not None:
+            if parsed.query:  # "?mode=ro" would be taken as part of the file name
+                raise StorageError(
+                    f"cannot open storage {url}: a sqlite URL takes no ?options "
+                    f"({', '.join(sorted(parsed.query))}); nas sets SQLite's own"
+                )
             _check_sqlite_file(path, url)
             if read_only and not path.exists():
                 raise StorageError(f"storage {url}: {path} does not exist")
+            if not read_only:
+                _check_writable(path, url)
             engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_SECONDS}
             if read_only:
                 # SQLite's own read-only mode: a reader (the dashboard, `nas show`) cannot write
                 # the file even by accident, yet still sees a running search's commits (WAL).
                 engine_kwargs["creator"] = _read_only_connect(path)
-            if not read_only:
+            if not read_only and not _holds_studies(path):
+                # A new file (or one without studies yet, e.g. made by a program that polls
+                # it): WAL before Optuna writes, so that readers never block the writer. A file
+                # holding studies is switched on its first write (ensure_tables): a command
+                # refused before that leaves it as it was.
                 # WAL is a property of the file; set it before Optuna creates its tables.
                 eng = create_engine(url, **engine_kwargs)  # type: ignore[arg-type]
-                _sqlite_pragmas(eng)
+                _sqlite_pragmas(eng, set_wal=True)
                 with eng.connect():
                     pass
                 eng.dispose()
@@ -213,17 +260,41 @@ class Store:
             raise StorageError(f"cannot open storage {shown}: {first}") from None
         self.engine: Engine = self.optuna.engine
         if path is not None:
-            _sqlite_pragmas(self.engine, read_only=read_only, immediate=not read_only)
+            _sqlite_pragmas(self.engine, immediate=not read_only)
             if not read_only:
                 # Optuna opened (and pooled) connections before the listener existed; drop them
                 # so every writing connection gets the pragmas (synchronous=NORMAL: no fsync per
                 # commit, which halves a table search). A reader keeps its connections: closing
                 # the last one would checkpoint the WAL, and a reader must not change the file.
                 self.engine.dispose()
+        self._sqlite = path is not None
+        self._shown = shown
         if not read_only:
-            from nas.storage.migrate import upgrade
+            from nas.storage.migrate import check_revision
 
-            upgrade(self.engine, shown)
+            check_revision(self.engine, shown)  # a newer nas's tables: refused before writing
+
+    def ensure_tables(self) -> None:
+        """Create nas's own tables (and switch SQLite to WAL) before the first write.
+
+        Not done on opening, so that a command refused after opening (a study not made by
+        nas, an option checked against the study) leaves the database byte for byte as it was.
+        """
+        if self._tables_ready:
+            return
+        if self._sqlite:
+            raw = self.engine.raw_connection()  # outside a transaction: WAL cannot be set in one
+            try:
+                cur = raw.cursor()
+                if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    cur.execute("PRAGMA journal_mode=WAL")
+                cur.close()
+            finally:
+                raw.close()
+        from nas.storage.migrate import upgrade
+
+        upgrade(self.engine, self._shown)
+        self._tables_ready = True
 
     def has_nas_tables(self) -> bool:
         return {"nas_latency", "nas_checkpoints"} <= set(inspect(self.engine).get_table_names())
@@ -231,6 +302,7 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """The one way nas code touches its own tables: commit on success, roll back on error."""
+        self.ensure_tables()
         s = Session(self.engine, expire_on_commit=False)
         try:
             yield s

@@ -22,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import text
 
 from nas.errors import StorageError
+from nas.limits import shorten
 from nas.storage.db import Store
 
 _STUDY = text("SELECT study_id FROM studies WHERE study_name = :name")
@@ -68,7 +69,7 @@ def load_trials(store: Store, study_name: str, *, params: bool = True) -> list[F
     with store.engine.connect() as con:
         sid = con.execute(_STUDY, {"name": study_name}).scalar()
         if sid is None:
-            raise StorageError(f"no study named {study_name!r} in {store.url}")
+            raise StorageError(f"no study named {shorten(study_name)} in {store.url}")
         rows = con.execute(_TRIALS, {"s": sid}).all()
         values: dict[int, list[float]] = {}
         for tid, _obj, value, vtype in con.execute(_VALUES, {"s": sid}):

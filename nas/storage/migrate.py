@@ -1,6 +1,7 @@
 """Schema migrations of nas's own tables (``nas_*``), with Alembic, as Optuna does for its own.
 
-Every writing :class:`~nas.storage.Store` calls :func:`upgrade`: a database made by an earlier
+Every writing :class:`~nas.storage.Store` calls :func:`upgrade` before its first write
+(and :func:`check_revision` on opening): a database made by an earlier
 release of nas is brought to this release's tables (a database from before migrations existed
 gets the tables it lacks, then the later revisions), and one made by a later release is refused
 with a clear message instead of being written with an older layout. The revision is kept in
@@ -57,21 +58,34 @@ def script_head() -> str:
     return head
 
 
-def upgrade(engine: Engine, shown_url: str) -> None:
-    """Bring nas's tables in ``engine``'s database to :data:`HEAD`.
+def check_revision(engine: Engine, shown_url: str) -> str | None:
+    """The database's revision of nas's tables, read only; refuses one a newer nas made.
+
+    A writing store calls this on opening and :func:`upgrade` only on its first write, so a
+    command refused in between leaves the database as it was.
 
     Raises:
         StorageError: the database was made by a newer nas (an unknown revision).
     """
     with engine.connect() as conn:
         rev = current_revision(conn)
-    if rev == HEAD:
-        return  # the common case, without loading Alembic's scripts
-    if rev is not None and (not rev.isdigit() or rev > HEAD):
+    if rev is not None and rev != HEAD and (not rev.isdigit() or rev > HEAD):
         raise StorageError(
             f"storage {shown_url} holds nas tables of a newer nas (revision {rev}, this nas "
             f"knows up to {HEAD}); upgrade nas to open it"
         )
+    return rev
+
+
+def upgrade(engine: Engine, shown_url: str) -> None:
+    """Bring nas's tables in ``engine``'s database to :data:`HEAD`.
+
+    Raises:
+        StorageError: the database was made by a newer nas (an unknown revision).
+    """
+    rev = check_revision(engine, shown_url)
+    if rev == HEAD:
+        return  # the common case, without loading Alembic's scripts
     from alembic import command
 
     with engine.begin() as conn:

@@ -10,6 +10,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.errors import StorageError
+from nas.limits import clip, shorten
 from nas.storage import keys
 from nas.storage.db import Store
 
@@ -91,12 +92,18 @@ def check_resume(store: Store, name: str, settings: StudySettings) -> StudySetti
     study = optuna.load_study(study_name=name, storage=store.optuna)
     raw = study.user_attrs.get(keys.SETTINGS)
     if not isinstance(raw, dict):
-        raise StorageError(f"study {name!r} was not made by nas; choose another --study")
+        raise StorageError(f"study {shorten(name)} was not made by nas; choose another --study")
     old = StudySettings.from_dict(raw)
+    from nas.storage.paths import base_dir, portable_record
+
+    base = base_dir(store.url)
     for key in MUST_MATCH:
-        if getattr(old, key) != getattr(settings, key):
+        was, now = getattr(old, key), getattr(settings, key)
+        if key == "evaluator":  # a study stored before table paths were relative
+            was, now = portable_record(was, base), portable_record(now, base)
+        if was != now:
             raise StorageError(
-                f"study {name!r} was created with {key}={getattr(old, key)!r}, not "
+                f"study {shorten(name)} was created with {key}={getattr(old, key)!r}, not "
                 f"{getattr(settings, key)!r}; use another --study to start a new search"
             )
     return old
@@ -107,6 +114,7 @@ def create_or_resume(
 ) -> optuna.Study:
     """Open study ``name`` (checking it fits ``settings``) or create it; record the budget."""
     old = check_resume(store, name, settings)
+    store.ensure_tables()  # the first write of a search
     if old is None:
         study = optuna.create_study(
             study_name=name, storage=store.optuna, directions=settings.directions()
@@ -126,8 +134,12 @@ def load(store: Store, name: str) -> optuna.Study:
     """Load an existing nas study; a missing one lists the names there are."""
     names = [s.study_name for s in optuna.get_all_study_summaries(store.optuna)]
     if name not in names:
-        hint = f"; studies here: {', '.join(names[:10])}" if names else "; the storage has none"
-        raise StorageError(f"no study named {name!r} in {store.url}{hint}")
+        hint = (
+            f"; studies here: {', '.join(clip(n, 40) for n in names[:10])}"
+            if names
+            else "; the storage has none"
+        )
+        raise StorageError(f"no study named {shorten(name)} in {store.url}{hint}")
     return optuna.load_study(study_name=name, storage=store.optuna)
 
 

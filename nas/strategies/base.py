@@ -16,6 +16,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from nas.errors import OptionError
+from nas.limits import shorten
 
 if TYPE_CHECKING:
     from nas.spaces import Space
@@ -26,13 +27,19 @@ ConstraintsFunc = Callable[[FrozenTrial], Sequence[float]]
 @dataclass(frozen=True)
 class StrategyContext:
     """What a sampler factory may use: objectives, seed, budget, the constraint function and
-    the search space (strategies that mutate or enumerate architectures need it)."""
+    the search space (strategies that mutate or enumerate architectures need it).
+
+    ``claim(trial, arch_hash)`` claims an architecture for a trial atomically in the database
+    (True: this trial owns it); the no-repeat wrapper uses it so that workers racing for the
+    same architecture never both evaluate it (:mod:`nas.strategies.no_repeat`).
+    """
 
     n_objectives: int
     seed: int
     budget: int
     constraints_func: ConstraintsFunc | None
     space: Space | None = None
+    claim: Callable[[FrozenTrial, str], bool] | None = None
 
 
 class SamplerFactory(Protocol):
@@ -45,8 +52,9 @@ class Strategy:
     factory: SamplerFactory | None  # None for a gradient driver
     help: str
     objectives: tuple[int, ...] = (1, 2)
-    # True when the sampler itself never proposes an architecture the study already has;
-    # the others are wrapped in nas.strategies.no_repeat.NoRepeatSampler.
+    # True when the sampler itself avoids architectures the study already has: the no-repeat
+    # wrapper then takes its one proposal per trial as it is, and steps in (neighbours, claim)
+    # only when that proposal is taken.
     avoids_repeats: bool = False
     # "sampler": an Optuna sampler proposes candidates (nas.loop); "gradient": the strategy
     # derives them by gradient descent on architecture weights (DARTS); see nas.options
@@ -71,7 +79,9 @@ def strategy_names() -> list[str]:
 def get_strategy(name: str) -> Strategy:
     names = strategy_names()
     if name not in _STRATEGIES:
-        raise OptionError(f"unknown strategy {name!r}; known strategies: {', '.join(names)}")
+        raise OptionError(
+            f"unknown strategy {shorten(name)}; known strategies: {', '.join(names)}"
+        )
     return _STRATEGIES[name]
 
 
@@ -84,12 +94,17 @@ def create_sampler(name: str, ctx: StrategyContext) -> optuna.samplers.BaseSampl
     """The sampler of strategy ``name``; raises OptionError for unknown or unsuitable ones."""
     strategy = get_strategy(name)
     if ctx.n_objectives not in strategy.objectives:
-        raise OptionError(f"strategy {name!r} does not support {ctx.n_objectives} objective(s)")
+        raise OptionError(
+            f"strategy {shorten(name)} does not support {ctx.n_objectives} objective(s)"
+        )
     if strategy.factory is None:
         raise OptionError(f"strategy {name!r} is {strategy.driver}-driven, not an Optuna sampler")
     sampler = strategy.factory(ctx)
-    if ctx.space is not None and not strategy.avoids_repeats:
+    if ctx.space is not None:
         from nas.strategies.no_repeat import NoRepeatSampler
 
-        sampler = NoRepeatSampler(sampler, ctx.space, seed=ctx.seed)
+        tries = 1 if strategy.avoids_repeats else 20  # its redraws would repeat themselves
+        sampler = NoRepeatSampler(
+            sampler, ctx.space, seed=ctx.seed, max_tries=tries, claim=ctx.claim
+        )
     return sampler

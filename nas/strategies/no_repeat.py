@@ -6,14 +6,24 @@ different values for inactive choices). A repeat costs little (the objective reu
 result) but spends budget on nothing. This wrapper asks the wrapped sampler for the whole
 architecture at once, and draws again while the proposal's canonical hash is already in the
 study (completed or running). After ``max_tries`` draws it takes an unseen *neighbour* of the
-last proposal (one choice away, so the sampler's intent is kept as closely as possible), and
-only when every neighbour is taken too does it hand the repeat on, so a nearly exhausted space
-still makes progress.
+last proposal (one choice away, so the sampler's intent is kept as closely as possible), then
+uniform draws from the space, then (for a space small enough to list) any architecture not yet
+taken. Only when all of those are taken does it hand the repeat on; the objective then turns
+the repeat away without spending budget (:mod:`nas.objective`).
+
+Several workers: the seen set is a snapshot, and two workers may both find the same
+architecture unseen. With ``claim`` (a compare-and-set in the database,
+:func:`nas.storage.coordination.claim_arch`) a proposal counts as unseen only once this trial
+has claimed it atomically; a proposal another worker claimed a moment earlier is added to the
+seen set and the wrapper draws again, within the same trial and the same budget slot. So every
+completed trial of a study is a distinct architecture, on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import optuna
@@ -22,19 +32,38 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.spaces import Space
+from nas.spaces.base import Arch
 from nas.storage import keys
+
+# claim(trial, arch_hash) -> True when this trial now owns the architecture's evaluation
+Claim = Callable[[FrozenTrial, str], bool]
+ENUMERATE_LIMIT = 50_000  # spaces with at most this many parameter combinations are listed
+
+
+def countable_size(space: Space) -> int | None:
+    """The number of distinct architectures of ``space`` when it is small enough to list."""
+    if math.prod(len(c.options) for c in space.choices) > ENUMERATE_LIMIT:
+        return None
+    return space.size()
 
 
 class NoRepeatSampler(BaseSampler):
     """Wraps ``inner`` (any Optuna sampler) for a nas space; see the module docstring."""
 
     def __init__(
-        self, inner: BaseSampler, space: Space, *, max_tries: int = 20, seed: int = 0
+        self,
+        inner: BaseSampler,
+        space: Space,
+        *,
+        max_tries: int = 20,
+        seed: int = 0,
+        claim: Claim | None = None,
     ) -> None:
         self.inner = inner
         self.space = space
         self.max_tries = max_tries
         self.seed = seed
+        self.claim = claim
 
     # The search space is static (every label on every trial), so the wrapper proposes all
     # of it in sample_relative and Optuna never calls sample_independent for our labels.
@@ -48,6 +77,8 @@ class NoRepeatSampler(BaseSampler):
     def sample_relative(
         self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
+        if not search_space:
+            return {}
         seen = {
             str(t.user_attrs[keys.ARCH_HASH])
             for t in study.get_trials(
@@ -55,14 +86,38 @@ class NoRepeatSampler(BaseSampler):
             )
             if t.number != trial.number and keys.ARCH_HASH in t.user_attrs
         }
+
+        def take(arch: dict[str, Any]) -> bool:
+            h = self.space.hash(arch)
+            if h in seen:
+                return False
+            if self.claim is None or self.claim(trial, h):
+                return True
+            seen.add(h)  # another worker claimed it after our snapshot
+            return False
+
         params: dict[str, Any] = {}
         for _ in range(self.max_tries):
             params = self._draw(study, trial, search_space)
-            if self.space.hash(params) not in seen:
+            if take(params):
                 return params
         rng = random.Random(f"{self.seed}:{trial.number}")
-        fresh = [n for n in self.space.neighbours(params) if self.space.hash(n) not in seen]
-        return self.space.to_params(rng.choice(fresh)) if fresh else params
+        for arch in self._fallbacks(params, rng):
+            if take(arch):
+                return self.space.to_params(arch)
+        return params  # every architecture is taken: the objective turns the repeat away
+
+    def _fallbacks(self, params: dict[str, Any], rng: random.Random) -> Iterator[Arch]:
+        """Neighbours of the last proposal, then uniform draws, then (small spaces) all."""
+        near = self.space.neighbours(params)
+        rng.shuffle(near)
+        yield from near
+        for _ in range(self.max_tries):
+            yield self.space.sample(rng)
+        if countable_size(self.space) is not None:
+            every = list(self.space._enumerate())
+            rng.shuffle(every)
+            yield from every
 
     def _draw(
         self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]

@@ -21,6 +21,7 @@ def test_head_constant_is_the_scripts_head() -> None:
 
 def test_migrated_schema_equals_the_models(storage_url: str) -> None:
     store = Store(storage_url)
+    store.ensure_tables()  # migrations run before the first write, not on opening
     with store.engine.connect() as conn:
         assert migrate.current_revision(conn) == migrate.HEAD
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
@@ -33,7 +34,7 @@ def test_database_from_before_migrations_is_upgraded(tmp_path: Path) -> None:
     """A 0.1.0 database: Optuna's tables and some nas tables made by create_all, no version."""
     path = tmp_path / "old.db"
     url = f"sqlite:///{path}"
-    Store(url)  # a full database, then made to look like one from before migrations
+    Store(url).ensure_tables()  # a full database, then made to look like one from before
     con = sqlite3.connect(path)
     con.execute("INSERT INTO nas_locks VALUES ('k', 'me', 1.0)")
     con.execute("DROP TABLE nas_searches")
@@ -42,6 +43,7 @@ def test_database_from_before_migrations_is_upgraded(tmp_path: Path) -> None:
     con.commit()
     con.close()
     store = Store(url)
+    store.ensure_tables()
     with store.engine.connect() as conn:
         assert migrate.current_revision(conn) == migrate.HEAD
         tables = set(conn.dialect.get_table_names(conn))
@@ -50,13 +52,18 @@ def test_database_from_before_migrations_is_upgraded(tmp_path: Path) -> None:
 
 
 def test_database_of_a_newer_nas_is_refused(storage_url: str) -> None:
-    Store(storage_url)
+    Store(storage_url).ensure_tables()
     eng = create_engine(storage_url)
     with eng.begin() as conn:
         conn.execute(text(f"UPDATE {migrate.VERSION_TABLE} SET version_num = '9999'"))
     eng.dispose()
     with pytest.raises(StorageError, match="newer nas .revision 9999"):
         Store(storage_url)
+
+
+def _migrated(store: Store) -> Store:
+    store.ensure_tables()
+    return store
 
 
 def test_postgres_migrates_once_with_concurrent_openers(postgres_url: str) -> None:
@@ -68,6 +75,6 @@ def test_postgres_migrates_once_with_concurrent_openers(postgres_url: str) -> No
     # to create nas's tables
     optuna.storages.RDBStorage(postgres_url.replace("postgresql://", "postgresql+psycopg2://"))
     with ThreadPoolExecutor(4) as pool:
-        stores = list(pool.map(lambda _: Store(postgres_url), range(4)))
+        stores = list(pool.map(lambda _: _migrated(Store(postgres_url)), range(4)))
     with stores[0].engine.connect() as conn:
         assert migrate.current_revision(conn) == migrate.HEAD

@@ -12,9 +12,58 @@ from nas.storage.latency_cache import LatencyCache, shape_key
 
 def test_new_sqlite_storage_has_optuna_and_nas_tables(storage_url: str, tmp_path: Path) -> None:
     store = Store(storage_url)
-    assert store.has_nas_tables()
     con = sqlite3.connect(tmp_path / "studies.db")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert not store.has_nas_tables()  # made on the first write, not on opening
+    with store.session():
+        pass
+    assert store.has_nas_tables()
+
+
+def test_opening_a_plain_optuna_database_writes_nothing(tmp_path: Path) -> None:
+    """nas's tables and the WAL switch wait for the first write, so a command refused after
+    opening (a study not made by nas) leaves another program's Optuna file as it was."""
+    import optuna
+
+    path = tmp_path / "plain.db"
+    optuna.create_study(study_name="plain", storage=f"sqlite:///{path}")
+    before = path.read_bytes()
+    store = Store(f"sqlite:///{path}")
+    assert optuna.get_all_study_names(store.optuna) == ["plain"]
+    store.engine.dispose()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.db"]
+    store.ensure_tables()
+    assert store.has_nas_tables()
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_sqlite_url_options_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match=r"takes no \?options \(mode, uri\)"):
+        Store(f"sqlite:///{tmp_path / 'x.db'}?mode=ro&uri=true")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_database_or_folder_is_refused_up_front(tmp_path: Path, monkeypatch) -> None:
+    """As root, permissions do not stop a write, so ``os.access`` (which also reports a
+    read-only file system) is what the check asks; here it is told the file is read-only."""
+    import os
+
+    import nas.storage.db as db
+
+    path = tmp_path / "studies.db"
+    Store(f"sqlite:///{path}").ensure_tables()
+    real = os.access
+    monkeypatch.setattr(
+        db.os, "access", lambda p, mode: False if Path(p) == path else real(p, mode)
+    )
+    with pytest.raises(StorageError, match="studies.db is read-only"):
+        Store(f"sqlite:///{path}")
+    Store(f"sqlite:///{path}", read_only=True)  # reading it is fine
+    monkeypatch.setattr(db.os, "access", lambda p, mode: Path(p) != tmp_path)
+    with pytest.raises(StorageError, match="is read-only; SQLite needs to write beside"):
+        Store(f"sqlite:///{tmp_path / 'new.db'}")
+    assert not (tmp_path / "new.db").exists()
 
 
 def test_database_of_another_tool_is_refused_and_untouched(tmp_path: Path) -> None:

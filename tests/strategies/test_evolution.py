@@ -73,7 +73,12 @@ def test_evolution_is_registered_and_needs_the_space(nb201) -> None:
 
     assert "evolution" in strategy_names()
     ctx = StrategyContext(n_objectives=2, seed=0, budget=200, constraints_func=None, space=nb201)
-    sampler = create_sampler("evolution", ctx)
+    from nas.strategies.no_repeat import NoRepeatSampler
+
+    wrapper = create_sampler("evolution", ctx)
+    # wrapped for the database claim, taking evolution's one proposal per trial as it is
+    assert isinstance(wrapper, NoRepeatSampler) and wrapper.max_tries == 1
+    sampler = wrapper.inner
     assert isinstance(sampler, RegularizedEvolutionSampler)
     assert (sampler.population_size, sampler.sample_size) == (10, 3)
     with pytest.raises(OptionError, match="needs the search space"):

@@ -90,3 +90,32 @@ def test_enqueued_architectures_are_still_honoured() -> None:
         assert suggest(trial, space) == target
         trial.set_user_attr(keys.ARCH_HASH, space.hash(target))
         study.tell(trial, 0.0)
+
+
+def test_a_proposal_claimed_by_another_worker_is_redrawn_in_the_same_trial() -> None:
+    # The database claim is the authority: the seen set (a snapshot) says "unseen", but another
+    # worker claimed the architecture a moment ago, so the wrapper draws again.
+    space = space_from_dict(SMALL)
+    claimed: dict[str, int] = {}
+    stolen = iter(range(3))  # the first three proposals are claimed "by another worker"
+
+    def claim(trial, h: str) -> bool:
+        if h not in claimed and next(stolen, None) is not None:
+            claimed[h] = -1
+        if h in claimed:
+            return claimed[h] == trial._trial_id
+        claimed[h] = trial._trial_id
+        return True
+
+    sampler = NoRepeatSampler(optuna.samplers.RandomSampler(seed=3), space, claim=claim)
+    study = optuna.create_study(sampler=sampler)
+    trial = study.ask()
+    h = space.hash(suggest(trial, space))
+    assert claimed[h] == trial._trial_id
+    assert sum(v == -1 for v in claimed.values()) == 3
+    # the other three architectures, one per trial, each claimed once
+    got = {h}
+    for _ in range(2):
+        t = study.ask()
+        got.add(space.hash(suggest(t, space)))
+    assert len(got) == 3 and all(claimed[g] >= 0 for g in got)
