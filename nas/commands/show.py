@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if settings is not None:
         for line in filter(None, (settings.input_line(), settings.fidelity)):
             console.print(f"  {printable(line)}", highlight=False, markup=False)
-        shown = {"fidelity", "scoring_input", "latency_input"}  # the lines above say them
-        rest = {k: v for k, v in vars(settings).items() if k not in shown}
+        said = {"fidelity", "scoring_input", "latency_input"}  # the lines above say them
+        rest = {k: v for k, v in vars(settings).items() if k not in said}
         for line in settings_lines(rest):
             console.print(printable(line), highlight=False, markup=False)  # stored values
     console.print(
