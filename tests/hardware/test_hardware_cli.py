@@ -24,7 +24,7 @@ BAD = [
     (["search", "--space", str(TINY), "--target", "remote:host"], "remote:HOST:PORT"),
     (
         ["search", "--space", str(TINY), "--target", "onnxruntime", "--threads", "0"],
-        "threads must be >= 1",
+        "--threads must be at least 1",
     ),
     (["hardware", "profile", "--space", "nb201"], "lookup tables need a chain space"),
     (["hardware", "profile", "--space", str(TINY), "--target", "tpu"], "unknown target 'tpu'"),
