@@ -31,7 +31,8 @@ def _files(folder: str) -> list[Path]:
 # Every package and top-level module of the library, lowest first: a part imports only parts
 # of lower tiers (see docs/CONTRIBUTING.md). A new part must be placed here.
 TIERS: list[set[str]] = [
-    {"nas.errors", "nas.version", "nas.atomic", "nas.reporting", "nas.client"},
+    # nas.pareto: dominance, ranks, knee, hypervolume (numpy only; every layer uses it)
+    {"nas.errors", "nas.version", "nas.atomic", "nas.reporting", "nas.client", "nas.pareto"},
     {"nas.limits"},  # the caps of input from outside: imports nas.errors only
     {"nas.data", "nas.spaces", "nas.storage", "nas.listen"},
     {"nas.supernet", "nas.pool", "dashboard"},
@@ -74,6 +75,16 @@ def test_no_import_loops_but_the_registries() -> None:
         pkg = loop[0].rpartition(".")[0]
         assert all(m.rpartition(".")[0] == pkg for m in loop), loop
         assert f"{pkg}.builtins" in loop, f"not a registry: {loop}"
+
+
+def test_leaf_modules_import_nothing_of_the_library() -> None:
+    """nas.pareto is used by storage, strategies, evaluators and the dashboard alike."""
+    g = importgraph.graph()
+    for leaf in ("nas.pareto",):
+        assert g[leaf] == set(), f"{leaf} imports {sorted(g[leaf])}"
+        assert _imports(ROOT / "nas" / "pareto.py") <= {"__future__", "math", "numpy"} | {
+            "collections.abc"
+        }
 
 
 def test_the_graph_sees_an_upward_import(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ target, the storage and fresh networks together.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from nas.hardware.lut import (
     fit_correction,
     lut_key,
 )
+from nas.pareto import Front2D
 from nas.spaces import Space
 from nas.spaces.base import Arch, Value
 from nas.storage import Store
@@ -240,20 +242,17 @@ class LatencyMeter:
         self.space, self.target, self.mode = space, target, mode
         self.cache, self.predictor = cache, predictor
         self.num_classes, self.margin = num_classes, margin
-        self.front: list[tuple[float, float]] = []  # (accuracy, latency_ms), non-dominated
+        self.front = Front2D()  # (accuracy, latency_ms) of the finished candidates
 
     def observe(self, accuracy: float, latency_ms: float) -> None:
-        """Add a finished candidate's point to the front it keeps."""
-        if any(a >= accuracy and lat <= latency_ms for a, lat in self.front):
-            return
-        self.front = [
-            (a, lat) for a, lat in self.front if not (accuracy >= a and latency_ms <= lat)
-        ]
-        self.front.append((accuracy, latency_ms))
+        """Add a finished candidate's point to the front it keeps (non-finite ones: ignored)."""
+        if math.isfinite(accuracy) and math.isfinite(latency_ms):
+            self.front.add(accuracy, latency_ms)
 
     def could_enter_front(self, accuracy: float, predicted_ms: float) -> bool:
-        optimistic = predicted_ms * (1.0 - self.margin)
-        return not any(a >= accuracy and lat <= optimistic for a, lat in self.front)
+        if not (math.isfinite(accuracy) and math.isfinite(predicted_ms)):
+            return True  # no basis to skip the measurement
+        return not self.front.covers(accuracy, predicted_ms * (1.0 - self.margin))
 
     def latency(self, arch: Mapping[str, Value], module: Any, accuracy: float) -> LatencyOutcome:
         """Latency of ``arch`` (its network is ``module``), whose accuracy is ``accuracy``.

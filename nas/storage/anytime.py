@@ -9,26 +9,15 @@ trial of the study; pass the same ``ref_ms`` to compare studies with each other.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-import numpy as np
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.storage.results import metrics, pareto_mask
+from nas.pareto import Front2D, hypervolume_2d
+from nas.storage.results import metrics
 
-
-def hypervolume_2d(acc: np.ndarray, lat: np.ndarray, ref_ms: float) -> float:
-    """Area dominated by the points (maximise acc, minimise lat) up to ``(0, ref_ms)``."""
-    keep = (lat < ref_ms) & (acc > 0)
-    acc, lat = acc[keep], lat[keep]
-    if len(acc) == 0:
-        return 0.0
-    mask = pareto_mask(acc, lat)
-    a, lt = acc[mask], lat[mask]
-    order = np.argsort(lt)  # fastest first; accuracy rises along the front
-    a, lt = a[order], lt[order]
-    right = np.append(lt[1:], ref_ms)
-    return float(np.sum(a * (right - lt)))
+__all__ = ["AnytimePoint", "default_reference", "history", "hypervolume_2d"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +31,7 @@ class AnytimePoint:
 def default_reference(trials: list[FrozenTrial], max_latency_ms: float | None = None) -> float:
     if max_latency_ms is not None:
         return float(max_latency_ms)
-    lats = [m[1] for t in trials if (m := metrics(t)) is not None]
+    lats = [m[1] for t in trials if (m := metrics(t)) is not None and math.isfinite(m[1])]
     return 1.1 * max(lats) if lats else 1.0
 
 
@@ -64,19 +53,16 @@ def history(
     ref = ref_ms if ref_ms is not None else default_reference(done, max_latency_ms)
     out: list[AnytimePoint] = []
     # Only the current front matters for the hypervolume, and it changes only when a new point
-    # is not dominated: keep the front and recompute over it then (5,000 trials: ms, not s).
-    f_acc = np.empty(0)
-    f_lat = np.empty(0)
+    # is not covered: keep the front and recompute over it then (5,000 trials: ms, not s).
+    front = Front2D()
     hv = 0.0
     best = float("-inf")
     for k, t in enumerate(done, start=1):
         acc, lat = metrics(t)  # type: ignore[misc]
-        if max_latency_ms is None or lat <= max_latency_ms:
+        ok = math.isfinite(acc) and math.isfinite(lat)
+        if ok and (max_latency_ms is None or lat <= max_latency_ms):
             best = max(best, acc)
-            if not np.any((f_acc >= acc) & (f_lat <= lat)):
-                f_acc, f_lat = np.append(f_acc, acc), np.append(f_lat, lat)
-                keep = pareto_mask(f_acc, f_lat)
-                f_acc, f_lat = f_acc[keep], f_lat[keep]
-                hv = hypervolume_2d(f_acc, f_lat, ref)
-        out.append(AnytimePoint(t.number, k, best if len(f_acc) else float("nan"), hv))
+            if front.add(acc, lat):
+                hv = front.hypervolume(ref)
+        out.append(AnytimePoint(t.number, k, best if len(front) else float("nan"), hv))
     return out

@@ -42,6 +42,7 @@ from optuna.distributions import BaseDistribution
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from nas import pareto
 from nas.errors import OptionError
 from nas.spaces import Space
 from nas.spaces.base import Arch
@@ -217,63 +218,25 @@ def fitness_keys(
     violation = [0.0] * len(trials)
     if constraints_func is not None:
         violation = [sum(max(0.0, float(c)) for c in constraints_func(t)) for t in trials]
-    feasible = [i for i, v in enumerate(violation) if v == 0.0]
+    # A trial without finite losses cannot be ranked (nas.pareto refuses it): it comes after
+    # the ranked feasible ones.
+    ok = [
+        v == 0.0 and all(math.isfinite(x) for x in loss)
+        for v, loss in zip(violation, losses, strict=True)
+    ]
+    feasible = [i for i in range(len(trials)) if ok[i]]
     rank = [math.inf] * len(trials)
     crowd = [0.0] * len(trials)
     if len(directions) == 1:
         for i in feasible:
             rank[i] = losses[i][0]
     else:
-        for r, front in enumerate(non_dominated_fronts([losses[i] for i in feasible])):
-            members = [feasible[j] for j in front]
-            for i, d in zip(members, crowding([losses[i] for i in members]), strict=True):
+        for r, members in enumerate(pareto.feasible_fronts(losses, ok)):
+            for i, d in zip(members, pareto.crowding([losses[i] for i in members]), strict=True):
                 rank[i], crowd[i] = r, d
     return [
         (float(violation[i] > 0), violation[i], rank[i], -crowd[i]) for i in range(len(trials))
     ]
-
-
-def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
-    """``a`` is no worse in every loss and better in one."""
-    return all(x <= y for x, y in zip(a, b, strict=True)) and any(
-        x < y for x, y in zip(a, b, strict=True)
-    )
-
-
-def non_dominated_fronts(losses: list[list[float]]) -> list[list[int]]:
-    """Indices grouped by Pareto rank, best front first (quadratic; populations are small)."""
-    n = len(losses)
-    dominated_by = [[j for j in range(n) if dominates(losses[i], losses[j])] for i in range(n)]
-    count = [sum(dominates(losses[j], losses[i]) for j in range(n)) for i in range(n)]
-    fronts: list[list[int]] = []
-    current = [i for i in range(n) if count[i] == 0]
-    while current:
-        fronts.append(current)
-        nxt = []
-        for i in current:
-            for j in dominated_by[i]:
-                count[j] -= 1
-                if count[j] == 0:
-                    nxt.append(j)
-        current = sorted(nxt)
-    return fronts
-
-
-def crowding(losses: list[list[float]]) -> list[float]:
-    """NSGA-II crowding distance of each point of one front (boundary points: infinity)."""
-    n = len(losses)
-    if n <= 2:
-        return [math.inf] * n
-    dist = [0.0] * n
-    for m in range(len(losses[0])):
-        order = sorted(range(n), key=lambda i: losses[i][m])
-        lo, hi = losses[order[0]][m], losses[order[-1]][m]
-        dist[order[0]] = dist[order[-1]] = math.inf
-        if hi == lo:
-            continue
-        for k in range(1, n - 1):
-            dist[order[k]] += (losses[order[k + 1]][m] - losses[order[k - 1]][m]) / (hi - lo)
-    return dist
 
 
 def _evolution(ctx: StrategyContext) -> optuna.samplers.BaseSampler:

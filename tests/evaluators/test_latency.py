@@ -19,6 +19,7 @@ from nas.evaluators.latency import (
 from nas.hardware import TimingConfig, create_target
 from nas.hardware.lut import Correction, LatencyPredictor, all_specs, lut_key, quality
 from nas.hardware.target import Target
+from nas.pareto import Front2D
 from nas.search import SearchOptions, run_search
 from nas.storage import Store, keys
 from nas.storage.latency_cache import LatencyCache
@@ -98,9 +99,11 @@ def test_hybrid_measures_only_candidates_that_could_enter_the_front(tiny_space) 
     out = meter.latency(arch, None, 0.95)
     assert out.source == "measured" and target.calls == 1 and out.predicted_ms == 20.0
     # less accurate, but within the 10 % margin of the front's latency: measured
-    meter.front = [(0.9, 19.0)]
+    meter.front = Front2D()
+    meter.front.add(0.9, 19.0)
     assert meter.latency(arch, None, 0.8).source == "measured" and target.calls == 2
-    meter.front = [(0.9, 17.9)]
+    meter.front = Front2D()
+    meter.front.add(0.9, 17.9)
     assert meter.latency(arch, None, 0.8).source == "predicted" and target.calls == 2
 
 
@@ -108,7 +111,7 @@ def test_front_keeps_only_non_dominated_points(tiny_space) -> None:
     meter = LatencyMeter(tiny_space, CountingTarget())
     for p in [(0.5, 5.0), (0.7, 9.0), (0.6, 10.0), (0.8, 8.0), (0.8, 8.0)]:
         meter.observe(*p)
-    assert sorted(meter.front) == [(0.5, 5.0), (0.8, 8.0)]
+    assert sorted(meter.front.points()) == [(0.5, 5.0), (0.8, 8.0)]
 
 
 def test_predicted_mode_never_measures(tiny_space) -> None:

@@ -5,7 +5,7 @@ import optuna
 from optuna.trial import TrialState, create_trial
 
 from nas.storage import keys
-from nas.storage.results import knee, pareto_front, pareto_mask
+from nas.storage.results import knee, pareto_front
 
 
 def _trial(number: int, acc: float, lat: float):
@@ -18,24 +18,19 @@ def _trial(number: int, acc: float, lat: float):
     return t
 
 
-def test_pareto_mask_matches_brute_force() -> None:
-    rng = np.random.default_rng(0)
-    acc = rng.integers(0, 20, 300).astype(float)
-    lat = rng.integers(0, 20, 300).astype(float)
-    fast = pareto_mask(acc, lat)
-    slow = np.array(
-        [
-            not any(
-                (acc[j] >= acc[i] and lat[j] <= lat[i]) and (acc[j] > acc[i] or lat[j] < lat[i])
-                for j in range(len(acc))
-            )
-            for i in range(len(acc))
-        ]
-    )
-    # exact duplicates of a front point: brute force keeps all, the sweep keeps one
-    for i in np.flatnonzero(slow & ~fast):
-        assert any(fast[j] and acc[j] == acc[i] and lat[j] == lat[i] for j in range(len(acc)))
-    assert not np.any(fast & ~slow)
+def test_front_keeps_duplicates_and_leaves_out_non_finite_results() -> None:
+    trials = [
+        _trial(0, 0.8, 5.0),
+        _trial(1, 0.8, 5.0),  # a duplicate: as much on the front as trial 0
+        _trial(2, 0.7, 6.0),
+        _trial(3, 0.9, 1.0),
+        _trial(4, 0.99, 2.0),
+    ]
+    # results stored by hand or by an older version: not finite, not on the front
+    trials[3].user_attrs[keys.ACCURACY] = float("nan")
+    trials[4].user_attrs[keys.LATENCY_MS] = float("inf")
+    assert [t.number for t in pareto_front(trials)] == [0, 1]
+    assert [t.number for t in pareto_front(trials, max_latency_ms=4.0)] == []
 
 
 def test_front_respects_the_latency_constraint_and_sorts_by_latency() -> None:

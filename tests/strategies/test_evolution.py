@@ -10,16 +10,15 @@ from optuna.distributions import CategoricalDistribution
 from optuna.study import StudyDirection
 from optuna.trial import TrialState, create_trial
 
+from nas.pareto import crowding, non_dominated_fronts
 from nas.spaces import load_space
 from nas.spaces.optuna_adapter import distributions, suggest
 from nas.strategies import StrategyContext, create_sampler, strategy_names
 from nas.strategies.evolution import (
     PARENT_KEY,
     RegularizedEvolutionSampler,
-    crowding,
     default_sizes,
     fitness_keys,
-    non_dominated_fronts,
 )
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
