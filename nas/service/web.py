@@ -78,7 +78,8 @@ class _LazyDashboard:
 
 
 _FORM = """<!doctype html>
-<html><head><meta charset="utf-8"><title>nas: sign in</title></head>
+<html><head><meta charset="utf-8"><title>nas: sign in</title>
+<link rel="icon" href="data:,"></head>
 <body style="font-family: sans-serif; margin: 3em">
 <h2>nas dashboard</h2>
 <p>{message}</p>
