@@ -85,6 +85,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str 
         StorageError: the storage cannot be opened.
     """
     reader = Reader(url)
+    shown = reader.shown  # the URL as pages show it (no password)
     fg.warm_up()
     importance = views_mod.Importance(url)
     refresh_ms = int(refresh_seconds * 1000)
@@ -114,7 +115,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str 
             content: Any = home_skeleton(refresh_ms)
         elif name not in (names := reader.names()):
             here = ", ".join(names[:10]) if names else "none"
-            content = not_found(f"no study named {name!r} in {url}; studies here: {here}", base)
+            content = not_found(f"no study named {name!r} in {shown}; studies here: {here}", base)
         else:
             try:
                 content = study_page(views.get(name), name, refresh_ms, base)
@@ -136,7 +137,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str 
                     [
                         html.B("nas dashboard"),
                         html.Span(
-                            f"  {url} · read-only · refreshes every {refresh_seconds:g} s",
+                            f"  {shown} · read-only · refreshes every {refresh_seconds:g} s",
                             style={"color": "#666"},
                         ),
                     ],
@@ -186,7 +187,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str 
             spaces = [r.space for r in rows]
             common = max(set(spaces), key=spaces.count) if spaces else None
             chosen = [r.name for r in rows if r.space == common][:4]
-        return studies_table(rows, url, base), names, chosen
+        return studies_table(rows, shown, base), names, chosen
 
     @app.callback(
         Output("compare-fronts", "figure"),
@@ -248,7 +249,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str 
         number = _clicked(click)
         if number is None:
             return views.get(name).arch()
-        return arch_panel(reader.study(name), number, url, "clicked")
+        return arch_panel(reader.study(name), number, shown, "clicked")
 
     # Importance is the slow chart: its own request once the page is drawn (the page does not
     # wait for it), and again after each refresh of the study.
