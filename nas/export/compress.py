@@ -5,7 +5,9 @@ prunable layer (:mod:`nas.export.widths`: physically, so the network really is s
 fine-tune on the training split; write the pruned network as an export of the same format;
 quantise its ONNX model to int8 (:mod:`nas.export.quantize`); then measure every variant on
 the same machine, threads and input shape (torch eager as in the search, ONNX Runtime for
-the ONNX files) and write the before/after table.
+the ONNX files) and write the before/after table. The ONNX files run exactly as the
+``onnxruntime`` target runs a network (:mod:`nas.hardware.ort`), so every row records the
+fingerprint id a search on that target would cache the latency under.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class Row:
     size_bytes: int
     test_accuracy: float
     latency: dict[str, Any]
+    fingerprint_id: str  # the latency cache key part of the target that measured this row
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,6 @@ def compress(opts: CompressOptions) -> CompressResult:
     """
     import torch
 
-    from nas.export import ort
     from nas.export.artifacts import ExportSpec, load, read_spec, write_export
     from nas.export.finetune import finetune
     from nas.export.quantize import quantize_int8
@@ -109,6 +111,7 @@ def compress(opts: CompressOptions) -> CompressResult:
     from nas.export.widths import prune, why_not, widths
     from nas.hardware.cost import count_flops, count_params
     from nas.hardware.cpu import CpuTarget
+    from nas.hardware.ort import OnnxRuntimeTarget
     from nas.supernet.score import calibration_batches
 
     src, out = Path(opts.source), Path(opts.out)
@@ -181,7 +184,8 @@ def compress(opts: CompressOptions) -> CompressResult:
         quantize_int8(out / files.ONNX, out / files.INT8_ONNX, [b.numpy() for b in calib])
 
     after = "pruned" if cannot is None else "not pruned"
-    rows = _measure(opts, data, cpu, shape, (net, src), (pruned, out), (test, lat), after)
+    ort = OnnxRuntimeTarget(threads=cpu.threads, timing=opts.timing)
+    rows = _measure(opts, data, (cpu, ort), shape, (net, src), (pruned, out), (test, lat), after)
     n_threads = cpu.threads
     report = {
         "source": str(src),
@@ -191,7 +195,7 @@ def compress(opts: CompressOptions) -> CompressResult:
         "widths_after": widths(pruned),
         "latency_input": list(shape),
         "threads": n_threads,
-        "fingerprints": {"torch": cpu.fingerprint(), "onnxruntime": ort.fingerprint(n_threads)},
+        "fingerprints": {"torch": cpu.fingerprint(), "onnxruntime": ort.fingerprint()},
         "rows": [asdict(r) for r in rows],
         "notes": notes,
     }
@@ -203,7 +207,7 @@ def compress(opts: CompressOptions) -> CompressResult:
 def _measure(
     opts: CompressOptions,
     data: Any,
-    cpu: Any,
+    targets: tuple[Any, Any],
     shape: tuple[int, ...],
     before: tuple[Any, Path],
     after: tuple[Any, Path],
@@ -211,11 +215,11 @@ def _measure(
     after_name: str = "pruned",
 ) -> list[Row]:
     """The before/after rows: every variant measured here, the same way (see module doc)."""
-    from nas.export import ort
     from nas.export.study_export import evaluate
+    from nas.hardware import ort as ort_run
     from nas.hardware.cost import count_flops, count_params
 
-    (net, src), (pruned, out) = before, after
+    (net, src), (pruned, out), (cpu, ort) = before, after, targets
     runtime = str(cpu.fingerprint()["runtime"])
     rows = [
         Row(
@@ -227,6 +231,7 @@ def _measure(
             (src / files.WEIGHTS).stat().st_size,
             evaluate(net, data.x_test, data.y_test),
             cpu.measure(net, shape).to_dict(),
+            cpu.fingerprint_id(),
         ),
         Row(
             after_name,
@@ -236,6 +241,7 @@ def _measure(
             count_flops(pruned, shape) / 1e6,
             (out / files.WEIGHTS).stat().st_size,
             *after_torch,
+            cpu.fingerprint_id(),
         ),
     ]
     variants = [("exported", src / files.ONNX, net), (after_name, out / files.ONNX, pruned)]
@@ -245,17 +251,18 @@ def _measure(
         int8 = "pruned + int8" if after_name == "pruned" else "int8"
         variants.append((int8, out / files.INT8_ONNX, pruned))
     for name, path, module in variants:
-        sess = ort.session(path, cpu.threads)
+        sess = ort.session(path)
         rows.append(
             Row(
                 name,
-                str(ort.fingerprint(cpu.threads)["runtime"]),
+                str(ort.fingerprint()["runtime"]),
                 str(path),
                 count_params(module),
                 count_flops(module, shape) / 1e6,
                 path.stat().st_size,
-                ort.accuracy(sess, data.x_test, data.y_test),
-                ort.measure(sess, shape, opts.timing, seed=opts.seed).to_dict(),
+                ort_run.accuracy(sess, data.x_test, data.y_test),
+                ort.measure_session(sess, shape).to_dict(),
+                ort.fingerprint_id(),
             )
         )
     return rows
