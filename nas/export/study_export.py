@@ -117,7 +117,8 @@ def export_study(opts: ExportOptions) -> ExportResult:
     )
     if data.fingerprint() != settings.data_fingerprint:
         raise StorageError(f"data set {settings.data!r} has changed since the search")
-    seed = int(o.get("seed", settings.seed))
+    # the supernet and its scoring use --supernet-seed; studies stored before it used --seed
+    seed = int(o.get("supernet_seed", o.get("seed", settings.seed)))
     # defaults of SearchOptions, for studies stored before the options were recorded
     calib_batches = int(o.get("calib_batches", 4))
     cfg = TrainConfig(
