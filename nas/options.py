@@ -156,8 +156,8 @@ class SearchOptions(BaseModel):
         0,
         ge=0,
         le=limits.MAX_SEED,
-        description="seed of the strategy's proposals (DARTS: of its training too); a new seed "
-        "is a new search (default study name gains -seedN) that reuses the trained supernet",
+        description="seed of the strategy's proposals (DARTS: of its training too); another "
+        "seed is another search (study SPACE-STRATEGY-YYYYMMDD-seedN) on the same supernet",
     )
     objective: Literal["pareto", "weighted"] = Field(
         "pareto",

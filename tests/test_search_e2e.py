@@ -114,7 +114,7 @@ def test_repeated_architectures_are_pruned_without_spending_budget(storage_url: 
     from nas.spaces import load_space
 
     space = load_space(str(TINY))
-    arch = space.largest()
+    arch = space.neighbours(space.largest())[0]  # not an anchor (trial 0 is the largest)
     result = run_search(_opts(storage_url, budget=1, strategy="random"))
     study = optuna.load_study(study_name="s", storage=storage_url)
     first = study.trials[0]
