@@ -201,6 +201,12 @@ def run_search(
         name = default_study_name(store, base, settings)
     if gradient:
         darts.check_resume(store, name, opts.budget)
+    elif plan.kind == "supernet" and data is not None and target is not None:
+        from nas.evaluators.factory import latency_predictor
+
+        # profiled, fitted and validated before the study exists: a refused fit writes none
+        predictor = latency_predictor(eopts, space, target, store, data.num_classes, rep)
+        plan = replace(plan, predictor=predictor)
     # ---- study ---------------------------------------------------------------------------
     study = st.create_or_resume(store, name, settings, opts.budget)
     done = st.count_complete(study)
