@@ -11,7 +11,6 @@ This module imports nothing but :mod:`nas.errors`, so any layer (spaces, storage
 
 from __future__ import annotations
 
-import math
 import unicodedata
 
 from nas.errors import NasInputError
@@ -107,42 +106,3 @@ def check_name(name: str, what: str = "study name") -> str:
             "use letters, digits and punctuation"
         )
     return name
-
-
-def check_number(
-    name: str,
-    value: float,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-) -> float:
-    """``value`` if it is finite and in ``[low, high]`` (``(low, high]`` with ``low_open``).
-
-    Raises:
-        LimitError: not a number, not finite, or out of range; the message names ``name``.
-    """
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise LimitError(f"{name} must be a number, got {shorten(value)}") from None
-    if not math.isfinite(v):
-        raise LimitError(f"{name} must be a finite number, got {value}")
-    if low is not None and (v <= low if low_open else v < low):
-        raise LimitError(f"{name} must be {'>' if low_open else '>='} {low:g}, got {value}")
-    if high is not None and v > high:
-        raise LimitError(f"{name} must be at most {high:g}, got {value}")
-    return v
-
-
-def check_size(what: str, size: int, cap: int, cap_name: str, unit: str = "") -> None:
-    """Refuse ``size`` above ``cap``; the message names the cap (``nas.limits.<cap_name>``).
-
-    Raises:
-        LimitError: ``size > cap``.
-    """
-    if size > cap:
-        u = f" {unit}" if unit else ""
-        raise LimitError(
-            f"{what} is {size:,}{u}, above the cap of {cap:,}{u} (nas.limits.{cap_name})"
-        )

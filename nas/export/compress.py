@@ -5,7 +5,9 @@ prunable layer (:mod:`nas.export.widths`: physically, so the network really is s
 fine-tune on the training split; write the pruned network as an export of the same format;
 quantise its ONNX model to int8 (:mod:`nas.export.quantize`); then measure every variant on
 the same machine, threads and input shape (torch eager as in the search, ONNX Runtime for
-the ONNX files) and write the before/after table.
+the ONNX files) and write the before/after table. The ONNX files run exactly as the
+``onnxruntime`` target runs a network (:mod:`nas.hardware.ort`), so every row records the
+fingerprint id a search on that target would cache the latency under.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class Row:
     size_bytes: int
     test_accuracy: float
     latency: dict[str, Any]
+    fingerprint_id: str  # the latency cache key part of the target that measured this row
 
 
 @dataclass(frozen=True)
@@ -101,15 +104,10 @@ def compress(opts: CompressOptions) -> CompressResult:
     """
     import torch
 
-    from nas.export import ort
-    from nas.export.artifacts import ExportSpec, load, read_spec, write_export
-    from nas.export.finetune import finetune
-    from nas.export.quantize import quantize_int8
+    from nas.export.artifacts import load, read_spec, write_export
     from nas.export.study_export import evaluate
-    from nas.export.widths import prune, why_not, widths
-    from nas.hardware.cost import count_flops, count_params
     from nas.hardware.cpu import CpuTarget
-    from nas.supernet.score import calibration_batches
+    from nas.hardware.ort import OnnxRuntimeTarget
 
     src, out = Path(opts.source), Path(opts.out)
     spec = read_spec(src)
@@ -122,6 +120,41 @@ def compress(opts: CompressOptions) -> CompressResult:
     shape = spec.space.latency_input.shape
 
     torch.manual_seed(opts.seed)
+    pruned, cannot, notes = _prune_and_finetune(net, data, opts)
+    test = evaluate(pruned, data.x_test, data.y_test)
+    lat = cpu.measure(pruned, shape).to_dict()
+    pruned_metrics = _pruned_metrics(pruned, data, shape, cpu, (test, lat))
+    extra: tuple[str, ...] = (files.REPORT, files.REPORT_MD)
+    if opts.quantize == "int8":
+        extra += (files.INT8_ONNX,)
+    written = write_export(
+        out,
+        pruned,
+        _pruned_spec(spec, pruned, opts),
+        pruned_metrics,
+        sparsity=opts.prune,
+        extra=extra,
+    )
+    notes += [n for n in written if cannot is None or not n.startswith(files.COMPRESSION)]
+    if opts.quantize == "int8":
+        _quantize(out, data, opts)
+
+    after = "pruned" if cannot is None else "not pruned"
+    ort = OnnxRuntimeTarget(threads=cpu.threads, timing=opts.timing)
+    rows = _measure(opts, data, (cpu, ort), shape, (net, src), (pruned, out), (test, lat), after)
+    report = _report(opts, (net, pruned), shape, (cpu, ort), rows, notes)
+    files.write_json(out / files.REPORT, report)
+    files.write_bytes(out / files.REPORT_MD, markdown(rows, report).encode())
+    return CompressResult(out, rows, report, tuple(notes))
+
+
+def _prune_and_finetune(
+    net: Any, data: Any, opts: CompressOptions
+) -> tuple[Any, str | None, list[str]]:
+    """``(pruned network, why it could not be pruned or None, notes)``; fine-tuned if pruned."""
+    from nas.export.finetune import finetune
+    from nas.export.widths import prune, why_not
+
     notes: list[str] = []
     cannot = why_not(net)
     pruned = prune(net, opts.prune)
@@ -131,79 +164,97 @@ def compress(opts: CompressOptions) -> CompressResult:
         notes.append(f"not pruned: {cannot}; fine-tuning skipped")
         if opts.quantize == "int8":
             notes.append("int8 quantization still applies")
-    val = evaluate(pruned, data.x_val, data.y_val)
-    test = evaluate(pruned, data.x_test, data.y_test)
-    flops = count_flops(pruned, shape)
-    lat = cpu.measure(pruned, shape).to_dict()
-    pruned_spec = ExportSpec(
+    return pruned, cannot, notes
+
+
+def _pruned_spec(spec: Any, pruned: Any, opts: CompressOptions) -> Any:
+    """The export's spec with the pruned widths and what compress did to it."""
+    from nas.export.artifacts import ExportSpec
+    from nas.export.widths import widths
+
+    done = {
+        "prune": opts.prune,
+        "finetune_epochs": opts.finetune_epochs,
+        "quantize": opts.quantize,
+        "seed": opts.seed,
+        "from_arch_hash": spec.space.hash(spec.arch),
+    }
+    return ExportSpec(
         space=spec.space,
         arch=spec.arch,
         num_classes=spec.num_classes,
         widths=widths(pruned),
         preprocessing=spec.preprocessing,
         classes=spec.classes,
-        source={
-            **spec.source,
-            "compressed": {
-                "prune": opts.prune,
-                "finetune_epochs": opts.finetune_epochs,
-                "quantize": opts.quantize,
-                "seed": opts.seed,
-                "from_arch_hash": spec.space.hash(spec.arch),
-            },
-        },
+        source={**spec.source, "compressed": done},
     )
-    pruned_metrics = {
-        "accuracy": {"val": val, "test": test},
+
+
+def _pruned_metrics(
+    pruned: Any, data: Any, shape: tuple[int, ...], cpu: Any, test_lat: tuple[float, dict]
+) -> dict[str, Any]:
+    """``metrics.json`` of the pruned export (latency measured here, on ``cpu``)."""
+    from nas.export.study_export import evaluate
+    from nas.hardware.cost import count_flops, count_params
+
+    test, lat = test_lat
+    flops, params = count_flops(pruned, shape), count_params(pruned)
+    return {
+        "accuracy": {"val": evaluate(pruned, data.x_val, data.y_val), "test": test},
         "latency": lat,
         "latency_ms": lat["median_ms"],
         "latency_input": list(shape),
         "latency_source": "measured by nas compress",
         "fingerprint": cpu.fingerprint(),
         "fingerprint_id": cpu.fingerprint_id(),
-        "params": count_params(pruned),
-        "params_m": count_params(pruned) / 1e6,
+        "params": params,
+        "params_m": params / 1e6,
         "flops_m": flops / 1e6,
         "macs_m": flops / 2e6,
     }
-    extra: tuple[str, ...] = (files.REPORT, files.REPORT_MD)
-    if opts.quantize == "int8":
-        extra += (files.INT8_ONNX,)
-    written = write_export(
-        out, pruned, pruned_spec, pruned_metrics, sparsity=opts.prune, extra=extra
+
+
+def _quantize(out: Path, data: Any, opts: CompressOptions) -> None:
+    """Write the int8 model of ``out``'s ONNX file, calibrated on training batches."""
+    from nas.export.quantize import quantize_int8
+    from nas.supernet.score import calibration_batches
+
+    calib = calibration_batches(
+        data.x_train, n_batches=opts.calib_batches, batch_size=32, seed=opts.seed
     )
-    notes += [n for n in written if cannot is None or not n.startswith(files.COMPRESSION)]
+    quantize_int8(out / files.ONNX, out / files.INT8_ONNX, [b.numpy() for b in calib])
 
-    if opts.quantize == "int8":
-        calib = calibration_batches(
-            data.x_train, n_batches=opts.calib_batches, batch_size=32, seed=opts.seed
-        )
-        quantize_int8(out / files.ONNX, out / files.INT8_ONNX, [b.numpy() for b in calib])
 
-    after = "pruned" if cannot is None else "not pruned"
-    rows = _measure(opts, data, cpu, shape, (net, src), (pruned, out), (test, lat), after)
-    n_threads = cpu.threads
-    report = {
-        "source": str(src),
-        "out": str(out),
+def _report(
+    opts: CompressOptions,
+    nets: tuple[Any, Any],
+    shape: tuple[int, ...],
+    targets: tuple[Any, Any],
+    rows: list[Row],
+    notes: list[str],
+) -> dict[str, Any]:
+    """What ``compression_report.json`` holds."""
+    from nas.export.widths import widths
+
+    (net, pruned), (cpu, ort) = nets, targets
+    return {
+        "source": str(Path(opts.source)),
+        "out": str(Path(opts.out)),
         "options": {k: v for k, v in asdict(opts).items() if k not in ("source", "out")},
         "widths_before": widths(net),
         "widths_after": widths(pruned),
         "latency_input": list(shape),
-        "threads": n_threads,
-        "fingerprints": {"torch": cpu.fingerprint(), "onnxruntime": ort.fingerprint(n_threads)},
+        "threads": cpu.threads,
+        "fingerprints": {"torch": cpu.fingerprint(), "onnxruntime": ort.fingerprint()},
         "rows": [asdict(r) for r in rows],
         "notes": notes,
     }
-    files.write_json(out / files.REPORT, report)
-    files.write_bytes(out / files.REPORT_MD, markdown(rows, report).encode())
-    return CompressResult(out, rows, report, tuple(notes))
 
 
 def _measure(
     opts: CompressOptions,
     data: Any,
-    cpu: Any,
+    targets: tuple[Any, Any],
     shape: tuple[int, ...],
     before: tuple[Any, Path],
     after: tuple[Any, Path],
@@ -211,11 +262,11 @@ def _measure(
     after_name: str = "pruned",
 ) -> list[Row]:
     """The before/after rows: every variant measured here, the same way (see module doc)."""
-    from nas.export import ort
     from nas.export.study_export import evaluate
+    from nas.hardware import ort as ort_run
     from nas.hardware.cost import count_flops, count_params
 
-    (net, src), (pruned, out) = before, after
+    (net, src), (pruned, out), (cpu, ort) = before, after, targets
     runtime = str(cpu.fingerprint()["runtime"])
     rows = [
         Row(
@@ -227,6 +278,7 @@ def _measure(
             (src / files.WEIGHTS).stat().st_size,
             evaluate(net, data.x_test, data.y_test),
             cpu.measure(net, shape).to_dict(),
+            cpu.fingerprint_id(),
         ),
         Row(
             after_name,
@@ -236,6 +288,7 @@ def _measure(
             count_flops(pruned, shape) / 1e6,
             (out / files.WEIGHTS).stat().st_size,
             *after_torch,
+            cpu.fingerprint_id(),
         ),
     ]
     variants = [("exported", src / files.ONNX, net), (after_name, out / files.ONNX, pruned)]
@@ -245,17 +298,18 @@ def _measure(
         int8 = "pruned + int8" if after_name == "pruned" else "int8"
         variants.append((int8, out / files.INT8_ONNX, pruned))
     for name, path, module in variants:
-        sess = ort.session(path, cpu.threads)
+        sess = ort.session(path)
         rows.append(
             Row(
                 name,
-                str(ort.fingerprint(cpu.threads)["runtime"]),
+                str(ort.fingerprint()["runtime"]),
                 str(path),
                 count_params(module),
                 count_flops(module, shape) / 1e6,
                 path.stat().st_size,
-                ort.accuracy(sess, data.x_test, data.y_test),
-                ort.measure(sess, shape, opts.timing, seed=opts.seed).to_dict(),
+                ort_run.accuracy(sess, data.x_test, data.y_test),
+                ort.measure_session(sess, shape).to_dict(),
+                ort.fingerprint_id(),
             )
         )
     return rows

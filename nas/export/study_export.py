@@ -67,44 +67,68 @@ def export_study(opts: ExportOptions) -> ExportResult:
     Raises:
         NasInputError: bad options, storage, study, trial or output folder; nothing written.
     """
-    import torch
-
-    from nas.checkpoint import load_checkpoint, load_supernet
-    from nas.data import load_for_space
     from nas.export import files
-    from nas.export.artifacts import ExportSpec, write_export
-    from nas.export.finetune import finetune
-    from nas.hardware.cost import count_flops, count_params
-    from nas.spaces import load_space
-    from nas.spaces.base import LatencyInput
+    from nas.export.artifacts import write_export
     from nas.storage import Store
-    from nas.storage import studies as st
-    from nas.supernet.score import calibration_batches, extract_scored
-    from nas.supernet.train import TrainConfig
+    from nas.storage.paths import base_dir, local_options
 
     out = Path(opts.out)
     files.check_out_dir(out)
     store = Store(opts.storage, read_only=True)
-    study = st.load(store, opts.study)
-    settings = st.settings_of(study)
-    if settings is None:
-        raise StorageError(f"study {opts.study!r} was not made by nas")
-    if settings.evaluator.partition(":")[0] != "supernet":
-        raise StorageError(
-            f"study {opts.study!r} used evaluator {settings.evaluator!r}; nas export rebuilds "
-            "networks from a supernet checkpoint, which only the supernet evaluator makes"
-        )
+    study, settings = _supernet_study(store, opts.study)
     trial, reason = select.choose(
         study, settings, trial=opts.trial, pick=opts.pick, max_latency_ms=opts.max_latency_ms
     )
-    from nas.storage.paths import base_dir, local_options
-
     # the stored paths (space file, data, checkpoints) resolved against the database's folder
     o = local_options(settings.options, base_dir(opts.storage))
+    space, data = _space_and_data(o, settings, opts.study)
+    # defaults of SearchOptions, for studies stored before the options were recorded. A
+    # sampler search's supernet and scoring use --supernet-seed (studies stored before it:
+    # --seed); DARTS trains and scores with --seed
+    darts_study = bool(study.user_attrs.get(keys.DARTS_CHECKPOINT))
+    seed = int(o.get("seed", settings.seed))
+    if not darts_study:
+        seed = int(o.get("supernet_seed", seed))
+    calib_batches = int(o.get("calib_batches", 4))
+    net, val, test = _rebuild(
+        store, study, trial, space, data, o, (seed, calib_batches), opts.finetune_epochs
+    )
+    metrics = _metrics(net, trial, space.latency_input.shape, val, test)
+    done = {"seed": seed, "calib_batches": calib_batches, "finetune_epochs": opts.finetune_epochs}
+    spec = _spec(study, trial, space, data, settings, o, done)
+    notes = write_export(out, net, spec, metrics, sparsity=opts.sparsity)
+    log.info("exported trial %d of %s to %s", trial.number, study.study_name, out)
+    return ExportResult(
+        out, trial.number, reason, space.describe(spec.arch), metrics, tuple(notes)
+    )
+
+
+def _supernet_study(store: Any, name: str) -> tuple[Any, Any]:
+    """``(study, its settings)``; refuses a study nas did not make or made without a supernet."""
+    from nas.storage import studies as st
+
+    study = st.load(store, name)
+    settings = st.settings_of(study)
+    if settings is None:
+        raise StorageError(f"study {name!r} was not made by nas")
+    if settings.evaluator.partition(":")[0] != "supernet":
+        raise StorageError(
+            f"study {name!r} used evaluator {settings.evaluator!r}; nas export rebuilds "
+            "networks from a supernet checkpoint, which only the supernet evaluator makes"
+        )
+    return study, settings
+
+
+def _space_and_data(o: dict[str, Any], settings: Any, study: str) -> tuple[Any, Any]:
+    """The study's space and data set as they are here, refused if either has changed."""
+    from nas.data import load_for_space
+    from nas.spaces import load_space
+    from nas.spaces.base import LatencyInput
+
     space = load_space(str(o.get("space", settings.space)))
     if space.digest != settings.space_digest:
         raise StorageError(
-            f"space {o.get('space')!r} has changed since study {opts.study!r} was made "
+            f"space {o.get('space')!r} has changed since study {study!r} was made "
             f"(digest {space.digest}, study {settings.space_digest})"
         )
     if o.get("latency_input"):
@@ -117,32 +141,59 @@ def export_study(opts: ExportOptions) -> ExportResult:
     )
     if data.fingerprint() != settings.data_fingerprint:
         raise StorageError(f"data set {settings.data!r} has changed since the search")
-    # the supernet and its scoring use --supernet-seed; studies stored before it used --seed
-    seed = int(o.get("supernet_seed", o.get("seed", settings.seed)))
-    # defaults of SearchOptions, for studies stored before the options were recorded
-    calib_batches = int(o.get("calib_batches", 4))
-    cfg = TrainConfig(
-        epochs=int(o.get("supernet_epochs") or 20),
-        batch_size=int(o.get("batch_size", 128)),
-        seed=seed,
-    )
+    return space, data
+
+
+def _rebuild(
+    store: Any,
+    study: Any,
+    trial: Any,
+    space: Any,
+    data: Any,
+    o: dict[str, Any],
+    seeds: tuple[int, int],
+    epochs: int,
+) -> tuple[Any, float, float]:
+    """``(network, val accuracy, test accuracy)`` of the trial, extracted from the search's
+    supernet checkpoint with BatchNorm re-estimated on ``seeds = (seed, calibration batches)``
+    as in the search (then fine-tuned for ``epochs``)."""
+    import torch
+
+    from nas.checkpoint import load_checkpoint, load_supernet
+    from nas.export.finetune import finetune
+    from nas.supernet.score import calibration_batches, extract_scored
+    from nas.supernet.train import TrainConfig
+
+    seed, calib_batches = seeds
     darts_key = study.user_attrs.get(keys.DARTS_CHECKPOINT)
     if darts_key:  # a DARTS study: the cell supernet's weights after its last recorded epoch
         supernet, _ = load_checkpoint(store, str(darts_key), space, data.num_classes)
     else:
+        cfg = TrainConfig(
+            epochs=int(o.get("supernet_epochs") or 20),
+            batch_size=int(o.get("batch_size", 128)),
+            seed=seed,
+        )
         supernet, _ = load_supernet(store, space, data, cfg)
     arch = space.canonical(trial.user_attrs[keys.ARCH])
     calib = calibration_batches(data.x_train, n_batches=calib_batches, batch_size=128, seed=seed)
     torch.manual_seed(seed)
     net, val = extract_scored(supernet, arch, calib, data.x_val, data.y_val)
-    if opts.finetune_epochs:
-        finetune(net, data, epochs=opts.finetune_epochs, seed=seed)
+    if epochs:
+        finetune(net, data, epochs=epochs, seed=seed)
         val = evaluate(net, data.x_val, data.y_val)
-    test = evaluate(net, data.x_test, data.y_test)
-    shape = space.latency_input.shape
-    flops = count_flops(net, shape)
+    return net, val, evaluate(net, data.x_test, data.y_test)
+
+
+def _metrics(
+    net: Any, trial: Any, shape: tuple[int, ...], val: float, test: float
+) -> dict[str, Any]:
+    """``metrics.json``: accuracies measured here, latency as the search recorded it."""
+    from nas.hardware.cost import count_flops, count_params
+
+    flops, params = count_flops(net, shape), count_params(net)
     ua = trial.user_attrs
-    metrics = {
+    return {
         "accuracy": {"val": val, "test": test},
         "latency": ua.get(keys.LATENCY),
         "latency_ms": ua.get(keys.LATENCY_MS),
@@ -150,14 +201,29 @@ def export_study(opts: ExportOptions) -> ExportResult:
         "latency_source": f"search trial {trial.number} ({ua.get(keys.LATENCY_SOURCE)})",
         "fingerprint": ua.get(keys.FINGERPRINT),
         "fingerprint_id": ua.get(keys.FINGERPRINT_ID),
-        "params": count_params(net),
-        "params_m": count_params(net) / 1e6,
+        "params": params,
+        "params_m": params / 1e6,
         "flops_m": flops / 1e6,
         "macs_m": flops / 2e6,
     }
-    spec = ExportSpec(
+
+
+def _spec(
+    study: Any,
+    trial: Any,
+    space: Any,
+    data: Any,
+    settings: Any,
+    o: dict[str, Any],
+    done: dict[str, int],
+) -> Any:
+    """``architecture.json``: the network and where it came from (what compress reads back);
+    ``done``: the seed, calibration batches and fine-tuning epochs the export used."""
+    from nas.export.artifacts import ExportSpec
+
+    return ExportSpec(
         space=space,
-        arch=arch,
+        arch=space.canonical(trial.user_attrs[keys.ARCH]),
         num_classes=data.num_classes,
         preprocessing=data.preprocessing,
         classes=data.class_names(),
@@ -169,12 +235,7 @@ def export_study(opts: ExportOptions) -> ExportResult:
             # the fixed subsets the search trained and scored on (compress reads the same)
             "train_images": o.get("train_images"),
             "val_images": o.get("val_images"),
-            "seed": seed,
-            "calib_batches": calib_batches,
-            "finetune_epochs": opts.finetune_epochs,
-            "search_val_accuracy": ua.get(keys.ACCURACY),
+            **done,
+            "search_val_accuracy": trial.user_attrs.get(keys.ACCURACY),
         },
     )
-    notes = write_export(out, net, spec, metrics, sparsity=opts.sparsity)
-    log.info("exported trial %d of %s to %s", trial.number, study.study_name, out)
-    return ExportResult(out, trial.number, reason, space.describe(arch), metrics, tuple(notes))

@@ -21,11 +21,6 @@ def count_flops(module: nn.Module, input_shape: tuple[int, ...]) -> int:
     return forward_costs(module, input_shape)[0]
 
 
-def peak_activation_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """Peak bytes of activations alive at once during one forward pass (see ActivationTracker)."""
-    return forward_costs(module, input_shape)[1]
-
-
 class ActivationTracker(TorchDispatchMode):
     """Peak live activation bytes of the operators run under it.
 

@@ -1,14 +1,17 @@
-"""The ONNX Runtime target: export to ONNX, run with ONNX Runtime's execution providers.
+"""Everything that runs ONNX Runtime: sessions, timing, fingerprint, the ``onnxruntime`` target.
 
-The same runner serves the local ``onnxruntime`` target and the device agent
-(:mod:`nas.hardware.agent`), so a model measured remotely runs exactly as it would locally.
-The CPU provider is always last in the list; other installed providers (CUDA, OpenVINO, ...)
-come first in ONNX Runtime's own order and are named in the fingerprint.
+The same session settings and timing serve the local ``onnxruntime`` target, the device agent
+(:mod:`nas.hardware.agent`) and ``nas compress`` (an export's ONNX files), so a model measured
+remotely or by compress runs exactly as the target runs it, and its latency carries the
+target's fingerprint (the latency cache key). The CPU provider is always last in the list;
+other installed providers (CUDA, OpenVINO, ...) come first in ONNX Runtime's own order and are
+named in the fingerprint. Timing follows :func:`nas.hardware.timing.time_runs`.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from nas.errors import OptionError
@@ -65,8 +68,9 @@ def ort_fingerprint(
     }
 
 
-def session(model: bytes, threads: int, providers: list[str]) -> Any:
-    """An inference session with fixed threads, sequential execution, all graph optimisations."""
+def session(model: bytes | Path, threads: int, providers: list[str]) -> Any:
+    """An inference session of an ONNX model (bytes or a file) with fixed threads, sequential
+    execution and all graph optimisations."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -75,20 +79,45 @@ def session(model: bytes, threads: int, providers: list[str]) -> Any:
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
-    return ort.InferenceSession(model, sess_options=so, providers=providers)
+    source = str(model) if isinstance(model, Path) else model
+    return ort.InferenceSession(source, sess_options=so, providers=providers)
+
+
+def run(sess: Any, x: Any) -> Any:
+    """The first output of a session with one float32 input, e.g. logits ``(B, classes)``."""
+    import numpy as np
+
+    return sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(x, np.float32)})[0]
+
+
+def accuracy(sess: Any, x: Any, y: Any, batch_size: int = 256) -> float:
+    """Top-1 accuracy (a fraction) of a classifier's session on images ``x`` ``(N, C, H, W)``."""
+    correct = 0
+    for i in range(0, len(x), batch_size):
+        pred = run(sess, x[i : i + batch_size]).argmax(axis=1)
+        correct += int((pred == y[i : i + batch_size]).sum())
+    return correct / max(len(y), 1)
+
+
+def time_session(sess: Any, input_shape: Shape, timing: TimingConfig) -> LatencyStats:
+    """Latency of a session (one float32 input) at ``input_shape`` under the protocol."""
+    import numpy as np
+
+    x = np.random.default_rng(0).standard_normal(input_shape).astype(np.float32)
+    feed = {sess.get_inputs()[0].name: x}
+    return time_runs(lambda: sess.run(None, feed), timing)
 
 
 def measure_onnx(
-    model: bytes, input_shape: Shape, *, threads: int, providers: list[str], timing: TimingConfig
+    model: bytes | Path,
+    input_shape: Shape,
+    *,
+    threads: int,
+    providers: list[str],
+    timing: TimingConfig,
 ) -> LatencyStats:
     """Latency of an ONNX model (one float32 input) at ``input_shape`` under the protocol."""
-    import numpy as np
-
-    sess = session(model, threads, providers)
-    name = sess.get_inputs()[0].name
-    x = np.random.default_rng(0).standard_normal(input_shape).astype(np.float32)
-    feed = {name: x}
-    return time_runs(lambda: sess.run(None, feed), timing)
+    return time_session(session(model, threads, providers), input_shape, timing)
 
 
 class OnnxRuntimeTarget(Target):
@@ -118,8 +147,13 @@ class OnnxRuntimeTarget(Target):
     def fingerprint(self) -> dict[str, str | int]:
         return ort_fingerprint(self.threads, self.providers, self.timing.clock)
 
+    def session(self, model: bytes | Path) -> Any:
+        """A session of ``model`` set up as this target runs it (threads, providers)."""
+        return session(model, self.threads, self.providers)
+
+    def measure_session(self, sess: Any, input_shape: Shape) -> LatencyStats:
+        """Latency of a session from :meth:`session`, under this target's fingerprint."""
+        return time_session(sess, input_shape, self.timing)
+
     def measure(self, module: Any, input_shape: Shape) -> LatencyStats:
-        model = to_onnx_bytes(module, input_shape)
-        return measure_onnx(
-            model, input_shape, threads=self.threads, providers=self.providers, timing=self.timing
-        )
+        return self.measure_session(self.session(to_onnx_bytes(module, input_shape)), input_shape)

@@ -64,6 +64,30 @@ def test_compressed_folder_is_an_export_with_int8_and_report(compressed) -> None
     assert md.count("\n| ") == 6 and "pruned + int8" in md
 
 
+def test_onnx_latency_hits_the_onnxruntime_targets_cache_key(
+    export_dir: Path, compressed, tmp_path: Path
+) -> None:
+    """What compress records for the exported network is what a search on ``--target
+    onnxruntime`` (same threads, same timing) finds in the latency cache for it."""
+    from nas.evaluators.latency import measure_arch
+    from nas.export.artifacts import read_spec
+    from nas.hardware import create_target
+    from nas.storage import Store
+    from nas.storage.latency_cache import LatencyCache
+
+    target = create_target("onnxruntime", threads=1, timing=FAST)
+    report = json.loads((compressed.out / files.REPORT).read_text())
+    assert report["fingerprints"]["onnxruntime"] == target.fingerprint()
+    row = next(r for r in report["rows"] if r["runtime"].startswith("onnxruntime"))
+    assert row["model"] == "exported" and row["fingerprint_id"] == target.fingerprint_id()
+    spec = read_spec(export_dir)
+    cache = LatencyCache(Store(f"sqlite:///{tmp_path / 'cache.db'}"))
+    key = (spec.space.hash(spec.arch), row["fingerprint_id"], report["latency_input"])
+    cache.put(*key, row["latency"], report["fingerprints"]["onnxruntime"])
+    stats, how = measure_arch(spec.space, spec.arch, target, spec.num_classes, cache)
+    assert how == "cached" and stats == row["latency"]
+
+
 def test_pruned_model_is_smaller_and_loads(export_dir: Path, compressed) -> None:
     from nas.export.widths import widths
 
