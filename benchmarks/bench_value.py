@@ -43,8 +43,7 @@ from nas.options import SearchOptions
 from nas.pareto import front_mask_2d, hypervolume_2d
 from nas.search import run_search
 from nas.spaces import load_space
-from nas.storage import Store, keys
-from nas.storage.latency_cache import LatencyCache
+from nas.storage import keys
 from nas.supernet import create_subnet
 from nas.supernet.score import accuracy
 from nas.supernet.train import TrainConfig, train_module
@@ -180,7 +179,6 @@ def main() -> None:
     full_val = load_for_space(args.data, space, train_images=base.train_images)
     N_VAL = len(full_val.y_val)
     target = create_target(base.target)
-    cache = LatencyCache(Store(url))
     trained: dict[str, list[float]] = {}  # a network in two sets is trained once
     train_s: list[float] = []
     for net in searched + rand + hand:
@@ -196,11 +194,23 @@ def main() -> None:
                 accs.append(accuracy(sub, full_val.x_val, full_val.y_val))
             trained[h] = accs
         net.accs = trained[h]
-        stats, _ = measure_arch(space, net.arch, target, data.num_classes, cache)
+        print(
+            f"{net.group:<11} {net.name:<10} {space.describe(net.arch)}: {100 * net.acc:.2f} %",
+            flush=True,
+        )
+    # every network's latency measured afresh in one pass after all training (not the search's
+    # cached figures, which were taken under other load), so all sets are timed alike
+    timed: dict[str, dict] = {}
+    for net in searched + rand + hand:
+        h = space.hash(net.arch)
+        if h not in timed:
+            timed[h] = measure_arch(space, net.arch, target, data.num_classes, None)[0]
+        stats = timed[h]
         net.latency_ms, net.noisy = float(stats["median_ms"]), bool(stats.get("noisy", False))
         print(
-            f"{net.group:<11} {net.name:<10} {space.describe(net.arch)}: "
-            f"{100 * net.acc:.2f} % ({net.latency_ms:.2f} ms{' noisy' if net.noisy else ''})",
+            f"{net.group:<11} {net.name:<10} {net.latency_ms:.2f} ms"
+            f" (p10-p90 {stats['p10_ms']:.2f}-{stats['p90_ms']:.2f})"
+            f"{' noisy' if net.noisy else ''}",
             flush=True,
         )
     sets = {"search": searched, "random": rand, "hand-picked": hand}
