@@ -29,10 +29,9 @@ import torch
 from scipy.stats import kendalltau, spearmanr
 
 from nas.data import fit_to_space, load_data
-from nas.evaluators.latency import fit_predictor, measure_arch, profile_table, sample_archs
 from nas.hardware import TimingConfig, create_target
 from nas.hardware.fingerprint import cpu_model
-from nas.hardware.lut import quality
+from nas.hardware.lut import fit_predictor, measure_arch, profile_table, quality, sample_archs
 from nas.search import SearchOptions, run_search
 from nas.spaces import load_space
 from nas.storage import Store, keys

@@ -201,6 +201,12 @@ def run_search(
         name = default_study_name(store, base, settings)
     if gradient:
         darts.check_resume(store, name, opts.budget)
+    elif plan.kind == "supernet" and data is not None and target is not None:
+        from nas.evaluators.factory import latency_predictor
+
+        # profiled, fitted and validated before the study exists: a refused fit writes none
+        predictor = latency_predictor(eopts, space, target, store, data.num_classes, rep)
+        plan = replace(plan, predictor=predictor)
     # ---- study ---------------------------------------------------------------------------
     study = st.create_or_resume(store, name, settings, opts.budget)
     done = st.count_complete(study)
@@ -300,9 +306,10 @@ def _drive_sampler(
 def arch_claimer(store: Store, study_name: str) -> Callable[[FrozenTrial, str], bool]:
     """``claim(trial, arch_hash)`` for the no-repeat sampler: an atomic claim in the database."""
     from nas.storage.coordination import claim_arch
+    from nas.storage.optuna_compat import trial_id
 
     def claim(trial: FrozenTrial, arch_hash: str) -> bool:
-        return claim_arch(store, study_name, arch_hash, trial._trial_id)[0] == "mine"
+        return claim_arch(store, study_name, arch_hash, trial_id(trial))[0] == "mine"
 
     return claim
 

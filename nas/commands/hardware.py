@@ -7,6 +7,8 @@ import time
 
 from nas.commands.common import add_storage, console, err_console, whole_number
 
+DEFAULT_HOLDOUT, MIN_HOLDOUT = 10, 4  # nas.hardware.lut's (a test keeps them equal; no torch here)
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", default="mobile", help="built-in space name or .yaml path")
@@ -45,8 +47,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Measure every block option at every position and input shape the space allows "
             "(stem, blocks, head) on the target, store the table, then fit the correction "
-            "a * table_sum + b on --fit-samples end-to-end measurements. Entries already "
-            "stored for this target are kept."
+            "a * table_sum + b on --fit-samples end-to-end measurements and validate it on "
+            "--holdout others; a fit that fails its validation is refused (exit status 2) "
+            "and not stored. Entries already stored for this target are kept (--reprofile "
+            "measures them again)."
         ),
     )
     _common(prof)
@@ -55,6 +59,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=whole_number,
         default=10,
         help="end-to-end measurements for the correction (default 10)",
+    )
+    prof.add_argument(
+        "--holdout",
+        type=whole_number,
+        default=DEFAULT_HOLDOUT,
+        help=f"other networks measured to validate the fit before it is stored (default "
+        f"{DEFAULT_HOLDOUT}, at least {MIN_HOLDOUT}; docs/hardware.md lists the thresholds)",
+    )
+    prof.add_argument(
+        "--reprofile",
+        action="store_true",
+        help="drop the stored table and fits of this space on this target and measure again "
+        "(after a fit was refused, or the machine was busy while it was profiled)",
     )
     prof.set_defaults(run=run_profile)
     val = actions.add_parser(
@@ -104,17 +121,19 @@ def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def run_profile(args: argparse.Namespace) -> int:
     from nas.errors import OptionError
-    from nas.evaluators.latency import fit_predictor, profile_table
+    from nas.hardware.lut import MIN_HOLDOUT, fit_predictor, profile_table
 
     if args.fit_samples < 1:
         raise OptionError(f"--fit-samples must be >= 1, got {args.fit_samples}")
+    if args.holdout < MIN_HOLDOUT:
+        raise OptionError(f"--holdout must be >= {MIN_HOLDOUT}, got {args.holdout}")
     space, target, store = _setup(args)
     t0 = time.perf_counter()
 
     def entry(i: int, n: int, key: str, ms: float) -> None:
         err_console.print(f"[{i}/{n}] {key}: {ms:.3f} ms", highlight=False)
 
-    table = profile_table(store, space, target, args.classes, on_entry=entry)
+    table = profile_table(store, space, target, args.classes, on_entry=entry, fresh=args.reprofile)
     t_table = time.perf_counter() - t0
     pred = fit_predictor(
         store,
@@ -122,14 +141,17 @@ def run_profile(args: argparse.Namespace) -> int:
         target,
         args.classes,
         samples=args.fit_samples,
+        holdout=args.holdout,
         seed=args.seed,
         on_sample=lambda i, n: err_console.print(f"end-to-end {i}/{n}"),
     )
-    c = pred.correction
+    c, v = pred.correction, pred.validation
+    assert v is not None  # fit_predictor validates or raises
     console.print(
         f"lookup table of {space.name} on {target.name} ({target.fingerprint_id()}): "
         f"{len(table)} entries, {t_table:.1f} s; correction {c.a:.4f} * sum + {c.b:.3f} ms "
-        f"from {c.n} end-to-end measurements; total {time.perf_counter() - t0:.1f} s",
+        f"from {c.n} end-to-end measurements, {v.summary()}; "
+        f"total {time.perf_counter() - t0:.1f} s",
         highlight=False,
     )
     return 0
@@ -139,8 +161,14 @@ def run_validate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from nas.errors import OptionError
-    from nas.evaluators.latency import load_predictor, measure_arch, sample_archs
-    from nas.hardware.lut import pass_agreement, quality
+    from nas.hardware.lut import (
+        load_predictor,
+        measure_arch,
+        pass_agreement,
+        quality,
+        sample_archs,
+        validate,
+    )
     from nas.storage.latency_cache import LatencyCache
 
     if args.samples < 2:
@@ -149,7 +177,24 @@ def run_validate(args: argparse.Namespace) -> int:
         raise OptionError(f"--passes must be >= 1, got {args.passes}")
     space, target, store = _setup(args)
     pred = load_predictor(
-        store, space, target, args.classes, on_message=lambda m: err_console.print(m)
+        store,
+        space,
+        target,
+        args.classes,
+        on_message=lambda m: err_console.print(m),
+        require_validation=False,  # it shows what a search would refuse
+    )
+    v = pred.validation
+    console.print(
+        f"stored fit {pred.correction.a:.4f} * sum + {pred.correction.b:.3f} ms, "
+        + (
+            "no validation figures (fitted before fits were validated; searches refuse it: "
+            "run `nas hardware profile --reprofile`)"
+            if v is None
+            else v.summary()
+            + ("" if not v.failures() else f"; refused by searches: {'; '.join(v.failures())}")
+        ),
+        highlight=False,
     )
     cache = LatencyCache(store)
     # Another seed than the fit's, so the predictor is judged on architectures it was not fitted on
@@ -170,11 +215,15 @@ def run_validate(args: argparse.Namespace) -> int:
                 highlight=False,
             )
     measured = [float(np.median(m)) for m in zip(*passes, strict=True)]
-    q = quality(predicted, measured)
+    q, now = quality(predicted, measured), validate(predicted, measured)
+    failed = now.failures()
     console.print(
         f"predictor of {space.name} on {target.name} ({target.fingerprint_id()}), {q.n} "
         f"architectures: Kendall tau {q.kendall_tau:.3f}, MAPE {100 * q.mape:.1f} %, "
-        f"within +-10 %: {100 * q.within_10:.0f} %",
+        f"within +-10 %: {100 * q.within_10:.0f} %, median error "
+        f"{100 * now.median_rel_error:.1f} %, worst {100 * now.max_rel_error:.1f} %"
+        + ("" if now.load is None else f", load {now.load:.1f}")
+        + (f"; a new fit would be refused: {'; '.join(failed)}" if failed else ""),
         highlight=False,
     )
     if args.passes > 1:

@@ -20,6 +20,7 @@ from nas.storage import Store
 if TYPE_CHECKING:
     from nas.data import Dataset
     from nas.hardware import Target  # imports torch: a table search must not
+    from nas.hardware.lut import LatencyPredictor
     from nas.reporting import Reporter
 
 EVALUATORS = ("supernet", "table", "synthetic")
@@ -59,6 +60,7 @@ class EvaluatorPlan:
     data_fingerprint: str | None = None
     target: str | None = None
     prebuilt: Evaluator | None = None
+    predictor: LatencyPredictor | None = None  # validated (latency_predictor), before writing
 
 
 def check_evaluator(opts: EvaluatorOptions, space: Space) -> EvaluatorPlan:
@@ -130,7 +132,7 @@ def build_evaluator(
     import torch
 
     from nas.checkpoint import default_directory, obtain_supernet
-    from nas.evaluators.latency import LatencyMeter, load_predictor
+    from nas.evaluators.latency import LatencyMeter
     from nas.evaluators.supernet import SupernetEvaluator
     from nas.storage.latency_cache import LatencyCache
     from nas.supernet.train import TrainConfig
@@ -149,16 +151,9 @@ def build_evaluator(
     seconds = time.perf_counter() - t0
     reporter.message(f"supernet {status} ({seconds:.1f} s)")
     cache = LatencyCache(store)
-    predictor = None
-    if opts.latency != "measured":
-        t_lut = time.perf_counter()
-        predictor = load_predictor(
-            store, space, target, data.num_classes, seed=opts.seed, on_message=reporter.message
-        )
-        reporter.message(
-            f"latency predictor ready ({time.perf_counter() - t_lut:.1f} s): "
-            f"{predictor.correction.a:.3f} * table sum + {predictor.correction.b:.2f} ms"
-        )
+    predictor = plan.predictor or latency_predictor(
+        opts, space, target, store, data.num_classes, reporter
+    )
     meter = LatencyMeter(
         space,
         target,
@@ -178,3 +173,34 @@ def build_evaluator(
         latency=meter,
     )
     return evaluator, {"supernet": status, "seconds": seconds}
+
+
+def latency_predictor(
+    opts: EvaluatorOptions,
+    space: Space,
+    target: Target,
+    store: Store,
+    num_classes: int,
+    reporter: Reporter,
+) -> LatencyPredictor | None:
+    """The validated predictor ``--latency predicted|hybrid`` uses (None for ``measured``);
+    the table is profiled and the fit made and validated first if the database has none.
+
+    Raises:
+        FitRefused: the fit fails its validation on held-out networks, or has no figures.
+    """
+    if opts.latency == "measured":
+        return None
+    from nas.hardware.lut import load_predictor
+
+    t0 = time.perf_counter()
+    pred = load_predictor(
+        store, space, target, num_classes, seed=opts.seed, on_message=reporter.message
+    )
+    c, v = pred.correction, pred.validation
+    assert v is not None  # load_predictor refuses a fit without figures
+    reporter.message(
+        f"latency predictor ready ({time.perf_counter() - t0:.1f} s): {c.a:.3f} * table sum "
+        f"+ {c.b:.2f} ms, {v.summary()}"
+    )
+    return pred

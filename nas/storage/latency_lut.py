@@ -1,7 +1,10 @@
 """Latency lookup tables and predictor fits in the database (``nas_latency_lut``/``_fit``).
 
 Rows are keyed by (space digest, target fingerprint id, layer key): a table profiled once is
-reused by every later search, validation and process on the same target.
+reused by every later search, validation and process on the same target. This is the storage
+side only: :mod:`nas.hardware.lut` builds, fits and validates, and stores through
+:class:`LatencyTableStore`. :class:`LayerKey` is the stored format of a key, here so that the
+dashboard reads tables through the storage alone.
 """
 
 from __future__ import annotations
@@ -132,6 +135,17 @@ class LatencyTableStore:
                 )
         except IntegrityError:
             pass
+
+    def drop(self, space_digest: str, fingerprint_id: str) -> None:
+        """Delete the table's entries and fits (``nas hardware profile --reprofile``)."""
+        with self.store.session() as s:
+            for record in (LatencyTableRecord, LatencyFitRecord):
+                s.execute(
+                    delete(record).where(
+                        record.space_digest == space_digest,
+                        record.fingerprint_id == fingerprint_id,
+                    )
+                )
 
     def fit(self, space_digest: str, fingerprint_id: str, num_classes: int) -> dict | None:
         """The stored correction ``{"a", "b", "n", "meta"}`` or None."""

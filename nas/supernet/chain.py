@@ -21,7 +21,7 @@ from nas.supernet.mbconv import ElasticMBConv, MBConv, conv_bn
 Layers = list[list[dict[str, int]]]
 
 
-class _Ends(nn.Module):
+class ChainEnds(nn.Module):
     """Stem, fixed first block and head: shared unchanged by every path."""
 
     def __init__(self, space: ChainSpace, num_classes: int) -> None:
@@ -57,7 +57,7 @@ class _Ends(nn.Module):
 class ChainNet(nn.Module):
     """A static chain network: only the chosen blocks, ordinary layers."""
 
-    def __init__(self, ends: _Ends, blocks: list[MBConv]) -> None:
+    def __init__(self, ends: ChainEnds, blocks: list[MBConv]) -> None:
         super().__init__()
         self.ends = ends
         self.blocks = nn.Sequential(*blocks)
@@ -68,7 +68,7 @@ class ChainNet(nn.Module):
 
 def build_chain_net(space: ChainSpace, arch: Mapping[str, Value], num_classes: int) -> ChainNet:
     """A freshly initialised static network for ``arch`` (no supernet needed)."""
-    ends = _Ends(space, num_classes)
+    ends = ChainEnds(space, num_classes)
     blocks: list[MBConv] = []
     ch = ends.stage_in
     for stage, layers in zip(space.stages, space.layers(arch), strict=True):
@@ -85,7 +85,7 @@ class ChainSupernet(Supernet):
     def __init__(self, space: ChainSpace, num_classes: int) -> None:
         super().__init__(space, num_classes)
         self.chain_space = space
-        self.ends = _Ends(space, num_classes)
+        self.ends = ChainEnds(space, num_classes)
         max_kernel = max(space.model.layer_choices["kernel"])
         max_expand = max(space.model.layer_choices["expand"])
         stages = []

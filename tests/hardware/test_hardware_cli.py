@@ -10,6 +10,7 @@ import torch
 
 from nas.cli import main
 from tests.conftest import TINY
+from tests.hardware import fake_targets
 
 
 def _free_port() -> int:
@@ -29,6 +30,7 @@ BAD = [
     (["hardware", "profile", "--space", "nb201"], "lookup tables need a chain space"),
     (["hardware", "profile", "--space", str(TINY), "--target", "tpu"], "unknown target 'tpu'"),
     (["hardware", "profile", "--space", str(TINY), "--fit-samples", "0"], "--fit-samples"),
+    (["hardware", "profile", "--space", str(TINY), "--holdout", "3"], "--holdout must be >= 4"),
     (["hardware", "validate", "--space", str(TINY), "--samples", "1"], "--samples must be >= 2"),
     (["hardware", "validate", "--space", "nosuch"], "unknown space 'nosuch'"),
     (["hardware", "validate", "--space", str(TINY), "--passes", "0"], "--passes must be >= 1"),
@@ -71,20 +73,50 @@ def test_search_with_remote_needs_the_token(
     assert code == 2 and "set NAS_DEVICE_TOKEN" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_profile_then_validate(tmp_path: Path, capsys) -> None:
+def test_profile_then_validate(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_targets.register(monkeypatch)  # a fake clock: the figures are the same every run
     url = f"sqlite:///{tmp_path / 'db.db'}"
-    common = ["--space", str(TINY), "--threads", "1", "--storage", url]
+    common = ["--space", str(TINY), "--target", "fake", "--storage", url]
     assert main(["hardware", "profile", *common, "--fit-samples", "4"]) == 0
     out = capsys.readouterr().out
-    assert "lookup table of tiny on cpu" in out and "18 entries" in out
-    assert "from 4 end-to-end measurements" in out
+    assert "lookup table of tiny on fake" in out and "18 entries" in out
+    assert "from 4 end-to-end measurements, validated on 10 held-out networks" in out
     assert main(["hardware", "validate", *common, "--samples", "5"]) == 0
     out = capsys.readouterr().out
+    assert "stored fit" in out and "validated on 10 held-out networks: Kendall tau" in out
     assert "5 architectures: Kendall tau" in out and "MAPE" in out and "within +-10 %" in out
+    assert "median error" in out and "would be refused" not in out
     assert "passes agree" not in out
     assert main(["hardware", "validate", *common, "--samples", "4", "--passes", "2"]) == 0
     cap = capsys.readouterr()
     assert "4 architectures: Kendall tau" in cap.out
     assert "measurements: 2 passes agree to Kendall tau" in cap.out
     assert cap.err.count("[pass 2, ") == 4
+
+
+def test_profile_on_a_busy_machine_is_refused_and_reprofile_recovers(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nas.commands import hardware
+    from nas.hardware.lut import DEFAULT_HOLDOUT, MIN_HOLDOUT
+    from nas.spaces import load_space
+    from nas.storage import Store
+    from nas.storage.latency_lut import LatencyTableStore
+    from tests.hardware.fake_targets import SizeTarget
+
+    assert (hardware.DEFAULT_HOLDOUT, hardware.MIN_HOLDOUT) == (DEFAULT_HOLDOUT, MIN_HOLDOUT)
+    fake_targets.register(monkeypatch)
+    url = f"sqlite:///{tmp_path / 'db.db'}"
+    common = ["--space", str(TINY), "--storage", url]
+    assert main(["hardware", "profile", *common, "--target", "fake-busy"]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert err[-1].startswith("nas: error: latency predictor of tiny on fake refused")
+    assert "--reprofile" in err[-1]
+    lut, fid = LatencyTableStore(Store(url)), SizeTarget().fingerprint_id()
+    assert lut.fit(load_space(str(TINY)).digest, fid, 10) is None
+    # the busy table stays (it is what was measured) until --reprofile measures it again
+    assert main(["hardware", "profile", *common, "--target", "fake"]) == 2
+    capsys.readouterr()
+    assert main(["hardware", "profile", *common, "--target", "fake", "--reprofile"]) == 0
+    assert "18 entries" in capsys.readouterr().out
+    assert lut.fit(load_space(str(TINY)).digest, fid, 10) is not None

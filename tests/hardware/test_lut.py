@@ -9,8 +9,13 @@ import torch
 
 from nas.errors import OptionError
 from nas.hardware.lut import (
+    MAX_MEDIAN_REL_ERROR,
+    MAX_REL_ERROR,
+    MIN_HOLDOUT,
+    MIN_KENDALL_TAU,
     Correction,
     LatencyPredictor,
+    Validation,
     all_specs,
     build_layer,
     fit_correction,
@@ -18,6 +23,7 @@ from nas.hardware.lut import (
     lut_key,
     pass_agreement,
     quality,
+    validate,
 )
 from nas.spaces import load_space
 
@@ -109,3 +115,37 @@ def test_pass_agreement_is_the_median_pairwise_tau() -> None:
     assert pass_agreement([a, b]) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="two passes"):
         pass_agreement([a])
+
+
+def test_validation_figures_and_thresholds() -> None:
+    measured = [10.0, 20.0, 30.0, 40.0, 50.0]
+    v = validate([11.0, 19.0, 33.0, 40.0, 45.0], measured)
+    assert v.n == 5 and v.kendall_tau == pytest.approx(1.0)
+    assert v.median_rel_error == pytest.approx(0.1) and v.max_rel_error == pytest.approx(0.1)
+    assert v.failures() == [] and v.validated_at.endswith("UTC")
+    assert Validation.from_dict(v.to_dict()) == v
+    assert "validated on 5 held-out networks: Kendall tau 1.000" in v.summary()
+    # the busy-machine fit of issue 14: 241.7 ms predicted for 19.5 ms, nothing ranked
+    bad = validate([241.7] * 5, [19.5, 25.0, 30.0, 21.0, 40.0])
+    assert bad.kendall_tau == 0.0  # undefined for constant predictions: ranks nothing
+    why = bad.failures()
+    assert len(why) == 3 and why[0] == f"Kendall tau 0.00 (needs >= {MIN_KENDALL_TAU})"
+    assert f"needs <= {100 * MAX_MEDIAN_REL_ERROR:.0f} %" in why[1]
+    assert f"needs <= {100 * MAX_REL_ERROR:.0f} %" in why[2]
+    few = validate([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    assert few.failures() == [f"only 3 held-out networks (needs >= {MIN_HOLDOUT})"]
+
+
+def test_validation_from_a_stored_fit_without_figures_is_none() -> None:
+    assert Validation.from_dict({}) is None
+    assert Validation.from_dict({"n": "x", "kendall_tau": 1}) is None
+
+
+def test_docs_list_the_thresholds_the_code_uses() -> None:
+    from nas.hardware.lut import predictor
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "hardware.md").read_text()
+    for name in ("MIN_KENDALL_TAU", "MAX_MEDIAN_REL_ERROR", "MAX_REL_ERROR", "MIN_HOLDOUT"):
+        assert f"| `{name}` | {getattr(predictor, name)!r} |" in text, name
+    assert f"`--holdout` (default\n{predictor.DEFAULT_HOLDOUT}" in text

@@ -1,4 +1,4 @@
-"""Latency lookup tables and the predictor built on them.
+"""The rows of a latency lookup table: which layers a chain space's networks consist of.
 
 The lookup table follows FBNet (Wu et al., 2019) and Once-for-All (Cai et al., 2020): a chain
 network's latency is close to the sum of its layers' latencies, each measured alone at the
@@ -6,24 +6,20 @@ input shape it sees inside the network. So every distinct layer the space can pr
 every block option at every position and input shape, head) is measured once, and any
 architecture is predicted by adding its layers' entries. :func:`lut_key` is the one function
 that names a layer; :func:`layer_specs` lists an architecture's layers, :func:`all_specs`
-every layer the space allows. Layers 1.. of a stage all see the same shape, so they share keys.
-
-A plain sum misses what the network pays once (framework dispatch, memory traffic between
-layers, the graph-level fusion of a runtime), so the predictor adds a linear correction
-``a * sum + b`` fitted (Theil-Sen, robust to disturbed measurements) to a few end-to-end
-measurements. Quality is reported
-as nn-Meter (Zhang et al., 2021) does: Kendall's tau, MAPE and the share within +-10 %.
+every layer the space allows, :func:`build_layer` the module that computes one. Layers 1.. of
+a stage all see the same shape, so they share keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nas.errors import OptionError
 from nas.spaces import ChainSpace, Space
 from nas.spaces.base import Value
+from nas.storage.latency_lut import LayerKey  # the stored key format (the dashboard parses it)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -52,8 +48,6 @@ class LayerSpec:
 
 def lut_key(spec: LayerSpec) -> str:
     """The canonical key of a layer: every field that can change its latency, nothing else."""
-    from nas.storage.latency_lut import LayerKey  # the format lives beside its parser
-
     s = spec
     return LayerKey(
         s.kind,
@@ -144,16 +138,16 @@ def build_layer(space: Space, spec: LayerSpec) -> nn.Module:
     """A standalone module computing the layer (fresh weights: latency does not depend on them)."""
     from torch import nn
 
-    from nas.supernet.chain import _Ends  # the exact stem and head the networks use
+    from nas.supernet.chain import ChainEnds  # the exact stem and head the networks use
     from nas.supernet.mbconv import MBConv
 
     cs = _chain(space)
     if spec.kind == "mbconv":
         return MBConv(spec.in_ch, spec.out_ch, spec.stride, spec.kernel, spec.expand).eval()
-    ends = _Ends(cs, max(spec.classes, 1))
+    ends = ChainEnds(cs, max(spec.classes, 1))
 
     class _Part(nn.Module):
-        def __init__(self, ends: _Ends, first: bool) -> None:
+        def __init__(self, ends: ChainEnds, first: bool) -> None:
             super().__init__()
             self.ends, self.first = ends, first
 
@@ -163,110 +157,3 @@ def build_layer(space: Space, spec: LayerSpec) -> nn.Module:
     if spec.kind in ("stem", "head"):
         return _Part(ends, spec.kind == "stem").eval()
     raise ValueError(f"unknown layer kind {spec.kind!r}")
-
-
-# ---- the predictor ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Correction:
-    """``latency ~= a * table_sum + b`` (ms), fitted on ``n`` end-to-end measurements.
-
-    ``floor_ratio`` is the smallest measured / table-sum ratio of the fit: a prediction never
-    goes below ``floor_ratio * table_sum``, so a negative intercept cannot make a small
-    network's prediction zero or negative.
-    """
-
-    a: float = 1.0
-    b: float = 0.0
-    n: int = 0
-    floor_ratio: float = 0.0
-
-    def apply(self, table_sum: float) -> float:
-        return max(self.a * table_sum + self.b, self.floor_ratio * table_sum)
-
-    def to_dict(self) -> dict[str, float | int]:
-        return asdict(self)
-
-
-def fit_correction(sums: Sequence[float], measured: Sequence[float]) -> Correction:
-    """Robust line through ``(sum, measured)``: Theil-Sen (median of pairwise slopes), which
-    a few measurements disturbed by other load on the machine cannot pull away. With fewer
-    than two distinct sums, or a non-positive slope, only a scale is fitted."""
-    import numpy as np
-    from scipy.stats import theilslopes
-
-    x = np.asarray(sums, dtype=np.float64)
-    y = np.asarray(measured, dtype=np.float64)
-    if len(x) != len(y) or len(x) == 0 or (x <= 0).any():
-        raise ValueError("fit needs as many positive table sums as measurements, at least one")
-    ratios = y / x
-    floor = float(ratios.min())
-    if len(x) >= 2 and np.ptp(x) > 0:
-        slope, intercept, _, _ = theilslopes(y, x)
-        if slope > 0:
-            return Correction(float(slope), float(intercept), len(x), floor)
-    return Correction(float(np.median(ratios)), 0.0, len(x), floor)
-
-
-@dataclass(frozen=True)
-class LatencyPredictor:
-    """Table sum plus correction for one space, target fingerprint and class count."""
-
-    space: Space
-    table: Mapping[str, float]
-    correction: Correction
-    num_classes: int
-
-    def missing(self, arch: Mapping[str, Value]) -> list[str]:
-        return [
-            k
-            for k in map(lut_key, layer_specs(self.space, arch, self.num_classes))
-            if k not in self.table
-        ]
-
-    def table_sum(self, arch: Mapping[str, Value]) -> float:
-        """Sum of the layers' table entries (ms). Raises KeyError for a layer not profiled."""
-        return sum(self.table[lut_key(s)] for s in layer_specs(self.space, arch, self.num_classes))
-
-    def predict(self, arch: Mapping[str, Value]) -> float:
-        """Predicted end-to-end median latency (ms)."""
-        return self.correction.apply(self.table_sum(arch))
-
-
-@dataclass(frozen=True)
-class Quality:
-    """How well predictions match measurements."""
-
-    n: int
-    kendall_tau: float
-    mape: float  # mean absolute percentage error, a fraction
-    within_10: float  # share of predictions within +-10 % of the measurement
-
-    def to_dict(self) -> dict[str, float | int]:
-        return asdict(self)
-
-
-def quality(predicted: Sequence[float], measured: Sequence[float]) -> Quality:
-    import numpy as np
-    from scipy.stats import kendalltau
-
-    p = np.asarray(predicted, dtype=np.float64)
-    m = np.asarray(measured, dtype=np.float64)
-    if len(p) != len(m) or len(p) < 2:
-        raise ValueError("quality needs at least two prediction/measurement pairs")
-    rel = np.abs(p - m) / m
-    tau = float(kendalltau(p, m).statistic)
-    return Quality(len(p), tau, float(rel.mean()), float((rel <= 0.10).mean()))
-
-
-def pass_agreement(passes: Sequence[Sequence[float]]) -> float:
-    """Median Kendall tau between every two passes of measurements of the same networks: how
-    well the measurements rank the networks alike, the ceiling for any predictor's tau."""
-    from itertools import combinations
-
-    from scipy.stats import kendalltau
-
-    if len(passes) < 2:
-        raise ValueError("agreement needs at least two passes")
-    import numpy as np
-
-    return float(np.median([kendalltau(a, b).statistic for a, b in combinations(passes, 2)]))
