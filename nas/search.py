@@ -197,10 +197,10 @@ def run_search(
         name = opts.study
         st.check_resume(store, name, settings)
     else:
-        base = f"{space.name}-{settings.strategy}-{date.today():%Y%m%d}"
+        stem = f"{space.name}-{settings.strategy}-{date.today():%Y%m%d}"
         if opts.seed:  # another seed is another search, not a resume of the seed-0 one
-            base += f"-seed{opts.seed}"
-        name = default_study_name(store, base, settings)
+            stem += f"-seed{opts.seed}"
+        name = default_study_name(store, stem, settings)
     if gradient:
         darts.check_resume(store, name, opts.budget)
     elif plan.kind == "supernet" and data is not None and target is not None:
