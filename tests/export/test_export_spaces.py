@@ -144,7 +144,11 @@ def test_every_builtin_space_exports_and_runs_outside_nas(
 # times the cost, so the compress loop leaves it out; the export loop above covers it.
 @pytest.mark.parametrize("space", [n for n in builtin_names() if n != "darts"])
 def test_every_builtin_space_compresses_pruning_what_it_can(
-    space: str, small_data: str, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+    space: str,
+    small_data: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from nas.export.compress import CompressOptions, compress
     from nas.export.widths import why_not, widths
@@ -153,6 +157,9 @@ def test_every_builtin_space_compresses_pruning_what_it_can(
     src = _export(space, small_data, tmp_path_factory)
     before = nas.load(src)
     fast = TimingConfig(warmup=1, min_runs=3, max_runs=3, max_seconds=0.5)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)  # compress writes only into --out
     r = compress(
         CompressOptions(
             source=str(src), out=str(tmp_path / "c"), finetune_epochs=1, threads=1, timing=fast
@@ -161,6 +168,7 @@ def test_every_builtin_space_compresses_pruning_what_it_can(
     after = nas.load(r.out)
     models = [row.model for row in r.rows]
     assert (r.out / files.INT8_ONNX).is_file()
+    assert list(cwd.iterdir()) == []
     if why_not(before) is None:
         assert models == ["exported", "pruned", "exported", "pruned", "pruned + int8"]
         assert all(widths(after)[k] < v for k, v in widths(before).items() if v > 1)
