@@ -191,16 +191,13 @@ def latency_predictor(
     """
     if opts.latency == "measured":
         return None
-    from nas.hardware.lut import load_predictor
+    from nas.hardware.lut import fit_summary, load_predictor
 
     t0 = time.perf_counter()
     pred = load_predictor(
         store, space, target, num_classes, seed=opts.seed, on_message=reporter.message
     )
-    c, v = pred.correction, pred.validation
-    assert v is not None  # load_predictor refuses a fit without figures
     reporter.message(
-        f"latency predictor ready ({time.perf_counter() - t0:.1f} s): {c.a:.3f} * table sum "
-        f"+ {c.b:.2f} ms, {v.summary()}"
+        f"latency predictor ready ({time.perf_counter() - t0:.1f} s): table {fit_summary(pred)}"
     )
     return pred
