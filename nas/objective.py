@@ -29,6 +29,7 @@ from nas.spaces.optuna_adapter import suggest
 from nas.storage import Store, keys
 from nas.storage import studies as st
 from nas.storage.coordination import beat_now, claim_arch, reserve_slot, worker_tag
+from nas.storage.optuna_compat import trial_id
 from nas.storage.results import best_accuracy, pareto_front
 from nas.storage.studies import StudySettings
 from nas.storage.workers import worker_id
@@ -119,12 +120,12 @@ class TrialObjective:
         return values if len(values) > 1 else values[0]
 
     def __call__(self, trial: optuna.Trial) -> list[float] | float:
-        beat_now(self.study, trial._trial_id)  # before the tag: a tagged trial has a heartbeat
+        beat_now(self.study, trial_id(trial))  # before the tag: a tagged trial has a heartbeat
         trial.set_user_attr(keys.WORKER, worker_tag(self.worker, trial.number))
         if (
             self.store is not None
             and self.budget is not None
-            and reserve_slot(self.store, self.study, trial._trial_id, self.budget) is None
+            and reserve_slot(self.store, self.study, trial_id(trial), self.budget) is None
         ):
             # Lost the race for the last slots to other workers: this trial is not needed.
             raise optuna.TrialPruned("the budget is reached or held by other workers")
@@ -138,7 +139,7 @@ class TrialObjective:
     def _claim(self, trial: optuna.Trial, h: str) -> FrozenTrial | None:
         """None: this trial evaluates ``h``; else the trial that holds it (done or running)."""
         assert self.store is not None
-        outcome, other = claim_arch(self.store, self.study.study_name, h, trial._trial_id)
+        outcome, other = claim_arch(self.store, self.study.study_name, h, trial_id(trial))
         return None if outcome == "mine" else self.store.optuna.get_trial(other)
 
     def _run(self, trial: optuna.Trial) -> list[float] | float:

@@ -306,9 +306,10 @@ def _drive_sampler(
 def arch_claimer(store: Store, study_name: str) -> Callable[[FrozenTrial, str], bool]:
     """``claim(trial, arch_hash)`` for the no-repeat sampler: an atomic claim in the database."""
     from nas.storage.coordination import claim_arch
+    from nas.storage.optuna_compat import trial_id
 
     def claim(trial: FrozenTrial, arch_hash: str) -> bool:
-        return claim_arch(store, study_name, arch_hash, trial._trial_id)[0] == "mine"
+        return claim_arch(store, study_name, arch_hash, trial_id(trial))[0] == "mine"
 
     return claim
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +131,136 @@ def test_help_does_not_import_torch() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), capture_output=True)
     assert r.returncode == 0, r.stderr
+
+
+# ---- Optuna's internals: in nas/storage/optuna_compat.py only -------------------------------
+
+COMPAT = ROOT / "nas" / "storage" / "optuna_compat.py"
+
+
+def _optuna_private_names() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Read from the installed Optuna: the private attribute names of its studies, trials and
+    storages; the methods of its private heartbeat interface; its tables."""
+    import optuna
+    from optuna.storages._heartbeat import BaseHeartbeat
+    from optuna.storages._rdb.models import BaseModel
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=optuna.storages.RDBStorage("sqlite:///:memory:"))
+    trial = study.ask()
+    study.tell(trial, 1.0)
+    objects: list[object] = [study, trial, study.trials[0], study._storage]
+    objects += [type(o) for o in objects]
+    objects += [optuna.storages.RDBStorage, optuna.storages.InMemoryStorage, BaseHeartbeat]
+    objects += [optuna.storages.JournalStorage]
+    private = {
+        n
+        for o in objects
+        for n in {*dir(o), *getattr(o, "__dict__", {})}
+        if n.startswith("_") and not n.startswith("__")
+    }
+    heartbeat = {n for n in vars(BaseHeartbeat) if not n.startswith("_")}
+    tables = {*BaseModel.metadata.tables, "alembic_version"}
+    return frozenset(private), frozenset(heartbeat), frozenset(tables)
+
+
+def _dotted(node: ast.AST) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _optuna_internals(source: str, names: tuple[frozenset[str], ...]) -> list[str]:
+    """Lines of ``source`` that reach into Optuna: a private module or name imported from
+    Optuna, a private attribute of its objects (on anything but ``self``/``cls``), its
+    heartbeat interface, or SQL naming its tables."""
+    private, heartbeat, tables = names
+    sql = re.compile(
+        r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE)\s+\"?(?:" + "|".join(sorted(tables)) + r")\b"
+    )
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            mod = node.module if isinstance(node, ast.ImportFrom) else None
+            for a in node.names:
+                full = f"{mod}.{a.name}" if mod else a.name
+                if full.split(".")[0] == "optuna" and any(
+                    p.startswith("_") for p in full.split(".")
+                ):
+                    out.append(f"{line}: imports {full}")
+        elif isinstance(node, ast.Attribute):
+            owner = node.value
+            if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+                continue
+            dotted = _dotted(node)
+            if node.attr in private or node.attr in heartbeat:
+                out.append(f"{line}: .{node.attr}")
+            elif dotted.startswith("optuna.") and node.attr.startswith("_"):
+                out.append(f"{line}: {dotted}")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr", "setattr")
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and node.args[1].value in private | heartbeat
+        ):
+            out.append(f"{line}: {node.func.id}(..., {node.args[1].value!r})")
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and sql.search(node.value)
+        ):
+            out.append(f"{line}: SQL on Optuna's tables: {node.value[:60]!r}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def optuna_names() -> tuple[frozenset[str], ...]:
+    return _optuna_private_names()
+
+
+def test_only_the_compat_module_touches_optuna_internals(
+    optuna_names: tuple[frozenset[str], ...],
+) -> None:
+    """Optuna's private attributes, modules and tables change without notice; the one module
+    that uses them is checked against Optuna's schema revision (docs/CONTRIBUTING.md)."""
+    bad = [
+        f"{f.relative_to(ROOT)}:{hit}"
+        for f in _files("nas") + _files("dashboard")
+        if f != COMPAT
+        for hit in _optuna_internals(f.read_text(), optuna_names)
+    ]
+    assert not bad, "move these into nas/storage/optuna_compat.py:\n" + "\n".join(bad)
+
+
+def test_the_scan_sees_each_kind_of_optuna_internal(
+    optuna_names: tuple[frozenset[str], ...],
+) -> None:
+    cases = {
+        "from optuna.samplers._base import _process_constraints_after_trial\n": "imports",
+        "import optuna.storages._rdb.models\n": "imports",
+        "x = optuna.storages._rdb\n": "optuna.storages._rdb",
+        "study._storage.get_trial(1)\n": "._storage",
+        "n = trial._trial_id\n": "._trial_id",
+        "s.record_heartbeat(1)\n": ".record_heartbeat",
+        "getattr(s, 'get_heartbeat_stale_trial_callback', None)\n": "getattr",
+        "q = 'SELECT COUNT(*) FROM trials'\n": "SQL",
+        "q = 'SELECT 1 FROM trial_values v JOIN studies s'\n": "SQL",
+    }
+    for source, kind in cases.items():
+        hits = _optuna_internals(source, optuna_names)
+        assert len(hits) == 1 and kind in hits[0], (source, hits)
+    for fine in (
+        "self._storage = 1\n",
+        "q = 'SELECT 1 FROM nas_budget_slots'\n",
+        "'the trials from studies'\n",
+        "from optuna.trial import FrozenTrial\n",
+    ):
+        assert _optuna_internals(fine, optuna_names) == [], fine
+    assert _optuna_internals(COMPAT.read_text(), optuna_names)  # what the module is for

@@ -140,6 +140,7 @@ def _fail_running(store: Store, study_name: str) -> None:
     from optuna.trial import TrialState
 
     from nas.storage import keys
+    from nas.storage.optuna_compat import trial_id
 
     try:
         study = optuna.load_study(study_name=study_name, storage=store.optuna)
@@ -147,8 +148,8 @@ def _fail_running(store: Store, study_name: str) -> None:
         return
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         try:
-            store.optuna.set_trial_user_attr(t._trial_id, keys.FAIL_REASON, "cancelled")
-            store.optuna.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            store.optuna.set_trial_user_attr(trial_id(t), keys.FAIL_REASON, "cancelled")
+            store.optuna.set_trial_state_values(trial_id(t), TrialState.FAIL)
         except UpdateFinishedTrialError:
             pass
 

@@ -28,6 +28,7 @@ from optuna.trial import TrialState
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from nas.storage import optuna_compat as compat
 from nas.storage.db import Store
 from nas.storage.tables import ArchClaim, BudgetSlot, WorkLock
 from nas.storage.workers import certainly_dead
@@ -68,11 +69,11 @@ def reserve_slot(store: Store, study: optuna.Study, trial_id: int, budget: int) 
         if tid == trial_id:
             return slot
     trials = study.get_trials(deepcopy=False)
-    state = {t._trial_id: t.state for t in trials}
+    state = {compat.trial_id(t): t.state for t in trials}
     # Trials completed without a slot (a study from before slots existed) use up budget too.
     held = set(rows.values())
     unslotted = sum(
-        1 for t in trials if t.state == TrialState.COMPLETE and t._trial_id not in held
+        1 for t in trials if t.state == TrialState.COMPLETE and compat.trial_id(t) not in held
     )
     for slot in range(budget - unslotted):
         holder = rows.get(slot)
@@ -213,9 +214,7 @@ def beat_now(study: optuna.Study, trial_id: int) -> None:
     RUNNING for ever, and the study waited for it for ever. With this, a trial carrying its
     worker's tag has a heartbeat; :func:`fail_stale` handles one that never got the tag.
     """
-    record = getattr(study._storage, "record_heartbeat", None)  # None: in-memory storage
-    if record is not None:
-        record(trial_id)
+    compat.heartbeat_now(study, trial_id)
 
 
 def untagged_after() -> float:
@@ -257,22 +256,21 @@ def fail_stale(study: optuna.Study) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
-    storage = study._storage
-    # Optuna's heartbeat interface is private (optuna.storages._heartbeat); an in-memory study
-    # (benchmarks, library use) has none, and only one process that could own its trials.
-    get_callback = getattr(storage, "get_heartbeat_stale_trial_callback", None)
-    if get_callback is None:
+    # An in-memory study (benchmarks, library use) has no heartbeat, and only one process that
+    # could own its trials.
+    if not compat.has_heartbeat(study):
         return
-    callback = get_callback()
+    storage = compat.storage_of(study)
+    callback = compat.stale_trial_callback(study)
     now = datetime.now()  # Optuna stamps datetime_start with the naive local time
     limit = untagged_after()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if not _abandoned(t, t.user_attrs.get(keys.WORKER), now, limit):
             continue
         try:
-            if not storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+            if not storage.set_trial_state_values(compat.trial_id(t), state=TrialState.FAIL):
                 continue
         except UpdateFinishedTrialError:
             continue  # another worker failed it first
         if callback is not None:
-            callback(study, copy.deepcopy(storage.get_trial(t._trial_id)))
+            callback(study, copy.deepcopy(storage.get_trial(compat.trial_id(t))))

@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from nas.errors import StorageError
+from nas.storage.optuna_compat import OPTUNA_TABLES, check_schema, sqlite_holds_studies
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,6 @@ DEFAULT_URL = "sqlite:///studies.db"
 HEARTBEAT_SECONDS = 15
 GRACE_SECONDS = 60
 SQLITE_TIMEOUT_SECONDS = 60
-OPTUNA_TABLES = {"studies", "trials", "version_info"}
 
 
 def heartbeat_settings() -> tuple[int, int]:
@@ -102,9 +102,7 @@ def _holds_studies(path: Path) -> bool:
         return False
     con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        return con.execute("SELECT 1 FROM studies LIMIT 1").fetchone() is not None
-    except sqlite3.DatabaseError:  # no studies table yet
-        return False
+        return sqlite_holds_studies(con)
     finally:
         con.close()
 
@@ -258,6 +256,11 @@ class Store:
             text = str(root).strip()
             first = text.splitlines()[0] if text else type(root).__name__
             raise StorageError(f"cannot open storage {shown}: {first}") from None
+        try:
+            check_schema(self.optuna, shown)  # nas reads Optuna's tables: tested revisions only
+        except StorageError:
+            self.optuna.engine.dispose()
+            raise
         self.engine: Engine = self.optuna.engine
         if path is not None:
             _sqlite_pragmas(self.engine, immediate=not read_only)

@@ -5,9 +5,9 @@ parameter row: about 30 s for a 5,000-trial study of the mobile space on a busy 
 Readers that only look (the dashboard, reports) load the same ``FrozenTrial`` objects here in a
 fraction of that: four queries, one pass each, distributions parsed once per distinct JSON.
 
-The queries read Optuna's ``studies``, ``trials``, ``trial_values``, ``trial_params`` and
-``trial_user_attributes`` tables, whose columns have been stable since Optuna 2; a test compares
-the result with Optuna's own loader, field by field.
+The queries (in :mod:`nas.storage.optuna_compat`, with every other use of Optuna's internals)
+read Optuna's tables, whose columns have been stable since Optuna 2; a test compares the result
+with Optuna's own loader, field by field.
 """
 
 from __future__ import annotations
@@ -18,32 +18,12 @@ from functools import lru_cache
 from typing import Any
 
 from optuna.distributions import BaseDistribution, json_to_distribution
-from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy import text
+from optuna.trial import FrozenTrial
 
 from nas.errors import StorageError
 from nas.limits import shorten
 from nas.storage.db import Store
-
-_STUDY = text("SELECT study_id FROM studies WHERE study_name = :name")
-_TRIALS = text(
-    "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials "
-    "WHERE study_id = :s ORDER BY number"
-)
-_VALUES = text(
-    "SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v "
-    "JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = :s ORDER BY v.objective"
-)
-_ATTRS = text(
-    'SELECT a.trial_id, a."key", a.value_json FROM trial_user_attributes a '
-    "JOIN trials t ON t.trial_id = a.trial_id WHERE t.study_id = :s "
-    "ORDER BY a.trial_user_attribute_id"
-)
-_PARAMS = text(
-    "SELECT p.trial_id, p.param_name, p.param_value, p.distribution_json FROM trial_params p "
-    "JOIN trials t ON t.trial_id = p.trial_id WHERE t.study_id = :s ORDER BY p.param_id"
-)
-_INF = {"INF_POS": float("inf"), "INF_NEG": float("-inf")}
+from nas.storage.optuna_compat import study_rows
 
 
 @lru_cache(maxsize=4096)
@@ -67,30 +47,28 @@ def load_trials(store: Store, study_name: str, *, params: bool = True) -> list[F
         StorageError: no such study.
     """
     with store.engine.connect() as con:
-        sid = con.execute(_STUDY, {"name": study_name}).scalar()
-        if sid is None:
-            raise StorageError(f"no study named {shorten(study_name)} in {store.url}")
-        rows = con.execute(_TRIALS, {"s": sid}).all()
-        values: dict[int, list[float]] = {}
-        for tid, _obj, value, vtype in con.execute(_VALUES, {"s": sid}):
-            values.setdefault(tid, []).append(_INF.get(vtype, value))
-        attrs: dict[int, dict[str, Any]] = {}
-        for tid, key, raw in con.execute(_ATTRS, {"s": sid}):
-            attrs.setdefault(tid, {})[key] = json.loads(raw)
-        ps: dict[int, dict[str, Any]] = {}
-        ds: dict[int, dict[str, BaseDistribution]] = {}
-        if params:
-            for tid, name, internal, dist_json in con.execute(_PARAMS, {"s": sid}):
-                dist = _distribution(dist_json)
-                ps.setdefault(tid, {})[name] = dist.to_external_repr(internal)
-                ds.setdefault(tid, {})[name] = dist
+        rows = study_rows(con, study_name, params=params)
+    if rows is None:
+        raise StorageError(f"no study named {shorten(study_name)} in {store.url}")
+    values: dict[int, list[float]] = {}
+    for tid, value in rows.values:
+        values.setdefault(tid, []).append(value)
+    attrs: dict[int, dict[str, Any]] = {}
+    for tid, key, raw in rows.user_attrs:
+        attrs.setdefault(tid, {})[key] = json.loads(raw)
+    ps: dict[int, dict[str, Any]] = {}
+    ds: dict[int, dict[str, BaseDistribution]] = {}
+    for tid, name, internal, dist_json in rows.params:
+        dist = _distribution(dist_json)
+        ps.setdefault(tid, {})[name] = dist.to_external_repr(internal)
+        ds.setdefault(tid, {})[name] = dist
     out = []
-    for tid, number, state, start, complete in rows:
+    for tid, number, state, start, complete in rows.trials:
         vals = values.get(tid)
         out.append(
             FrozenTrial(
                 number=number,
-                state=TrialState[state],
+                state=state,
                 value=None,
                 datetime_start=_when(start),
                 datetime_complete=_when(complete),

@@ -47,6 +47,7 @@ from nas.errors import OptionError
 from nas.spaces import Space
 from nas.spaces.base import Arch
 from nas.spaces.optuna_adapter import distributions
+from nas.storage import optuna_compat as compat
 from nas.strategies.base import Strategy, StrategyContext, register_strategy
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class RegularizedEvolutionSampler(optuna.samplers.BaseSampler):
             population = sorted(complete, key=lambda t: t.number)[-self.population_size :]
             parent, child = self.propose(study, population, complete, rng)
             # The lineage, where Optuna's NSGA-II keeps its own ("nsga2:parents").
-            study._storage.set_trial_system_attr(trial._trial_id, PARENT_KEY, parent.number)
+            compat.set_trial_system_attr(study, trial, PARENT_KEY, parent.number)
         params = self.space.to_params(child)
         return {k: v for k, v in params.items() if k in search_space}
 
@@ -149,9 +150,7 @@ class RegularizedEvolutionSampler(optuna.samplers.BaseSampler):
     ) -> None:
         if self.constraints_func is not None:
             # Store the constraint values where Optuna's own samplers and dashboard look.
-            from optuna.samplers._base import _process_constraints_after_trial
-
-            _process_constraints_after_trial(self.constraints_func, study, trial, state)
+            compat.store_constraints(self.constraints_func, study, trial, state)
 
     # ---- evolution ---------------------------------------------------------------------
     def propose(
@@ -179,7 +178,7 @@ class RegularizedEvolutionSampler(optuna.samplers.BaseSampler):
 
     def _encode(self, trial: FrozenTrial) -> str:
         # Completed trials never change, so their encoding is computed once per process.
-        key = trial._trial_id
+        key = compat.trial_id(trial)
         if key not in self._encoded:
             self._encoded[key] = self.space.encode(self.arch_of(trial))
         return self._encoded[key]

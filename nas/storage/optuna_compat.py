@@ -1,0 +1,192 @@
+"""Every use of Optuna's internals, in one place, checked against Optuna's schema version.
+
+Optuna's public API has no way to do a few things nas needs, so nas reaches past it here and
+nowhere else (``tests/test_boundaries.py`` scans the library for private Optuna names and for
+SQL that names Optuna's tables outside this module):
+
+- a trial's storage id (``trial._trial_id``): the key of nas's coordination tables;
+- a study's storage (``study._storage``) for a sampler's system attributes and Optuna's
+  heartbeat interface (``optuna.storages._heartbeat``, private);
+- Optuna's constraint bookkeeping (``optuna.samplers._base``), so the evolution sampler stores
+  constraint values where Optuna's own samplers read them;
+- plain SQL against Optuna's tables (``studies``, ``trials``, ``trial_values``,
+  ``trial_params``, ``trial_user_attributes``, ``study_user_attributes``): reading a large
+  study through Optuna's ORM takes seconds where four queries take milliseconds.
+
+Those tables belong to Optuna's schema, which Optuna migrates with Alembic (its revision sits
+in ``alembic_version``). :func:`check_schema` runs once when a :class:`~nas.storage.Store`
+opens: a revision this release was not tested with is refused with one line, before anything
+is read or written. When Optuna moves to a new revision, re-run the storage tests (they read
+Optuna's own loader and ours side by side) and add the revision to ``TESTED_SCHEMAS``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import optuna
+from optuna.storages import BaseStorage, RDBStorage
+from optuna.trial import BaseTrial, FrozenTrial, TrialState
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from nas.errors import StorageError
+
+# Optuna's Alembic revisions whose tables this release reads (Optuna 3.2 to 5.1 write
+# v3.2.0.a); a storage at another revision is refused by check_schema.
+TESTED_SCHEMAS = frozenset({"v3.2.0.a"})
+# Tables every Optuna RDB storage has: a SQLite file with others but not these is another tool's.
+OPTUNA_TABLES = frozenset({"studies", "trials", "version_info"})
+
+StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
+
+
+def check_schema(storage: RDBStorage, shown: str) -> None:
+    """Refuse a storage whose Optuna schema revision this release was not tested with.
+
+    Args:
+        storage: the opened storage (Optuna has checked it against the installed Optuna).
+        shown: the URL as it may be printed (no password).
+
+    Raises:
+        StorageError: the revision is not in ``TESTED_SCHEMAS``.
+    """
+    revision = storage.get_current_version()
+    if revision not in TESTED_SCHEMAS:
+        raise StorageError(
+            f"storage {shown} has Optuna schema {revision}, which this nas release does not "
+            f"read (tested: {', '.join(sorted(TESTED_SCHEMAS))}); install an Optuna that "
+            "writes a tested schema, or a nas release tested with this one"
+        )
+
+
+# ---- trials and studies -----------------------------------------------------------------------
+
+
+def trial_id(trial: BaseTrial | FrozenTrial) -> int:
+    """The storage's id of ``trial`` (unique in the storage; ``number`` is per study)."""
+    return int(trial._trial_id)  # type: ignore[attr-defined]
+
+
+def storage_of(study: optuna.Study) -> BaseStorage:
+    """The storage ``study`` reads and writes through (Optuna's cached wrapper for RDB)."""
+    return study._storage
+
+
+def set_trial_system_attr(study: optuna.Study, trial: FrozenTrial, key: str, value: Any) -> None:
+    """A system attribute on a trial being sampled (where Optuna's samplers keep theirs)."""
+    storage_of(study).set_trial_system_attr(trial_id(trial), key, value)
+
+
+def store_constraints(
+    constraints_func: Callable[[FrozenTrial], Sequence[float]],
+    study: optuna.Study,
+    trial: FrozenTrial,
+    state: TrialState,
+) -> None:
+    """Store a finished trial's constraint values where Optuna's samplers and dashboard read
+    them (what Optuna's samplers do in ``after_trial``)."""
+    from optuna.samplers._base import _process_constraints_after_trial
+
+    _process_constraints_after_trial(constraints_func, study, trial, state)
+
+
+def heartbeat_now(study: optuna.Study, trial_id: int) -> None:
+    """Record a heartbeat of the trial now (nothing for a storage without heartbeats)."""
+    record = getattr(storage_of(study), "record_heartbeat", None)  # None: in-memory storage
+    if record is not None:
+        record(trial_id)
+
+
+def has_heartbeat(study: optuna.Study) -> bool:
+    """Whether the study's storage has Optuna's (private) heartbeat interface."""
+    return hasattr(storage_of(study), "get_heartbeat_stale_trial_callback")
+
+
+def stale_trial_callback(study: optuna.Study) -> StaleCallback | None:
+    """The storage's callback for a trial failed as stale (nas's: re-queue it), if any."""
+    get = getattr(storage_of(study), "get_heartbeat_stale_trial_callback", None)
+    return None if get is None else get()  # type: ignore[no-any-return]
+
+
+# ---- plain SQL against Optuna's tables --------------------------------------------------------
+
+_STUDY = text("SELECT study_id FROM studies WHERE study_name = :name")
+_TRIALS = text(
+    "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials "
+    "WHERE study_id = :s ORDER BY number"
+)
+_VALUES = text(
+    "SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v "
+    "JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = :s ORDER BY v.objective"
+)
+_ATTRS = text(
+    'SELECT a.trial_id, a."key", a.value_json FROM trial_user_attributes a '
+    "JOIN trials t ON t.trial_id = a.trial_id WHERE t.study_id = :s "
+    "ORDER BY a.trial_user_attribute_id"
+)
+_PARAMS = text(
+    "SELECT p.trial_id, p.param_name, p.param_value, p.distribution_json FROM trial_params p "
+    "JOIN trials t ON t.trial_id = p.trial_id WHERE t.study_id = :s ORDER BY p.param_id"
+)
+_CHANGES = text(
+    "SELECT s.study_name, t.state, COUNT(t.trial_id), MAX(t.trial_id), "
+    "MAX(t.datetime_complete) "
+    "FROM studies s LEFT JOIN trials t ON t.study_id = s.study_id "
+    "GROUP BY s.study_name, t.state ORDER BY s.study_name, t.state"
+)
+_STUDY_ATTR_CHANGES = text(
+    "SELECT COUNT(*), MAX(study_user_attribute_id) FROM study_user_attributes"
+)
+
+_INF = {"INF_POS": float("inf"), "INF_NEG": float("-inf")}  # trial_values.value_type
+
+
+class StudyRows(NamedTuple):
+    """A study's rows: ``trials`` (id, number, :class:`TrialState`, start, complete) in number
+    order; ``values`` (trial id, value; infinities decoded) in objective order, ``user_attrs``
+    (trial id, key, JSON) and ``params`` (trial id, name, internal value, distribution JSON) in
+    storage order. Times are as the driver returns them (SQLite: ISO strings)."""
+
+    trials: list[tuple[Any, ...]]
+    values: list[tuple[Any, ...]]
+    user_attrs: list[tuple[Any, ...]]
+    params: list[tuple[Any, ...]]
+
+
+def study_rows(con: Connection, study_name: str, *, params: bool = True) -> StudyRows | None:
+    """Every trial row of ``study_name`` (``None``: no such study); ``params=False`` skips
+    the parameter rows."""
+    sid = con.execute(_STUDY, {"name": study_name}).scalar()
+    if sid is None:
+        return None
+    return StudyRows(
+        trials=[
+            (tid, number, TrialState[state], start, complete)
+            for tid, number, state, start, complete in con.execute(_TRIALS, {"s": sid})
+        ],
+        values=[
+            (tid, _INF.get(value_type, value))
+            for tid, _objective, value, value_type in con.execute(_VALUES, {"s": sid})
+        ],
+        user_attrs=[tuple(r) for r in con.execute(_ATTRS, {"s": sid})],
+        params=[tuple(r) for r in con.execute(_PARAMS, {"s": sid})] if params else [],
+    )
+
+
+def change_rows(con: Connection) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:
+    """What changes whenever a trial is added or finishes, or a study attribute is set:
+    ``(study name, state, count, max trial id, last completion)`` rows, and the count and
+    largest id of the study user attributes."""
+    rows = [tuple(r) for r in con.execute(_CHANGES)]
+    return rows, tuple(con.execute(_STUDY_ATTR_CHANGES).one())
+
+
+def sqlite_holds_studies(con: sqlite3.Connection) -> bool:
+    """Whether an open SQLite file holds at least one Optuna study (False: no tables yet)."""
+    try:
+        return con.execute("SELECT 1 FROM studies LIMIT 1").fetchone() is not None
+    except sqlite3.DatabaseError:  # no studies table yet
+        return False
