@@ -158,17 +158,8 @@ def run_profile(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from nas.errors import OptionError
-    from nas.hardware.lut import (
-        load_predictor,
-        measure_arch,
-        pass_agreement,
-        quality,
-        sample_archs,
-        validate,
-    )
+    from nas.hardware.lut import check_predictor, fit_summary, load_predictor
     from nas.storage.latency_cache import LatencyCache
 
     if args.samples < 2:
@@ -184,38 +175,26 @@ def run_validate(args: argparse.Namespace) -> int:
         on_message=lambda m: err_console.print(m),
         require_validation=False,  # it shows what a search would refuse
     )
-    v = pred.validation
-    console.print(
-        f"stored fit {pred.correction.a:.4f} * sum + {pred.correction.b:.3f} ms, "
-        + (
-            "no validation figures (fitted before fits were validated; searches refuse it: "
-            "run `nas hardware profile --reprofile`)"
-            if v is None
-            else v.summary()
-            + ("" if not v.failures() else f"; refused by searches: {'; '.join(v.failures())}")
-        ),
-        highlight=False,
+    console.print(f"stored fit {fit_summary(pred)}", highlight=False)
+
+    def shown(p: int, i: int, n: int, predicted: float, measured: float) -> None:
+        err_console.print(
+            f"[{f'pass {p}, ' if args.passes > 1 else ''}{i}/{n}] predicted "
+            f"{predicted:.2f} ms, measured {measured:.2f} ms",
+            markup=False,  # "[pass 2, ..." would read as a rich style tag
+            highlight=False,
+        )
+
+    c = check_predictor(
+        pred,
+        target,
+        LatencyCache(store),
+        samples=args.samples,
+        passes=args.passes,
+        seed=args.seed,
+        on_measure=shown,
     )
-    cache = LatencyCache(store)
-    # Another seed than the fit's, so the predictor is judged on architectures it was not fitted on
-    archs = sample_archs(space, args.samples, seed=args.seed + 1_000_003, extremes=False)
-    predicted = [pred.predict(a) for a in archs]
-    # Passes are interleaved (every architecture once, then again), so a disturbed minute on
-    # a shared machine touches one measurement of several networks, not all of one network's.
-    passes: list[list[float]] = []
-    for p in range(args.passes):
-        passes.append([])
-        for i, arch in enumerate(archs, 1):
-            stats, _ = measure_arch(space, arch, target, args.classes, cache if p == 0 else None)
-            passes[-1].append(float(stats["median_ms"]))
-            err_console.print(
-                f"[{f'pass {p + 1}, ' if args.passes > 1 else ''}{i}/{len(archs)}] predicted "
-                f"{predicted[i - 1]:.2f} ms, measured {passes[-1][-1]:.2f} ms",
-                markup=False,  # "[pass 2, ..." would read as a rich style tag
-                highlight=False,
-            )
-    measured = [float(np.median(m)) for m in zip(*passes, strict=True)]
-    q, now = quality(predicted, measured), validate(predicted, measured)
+    q, now = c.quality, c.validation
     failed = now.failures()
     console.print(
         f"predictor of {space.name} on {target.name} ({target.fingerprint_id()}), {q.n} "
@@ -226,10 +205,10 @@ def run_validate(args: argparse.Namespace) -> int:
         + (f"; a new fit would be refused: {'; '.join(failed)}" if failed else ""),
         highlight=False,
     )
-    if args.passes > 1:
+    if c.agreement is not None:
         console.print(
             f"measurements: {args.passes} passes agree to Kendall tau "
-            f"{pass_agreement(passes):.3f} (median over pairs of passes)",
+            f"{c.agreement:.3f} (median over pairs of passes)",
             highlight=False,
         )
     return 0

@@ -30,6 +30,7 @@ from nas.hardware.lut import (
 )
 from nas.hardware.target import Target
 from nas.pareto import Front2D
+from nas.reporting import SilentReporter
 from nas.search import SearchOptions, run_search
 from nas.storage import Store, keys
 from nas.storage.latency_cache import LatencyCache
@@ -248,7 +249,15 @@ def test_hybrid_search_records_where_each_latency_came_from(storage_url, monkeyp
         latency="hybrid",
         threads=1,
     )
-    run_search(opts)
+    said: list[str] = []
+
+    class Said(SilentReporter):
+        def message(self, text: str) -> None:
+            said.append(text)
+
+    run_search(opts, Said())
+    ready = [m for m in said if m.startswith("latency predictor ready")]
+    assert len(ready) == 1 and "validated on 10 held-out networks: Kendall tau" in ready[0]
     trials = optuna.load_study(study_name="h", storage=storage_url).get_trials(
         states=(TrialState.COMPLETE,)
     )

@@ -4,7 +4,8 @@ One package owns the table (FBNet / Once-for-All): :mod:`.layers` says which lay
 space's networks consist of and names them (:func:`lut_key`); :mod:`.predictor` holds the
 correction fit, the quality metrics and the thresholds a fit must pass on held-out networks;
 :mod:`.build` measures on a target, profiles, fits, validates and loads, keeping everything in
-the database through :class:`nas.storage.latency_lut.LatencyTableStore`. Commands and
+the database through :class:`nas.storage.latency_lut.LatencyTableStore`; :mod:`.check` judges
+a stored predictor on other networks (``nas hardware validate``). Commands and
 evaluators call these; nothing else measures tables or fits predictors.
 """
 
@@ -20,6 +21,7 @@ from nas.hardware.lut.build import (
     refusal,
     sample_archs,
 )
+from nas.hardware.lut.check import Check, check_predictor, fit_summary
 from nas.hardware.lut.layers import LayerSpec, all_specs, build_layer, layer_specs, lut_key
 from nas.hardware.lut.predictor import (
     DEFAULT_HOLDOUT,
@@ -44,6 +46,7 @@ __all__ = [
     "MAX_REL_ERROR",
     "MIN_HOLDOUT",
     "MIN_KENDALL_TAU",
+    "Check",
     "Correction",
     "FitRefused",
     "LatencyPredictor",
@@ -52,8 +55,10 @@ __all__ = [
     "Validation",
     "all_specs",
     "build_layer",
+    "check_predictor",
     "fit_correction",
     "fit_predictor",
+    "fit_summary",
     "layer_specs",
     "load_predictor",
     "lut_key",
