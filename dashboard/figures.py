@@ -146,6 +146,27 @@ def _scatter(
     )
 
 
+def _front_trace(front: list[Point]) -> go.Scatter | go.Scattergl:
+    """The front as a step line, each point with its p10-p90 latency spread as error bars."""
+    return _scatter(
+        front,
+        f"Pareto front ({len(front)})",
+        " · on the front",
+        mode="lines+markers",
+        line={"color": FRONT, "shape": "hv", "width": 2},
+        marker={"color": FRONT, "size": 10, "line": {"color": "white", "width": 1}},
+        error_x={
+            "type": "data",
+            "symmetric": False,
+            "array": [_r(max(0.0, (p.p90_ms or p.latency_ms) - p.latency_ms)) for p in front],
+            "arrayminus": [_r(max(0.0, p.latency_ms - (p.p10_ms or p.latency_ms))) for p in front],
+            "color": FRONT,
+            "thickness": 1,
+            "width": 3,
+        },
+    )
+
+
 def plot_pareto(
     info: ParetoInfo, selected: int | None = None, title: str = "", label: str = "trial"
 ) -> go.Figure:
@@ -168,27 +189,7 @@ def plot_pareto(
             marker={"color": DOMINATED, "size": 7, "opacity": 0.75},
         )
     )
-    fig.add_trace(
-        _scatter(
-            front,
-            f"Pareto front ({len(front)})",
-            " · on the front",
-            mode="lines+markers",
-            line={"color": FRONT, "shape": "hv", "width": 2},
-            marker={"color": FRONT, "size": 10, "line": {"color": "white", "width": 1}},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": [_r(max(0.0, (p.p90_ms or p.latency_ms) - p.latency_ms)) for p in front],
-                "arrayminus": [
-                    _r(max(0.0, p.latency_ms - (p.p10_ms or p.latency_ms))) for p in front
-                ],
-                "color": FRONT,
-                "thickness": 1,
-                "width": 3,
-            },
-        )
-    )
+    fig.add_trace(_front_trace(front))
     if over:
         fig.add_trace(
             _scatter(

@@ -35,6 +35,15 @@ MAX_CONSECUTIVE_FAILURES = 5
 MAX_CONSECUTIVE_REPEATS = 10
 
 
+def _complete_and_running(study: optuna.Study) -> tuple[int, int]:
+    """``(complete trials, complete + running trials)`` of ``study``."""
+    states = [
+        t.state
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+    ]
+    return states.count(TrialState.COMPLETE), len(states)
+
+
 def optimize_until_budget(
     study: optuna.Study,
     objective: TrialObjective,
@@ -71,16 +80,10 @@ def optimize_until_budget(
 
     while True:
         fail_stale(study)
-        states = [
-            t.state
-            for t in study.get_trials(
-                deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
-            )
-        ]
-        complete = states.count(TrialState.COMPLETE)
+        complete, held = _complete_and_running(study)
         if complete >= budget:
             return mine
-        if len(states) >= budget:  # complete + running
+        if held >= budget:
             time.sleep(poll_seconds)  # others hold the rest of the budget; one may still fail
             continue
         study.optimize(objective, n_trials=1, catch=(CandidateError,), callbacks=[after])

@@ -264,32 +264,12 @@ def _measure(
     """The before/after rows: every variant measured here, the same way (see module doc)."""
     from nas.export.study_export import evaluate
     from nas.hardware import ort as ort_run
-    from nas.hardware.cost import count_flops, count_params
 
     (net, src), (pruned, out), (cpu, ort) = before, after, targets
-    runtime = str(cpu.fingerprint()["runtime"])
+    exported = (evaluate(net, data.x_test, data.y_test), cpu.measure(net, shape).to_dict())
     rows = [
-        Row(
-            "exported",
-            runtime,
-            str(src / files.WEIGHTS),
-            count_params(net),
-            count_flops(net, shape) / 1e6,
-            (src / files.WEIGHTS).stat().st_size,
-            evaluate(net, data.x_test, data.y_test),
-            cpu.measure(net, shape).to_dict(),
-            cpu.fingerprint_id(),
-        ),
-        Row(
-            after_name,
-            runtime,
-            str(out / files.WEIGHTS),
-            count_params(pruned),
-            count_flops(pruned, shape) / 1e6,
-            (out / files.WEIGHTS).stat().st_size,
-            *after_torch,
-            cpu.fingerprint_id(),
-        ),
+        _row("exported", cpu, src / files.WEIGHTS, net, shape, exported),
+        _row(after_name, cpu, out / files.WEIGHTS, pruned, shape, after_torch),
     ]
     variants = [("exported", src / files.ONNX, net), (after_name, out / files.ONNX, pruned)]
     if after_name != "pruned":  # the same network as exported: measuring it twice adds nothing
@@ -299,20 +279,33 @@ def _measure(
         variants.append((int8, out / files.INT8_ONNX, pruned))
     for name, path, module in variants:
         sess = ort.session(path)
-        rows.append(
-            Row(
-                name,
-                str(ort.fingerprint()["runtime"]),
-                str(path),
-                count_params(module),
-                count_flops(module, shape) / 1e6,
-                path.stat().st_size,
-                ort_run.accuracy(sess, data.x_test, data.y_test),
-                ort.measure_session(sess, shape).to_dict(),
-                ort.fingerprint_id(),
-            )
-        )
+        acc = ort_run.accuracy(sess, data.x_test, data.y_test)
+        lat = ort.measure_session(sess, shape).to_dict()
+        rows.append(_row(name, ort, path, module, shape, (acc, lat)))
     return rows
+
+
+def _row(
+    name: str,
+    target: Any,
+    path: Path,
+    module: Any,
+    shape: tuple[int, ...],
+    acc_lat: tuple[float, dict[str, Any]],
+) -> Row:
+    """The row of ``module`` (stored at ``path``) with its accuracy and latency on ``target``."""
+    from nas.hardware.cost import count_flops, count_params
+
+    return Row(
+        name,
+        str(target.fingerprint()["runtime"]),
+        str(path),
+        count_params(module),
+        count_flops(module, shape) / 1e6,
+        path.stat().st_size,
+        *acc_lat,
+        target.fingerprint_id(),
+    )
 
 
 def markdown(rows: list[Row], report: dict[str, Any]) -> str:

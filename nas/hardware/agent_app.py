@@ -63,32 +63,40 @@ def create_agent_app(state: AgentState):  # type: ignore[no-untyped-def]
 
     @app.post("/measure")
     async def measure(request: Request, shape: str = "") -> Any:
-        length = request.headers.get("content-length")
-        if length is None or not length.isdigit():
-            return refuse(411, "Content-Length required")
-        if int(length) > state.max_upload_bytes:
-            # answered from the header, the body is never read (uvicorn drops the connection)
-            return refuse(413, f"upload of {length} bytes exceeds {state.max_upload_bytes}")
         # Read (bounded by the cap) before answering, so a refused client sees the 401
         # instead of a connection reset in the middle of its upload.
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > state.max_upload_bytes:
-                return refuse(413, f"upload exceeds {state.max_upload_bytes} bytes")
+        body = await _read_upload(request, state.max_upload_bytes)
+        if isinstance(body, tuple):
+            return refuse(*body)
         if not authorised(request):
             return refuse(401, "missing or wrong token")
         try:
             dims = parse_shape(shape)
-            check_onnx(bytes(body))
+            check_onnx(body)
         except RejectedModel as exc:
             return refuse(415, str(exc))
         except ValueError as exc:
             return refuse(400, str(exc))
-        status, reply = await asyncio.to_thread(_measure, state, bytes(body), dims)
+        status, reply = await asyncio.to_thread(_measure, state, body, dims)
         return JSONResponse(reply, status_code=status)
 
     return app
+
+
+async def _read_upload(request: Request, cap: int) -> bytes | tuple[int, str]:
+    """The request's body of at most ``cap`` bytes, or ``(status, why)`` to refuse it."""
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        return 411, "Content-Length required"
+    if int(length) > cap:
+        # answered from the header, the body is never read (uvicorn drops the connection)
+        return 413, f"upload of {length} bytes exceeds {cap}"
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cap:
+            return 413, f"upload exceeds {cap} bytes"
+    return bytes(body)
 
 
 def _measure(st: AgentState, model: bytes, shape: tuple[int, ...]) -> tuple[int, dict[str, Any]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from typing import Any
 
 from nas.errors import OptionError
 
@@ -72,14 +73,21 @@ def to_onnx_bytes(
             if not allow_fallback:
                 raise
             log.info("TorchScript ONNX export failed (%s); using torch.export", exc)
-        program = torch.onnx.export(
-            module,
-            (x,),
-            dynamo=True,
-            input_names=[INPUT_NAME],
-            output_names=[output_name],
-            dynamic_shapes=({0: torch.export.Dim("batch")},),
-            verbose=False,
-        )
-        assert program is not None
-        return bytes(program.model_proto.SerializeToString())
+        return _torch_export_bytes(module, x, output_name)
+
+
+def _torch_export_bytes(module: Any, x: Any, output_name: str) -> bytes:
+    """The ``torch.export``-based exporter's model, batch axis dynamic (the slow fallback)."""
+    import torch
+
+    program = torch.onnx.export(
+        module,
+        (x,),
+        dynamo=True,
+        input_names=[INPUT_NAME],
+        output_names=[output_name],
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+        verbose=False,
+    )
+    assert program is not None
+    return bytes(program.model_proto.SerializeToString())
