@@ -76,14 +76,14 @@ def main() -> None:
     )
     full_val = load_for_space(args.data, space, train_images=opts.train_images)
     epochs = default_epochs(opts, data)
-    cfg = TrainConfig(epochs=epochs, batch_size=opts.batch_size, seed=opts.seed)
-    torch.manual_seed(opts.seed)
+    cfg = TrainConfig(epochs=epochs, batch_size=opts.batch_size, seed=opts.supernet_seed)
+    torch.manual_seed(opts.supernet_seed)
     store = Store(url)
     t0 = time.perf_counter()
     net, status = obtain_supernet(store, space, data, cfg, directory=folder / "ckpt")
     supernet_s = time.perf_counter() - t0
     calib = calibration_batches(
-        data.x_train, n_batches=opts.calib_batches, batch_size=128, seed=opts.seed
+        data.x_train, n_batches=opts.calib_batches, batch_size=128, seed=opts.supernet_seed
     )
 
     rng = random.Random(1)

@@ -149,10 +149,15 @@ class SearchOptions(BaseModel):
     )
     study: str | None = Field(
         None,
-        description="study name (default: SPACE-STRATEGY-YYYYMMDD); an existing one is resumed",
+        description="study name (default: SPACE-STRATEGY-YYYYMMDD, -seedN for --seed N); an "
+        "existing one is resumed",
     )
     seed: Annotated[int, Cli(parse=whole_number)] = Field(
-        0, ge=0, le=limits.MAX_SEED, description="seed of supernet training and sampler"
+        0,
+        ge=0,
+        le=limits.MAX_SEED,
+        description="seed of the strategy's proposals (DARTS: of its training too); another "
+        "seed is another search (study SPACE-STRATEGY-YYYYMMDD-seedN) on the same supernet",
     )
     objective: Literal["pareto", "weighted"] = Field(
         "pareto",
@@ -208,6 +213,13 @@ class SearchOptions(BaseModel):
     )
     batch_size: Annotated[int, Cli(parse=whole_number)] = Field(
         128, ge=1, le=limits.MAX_BATCH_SIZE, description="supernet training batch"
+    )
+    supernet_seed: Annotated[int, Cli(parse=whole_number, driver=SAMPLER)] = Field(
+        0,
+        ge=0,
+        le=limits.MAX_SEED,
+        description="seed of supernet training and of the BatchNorm re-estimation that scores "
+        "candidates (part of the checkpoint's key, so searches with other --seed share it)",
     )
     calib_batches: Annotated[int, Cli(parse=whole_number)] = Field(
         4,

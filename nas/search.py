@@ -107,7 +107,7 @@ def default_epochs(opts: SearchOptions, data: Dataset) -> int:
 
 
 def default_study_name(store: Store, base: str, settings: StudySettings) -> str:
-    """``space-strategy-YYYYMMDD``; a same-day study with other settings gets ``-2``, ``-3``..."""
+    """``space-strategy-YYYYMMDD[-seedN]``; a same-day study with other settings gets ``-2``..."""
     name, n = base, 1
     while True:
         try:
@@ -197,8 +197,10 @@ def run_search(
         name = opts.study
         st.check_resume(store, name, settings)
     else:
-        base = f"{space.name}-{settings.strategy}-{date.today():%Y%m%d}"
-        name = default_study_name(store, base, settings)
+        stem = f"{space.name}-{settings.strategy}-{date.today():%Y%m%d}"
+        if opts.seed:  # another seed is another search, not a resume of the seed-0 one
+            stem += f"-seed{opts.seed}"
+        name = default_study_name(store, stem, settings)
     if gradient:
         darts.check_resume(store, name, opts.budget)
     elif plan.kind == "supernet" and data is not None and target is not None:
@@ -209,6 +211,8 @@ def run_search(
         plan = replace(plan, predictor=predictor)
     # ---- study ---------------------------------------------------------------------------
     study = st.create_or_resume(store, name, settings, opts.budget)
+    if not gradient:
+        _enqueue_anchors(study, space, opts.budget)
     done = st.count_complete(study)
     seconds: dict[str, float] = {"supernet": 0.0, "evaluation": 0.0, "latency": 0.0}
     result = SearchResult(name, opts.storage, opts.budget, done, [], settings, "", seconds)
@@ -238,6 +242,15 @@ def run_search(
     result.completed = len(complete)
     result.front = pareto_front(complete, opts.max_latency_ms)
     return result
+
+
+def _enqueue_anchors(study: optuna.Study, space: Space, budget: int) -> None:
+    """A new study's first trials are the space's anchors (largest and smallest, see
+    :meth:`~nas.spaces.base.Space.anchors`), whatever the strategy: they count in the budget."""
+    if study.get_trials(deepcopy=False):
+        return
+    for arch in space.anchors()[:budget]:
+        study.enqueue_trial(space.to_params(arch), skip_if_exists=True)
 
 
 def _darts_run(opts: SearchOptions) -> darts.DartsRun:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import optuna
@@ -113,7 +114,7 @@ def test_repeated_architectures_are_pruned_without_spending_budget(storage_url: 
     from nas.spaces import load_space
 
     space = load_space(str(TINY))
-    arch = space.largest()
+    arch = space.neighbours(space.largest())[0]  # not an anchor (trial 0 is the largest)
     result = run_search(_opts(storage_url, budget=1, strategy="random"))
     study = optuna.load_study(study_name="s", storage=storage_url)
     first = study.trials[0]
@@ -142,3 +143,43 @@ def test_resume_with_other_settings_is_refused(storage_url: str) -> None:
     with pytest.raises(StorageError, match="created with objective='pareto'"):
         run_search(_opts(storage_url, budget=3, objective="weighted", latency_target_ms=5.0))
     assert db.read_bytes() == before
+
+
+def test_another_seed_is_a_new_search_on_the_same_supernet(storage_url: str) -> None:
+    """A re-run with another --seed makes new proposals in a new study (not a resume of the
+    finished one) and loads the supernet the first run trained."""
+    first = run_search(_opts(storage_url, budget=5, study=None))
+    second = run_search(_opts(storage_url, budget=5, study=None, seed=1))
+    assert re.fullmatch(r"tiny-nsga2-\d{8}", first.study_name)
+    assert second.study_name == first.study_name + "-seed1"
+    assert (first.supernet, second.supernet) == ("trained", "loaded")
+    assert second.completed == second.completed_here == 5  # evaluated here, not found done
+    # the same supernet scores both: an architecture in both studies has the same accuracy
+    acc = {}
+    for name in (first.study_name, second.study_name):
+        study = optuna.load_study(study_name=name, storage=storage_url)
+        for t in study.get_trials(states=(TrialState.COMPLETE,)):
+            acc.setdefault(t.user_attrs[keys.ARCH_HASH], set()).add(t.user_attrs[keys.ACCURACY])
+    assert all(len(v) == 1 for v in acc.values())
+
+
+def test_resuming_a_study_with_another_seed_is_refused(storage_url: str) -> None:
+    from nas.errors import StorageError
+
+    run_search(_opts(storage_url, budget=2))
+    with pytest.raises(StorageError, match="created with seed=0, not 3"):
+        run_search(_opts(storage_url, budget=3, seed=3))
+
+
+def test_a_new_search_starts_with_the_largest_and_smallest_architectures(
+    storage_url: str,
+) -> None:
+    """The space's anchors come first whatever the strategy, so the front spans its range."""
+    from nas.spaces import load_space
+
+    space = load_space(str(TINY))
+    for strategy in ("nsga2", "random", "evolution"):
+        run_search(_opts(storage_url, budget=4, strategy=strategy, study=strategy))
+        study = optuna.load_study(study_name=strategy, storage=storage_url)
+        first = [space.hash(t.user_attrs[keys.ARCH]) for t in study.trials[:2]]
+        assert first == [space.hash(space.largest()), space.hash(space.smallest())], strategy

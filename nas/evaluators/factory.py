@@ -39,7 +39,7 @@ class EvaluatorOptions:
     supernet_epochs: int = 20
     batch_size: int = 128
     calib_batches: int = 4
-    seed: int = 0
+    supernet_seed: int = 0
     latency: str = "measured"  # nas.evaluators.base.LATENCY_MODES
 
 
@@ -138,9 +138,9 @@ def build_evaluator(
     from nas.supernet.train import TrainConfig
 
     cfg = TrainConfig(
-        epochs=opts.supernet_epochs or 20, batch_size=opts.batch_size, seed=opts.seed
+        epochs=opts.supernet_epochs or 20, batch_size=opts.batch_size, seed=opts.supernet_seed
     )
-    torch.manual_seed(opts.seed)
+    torch.manual_seed(opts.supernet_seed)
     directory = (
         Path(opts.checkpoint_dir) if opts.checkpoint_dir else default_directory(opts.storage)
     )
@@ -169,7 +169,7 @@ def build_evaluator(
         target,
         cache=cache,
         calib_batches=opts.calib_batches,
-        seed=opts.seed,
+        seed=opts.supernet_seed,
         latency=meter,
     )
     return evaluator, {"supernet": status, "seconds": seconds}
@@ -195,7 +195,7 @@ def latency_predictor(
 
     t0 = time.perf_counter()
     pred = load_predictor(
-        store, space, target, num_classes, seed=opts.seed, on_message=reporter.message
+        store, space, target, num_classes, seed=opts.supernet_seed, on_message=reporter.message
     )
     reporter.message(
         f"latency predictor ready ({time.perf_counter() - t0:.1f} s): table {fit_summary(pred)}"

@@ -82,8 +82,14 @@ def export_study(opts: ExportOptions) -> ExportResult:
     # the stored paths (space file, data, checkpoints) resolved against the database's folder
     o = local_options(settings.options, base_dir(opts.storage))
     space, data = _space_and_data(o, settings, opts.study)
-    # defaults of SearchOptions, for studies stored before the options were recorded
-    seed, calib_batches = int(o.get("seed", settings.seed)), int(o.get("calib_batches", 4))
+    # defaults of SearchOptions, for studies stored before the options were recorded. A
+    # sampler search's supernet and scoring use --supernet-seed (studies stored before it:
+    # --seed); DARTS trains and scores with --seed
+    darts_study = bool(study.user_attrs.get(keys.DARTS_CHECKPOINT))
+    seed = int(o.get("seed", settings.seed))
+    if not darts_study:
+        seed = int(o.get("supernet_seed", seed))
+    calib_batches = int(o.get("calib_batches", 4))
     net, val, test = _rebuild(
         store, study, trial, space, data, o, (seed, calib_batches), opts.finetune_epochs
     )

@@ -201,6 +201,12 @@ class Space(ABC):
                     out.append(self.canonical({**base, label: value}))
         return out
 
+    def anchors(self) -> list[Arch]:
+        """Architectures a new sampler-driven search evaluates first: a space that knows its
+        extremes returns its largest and smallest, so the front spans the space's whole
+        accuracy/latency range from the start instead of wherever the first samples fell."""
+        return []
+
     def to_params(self, arch: Mapping[str, Value]) -> Arch:
         """Full parameter dict for Optuna; inactive labels take their first option."""
         canon = self.canonical(arch)

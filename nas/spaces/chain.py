@@ -258,3 +258,6 @@ class ChainSpace(Space):
     def smallest(self) -> dict[str, Value]:
         """The architecture with every choice at its smallest value (sandwich rule)."""
         return self.canonical({c.label: min(c.options) for c in self.choices})  # type: ignore[type-var]
+
+    def anchors(self) -> list[dict[str, Value]]:
+        return [self.largest(), self.smallest()]

@@ -168,3 +168,6 @@ class ResnetSpace(Space):
     def smallest(self) -> Arch:
         """Shallowest, narrowest, smallest kernels, bottleneck blocks (sandwich rule)."""
         return self._extreme("min")
+
+    def anchors(self) -> list[Arch]:
+        return [self.largest(), self.smallest()]

@@ -75,6 +75,7 @@ MUST_MATCH = (
     "latency_target_ms",
     "latency_weight",
     "max_latency_ms",
+    "seed",
 )
 
 

@@ -33,7 +33,8 @@ def _trials(s: TinyStudy) -> list[optuna.trial.FrozenTrial]:
 
 
 def _rebuilt_subnet(s: TinyStudy, arch: dict) -> torch.nn.Module:
-    """The trial's network made the way the search made it: checkpoint, extract, recalibrate."""
+    """The trial's network made the way the search made it: checkpoint, extract, recalibrate
+    (with the search's --supernet-seed, 0; the study's --seed 1 seeds only its proposals)."""
     from nas.checkpoint import load_supernet
     from nas.data import fit_to_space, load_data
     from nas.spaces import load_space
@@ -45,9 +46,9 @@ def _rebuilt_subnet(s: TinyStudy, arch: dict) -> torch.nn.Module:
     space = load_space(str(TINY))
     data = fit_to_space(load_data(), channels=3, resolution=space.train_resolution)
     net, _ = load_supernet(
-        Store(s.storage), space, data, TrainConfig(epochs=1, batch_size=256, seed=1)
+        Store(s.storage), space, data, TrainConfig(epochs=1, batch_size=256, seed=0)
     )
-    calib = calibration_batches(data.x_train, n_batches=1, batch_size=128, seed=1)
+    calib = calibration_batches(data.x_train, n_batches=1, batch_size=128, seed=0)
     sub, _ = extract_scored(net, arch, calib, data.x_val, data.y_val)
     return sub
 
