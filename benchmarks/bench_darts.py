@@ -24,7 +24,8 @@ import torch
 from optuna.trial import TrialState
 
 from nas.hardware.fingerprint import cpu_model
-from nas.search import SearchOptions, run_search
+from nas.options import SearchOptions
+from nas.search import run_search
 from nas.storage import keys
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 from nas.hardware.fingerprint import cpu_model
-from nas.search import SearchOptions, run_search
+from nas.options import SearchOptions
+from nas.search import run_search
 
 
 def main() -> None:

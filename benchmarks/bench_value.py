@@ -36,9 +36,9 @@ import numpy as np
 import torch
 
 from nas.data import load_for_space
-from nas.evaluators.latency import measure_arch
 from nas.hardware import create_target
 from nas.hardware.fingerprint import cpu_model
+from nas.hardware.lut import measure_arch
 from nas.options import SearchOptions
 from nas.pareto import front_mask_2d, hypervolume_2d
 from nas.search import run_search

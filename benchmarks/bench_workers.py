@@ -40,7 +40,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from nas.evaluators.factory import EVALUATORS
-from nas.search import SearchOptions, run_search
+from nas.options import SearchOptions
+from nas.search import run_search
 from nas.storage import keys
 
 ROOT = Path(__file__).resolve().parents[1]

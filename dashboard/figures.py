@@ -167,6 +167,20 @@ def _front_trace(front: list[Point]) -> go.Scatter | go.Scattergl:
     )
 
 
+def _point_at(fig: go.Figure, p: Point, text: str) -> None:
+    """An arrow with ``text`` at trial ``p`` (the selected or the knee trial)."""
+    fig.add_annotation(
+        x=p.latency_ms,
+        y=100 * p.accuracy,
+        text=text,
+        showarrow=True,
+        arrowhead=2,
+        ax=30,
+        ay=-30,
+        bgcolor="white",
+    )
+
+
 def plot_pareto(
     info: ParetoInfo, selected: int | None = None, title: str = "", label: str = "trial"
 ) -> go.Figure:
@@ -209,16 +223,7 @@ def plot_pareto(
         )
     sel = info.by_number(selected) if selected is not None else None
     if sel is not None:
-        fig.add_annotation(
-            x=sel.latency_ms,
-            y=100 * sel.accuracy,
-            text=f"{label} {sel.number}",
-            showarrow=True,
-            arrowhead=2,
-            ax=30,
-            ay=-30,
-            bgcolor="white",
-        )
+        _point_at(fig, sel, f"{label} {sel.number}")
     fig.update_xaxes(title="latency (ms, median)")
     fig.update_yaxes(title="accuracy (%)")
     return _layout(

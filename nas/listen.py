@@ -1,4 +1,5 @@
-"""A listening socket for nas's servers (``nas serve``, ``nas device serve``)."""
+"""A listening socket for nas's servers (``nas serve``, ``nas device serve``), and the
+variable that holds the device agent's token (read by the agent and by the remote target)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import socket
 from nas.errors import OptionError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+DEVICE_TOKEN_ENV = "NAS_DEVICE_TOKEN"  # shared by `nas device serve` and remote:HOST:PORT
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -264,3 +264,69 @@ def test_the_scan_sees_each_kind_of_optuna_internal(
     ):
         assert _optuna_internals(fine, optuna_names) == [], fine
     assert _optuna_internals(COMPAT.read_text(), optuna_names)  # what the module is for
+
+
+# ---- names are imported from where they live ----------------------------------------------
+
+
+def _module_names(path: Path) -> tuple[set[str], set[str], set[str]]:
+    """(names defined, names imported, ``__all__``) at the top level of a module, also under
+    top-level ``if``/``try`` blocks, never inside functions or classes."""
+    defined: set[str] = set()
+    imported: set[str] = set()
+    public: set[str] = set()
+    todo = list(ast.parse(path.read_text()).body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            defined |= names
+            if "__all__" in names and isinstance(node.value, ast.List | ast.Tuple):
+                public |= {e.value for e in node.value.elts if isinstance(e, ast.Constant)}
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            imported |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.If | ast.Try):
+            todo += [*node.body, *node.orelse, *getattr(node, "finalbody", [])]
+            todo += [s for h in getattr(node, "handlers", []) for s in h.body]
+    return defined, imported - defined, public
+
+
+def _borrowed_imports(files: list[Path]) -> list[str]:
+    """``from M import X`` where the library module M does not define X but imports it from
+    elsewhere: a re-export that hides where X lives. A package's ``__init__`` may hand on
+    what its ``__all__`` lists (its public face); modules of the package are imported as such."""
+    modules = importgraph.module_files()
+    names = {m: _module_names(f) for m, f in modules.items()}
+    out = []
+    for f in files:
+        for node in ast.walk(ast.parse(f.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and node.level == 0):
+                continue
+            if node.module not in modules:
+                continue
+            defined, imported, public = names[node.module]
+            facade = modules[node.module].name == "__init__.py"
+            for a in node.names:
+                if f"{node.module}.{a.name}" in modules or a.name in defined:
+                    continue
+                if facade and a.name in public:
+                    continue
+                if a.name in imported:
+                    where = f.relative_to(ROOT) if f.is_relative_to(ROOT) else f
+                    out.append(f"{where}:{node.lineno}: {node.module}.{a.name}")
+    return out
+
+
+def test_names_are_imported_from_where_they_live() -> None:
+    files = [f for d in ("nas", "dashboard", "tests", "benchmarks") for f in _files(d)]
+    bad = _borrowed_imports(files)
+    assert not bad, "import these from the module that defines them:\n" + "\n".join(bad)
+
+
+def test_the_scan_sees_a_re_export(tmp_path: Path) -> None:
+    f = tmp_path / "x.py"
+    f.write_text("from nas.search import SearchOptions\nfrom nas.storage import Store\n")
+    assert _borrowed_imports([f]) == [f"{f}:1: nas.search.SearchOptions"]

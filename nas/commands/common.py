@@ -13,7 +13,6 @@ from rich.table import Table
 from rich.text import Text
 
 from nas.limits import printable
-from nas.options import whole_number  # noqa: F401 (re-exported for the other commands)
 from nas.storage import keys
 from nas.storage.db import DEFAULT_URL
 

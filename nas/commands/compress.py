@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nas.commands.common import NOISY, NOISY_NOTE, console, numeric_column, whole_number
+from nas.commands.common import NOISY, NOISY_NOTE, console, numeric_column
+from nas.options import whole_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

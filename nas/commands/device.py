@@ -67,9 +67,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nas.hardware import TimingConfig
-    from nas.hardware.agent import TOKEN_ENV, make_server
+    from nas.hardware.agent import make_server
+    from nas.hardware.agent_app import serve
+    from nas.listen import DEVICE_TOKEN_ENV
 
-    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV, "")
+    token = args.token if args.token is not None else os.environ.get(DEVICE_TOKEN_ENV, "")
     server = make_server(
         host=args.host,
         port=args.port,
@@ -88,5 +90,5 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"device agent listening on http://{host}:{port}", highlight=False)
     console.file.flush()
     with contextlib.suppress(KeyboardInterrupt):
-        server.serve()
+        serve(server)
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from nas.commands.common import add_storage, console, err_console, whole_number
+from nas.commands.common import add_storage, console, err_console
+from nas.options import whole_number
 
 DEFAULT_HOLDOUT, MIN_HOLDOUT = 10, 4  # nas.hardware.lut's (a test keeps them equal; no torch here)
 

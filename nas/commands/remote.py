@@ -12,7 +12,8 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from nas.commands.common import console, err_console, whole_number
+from nas.commands.common import console, err_console
+from nas.options import whole_number
 
 
 def _server(p: argparse.ArgumentParser) -> None:

@@ -35,10 +35,10 @@ from typing import Any
 
 from nas.errors import OptionError
 from nas.hardware.timing import TimingConfig
+from nas.listen import DEVICE_TOKEN_ENV
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENV = "NAS_DEVICE_TOKEN"
 DEFAULT_MAX_UPLOAD_MB = 64.0
 DEFAULT_TIME_LIMIT_S = 300.0
 STARTUP_LIMIT_S = 300.0  # a measuring process must be ready within this
@@ -197,30 +197,11 @@ class AgentState:
 
 @dataclass
 class Agent:
-    """A bound agent: :meth:`serve` runs it until interrupted."""
+    """A bound agent, not yet serving: :func:`nas.hardware.agent_app.serve` runs it."""
 
     state: AgentState
     sock: Any
     server_address: tuple[str, int]
-
-    def serve(self) -> None:
-        import uvicorn
-
-        from nas.hardware.agent_app import create_agent_app
-
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_agent_app(self.state),
-                log_level="warning",
-                timeout_keep_alive=IDLE_SECONDS,
-                limit_concurrency=64,
-            )
-        )
-        try:
-            server.run(sockets=[self.sock])
-        finally:
-            self.state.measurer.kill()
-            self.sock.close()
 
 
 def make_server(
@@ -244,7 +225,9 @@ def make_server(
     from nas.listen import bind
 
     if not token:
-        raise OptionError(f"the device agent needs a token: set {TOKEN_ENV} or pass --token")
+        raise OptionError(
+            f"the device agent needs a token: set {DEVICE_TOKEN_ENV} or pass --token"
+        )
     if not (0 < max_upload_mb <= 16384):
         raise OptionError(f"--max-upload-mb must be in (0, 16384], got {max_upload_mb}")
     if not (0 < time_limit_s <= 86400):

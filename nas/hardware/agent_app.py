@@ -1,4 +1,4 @@
-"""The device agent's FastAPI application (:mod:`nas.hardware.agent` runs it).
+"""The device agent's FastAPI application and :func:`serve`, which runs a bound agent.
 
 Its own module so that FastAPI is imported only by the agent, not by every search that names
 a remote target.
@@ -15,6 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from nas.hardware.agent import (
+    IDLE_SECONDS,
+    Agent,
     AgentState,
     MeasurementTimeout,
     RejectedModel,
@@ -111,3 +113,22 @@ def _measure(st: AgentState, model: bytes, shape: tuple[int, ...]) -> tuple[int,
             return 422, {"error": f"ONNX Runtime could not run the model: {exc}"[:500]}
         st.measurements += 1
     return 200, {"stats": stats, "fingerprint": st.fingerprint}
+
+
+def serve(agent: Agent) -> None:
+    """Run ``agent`` on its socket until interrupted; then stop its measuring process."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_agent_app(agent.state),
+            log_level="warning",
+            timeout_keep_alive=IDLE_SECONDS,
+            limit_concurrency=64,
+        )
+    )
+    try:
+        server.run(sockets=[agent.sock])
+    finally:
+        agent.state.measurer.kill()
+        agent.sock.close()

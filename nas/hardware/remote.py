@@ -18,10 +18,10 @@ import time
 from typing import Any
 
 from nas.errors import OptionError
-from nas.hardware.agent import TOKEN_ENV
 from nas.hardware.onnx_export import to_onnx_bytes
 from nas.hardware.target import Shape, Target
 from nas.hardware.timing import LatencyStats, TimingConfig
+from nas.listen import DEVICE_TOKEN_ENV
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,9 @@ class RemoteTarget(Target):
                 "nas device serve --clock cpu"
             )
         self.host, self.port = parse_address(address)
-        self.token = token if token is not None else os.environ.get(TOKEN_ENV, "")
+        self.token = token if token is not None else os.environ.get(DEVICE_TOKEN_ENV, "")
         if not self.token:
-            raise OptionError(f"remote target needs the device token: set {TOKEN_ENV}")
+            raise OptionError(f"remote target needs the device token: set {DEVICE_TOKEN_ENV}")
         self.retries = retries
         self.backoff_seconds = backoff_seconds
         self.timeout_seconds = timeout_seconds
@@ -134,7 +134,7 @@ class RemoteTarget(Target):
         except DeviceError as exc:
             raise OptionError(f"{exc}; is 'nas device serve' running there?") from None
         if status == 401:
-            raise OptionError(f"device {self.url} refused the token; check {TOKEN_ENV}")
+            raise OptionError(f"device {self.url} refused the token; check {DEVICE_TOKEN_ENV}")
         if status != 200 or not isinstance(body.get("fingerprint"), dict):
             raise OptionError(f"device {self.url} gave no fingerprint (status {status})")
         self._max_upload = int(health.get("max_upload_bytes", 0)) or None

@@ -29,9 +29,10 @@ from nas.hardware.lut import (
     sample_archs,
 )
 from nas.hardware.target import Target
+from nas.options import SearchOptions
 from nas.pareto import Front2D
 from nas.reporting import SilentReporter
-from nas.search import SearchOptions, run_search
+from nas.search import run_search
 from nas.storage import Store, keys
 from nas.storage.latency_cache import LatencyCache
 from nas.storage.latency_lut import LatencyTableStore

@@ -69,9 +69,9 @@ def test_onnx_latency_hits_the_onnxruntime_targets_cache_key(
 ) -> None:
     """What compress records for the exported network is what a search on ``--target
     onnxruntime`` (same threads, same timing) finds in the latency cache for it."""
-    from nas.evaluators.latency import measure_arch
     from nas.export.artifacts import read_spec
     from nas.hardware import create_target
+    from nas.hardware.lut import measure_arch
     from nas.storage import Store
     from nas.storage.latency_cache import LatencyCache
 

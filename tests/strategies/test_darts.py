@@ -12,7 +12,8 @@ import yaml
 from optuna.trial import TrialState
 
 from nas.errors import OptionError
-from nas.search import SearchOptions, run_search
+from nas.options import SearchOptions
+from nas.search import run_search
 from nas.spaces import space_from_dict
 from nas.storage import keys
 from nas.supernet import create_supernet
