@@ -41,7 +41,13 @@ REFRESH_SECONDS = 5.0
 
 
 def _study_name(path: str) -> str | None:
+    """The study a page path (below the dashboard's base) shows; None for the home page."""
     return unquote(path[len("/study/") :]) if path.startswith("/study/") else None
+
+
+def _below(base: str, path: str) -> str:
+    """A path the browser sees (``/dashboard/study/x``) as the app's own (``/study/x``)."""
+    return "/" + path[len(base) :] if path.startswith(base) else path
 
 
 def _safe(
@@ -67,13 +73,19 @@ def _safe(
     return wrap
 
 
-def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
+def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str = "/") -> Dash:
     """The Dash app for the storage at ``url`` (opened read-only).
+
+    Args:
+        base: the path the browser reaches the app under, ``/`` or ``/PREFIX/``; the app's
+            own routes stay at ``/`` (a server that mounts it at ``/PREFIX`` strips it, as
+            ``nas serve`` does).
 
     Raises:
         StorageError: the storage cannot be opened.
     """
     reader = Reader(url)
+    shown = reader.shown  # the URL as pages show it (no password)
     fg.warm_up()
     importance = views_mod.Importance(url)
     refresh_ms = int(refresh_seconds * 1000)
@@ -83,6 +95,8 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
         update_title=None,  # type: ignore[arg-type]  # None: keep the title while updating
         suppress_callback_exceptions=True,
         serve_locally=True,  # nothing is fetched from a CDN
+        routes_pathname_prefix="/",
+        requests_pathname_prefix=base,
         # assets/ holds only the partial plotly.js: a plain script tag, so it runs before the
         # layout is drawn and dcc.Graph uses it instead of fetching the full plotly.js
         assets_folder=str(plotlyjs.ASSETS),
@@ -94,27 +108,28 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
     threading.Thread(target=views_mod.warm, args=(reader,), name="warm-up", daemon=True).start()
 
     def page(path: str) -> html.Div:
-        """The page for ``path``, complete; ``page-path`` says which path it shows."""
-        name = _study_name(path)
+        """The page for ``path`` (as the browser sees it), complete; ``page-path`` says which
+        path it shows."""
+        name = _study_name(_below(base, path))
         if name is None:
             content: Any = home_skeleton(refresh_ms)
         elif name not in (names := reader.names()):
             here = ", ".join(names[:10]) if names else "none"
-            content = not_found(f"no study named {name!r} in {url}; studies here: {here}")
+            content = not_found(f"no study named {name!r} in {shown}; studies here: {here}", base)
         else:
             try:
-                content = study_page(views.get(name), name, refresh_ms)
+                content = study_page(views.get(name), name, refresh_ms, base)
             except Exception as exc:  # a dashboard must keep serving; the log has the details
                 log.exception("cannot draw study %s", name)
-                content = problem(exc)
+                content = problem(exc, base)
         return html.Div([dcc.Store(id="page-path", data=path), content])
 
     def layout() -> html.Div:
         # Dash fetches the layout from the page it serves, so the Referer is the page's URL:
         # the page is built right here and the browser draws it without a callback round trip.
-        path = "/"
+        path = base
         if flask.has_request_context() and flask.request.referrer:
-            path = urlparse(flask.request.referrer).path or "/"
+            path = urlparse(flask.request.referrer).path or base
         return html.Div(
             [
                 dcc.Location(id="url"),
@@ -122,7 +137,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
                     [
                         html.B("nas dashboard"),
                         html.Span(
-                            f"  {url} · read-only · refreshes every {refresh_seconds:g} s",
+                            f"  {shown} · read-only · refreshes every {refresh_seconds:g} s",
                             style={"color": "#666"},
                         ),
                     ],
@@ -145,7 +160,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
     @app.callback(Output("page", "children"), Input("url", "pathname"), State("page-path", "data"))
     def route(pathname: str | None, shown: str | None) -> Any:
         # the layout already holds the page the browser asked for; links within the app land here
-        path = pathname or "/"
+        path = pathname or base
         return no_update if path == shown else page(path)
 
     # ---- home ----------------------------------------------------------------------------
@@ -172,7 +187,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
             spaces = [r.space for r in rows]
             common = max(set(spaces), key=spaces.count) if spaces else None
             chosen = [r.name for r in rows if r.space == common][:4]
-        return studies_table(rows, url), names, chosen
+        return studies_table(rows, shown, base), names, chosen
 
     @app.callback(
         Output("compare-fronts", "figure"),
@@ -197,7 +212,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
         State("study-sig", "data"),
         prevent_initial_call=True,
     )
-    @_safe(lambda e: ("error", problem(e)))
+    @_safe(lambda e: ("error", problem(e, base)))
     def study_poll(_n: int | None, name: str, old: str | None) -> Any:
         # polled: a cheap signature; the charts follow a new one (study_charts)
         if reader.signature(name) == old:
@@ -234,7 +249,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS) -> Dash:
         number = _clicked(click)
         if number is None:
             return views.get(name).arch()
-        return arch_panel(reader.study(name), number, url, "clicked")
+        return arch_panel(reader.study(name), number, shown, "clicked")
 
     # Importance is the slow chart: its own request once the page is drawn (the page does not
     # wait for it), and again after each refresh of the study.

@@ -11,6 +11,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -65,11 +66,21 @@ class LatencyRow:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+def hide_password(url: str) -> str:
+    """``url`` as pages show it: ``postgresql://nas:***@db/nas`` for one with a password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}"))
+
+
 class Reader:
     """Read-only access to one storage URL, with a per-signature cache of loaded studies."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.shown = hide_password(url)  # what pages and messages show: never a password
         self.store = Store(url, read_only=True)
         self._lock = threading.RLock()
         self._cache: dict[str, tuple[str, StudyData]] = {}
@@ -96,7 +107,7 @@ class Reader:
             hint = (
                 f"; studies here: {', '.join(names[:10])}" if names else "; the storage has none"
             )
-            raise StorageError(f"no study named {name!r} in {self.url}{hint}") from None
+            raise StorageError(f"no study named {name!r} in {self.shown}{hint}") from None
 
     def study(self, name: str) -> StudyData:
         """The study ``name``, re-read only when its signature changed.

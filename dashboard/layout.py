@@ -46,8 +46,9 @@ MONO = {
 }
 
 
-def study_path(name: str) -> str:
-    return "/study/" + quote(name, safe="")
+def study_path(name: str, base: str = "/") -> str:
+    """The page of study ``name`` under the dashboard's ``base`` path (``/`` or ``/x/``)."""
+    return f"{base}study/" + quote(name, safe="")
 
 
 def _col(width: str, *children: Any, **kw: Any) -> html.Div:
@@ -87,7 +88,7 @@ def home_skeleton(refresh_ms: int) -> html.Div:
     )
 
 
-def studies_table(rows: list[StudySummary], url: str) -> html.Div:
+def studies_table(rows: list[StudySummary], url: str, base: str = "/") -> html.Div:
     if not rows:
         return html.Div(
             [
@@ -115,7 +116,7 @@ def studies_table(rows: list[StudySummary], url: str) -> html.Div:
     body = [
         html.Tr(
             [
-                html.Td(dcc.Link(r.name, href=study_path(r.name))),
+                html.Td(dcc.Link(r.name, href=study_path(r.name, base))),
                 html.Td(r.space),
                 html.Td(r.strategy),
                 html.Td(r.target),
@@ -164,7 +165,7 @@ def lut_graphs(reader: Reader, d: StudyData) -> list[dcc.Graph]:
     ]
 
 
-def study_page(view: PageView, name: str, refresh_ms: int) -> html.Div:
+def study_page(view: PageView, name: str, refresh_ms: int, base: str = "/") -> html.Div:
     """The whole study page, charts included, so the browser draws it from the layout it
     fetches first instead of after a chain of callbacks."""
 
@@ -177,7 +178,7 @@ def study_page(view: PageView, name: str, refresh_ms: int) -> html.Div:
             dcc.Interval(id="study-tick", interval=refresh_ms),
             dcc.Store(id="study-sig", data=view.sig),
             dcc.Store(id="study-name", data=name),
-            dcc.Link("← all studies", href="/"),
+            dcc.Link("← all studies", href=base),
             html.Div(view.header(), id="study-header"),
             html.Div(
                 [
@@ -265,18 +266,22 @@ def arch_panel(d: StudyData, number: int | None, url: str, why: str = "") -> htm
     )
 
 
-def problem(exc: Exception) -> html.Div:
+def problem(exc: Exception, base: str = "/") -> html.Div:
     if isinstance(exc, NasInputError):
-        return not_found(str(exc))
+        return not_found(str(exc), base)
     return html.Div(
-        [dcc.Link("← all studies", href="/"), html.H3("Cannot read this study"), html.P(str(exc))],
+        [
+            dcc.Link("← all studies", href=base),
+            html.H3("Cannot read this study"),
+            html.P(str(exc)),
+        ],
         style=CARD,
     )
 
 
-def not_found(message: str) -> html.Div:
+def not_found(message: str, base: str = "/") -> html.Div:
     return html.Div(
-        [dcc.Link("← all studies", href="/"), html.H3("Study not found"), html.P(message)],
+        [dcc.Link("← all studies", href=base), html.H3("Study not found"), html.P(message)],
         style=CARD,
         id="study-missing",
     )

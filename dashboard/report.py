@@ -78,7 +78,7 @@ def render_report(reader: Reader, name: str) -> str:
         )
         knee_html = (
             f"<p>Export it with:</p><pre>"
-            f"{html.escape(arch_mod.export_command(d.name, p.knee, reader.url))}</pre>"
+            f"{html.escape(arch_mod.export_command(d.name, p.knee, reader.shown))}</pre>"
         )
     figs.append(
         ("importance", fg.plot_importance(info.importance_info(d, reader.importance_study(name))))
@@ -88,7 +88,7 @@ def render_report(reader: Reader, name: str) -> str:
     luts = info.lut_infos(reader.lookup_tables(), d)
     space = d.settings.space if d.settings is not None else "mobile"
     figs += [(f"lut{k}", fg.plot_lut(i)) for k, i in enumerate(luts)] or [
-        ("lut0", fg.plot_no_lut(fg.profile_command(space, reader.url)))
+        ("lut0", fg.plot_no_lut(fg.profile_command(space, reader.shown)))
     ]
     divs = {
         key: pio.to_html(
@@ -118,7 +118,7 @@ def render_report(reader: Reader, name: str) -> str:
     body = "\n".join(
         [
             f"<h1>{html.escape(d.name)}</h1>",
-            f"<p class=meta>{html.escape(reader.url)} · written "
+            f"<p class=meta>{html.escape(reader.shown)} · written "
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC by nas report</p>",
             _table(settings_rows, ["setting", "value"]),
             divs["pareto"],

@@ -49,7 +49,7 @@ class StudyView:
         """The knee's panel (what the page shows before any click)."""
         knee = self.pareto.knee
         return self._part(  # type: ignore[no-any-return]
-            "arch", lambda: arch_panel(self.data, knee, self.reader.url, "knee of the front")
+            "arch", lambda: arch_panel(self.data, knee, self.reader.shown, "knee of the front")
         )
 
     def figure(self, gid: str) -> Any:

@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "Serve the nas API (OpenAPI at /docs and /openapi.json) and run queued searches "
             "in --slots worker processes. Searches are queued in the database, so they survive "
             "a restart; with PostgreSQL, 'nas worker --queue' on other machines takes queued "
-            "searches too. Every route but /healthz needs 'Authorization: Bearer $NAS_TOKEN'. "
+            "searches too. Every route but /healthz needs 'Authorization: Bearer $NAS_TOKEN'; "
+            "the read-only dashboard at /dashboard/ also takes the cookie its /login form sets. "
             "Paths in requests (data, space files, tables) must lie inside --data-dir."
         ),
     )

@@ -2,10 +2,13 @@
 
 Every route but ``/healthz`` needs ``Authorization: Bearer TOKEN`` (compared in constant
 time), enforced by one middleware so that a route added later is covered without a thought;
-the same middleware caps request bodies. The request body of a search is
-:class:`nas.options.SearchOptions`, the very declaration ``nas search`` parses its options
-from; the server keeps for itself what concerns its machine (``storage``, ``checkpoint_dir``,
-``workers``) and confines every path in a request (data, space file, table) to its data folder.
+the same middleware caps request bodies. The read-only dashboard is mounted at
+``/dashboard/`` and also takes the cookie that ``/login`` sets (:mod:`nas.service.web`).
+
+The request body of a search is :class:`nas.options.SearchOptions`, the very declaration
+``nas search`` parses its options from; the server keeps for itself what concerns its
+machine (``storage``, ``checkpoint_dir``, ``workers``) and confines every path in a request
+(data, space file, table) to its data folder.
 
 The API reads the database only; searches run in worker processes (:mod:`nas.service.runner`).
 """
@@ -33,13 +36,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nas.errors import NasInputError
 from nas.options import SearchOptions
-from nas.service import metrics
+from nas.service import metrics, web
 from nas.service import queue as q
 from nas.storage.db import Store
 
 log = logging.getLogger(__name__)
 
-OPEN_PATHS = frozenset({"/healthz"})
+OPEN_PATHS = frozenset({"/healthz"} | web.WEB_PATHS)
 SERVER_OWNED = ("storage", "checkpoint_dir", "workers")  # never taken from a request
 # an id beyond the database's integer type would be a driver error, not a 404
 SearchId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
@@ -56,10 +59,12 @@ class ServiceConfig:
     max_upload_bytes: int = 256 << 20  # uploaded .npz data sets
     targets: tuple[str, ...] = ("cpu", "onnxruntime")
     slots: int = 0  # worker processes of this server (for /healthz)
+    dashboard_refresh_s: float = 5.0  # how often dashboard pages look for new trials
 
 
 class _Guard:
-    """ASGI middleware: the bearer token on every path but ``/healthz``; body size caps.
+    """ASGI middleware: the bearer token on every path but ``OPEN_PATHS`` (the dashboard
+    also takes the login cookie); body size caps.
 
     Written as plain ASGI (not ``BaseHTTPMiddleware``) so it also counts the bytes of a body
     sent without ``Content-Length`` and never buffers a streamed response.
@@ -68,6 +73,7 @@ class _Guard:
     def __init__(self, app: ASGIApp, config: ServiceConfig) -> None:
         self.app, self.config = app, config
         self.expected = f"Bearer {config.token}".encode() if config.token else None
+        self.cookie = web.cookie_value(config.token) if config.token else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,7 +83,14 @@ class _Guard:
         headers = dict(scope["headers"])
         if self.expected is not None and path not in OPEN_PATHS:
             given = headers.get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
+            ok = hmac.compare_digest(given, self.expected)
+            if not ok and web.is_dashboard(path):
+                ok = web.has_cookie(headers.get(b"cookie", b""), self.cookie)
+                if not ok and scope["method"] == "GET" and b"html" in headers.get(b"accept", b""):
+                    where = web.login_redirect(path, scope.get("query_string", b""))
+                    await _send_redirect(send, where)
+                    return
+            if not ok:
                 await _send_json(send, 401, {"detail": "missing or wrong token"})
                 return
         cap = (
@@ -132,6 +145,12 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
         headers.append((b"www-authenticate", b"Bearer"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
+
+
+async def _send_redirect(send: Send, where: str) -> None:
+    headers = [(b"location", where.encode()), (b"content-length", b"0")]
+    await send({"type": "http.response.start", "status": 303, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def confine(data_dir: Path, given: str, what: str) -> Path:
@@ -388,6 +407,12 @@ def create_app(config: ServiceConfig) -> FastAPI:
             tmp.replace(dest)
         return {"data": rel, **info}
 
+    web.add_dashboard(
+        app,
+        storage=config.storage,
+        token=config.token,
+        refresh_seconds=config.dashboard_refresh_s,
+    )
     registry.instrument(app)
     return app
 

@@ -118,7 +118,10 @@ def serve(config: ServiceConfig, *, host: str, port: int, announce=print) -> Non
     bound_host, bound_port = sock.getsockname()[:2]
     slots.start()
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    announce(f"nas serve listening on http://{shown}:{bound_port} ({config.slots} slots)")
+    announce(
+        f"nas serve listening on http://{shown}:{bound_port} ({config.slots} slots; "
+        f"dashboard at http://{shown}:{bound_port}/dashboard/)"
+    )
     try:
         server.run(sockets=[sock])
     finally:

@@ -302,3 +302,13 @@ def test_noisy_latencies_are_marked_in_the_report_and_the_hover(
     knee = p.by_number(p.knee)  # type: ignore[arg-type]
     assert f"<td>{knee.latency_ms:.3f}~</td>" in html  # type: ignore[union-attr]
     assert "~ noisy: the p10-p90 spread" in html
+
+
+def test_pages_never_show_a_storage_password() -> None:
+    from dashboard.data import hide_password
+
+    assert hide_password("postgresql://nas:s3cr:et@db.example:5432/nas") == (
+        "postgresql://nas:***@db.example:5432/nas"
+    )
+    assert hide_password("postgresql://nas@db/nas") == "postgresql://nas@db/nas"
+    assert hide_password("sqlite:////tmp/studies.db") == "sqlite:////tmp/studies.db"
