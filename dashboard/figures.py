@@ -121,6 +121,28 @@ def _details(p: Point) -> str:
     return f"params {_fmt(p.params_m, '.3f')} M · {_fmt(p.flops_m, '.1f')} MFLOPs<br>{p.arch_str}"
 
 
+NOISY_LEGEND = "~ noisy latency (open marker)"
+
+
+def _noisy_symbol(base: str, p: Point) -> str:
+    return f"{base}-open" if p.noisy else base
+
+
+def _noisy_legend(points: Sequence[Point]) -> go.Scatter | None:
+    """A legend entry (no points, no trial numbers) that says what an open marker means."""
+    n = sum(p.noisy for p in points)
+    if not n:
+        return None
+    return go.Scatter(
+        x=[None],
+        y=[None],
+        mode="markers",
+        marker={"symbol": "circle-open", "color": "#444", "size": 10},
+        name=f"{NOISY_LEGEND}: {n}",
+        hoverinfo="skip",
+    )
+
+
 WEBGL_ABOVE = 1000  # points; SVG markers make the browser crawl beyond this
 
 
@@ -133,6 +155,11 @@ def _scatter(
     string per point: the 5,000-trial Pareto figure went from 2.0 to about 1 MB.
     """
     kind = go.Scattergl if len(points) > WEBGL_ABOVE else go.Scatter
+    marker = kw.get("marker")
+    if isinstance(marker, dict) and any(p.noisy for p in points):
+        # a noisy latency is drawn as an open marker: visible without hovering
+        base = str(marker.get("symbol", "circle"))
+        kw = {**kw, "marker": {**marker, "symbol": [_noisy_symbol(base, p) for p in points]}}
     return kind(
         x=[_r(p.latency_ms) for p in points],
         y=[_r(100 * p.accuracy) for p in points],
@@ -214,6 +241,9 @@ def plot_pareto(
                 marker={"color": INFEASIBLE, "size": 7, "symbol": "x"},
             )
         )
+    legend = _noisy_legend(info.points)
+    if legend is not None:  # last, so the traces of trials keep their indices
+        fig.add_trace(legend)
     if info.max_latency_ms is not None:
         fig.add_vline(
             x=info.max_latency_ms,

@@ -245,6 +245,7 @@ def arch_panel(d: StudyData, number: int | None, url: str, why: str = "") -> htm
             if p.p10_ms is not None and p.p90_ms is not None
             else ""
         )
+        + (" ~ noisy: re-measure on a quiet machine" if p.noisy else "")
         + f" · params {fg._fmt(p.params_m, '.3f')} M · {fg._fmt(p.flops_m, '.1f')} MFLOPs"
         + f" · latency {ua.get(keys.LATENCY_SOURCE, 'measured')}"
         if p is not None
@@ -253,7 +254,7 @@ def arch_panel(d: StudyData, number: int | None, url: str, why: str = "") -> htm
     return html.Div(
         [
             html.H3(f"Trial {number}" + (f" ({why})" if why else ""), id="arch-title"),
-            html.P(metrics_line),
+            html.P(metrics_line, id="arch-metrics"),
             html.Div(str(ua.get(keys.ARCH_STR, "")), style=MONO),
             dcc.Graph(
                 id="arch-graph",

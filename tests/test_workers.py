@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import optuna
@@ -55,16 +56,26 @@ def _trials(url: str, study: str) -> list[FrozenTrial]:
 
 
 def _wait_for(
-    url: str, study: str, pred: Callable[[list[FrozenTrial]], bool], timeout: float = 120
+    url: str,
+    study: str,
+    pred: Callable[[list[FrozenTrial]], bool],
+    timeout: float = 600,
+    proc: subprocess.Popen | None = None,
 ) -> list[FrozenTrial]:
+    """The study's trials once ``pred`` holds. Fails at once if ``proc`` (the search) exits
+    first; ``timeout`` only guards against a hang (a loaded 2-core machine can take minutes to
+    start the workers)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         trials = _trials(url, study)
         if pred(trials):
             return trials
+        if proc is not None and proc.poll() is not None:
+            break
         time.sleep(0.2)
     raise AssertionError(
-        f"timed out; states: {Counter(t.state.name for t in _trials(url, study))}"
+        f"{'timed out' if proc is None or proc.poll() is None else 'the search exited'}; "
+        f"states: {Counter(t.state.name for t in _trials(url, study))}"
     )
 
 
@@ -202,6 +213,40 @@ def test_supernet_is_trained_once_and_loaded_by_the_other_workers(tmp_path: Path
     assert _n(_trials(url, "sn"), TrialState.COMPLETE) == 4
 
 
+def _stop_a_worker_in_a_trial(url: str, study: str, proc: subprocess.Popen) -> FrozenTrial:
+    """SIGSTOP a worker while it evaluates a trial, and return that trial.
+
+    Stopped, the worker cannot finish the trial or start another between the moment its trial
+    is read and the kill (on a loaded machine the test process itself may sleep longer than a
+    trial takes). One stopped between two trials is let go and another moment is taken.
+    """
+    while True:
+        trials = _wait_for(url, study, lambda ts: bool(_evaluating(ts)), proc=proc)
+        pid = _pid(_evaluating(trials)[0])
+        os.kill(pid, signal.SIGSTOP)
+        mine = [
+            t
+            for t in _evaluating(_trials(url, study))
+            if t.user_attrs[keys.WORKER].endswith(f":{pid}#{t.number}")
+        ]
+        if mine:
+            return mine[0]
+        os.kill(pid, signal.SIGCONT)
+
+
+def _last_heartbeat(url: str, trial_id: int) -> datetime:
+    import sqlite3
+
+    db = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        (beat,) = db.execute(
+            "select heartbeat from trial_heartbeats where trial_id = ?", (trial_id,)
+        ).fetchone()
+    finally:
+        db.close()
+    return datetime.fromisoformat(beat).replace(tzinfo=UTC)  # the database's now(): UTC
+
+
 def test_sigkilled_worker_trial_is_failed_after_grace_and_retried(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     # NAS_PID_CHECK=0: only the heartbeat may tell that the worker is gone (as across machines)
@@ -215,17 +260,20 @@ def test_sigkilled_worker_trial_is_failed_after_grace_and_retried(tmp_path: Path
         env=env,
     )
     try:
-        trials = _wait_for(url, "k", lambda ts: len(_evaluating(ts)) >= 2)
-        victim = _evaluating(trials)[0]
-        killed_at = time.monotonic()
+        victim = _stop_a_worker_in_a_trial(url, "k", parent)
         os.kill(_pid(victim), signal.SIGKILL)
-        out, err = parent.communicate(timeout=300)
+        out, err = parent.communicate(timeout=600)
     finally:
         parent.kill()
-    assert time.monotonic() - killed_at >= 6  # the study waited for the grace period
     assert parent.returncode == 1 and "1 of 2 workers failed" in err  # it reports the loss
     trials = _trials(url, "k")
     assert trials[victim.number].state == TrialState.FAIL
+    # the study waited for the grace period after the dead worker's last heartbeat (measured in
+    # the database's clock, which Optuna's stale check uses; datetime_complete is local time)
+    failed_at = trials[victim.number].datetime_complete
+    assert failed_at is not None
+    waited = failed_at.astimezone(UTC) - _last_heartbeat(url, victim._trial_id)
+    assert waited.total_seconds() >= 6, waited
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
     assert retries[0].params == victim.params

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich.table import Table
+
 from nas.commands.common import NOISY, NOISY_NOTE, console, numeric_column
 from nas.options import whole_number
 
@@ -67,10 +69,7 @@ def _recorded_latency(export: str) -> dict | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from nas.export.compress import CompressOptions, compress
-    from nas.hardware.timing import implausible
 
     opts = CompressOptions(
         source=args.export,
@@ -82,14 +81,32 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     r = compress(opts)
-    shape = "x".join(str(d) for d in r.report["latency_input"])
-    recorded = _recorded_latency(opts.source)
-    cells: dict[str, list[str]] = {
-        h: []
-        for h in ("model", "runtime", "params", "MFLOPs", "KiB", "test acc %", "ms", "p10-p90")
-    }
+    console.print(compress_table(r.rows, r.report, _recorded_latency(opts.source)))
+    for note in r.notes:
+        console.print(f"note: {note}")
+    console.print(f"written to {r.out}")
+    return 0
+
+
+HEADS = ("params", "MFLOPs", "KiB", "test acc %")
+
+
+def compress_table(
+    rows: list, report: dict, recorded: dict | None, width: int | None = None
+) -> Table:
+    """The before/after table; every number in full at ``width`` (default: the console's).
+
+    One line a row where it fits; else (80 columns) the runtime goes under the model and the
+    p10-p90 spread under the median, so nothing is cut. A noisy latency carries
+    :data:`NOISY`; the export's own network measured far from its recorded latency carries
+    ``!`` and a note that says by how much.
+    """
+    from nas.hardware.timing import implausible
+
+    width = width or console.width
+    cells: dict[str, list[str]] = {h: [] for h in ("model", "runtime", *HEADS, "ms", "p10-p90")}
     notes: list[str] = []
-    for row in r.rows:
+    for row in rows:
         lat = row.latency
         mark = NOISY if lat.get("noisy") else ""
         if row.model == "exported" and row.runtime.startswith("torch") and recorded:
@@ -112,24 +129,34 @@ def run(args: argparse.Namespace) -> int:
             strict=True,
         ):
             cells[h].append(v)
-    if any(row.latency.get("noisy") for row in r.rows):
+    if any(row.latency.get("noisy") for row in rows):
         notes.insert(0, NOISY_NOTE)
+    shape = "x".join(str(d) for d in report["latency_input"])
+    opts = report["options"]
     table = Table(
-        title=f"nas compress: prune {opts.prune}, {opts.quantize}; latency (ms) at {shape}, "
-        f"{r.report['threads']} thread(s)",
+        title=f"nas compress: prune {opts['prune']}, {opts['quantize']}; latency (ms) at "
+        f"{shape}, {report['threads']} thread(s)",
         title_justify="left",
         caption="\n".join(notes) or None,
         caption_justify="left",
     )
+    one_line = sum(max(len(v) for v in [h, *vs]) + 3 for h, vs in cells.items()) + 1
+    if one_line > width:  # two lines a row: runtime under model, spread under median
+
+        def stack(a: str, b: str) -> list[str]:
+            return [f"{x}\n{y}" for x, y in zip(cells[a], cells[b], strict=True)]
+
+        cells = {
+            "model\nruntime": stack("model", "runtime"),
+            **{h: cells[h] for h in HEADS},
+            "ms\np10-p90": stack("ms", "p10-p90"),
+        }
     for h, values in cells.items():
-        if h in ("model", "runtime"):
-            table.add_column(h, no_wrap=True, min_width=max(len(v) for v in values + [h]))
+        lines = [line for v in [h, *values] for line in v.split("\n")]
+        if h in ("model", "runtime", "model\nruntime"):
+            table.add_column(h, no_wrap=True, min_width=max(len(v) for v in lines))
         else:
-            numeric_column(table, h, values)
-    for i in range(len(r.rows)):
+            numeric_column(table, h, [line for v in values for line in v.split("\n")])
+    for i in range(len(rows)):
         table.add_row(*(v[i] for v in cells.values()))
-    console.print(table)
-    for note in r.notes:
-        console.print(f"note: {note}")
-    console.print(f"written to {r.out}")
-    return 0
+    return table

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from nas.commands.common import add_storage, console
+from rich.console import RenderableType
+
+from nas.commands.common import NOISY_NOTE, add_storage, console, fmt_latency
 from nas.options import whole_number
 
 
@@ -63,15 +66,31 @@ def run(args: argparse.Namespace) -> int:
         finetune_epochs=args.finetune_epochs,
     )
     r = export_study(opts)
-    acc = r.metrics["accuracy"]
-    console.print(f"exported {r.reason}")
-    console.print(f"  architecture: {r.arch_str}")
-    console.print(
-        f"  accuracy: val {100 * acc['val']:.2f} %, test {100 * acc['test']:.2f} %; "
-        f"latency {r.metrics['latency_ms']:.2f} ms; params {r.metrics['params_m']:.3f} M; "
-        f"{r.metrics['flops_m']:.1f} MFLOPs"
-    )
-    for note in r.notes:
-        console.print(f"  note: {note}")
-    console.print(f"  written to {r.out}")
+    console.print(export_summary(r))
     return 0
+
+
+def export_summary(r: Any) -> RenderableType:
+    """What ``nas export`` prints: one labelled line per item; a long one wraps under its
+    label (never cut), and a noisy latency carries :data:`NOISY` and the note."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    acc, lat = r.metrics["accuracy"], r.metrics.get("latency")
+    latency = fmt_latency(r.metrics["latency_ms"], lat)
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row("  architecture:", r.arch_str)
+    grid.add_row(
+        "  accuracy:",
+        f"val {100 * acc['val']:.2f} %, test {100 * acc['test']:.2f} %; latency {latency} "
+        f"ms; params {r.metrics['params_m']:.3f} M; {r.metrics['flops_m']:.1f} MFLOPs",
+    )
+    if isinstance(lat, dict) and lat.get("noisy"):
+        grid.add_row("", NOISY_NOTE)
+    for note in r.notes:
+        grid.add_row("  note:", note)
+    grid.add_row("  written to", str(r.out))
+    return Group(Text(f"exported {r.reason}"), grid)

@@ -50,8 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "(stem, blocks, head) on the target, store the table, then fit the correction "
             "a * table_sum + b on --fit-samples end-to-end measurements and validate it on "
             "--holdout others; a fit that fails its validation is refused (exit status 2) "
-            "and not stored. Entries already stored for this target are kept (--reprofile "
-            "measures them again)."
+            "and nothing is stored. Entries already stored for this target are kept "
+            "(--reprofile measures them again)."
         ),
     )
     _common(prof)
@@ -71,8 +71,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     prof.add_argument(
         "--reprofile",
         action="store_true",
-        help="drop the stored table and fits of this space on this target and measure again "
-        "(after a fit was refused, or the machine was busy while it was profiled)",
+        help="measure the whole table again; it replaces the stored table and fits of this "
+        "space on this target if its fit passes (after a refusal, or a busy machine)",
     )
     prof.set_defaults(run=run_profile)
     val = actions.add_parser(
@@ -122,7 +122,7 @@ def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def run_profile(args: argparse.Namespace) -> int:
     from nas.errors import OptionError
-    from nas.hardware.lut import MIN_HOLDOUT, fit_predictor, profile_table
+    from nas.hardware.lut import MIN_HOLDOUT, fit_predictor, fit_summary
 
     if args.fit_samples < 1:
         raise OptionError(f"--fit-samples must be >= 1, got {args.fit_samples}")
@@ -130,12 +130,13 @@ def run_profile(args: argparse.Namespace) -> int:
         raise OptionError(f"--holdout must be >= {MIN_HOLDOUT}, got {args.holdout}")
     space, target, store = _setup(args)
     t0 = time.perf_counter()
+    t_table = 0.0
 
     def entry(i: int, n: int, key: str, ms: float) -> None:
+        nonlocal t_table
+        t_table = time.perf_counter() - t0
         err_console.print(f"[{i}/{n}] {key}: {ms:.3f} ms", highlight=False)
 
-    table = profile_table(store, space, target, args.classes, on_entry=entry, fresh=args.reprofile)
-    t_table = time.perf_counter() - t0
     pred = fit_predictor(
         store,
         space,
@@ -144,14 +145,13 @@ def run_profile(args: argparse.Namespace) -> int:
         samples=args.fit_samples,
         holdout=args.holdout,
         seed=args.seed,
+        on_entry=entry,
         on_sample=lambda i, n: err_console.print(f"end-to-end {i}/{n}"),
+        fresh=args.reprofile,
     )
-    c, v = pred.correction, pred.validation
-    assert v is not None  # fit_predictor validates or raises
     console.print(
         f"lookup table of {space.name} on {target.name} ({target.fingerprint_id()}): "
-        f"{len(table)} entries, {t_table:.1f} s; correction {c.a:.4f} * sum + {c.b:.3f} ms "
-        f"from {c.n} end-to-end measurements, {v.summary()}; "
+        f"{len(pred.table)} entries, {t_table:.1f} s; correction {fit_summary(pred)}; "
         f"total {time.perf_counter() - t0:.1f} s",
         highlight=False,
     )

@@ -12,7 +12,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from nas.commands.common import console, err_console
+from nas.commands.common import console, err_console, numeric_column, shown
 from nas.options import whole_number
 
 
@@ -129,20 +129,32 @@ def run_status(args: argparse.Namespace) -> int:
     if args.id is not None:
         console.print(_fmt_progress(_call(client.progress, args.id)), highlight=False)
         return 0
+    searches = _call(client.searches)
     table = Table(title=f"searches on {escape(args.server)}", title_justify="left")
-    for col in ("id", "state", "budget", "study", "worker", "error"):
-        table.add_column(col, no_wrap=col in ("id", "state", "budget"))
-    for s in _call(client.searches):
+    # id, state and budget never shrink or get cut at 80 columns; names and errors fold
+    numeric_column(table, "id", [str(s["id"]) for s in searches])
+    table.add_column(
+        "state", no_wrap=True, min_width=max([5] + [len(s["state"]) for s in searches])
+    )
+    numeric_column(table, "budget", [str(s["budget"]) for s in searches])
+    for col in ("study", "worker", "error"):
+        table.add_column(col, overflow="fold")
+    for s in searches:
         table.add_row(
             str(s["id"]),
             s["state"],
             str(s["budget"]),
-            escape(s["study"]),
-            escape(s["worker"]),
-            escape(s["error"][:60]),
+            shown(s["study"]),
+            shown(s["worker"]),
+            shown(_short(s["error"], f"nas status {s['id']}")),
         )
     console.print(table)
     return 0
+
+
+def _short(text: str, more: str, limit: int = 200) -> str:
+    """``text``, or its start and where to read the rest (an error is kept up to 2000 chars)."""
+    return text if len(text) <= limit else f"{text[:limit]}… (all of it: {more})"
 
 
 def run_cancel(args: argparse.Namespace) -> int:

@@ -154,3 +154,135 @@ def test_a_measurement_far_from_the_recorded_one_is_flagged() -> None:
     why = implausible({"median_ms": 117.0}, recorded)  # the case from issue 14
     assert why is not None and "9.2x the 12.70 ms recorded at export" in why
     assert implausible({"median_ms": 4.0}, recorded) is not None
+
+
+def _render(renderable: object, width: int) -> str:
+    """What the console prints at ``width``: a terminal, or 120 for a log file (common._width)."""
+    from rich.console import Console
+
+    c = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    c.print(renderable)
+    return c.export_text()
+
+
+def _lat(median: float, noisy: bool = False) -> dict:
+    return {"median_ms": median, "p10_ms": 0.9 * median, "p90_ms": 1.3 * median, "noisy": noisy}
+
+
+def test_compress_table_keeps_every_number_at_80_columns_and_in_a_file() -> None:
+    from nas.commands.compress import compress_table
+    from nas.export.compress import Row
+
+    def row(model: str, runtime: str, params: int, acc: float, lat: dict) -> Row:
+        return Row(model, runtime, "f", params, 511.4, 9_069_875, acc, lat, "fp")
+
+    rows = [
+        row("exported", "torch 2.13.0+cpu", 2_235_738, 0.9556, _lat(117.0, noisy=True)),
+        row("pruned", "torch 2.13.0+cpu", 1_120_370, 0.9528, _lat(157.89)),
+        row("exported", "onnxruntime 1.32.0", 2_235_738, 0.9556, _lat(23.62)),
+        row("pruned", "onnxruntime 1.32.0", 1_120_370, 0.9528, _lat(16.91)),
+        row("pruned + int8", "onnxruntime 1.32.0", 1_120_370, 0.9306, _lat(1117.38)),
+    ]
+    report = {"latency_input": [1, 3, 224, 224], "threads": 2}
+    report["options"] = {"prune": 0.5, "quantize": "int8"}
+    recorded = {"median_ms": 12.7, "p10_ms": 12.1, "p90_ms": 13.9}  # issue 14's case
+    for width in (80, 120):
+        out = _render(compress_table(rows, report, recorded, width=width), width)
+        assert "…" not in out and max(len(line) for line in out.splitlines()) <= width, out
+        for r in rows:
+            lat = r.latency
+            mark = "~!" if r.latency["noisy"] else ""  # noisy, and far from the export's
+            for cell in (
+                r.model,
+                r.runtime.split()[0],
+                f"{r.params:,}",
+                f"{100 * r.test_accuracy:.2f}",
+                f"{lat['median_ms']:.2f}{mark}",
+                f"{lat['p10_ms']:.2f}-{lat['p90_ms']:.2f}",
+            ):
+                assert re.search(rf"│ *{re.escape(cell)} *│", out), (cell, out)
+        assert "~ noisy:" in out and "9.2x the 12.70 ms recorded at export" in " ".join(
+            out.split()
+        )
+    assert len(_render(compress_table(rows, report, None, width=120), 120).splitlines()) < len(
+        out.splitlines()
+    )  # one line a row where it fits
+
+
+def test_export_summary_wraps_under_its_labels_and_marks_a_noisy_latency() -> None:
+    from types import SimpleNamespace
+
+    from nas.commands.export import export_summary
+
+    arch = " | ".join(f"k{3 + 2 * (i % 3)}e{3 + 3 * (i % 2)} k5e3" for i in range(14))
+    r = SimpleNamespace(
+        reason="knee of 7 front trials: trial 65",
+        arch_str=arch,
+        metrics={
+            "accuracy": {"val": 0.8831, "test": 0.8795},
+            "latency_ms": 12.7,
+            "latency": _lat(12.7, noisy=True),
+            "params_m": 0.4321,
+            "flops_m": 31.2,
+        },
+        notes=["compression.json: a pruning config_list in NNI's format"],
+        out=Path("/tmp") / ("a-project-folder-with-a-long-name/" * 3) / "export",
+    )
+    for width in (80, 120):
+        out = _render(export_summary(r), width)
+        assert "…" not in out and max(len(line) for line in out.splitlines()) <= width
+        flat = "".join(line.strip() for line in out.splitlines())
+        assert arch.replace(" ", "") in flat.replace(" ", "")  # the whole architecture
+        assert str(r.out) in flat
+        assert "latency 12.70~ ms" in out and "~ noisy:" in out
+        # a folded line continues under its value, not under the label
+        lines = out.splitlines()
+        first = next(i for i, ln in enumerate(lines) if "architecture:" in ln)
+        indent = lines[first].index(arch[:6])
+        assert lines[first + 1][:indent].strip() == ""
+
+
+def test_status_keeps_id_state_and_budget_at_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from rich.console import Console
+
+    from nas.commands import remote
+
+    searches = [
+        {
+            "id": 12345,
+            "state": "running",
+            "budget": 200,
+            "study": "a-study-with-a-rather-long-name-" * 3,
+            "worker": "host.example.org:123456",
+            "error": "",
+        },
+        {
+            "id": 7,
+            "state": "failed",
+            "budget": 20,
+            "study": "x",
+            "worker": "w",
+            "error": "data set 'cifar' not found; give fashion-mnist, digits, " * 8,
+        },
+    ]
+
+    class FakeClient:
+        def searches(self) -> list[dict]:
+            return searches
+
+    monkeypatch.setattr(remote, "_client", lambda args: FakeClient())
+    for width in (80, 120):
+        c = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+        monkeypatch.setattr(remote, "console", c)
+        args = argparse.Namespace(server="http://127.0.0.1:8080", id=None)
+        assert remote.run_status(args) == 0
+        out = c.export_text()
+        assert max(len(line) for line in out.splitlines()) <= width
+        assert re.search(r"│ +12345 │ running +│ +200 │", out), out
+        assert re.search(r"│ +7 │ failed +│ +20 │", out), out
+        names = "".join(ln.split("│")[4].strip() for ln in out.splitlines() if ln[:1] == "│")
+        assert searches[0]["study"] in names  # folded, not cut
+        errors = " ".join(ln.split("│")[6].strip() for ln in out.splitlines() if ln[:1] == "│")
+        assert "… (all of it: nas status 7)" in " ".join(errors.split())

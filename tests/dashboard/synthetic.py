@@ -123,7 +123,7 @@ def bulk_insert(
             tid = con.execute(
                 text(
                     "INSERT INTO trials (number, study_id, state, datetime_start, "
-                    "datetime_complete) VALUES (:n, :s, :st, :a, :b)"
+                    "datetime_complete) VALUES (:n, :s, :st, :a, :b) RETURNING trial_id"
                 ),
                 {
                     "n": first_number + k,
@@ -132,7 +132,7 @@ def bulk_insert(
                     "a": when,
                     "b": when if t.state.is_finished() else None,
                 },
-            ).lastrowid
+            ).scalar_one()  # not lastrowid: PostgreSQL's driver has none
             con.execute(
                 text(
                     "INSERT INTO trial_params (trial_id, param_name, param_value, "

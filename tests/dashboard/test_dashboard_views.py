@@ -73,6 +73,10 @@ def test_arch_panel_shows_metrics_network_and_export_command(storage_url: str) -
     make_study(storage_url, "s", 8, space=str(TINY))
     d = Reader(storage_url).study("s")
     text = _texts(arch_panel(d, 3, storage_url, "clicked"))
+    assert "noisy" not in text
+    fig = fg.plot_pareto(info.pareto_info(d))  # no noisy trial: filled markers, no legend entry
+    assert all(tr.marker.symbol in (None, "x") for tr in fig.data)
+    assert not any(fg.NOISY_LEGEND in tr.name for tr in fig.data)
     assert "Trial 3 (clicked)" in text
     assert f"nas export s --trial 3 --out export/ --storage {storage_url}" in text
     assert d.trial(3).user_attrs["arch_str"] in text  # type: ignore[union-attr]
@@ -295,7 +299,12 @@ def test_noisy_latencies_are_marked_in_the_report_and_the_hover(
     d = Reader(storage_url).study("s")
     p = info.pareto_info(d)
     fig = fg.plot_pareto(p)
-    assert all("noisy" in h for tr in fig.data for h in tr.hovertext)
+    trials = [tr for tr in fig.data if tr.customdata is not None]
+    assert all("noisy" in h for tr in trials for h in tr.hovertext)
+    # visible without hovering: open markers, and a legend entry that says what they mean
+    assert all(str(s).endswith("-open") for tr in trials for s in tr.marker.symbol)
+    assert fig.data[-1].name == f"{fg.NOISY_LEGEND}: 6" and fig.data[-1].customdata is None
+    assert "~ noisy: re-measure on a quiet machine" in _texts(arch_panel(d, 0, storage_url))
     out = tmp_path / "r.html"
     assert main(["report", "s", "-o", str(out), "--storage", storage_url]) == 0
     html = out.read_text()

@@ -183,15 +183,21 @@ def test_a_table_profiled_on_a_busy_machine_is_refused_and_no_fit_stored(
     assert "\n" not in msg and "refused: on 10 held-out networks" in msg
     assert "Kendall tau" in msg and "nas hardware profile --reprofile" in msg
     assert LatencyTableStore(store).fit(tiny_space.digest, quiet.fingerprint_id(), 10) is None
-    # measured again on the quiet machine, the same fit passes
-    profile_table(store, tiny_space, quiet, 10, fresh=True)
-    assert fit_predictor(store, tiny_space, quiet, 10, samples=8, seed=0).validation is not None
+    # measured again on the quiet machine, the same fit passes and replaces the busy table
+    pred = fit_predictor(store, tiny_space, quiet, 10, samples=8, seed=0, fresh=True)
+    assert pred.validation is not None
+    assert (
+        LatencyTableStore(store).entries(tiny_space.digest, quiet.fingerprint_id()) == pred.table
+    )
 
 
-def test_noise_for_measurements_is_refused(tiny_space, storage_url) -> None:
-    store = Store(storage_url)
+def test_a_fit_on_noise_is_refused_and_nothing_stored(tiny_space, storage_url) -> None:
+    store, noisy = Store(storage_url), SizeTarget(busy=True, seed=1)
     with pytest.raises(FitRefused, match="refused"):
-        fit_predictor(store, tiny_space, SizeTarget(busy=True, seed=1), 10, samples=8)
+        fit_predictor(store, tiny_space, noisy, 10, samples=8)
+    assert noisy.calls == 18 + 8 + 10  # the table, the fit, the held-out networks
+    assert LatencyTableStore(store).tables() == []  # not even the table's entries
+    assert LatencyCache(store).count() == 0
 
 
 def test_a_stored_fit_without_validation_figures_is_refused(tiny_space, storage_url) -> None:

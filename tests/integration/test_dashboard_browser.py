@@ -131,6 +131,21 @@ return out;
 """
 
 
+# The marker symbol Plotly was given for trial ``arguments[0]`` and the legend as drawn.
+NOISY_JS = """
+const g = document.querySelector('#pareto-graph .js-plotly-plot');
+if (!g || !g.data) return null;
+for (const t of g.data) {
+  const j = (t.customdata || []).map(Number).indexOf(arguments[0]);
+  if (j < 0) continue;
+  const s = t.marker && t.marker.symbol;
+  const legend = [...g.querySelectorAll('.legendtext')].map(e => e.textContent);
+  return legend.length ? {symbol: Array.isArray(s) ? s[j] : s, legend: legend} : null;
+}
+return null;
+"""
+
+
 def _text(driver, element_id: str) -> str | None:  # type: ignore[no-untyped-def]
     """An element's text, read in the page (never a stale reference), or None if absent."""
     return driver.execute_script(  # type: ignore[no-any-return]
@@ -147,7 +162,6 @@ def _completed(url: str, study: str) -> list[int]:
 def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     base, url = served
@@ -163,7 +177,12 @@ def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path:
     assert "6 / 6" in table["nsga"] and "4 / 4" in table["capped"]
 
     # ---- the study page: one Pareto point per completed trial ---------------------------
-    wait.until(lambda d: d.find_element(By.LINK_TEXT, "nsga").click() or True)
+    # clicked in the page, in one script: no element handle to go stale between find and click
+    click = (
+        "const a = [...document.querySelectorAll('#studies-table a')]"
+        ".find(e => e.textContent === arguments[0]); if (a) a.click(); return !!a;"
+    )
+    wait.until(lambda d: d.execute_script(click, "nsga"))
     done = _completed(url, "nsga")
     data = wait.until(lambda d: d.execute_script(PARETO_JS))
     assert sorted(n for trace in data for n in trace) == done
@@ -196,7 +215,10 @@ def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path:
         )
     )
     assert heat == ["heatmap", ["k3 e3", "k3 e6", "k5 e3"]]
-    assert browser.find_elements(By.CSS_SELECTOR, "#lut-view .heatmaplayer image, #lut-view .hm")
+    drawn = (
+        "return document.querySelectorAll('#lut-view .heatmaplayer image, #lut-view .hm').length"
+    )
+    assert browser.execute_script(drawn) > 0
     browser.execute_script("document.getElementById('lut-view').scrollIntoView();")
     browser.save_screenshot(str(tmp_path / "hardware.png"))
     browser.execute_script("window.scrollTo(0, 0);")
@@ -204,7 +226,8 @@ def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path:
     # ---- a trial written by another process shows up without a reload -------------------
     study = optuna.load_study(study_name="nsga", storage=url)
     t = study.trials[0]
-    stats = {**t.user_attrs[keys.LATENCY], "median_ms": 0.001, "p10_ms": 0.001, "p90_ms": 0.001}
+    stats = {**t.user_attrs[keys.LATENCY], "median_ms": 0.001, "p10_ms": 0.001, "p90_ms": 0.01}
+    stats["noisy"] = True  # and drawn as such
     attrs = {**t.user_attrs, keys.ACCURACY: 0.99, keys.LATENCY_MS: 0.001, keys.LATENCY: stats}
     study.add_trial(
         create_trial(
@@ -216,6 +239,10 @@ def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path:
         lambda d: (x := d.execute_script(PARETO_JS)) and new in [n for tr in x for n in tr] and x
     )
     assert sorted(n for trace in data for n in trace) == [*done, new]
+    # the noisy one is an open marker, and the legend says what that means (not only a hover)
+    noisy = wait.until(lambda d: d.execute_script(NOISY_JS, new))
+    assert noisy["symbol"] == "circle-open"
+    assert any(t.startswith("~ noisy latency (open marker)") for t in noisy["legend"]), noisy
     wait.until(lambda d: "7 complete / 6 budget" in (_text(d, "study-progress") or ""))
 
     # ---- parameter importance arrives after the first render (from a worker process) ----

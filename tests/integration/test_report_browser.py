@@ -33,7 +33,10 @@ const drawn = tr => [...tr.querySelectorAll('path, image')].some(
 return [...document.querySelectorAll('.js-plotly-plot')].map(g => ({
   id: g.id,
   ready: !!g._fullLayout && !!g.querySelector('.main-svg'),
-  types: (g.data || []).map(t => t.type || 'scatter'),
+  // traces with data (not a legend-only entry such as the noisy-marker key)
+  types: (g.data || []).filter(
+    t => t.type === 'heatmap' || [...(t.x || []), ...(t.y || [])].some(v => v !== null)
+  ).map(t => t.type || 'scatter'),
   drawn: [...g.querySelectorAll('.scatterlayer .trace, .barlayer .trace, .heatmaplayer .hm')]
     .filter(drawn).length,
 }));
@@ -49,6 +52,7 @@ def report(searched_storage: str, tmp_path: Path) -> Path:
 
     url = _copy_db(searched_storage, tmp_path / "studies.db")
     _store_table(url, load_space(str(TINY)).digest, FINGERPRINT_ID)  # for the lookup-table map
+    _mark_noisy(url, "nsga")
     out = tmp_path / "report.html"
     done = subprocess.run(
         nas_cmd("report", "nsga", "-o", str(out), "--storage", url),
@@ -59,6 +63,44 @@ def report(searched_storage: str, tmp_path: Path) -> Path:
     )
     assert done.returncode == 0, done.stderr
     return out
+
+
+def _mark_noisy(url: str, study: str) -> None:
+    """Every latency of ``study`` flagged noisy (the searched one may have none or some)."""
+    import json
+    import sqlite3
+
+    from nas.storage import keys
+
+    db = sqlite3.connect(url.removeprefix("sqlite:///"))
+    rows = db.execute(
+        "select a.trial_id, a.value_json from trial_user_attributes a join trials t "
+        "using (trial_id) join studies s using (study_id) where a.key = ? and s.study_name = ?",
+        (keys.LATENCY, study),
+    ).fetchall()
+    for tid, value in rows:
+        db.execute(
+            "update trial_user_attributes set value_json = ? where trial_id = ? and key = ?",
+            (json.dumps({**json.loads(value), "noisy": True}), tid, keys.LATENCY),
+        )
+    db.commit()
+    db.close()
+
+
+# The noisy marks as drawn: the Pareto figure's point symbols (Plotly draws an open marker
+# with no fill), its legend texts, and the latency cells of the front table.
+NOISY_JS = """
+const g = document.getElementById('fig-pareto');
+const points = [...g.querySelectorAll('.scatterlayer .trace path.point')];
+return {
+  points: points.length,
+  unfilled: points.filter(p => (p.style.fill || '').replace(/ /g, '') === 'none').length,
+  legend: [...g.querySelectorAll('.legendtext')].map(e => e.textContent),
+  cells: [...document.querySelectorAll('table')].filter(
+    t => t.querySelector('th') && t.querySelector('th').textContent === 'trial'
+  ).flatMap(t => [...t.querySelectorAll('tbody tr')].map(r => r.cells[2].textContent)),
+};
+"""
 
 
 def test_report_draws_every_figure_in_a_real_browser(report: Path, tmp_path: Path) -> None:
@@ -81,6 +123,12 @@ def test_report_draws_every_figure_in_a_real_browser(report: Path, tmp_path: Pat
         assert by_id["fig-arch"]["types"][0] == "bar" and by_id["fig-arch"]["drawn"] >= 1
         assert by_id["fig-lut0"]["types"] == ["heatmap"] and by_id["fig-lut0"]["drawn"] == 1
         assert by_id["fig-importance"]["drawn"] == 2
+        # every latency is noisy: each point is drawn open, the legend says what that means,
+        # and every latency of the front table carries the mark
+        noisy = driver.execute_script(NOISY_JS)
+        assert noisy["points"] >= 1 and noisy["unfilled"] == noisy["points"], noisy
+        assert any(t.startswith("~ noisy latency (open marker)") for t in noisy["legend"]), noisy
+        assert noisy["cells"] and all(c.endswith("~") for c in noisy["cells"]), noisy
         errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
         assert errors == []
         shot = tmp_path / "report.png"

@@ -1,4 +1,4 @@
-"""Budget slots, architecture claims, locks and stale trials (in-process, real SQLite)."""
+"""Budget slots, architecture claims, locks and stale trials, in-process on each back-end."""
 
 from __future__ import annotations
 

@@ -10,10 +10,14 @@ from nas.storage import Store
 from nas.storage.latency_cache import LatencyCache, shape_key
 
 
-def test_new_sqlite_storage_has_optuna_and_nas_tables(storage_url: str, tmp_path: Path) -> None:
-    store = Store(storage_url)
+def test_new_sqlite_storage_is_in_wal_mode(sqlite_url: str, tmp_path: Path) -> None:
+    Store(sqlite_url)
     con = sqlite3.connect(tmp_path / "studies.db")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_new_storage_gets_nas_tables_on_the_first_write(storage_url: str) -> None:
+    store = Store(storage_url)
     assert not store.has_nas_tables()  # made on the first write, not on opening
     with store.session():
         pass

@@ -8,7 +8,8 @@ A fit is measured on ``samples`` networks (the largest, the smallest, random one
 judged on ``holdout`` other random networks that the fit did not see
 (:class:`~nas.hardware.lut.predictor.Validation`). A fit that fails is not stored and raises
 :class:`FitRefused`; a stored fit carries its figures, and one stored without them (before
-validation existed) is refused where a search would use it.
+validation existed) is refused where a search would use it. A refused fit stores nothing, not
+even the table entries measured for it: a table measured on a busy machine is worth nothing.
 """
 
 from __future__ import annotations
@@ -81,6 +82,29 @@ def measure_arch(
 
 
 # ---- the lookup table ---------------------------------------------------------------------
+def _measure_layers(
+    space: Space,
+    target: Target,
+    num_classes: int,
+    known: Mapping[str, float],
+    on_entry: Callable[[int, int, str, float], None] | None,
+) -> dict[str, dict[str, Any]]:
+    """``key -> stats`` of every layer of the space not in ``known``, measured now."""
+    todo = [s for s in all_specs(space, num_classes) if lut_key(s) not in known]
+    out: dict[str, dict[str, Any]] = {}
+    for i, spec in enumerate(todo, 1):
+        key = lut_key(spec)
+        out[key] = target.measure(build_layer(space, spec), spec.input_shape).to_dict()
+        if on_entry is not None:
+            on_entry(i, len(todo), key, float(out[key]["median_ms"]))
+    return out
+
+
+def _whole(space: Space, num_classes: int, known: Mapping[str, float], new: Mapping) -> dict:
+    merged = {**known, **{k: float(v["median_ms"]) for k, v in new.items()}}
+    return {lut_key(s): merged[lut_key(s)] for s in all_specs(space, num_classes)}
+
+
 def profile_table(
     store: Store,
     space: Space,
@@ -88,28 +112,20 @@ def profile_table(
     num_classes: int,
     *,
     on_entry: Callable[[int, int, str, float], None] | None = None,
-    fresh: bool = False,
 ) -> dict[str, float]:
-    """Measure every layer of the space not yet in the stored table; the whole table.
+    """Measure and store every layer of the space not yet in the stored table; the whole table.
 
-    ``fresh`` first drops the stored table and its fits on this target (all measured again).
-    ``on_entry(done, total, key, median_ms)`` is called after each new measurement.
+    ``on_entry(done, total, key, median_ms)`` is called after each new measurement. (A table
+    without a validated fit is not used by anything: :func:`fit_predictor` is the way to make
+    one a search can use, and stores nothing when its fit is refused.)
     """
     lut = LatencyTableStore(store)
     fid, fp = target.fingerprint_id(), target.fingerprint()
-    if fresh:
-        lut.drop(space.digest, fid)
-    table = lut.entries(space.digest, fid)
-    specs = all_specs(space, num_classes)
-    todo = [s for s in specs if lut_key(s) not in table]
-    for i, spec in enumerate(todo, 1):
-        key = lut_key(spec)
-        stats = target.measure(build_layer(space, spec), spec.input_shape).to_dict()
+    known = lut.entries(space.digest, fid)
+    new = _measure_layers(space, target, num_classes, known, on_entry)
+    for key, stats in new.items():
         lut.put(space.digest, fid, key, stats, fp)
-        table[key] = float(stats["median_ms"])
-        if on_entry is not None:
-            on_entry(i, len(todo), key, table[key])
-    return {lut_key(s): table[lut_key(s)] for s in specs}
+    return _whole(space, num_classes, known, new)
 
 
 def sample_archs(
@@ -160,18 +176,27 @@ def fit_predictor(
     samples: int = DEFAULT_FIT_SAMPLES,
     holdout: int = DEFAULT_HOLDOUT,
     seed: int = 0,
+    on_entry: Callable[[int, int, str, float], None] | None = None,
     on_sample: Callable[[int, int], None] | None = None,
+    fresh: bool = False,
 ) -> LatencyPredictor:
-    """Fit the correction on ``samples`` end-to-end measurements, validate it on ``holdout``
-    other networks, and store it with its figures.
+    """Measure the layers missing from the stored table, fit the correction on ``samples``
+    end-to-end measurements, validate it on ``holdout`` other networks, and only then store
+    the new entries and the fit with its figures.
 
-    The networks are measured afresh (not read from the latency cache, which may hold numbers
-    from another hour of the machine), and nothing they measure is cached.
+    ``fresh`` measures the whole table again; the stored one and its fits are replaced only
+    when the new fit passes. The networks are measured afresh (not read from the latency cache,
+    which may hold numbers from another hour of the machine), and nothing they measure is
+    cached. ``on_entry`` and ``on_sample(done, total)`` report progress.
 
     Raises:
-        FitRefused: the fit fails its validation; nothing of the fit is stored.
+        FitRefused: the fit fails its validation; nothing at all is stored.
     """
-    table = profile_table(store, space, target, num_classes)
+    lut = LatencyTableStore(store)
+    fid = target.fingerprint_id()
+    known = {} if fresh else lut.entries(space.digest, fid)
+    new = _measure_layers(space, target, num_classes, known, on_entry)
+    table = _whole(space, num_classes, known, new)
     bare = LatencyPredictor(space, table, Correction(), num_classes)
     fit_archs = sample_archs(space, samples, seed)
     fit_hashes = [space.hash(a) for a in fit_archs]
@@ -192,9 +217,14 @@ def fit_predictor(
     v = validate(held_predicted, measured[n:])
     if v.failures():
         raise FitRefused(refusal(space, target, v))
-    LatencyTableStore(store).put_fit(
+    if fresh:
+        lut.drop(space.digest, fid)
+    fp = target.fingerprint()
+    for key, stats in new.items():
+        lut.put(space.digest, fid, key, stats, fp)
+    lut.put_fit(
         space.digest,
-        target.fingerprint_id(),
+        fid,
         num_classes,
         a=corr.a,
         b=corr.b,
@@ -237,11 +267,10 @@ def load_predictor(
     table = lut.entries(space.digest, fid)
     keys_needed = [lut_key(s) for s in all_specs(space, num_classes)]
     missing = [k for k in keys_needed if k not in table]
-    if missing:
-        say(f"profiling the latency lookup table: {len(missing)} layers on {target.name}")
-        table = profile_table(store, space, target, num_classes)
     fit = lut.fit(space.digest, fid, num_classes)
-    if fit is None:
+    if missing or fit is None:
+        if missing:
+            say(f"profiling the latency lookup table: {len(missing)} layers on {target.name}")
         say(
             f"fitting the latency predictor on {fit_samples} end-to-end measurements, "
             f"validating it on {holdout} more"
