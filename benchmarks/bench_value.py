@@ -103,7 +103,7 @@ def hypervolume(nets: list[Net], ref_acc: float, ref_ms: float) -> float:
     return hypervolume_2d(acc[keep], lat[keep], ref_ms) if keep.any() else 0.0
 
 
-def plot(sets: dict[str, list[Net]], path: Path, title: str) -> None:
+def plot(sets: dict[str, list[Net]], path: Path, title: str, n_val: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -115,7 +115,7 @@ def plot(sets: dict[str, list[Net]], path: Path, title: str) -> None:
         colour, marker = style[group]
         lat = np.array([n.latency_ms for n in nets])
         acc = np.array([100 * n.acc for n in nets])
-        se = np.array([100 * n_se(n) for n in nets])
+        se = np.array([100 * n_se(n, n_val) for n in nets])
         ax.errorbar(lat, acc, yerr=se, fmt=marker, color=colour, label=group, capsize=2)
         mask = front_mask_2d(acc, lat)
         order = np.argsort(lat[mask])
@@ -133,21 +133,17 @@ def plot(sets: dict[str, list[Net]], path: Path, title: str) -> None:
     fig.savefig(path)
 
 
-N_VAL = 1  # set in main: validation images the standalone accuracy is measured on
-
-
-def n_se(n: Net) -> float:
+def n_se(n: Net, n_val: int) -> float:
     """Standard error of the standalone accuracy: binomial on the validation split, and the
     seed-to-seed spread when there are several seeds (whichever is larger)."""
     p = n.acc
-    binom = math.sqrt(p * (1 - p) / N_VAL)
+    binom = math.sqrt(p * (1 - p) / n_val)
     if len(n.accs) > 1:
         return max(binom, float(np.std(n.accs, ddof=1)) / math.sqrt(len(n.accs)))
     return binom
 
 
 def main() -> None:
-    global N_VAL
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="fashion-mnist")
     ap.add_argument("--budget", type=int, default=200)
@@ -177,7 +173,7 @@ def main() -> None:
         args.data, space, train_images=base.train_images, val_images=base.val_images
     )
     full_val = load_for_space(args.data, space, train_images=base.train_images)
-    N_VAL = len(full_val.y_val)
+    n_val = len(full_val.y_val)
     target = create_target(base.target)
     trained: dict[str, list[float]] = {}  # a network in two sets is trained once
     train_s: list[float] = []
@@ -225,7 +221,7 @@ def main() -> None:
     )
     print(
         f"data {args.data}: {len(data.y_train)} training images, standalone accuracy on all "
-        f"{N_VAL} validation images after {args.epochs} epochs x {args.seeds} seed(s); "
+        f"{n_val} validation images after {args.epochs} epochs x {args.seeds} seed(s); "
         f"latency on {base.target} at {space.latency_input.text}; hypervolume reference "
         f"({ref_acc:.1f} %, {ref_ms:.2f} ms)\n"
     )
@@ -249,7 +245,7 @@ def main() -> None:
         f"mobile on {args.data}: {default} vs random (budget {args.budget}) vs hand-picked; "
         f"standalone {args.epochs} epochs"
     )
-    plot(sets, Path(args.plot), title)
+    plot(sets, Path(args.plot), title, n_val)
     print(f"\nplot: {args.plot}")
 
 
