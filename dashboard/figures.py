@@ -17,6 +17,7 @@ from dashboard.arch import ArchInfo, CellArch, ChainArch, PlainArch
 from dashboard.info import (
     AnytimeInfo,
     CompareInfo,
+    FitInfo,
     HardwareInfo,
     ImportanceInfo,
     LatencyInfo,
@@ -602,6 +603,16 @@ def plot_no_lut(command: str, title: str = "Latency lookup table") -> go.Figure:
     return empty_figure(f"no latency lookup table stored; profile one with<br>{command}", title)
 
 
+def _held_out(f: FitInfo) -> str:
+    """The fit's validation in a few words (the table under the chart has the figures)."""
+    v = f.validation
+    if v is None:
+        return "not validated: refused by searches"
+    verdict = "refused by searches" if f.failures else "passed"
+    error = f"median error {100 * v.median_rel_error:.1f} %"
+    return f"held-out tau {v.kendall_tau:.3f} on {v.n}, {error}: {verdict}"
+
+
 def plot_lut(info: LutInfo, title: str = "Latency lookup table") -> go.Figure:
     """The table as a heatmap: block position (rows) x block option (columns), ms per cell.
 
@@ -626,7 +637,7 @@ def plot_lut(info: LutInfo, title: str = "Latency lookup table") -> go.Figure:
     fixed = " · ".join(f"{label}: {ms:.3f} ms" for label, ms in info.fixed)
     fits = " · ".join(
         f"fit ({f.num_classes} classes, {f.n} networks): {f.a:.3f}·sum {f.b:+.3f} ms, "
-        f"R² {_fmt(f.r2, '.3f')}, MAPE {_fmt(f.mape_pct, '.1f')} %"
+        f"R² {_fmt(f.r2, '.3f')}, MAPE {_fmt(f.mape_pct, '.1f')} %; {_held_out(f)}"
         for f in info.fits
     )
     sub = "<br>".join(x for x in (fixed, fits or "no predictor fit stored") if x)

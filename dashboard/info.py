@@ -19,7 +19,7 @@ from optuna.trial import FrozenTrial
 from dashboard.data import LatencyRow, LookupTable, StudyData
 from nas.storage import keys
 from nas.storage.anytime import AnytimePoint, default_reference, history
-from nas.storage.latency_lut import LayerKey, parse_key
+from nas.storage.latency_lut import LayerKey, Validation, parse_key
 from nas.storage.results import knee, metrics, pareto_front
 
 
@@ -289,7 +289,8 @@ def hardware_info(study: StudyData, rows: Sequence[LatencyRow]) -> HardwareInfo:
 # ---- lookup tables ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FitInfo:
-    """The predictor's correction ``a * table_sum + b`` and how well it fits its samples."""
+    """The predictor's correction ``a * table_sum + b``, how well it fits its own samples, and
+    its validation on held-out networks (None: fitted before fits were validated)."""
 
     num_classes: int
     a: float
@@ -297,6 +298,14 @@ class FitInfo:
     n: int
     r2: float | None
     mape_pct: float | None
+    validation: Validation | None = None
+
+    @property
+    def failures(self) -> tuple[str, ...]:
+        """Why a search refuses this fit (empty: it is used), as ``nas search`` would say."""
+        if self.validation is None:
+            return ("no validation figures (fitted before fits were validated)",)
+        return tuple(self.validation.failures())
 
 
 @dataclass(frozen=True)
@@ -325,7 +334,8 @@ def _fit_info(num_classes: int, fit: dict[str, Any]) -> FitInfo:
         ss_tot = float(np.sum((m - m.mean()) ** 2))
         r2 = 1 - float(np.sum((m - p) ** 2)) / ss_tot if ss_tot > 0 else None
         mape = float(np.mean(np.abs(p - m) / m)) * 100
-    return FitInfo(num_classes, a, b, int(fit["n"]), r2, mape)
+    v = Validation.from_dict(meta.get("validation") or {})
+    return FitInfo(num_classes, a, b, int(fit["n"]), r2, mape, v)
 
 
 def _later(k: LayerKey) -> bool:
@@ -386,6 +396,47 @@ def lut_info(table: LookupTable, study: StudyData | None = None) -> LutInfo:
         tuple(_fit_info(n, f) for n, f in sorted(table.fits.items())),
         matches,
     )
+
+
+FIT_HEAD = (
+    "classes",
+    "correction",
+    "fitted on",
+    "held-out networks",
+    "Kendall tau",
+    "median error",
+    "worst error",
+    "validated",
+    "used by searches",
+)
+REPROFILE = "nas hardware profile --reprofile on a quiet machine"
+
+
+def fit_rows(i: LutInfo) -> list[list[str]]:
+    """One row of :data:`FIT_HEAD` per fit of the table: the correction, its held-out
+    figures, and whether a search uses it or refuses it (and why), as ``nas search`` says."""
+    rows = []
+    for f in i.fits:
+        v = f.validation
+        figures = (
+            ["-"] * 5
+            if v is None
+            else [
+                str(v.n),
+                f"{v.kendall_tau:.3f}",
+                f"{100 * v.median_rel_error:.1f} %",
+                f"{100 * v.max_rel_error:.1f} %",
+                v.validated_at + ("" if v.load is None else f", load {v.load:.1f}"),
+            ]
+        )
+        verdict = (
+            "yes: passed its validation"
+            if not f.failures
+            else f"no, refused: {'; '.join(f.failures)}; run {REPROFILE}"
+        )
+        cells = [str(f.num_classes), f"{f.a:.4f} × sum {f.b:+.3f} ms", f"{f.n} networks"]
+        rows.append([*cells, *figures, verdict])
+    return rows
 
 
 def lut_infos(tables: Sequence[LookupTable], study: StudyData | None = None) -> list[LutInfo]:

@@ -151,18 +151,45 @@ STUDY_GRAPHS = ("pareto-graph", "anytime-graph", "latency-graph", "predicted-gra
 FIRST_PAINT = ("pareto-graph",)
 
 
-def lut_graphs(reader: Reader, d: StudyData) -> list[dcc.Graph]:
+def lut_graphs(reader: Reader, d: StudyData) -> list[Any]:
+    """Each lookup table as a heatmap, with its predictor fits and their validation below."""
     infos = info.lut_infos(reader.lookup_tables(), d)
     if not infos:
         space = d.settings.space if d.settings is not None else "mobile"
         fig = fg.plot_no_lut(fg.profile_command(space, reader.url))
         return [dcc.Graph(id="lut-graph", figure=fig, config=GRAPH_CONFIG)]
-    return [
-        dcc.Graph(
-            id=f"lut-graph-{k}" if k else "lut-graph", figure=fg.plot_lut(i), config=GRAPH_CONFIG
+    out: list[Any] = []
+    for k, i in enumerate(infos):
+        suffix = f"-{k}" if k else ""
+        out.append(dcc.Graph(id=f"lut-graph{suffix}", figure=fg.plot_lut(i), config=GRAPH_CONFIG))
+        out.append(fit_table(i, f"lut-fit{suffix}"))
+    return out
+
+
+def fit_table(i: info.LutInfo, table_id: str) -> html.Div:
+    """The predictor fits of one table: the correction and its validation on held-out
+    networks, and whether a search uses it or refuses it (and why)."""
+    rows = info.fit_rows(i)
+    if not rows:
+        return html.Div(html.P("no predictor fit stored for this table"), id=table_id)
+    body = [
+        html.Tr(
+            [html.Td(c) for c in r[:-1]]
+            + [html.Td(r[-1], style={"color": "#1a7f37" if ok else "#b42318"})],
+            className="fit-row " + ("fit-passed" if ok else "fit-refused"),
         )
-        for k, i in enumerate(infos)
+        for r, ok in zip(rows, (not f.failures for f in i.fits), strict=True)
     ]
+    return html.Div(
+        [
+            html.H4("Latency predictor fits and their validation on held-out networks"),
+            html.Table(
+                [html.Thead(html.Tr([html.Th(h) for h in info.FIT_HEAD])), html.Tbody(body)],
+                style={"borderCollapse": "collapse", "width": "100%", "textAlign": "left"},
+            ),
+        ],
+        id=table_id,
+    )
 
 
 def study_page(view: PageView, name: str, refresh_ms: int, base: str = "/") -> html.Div:

@@ -24,6 +24,19 @@ def _table(rows: list[list[str]], head: list[str]) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _fit_html(luts: list[info.LutInfo], key: str) -> str:
+    """The fits of lookup table ``key`` (``lut0``...) with their held-out validation."""
+    k = int(key.removeprefix("lut"))
+    if k >= len(luts):  # the "no table stored" chart
+        return ""
+    rows = info.fit_rows(luts[k])
+    if not rows:
+        return "<p class=meta>no predictor fit stored for this table</p>"
+    return "<h3>Latency predictor fits and their validation on held-out networks</h3>" + _table(
+        rows, list(info.FIT_HEAD)
+    )
+
+
 def _front_rows(d: StudyData, p: info.ParetoInfo) -> list[list[str]]:
     rows = []
     for n in p.front:
@@ -131,7 +144,7 @@ def render_report(reader: Reader, name: str) -> str:
             divs["importance"],
             divs["predicted"],
             divs["cache"],
-            *(v for k, v in divs.items() if k.startswith("lut")),
+            *(v + _fit_html(luts, k) for k, v in divs.items() if k.startswith("lut")),
         ]
     )
     return (

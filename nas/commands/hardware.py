@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import TYPE_CHECKING
 
-from nas.commands.common import add_storage, console, err_console
+from nas.commands.common import add_storage, console, err_console, numeric_column, shown
 from nas.options import whole_number
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from nas.storage.latency_lut import Validation
 
 DEFAULT_HOLDOUT, MIN_HOLDOUT = 10, 4  # nas.hardware.lut's (a test keeps them equal; no torch here)
 
@@ -122,7 +128,7 @@ def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def run_profile(args: argparse.Namespace) -> int:
     from nas.errors import OptionError
-    from nas.hardware.lut import MIN_HOLDOUT, fit_predictor, fit_summary
+    from nas.hardware.lut import MIN_HOLDOUT, fit_predictor
 
     if args.fit_samples < 1:
         raise OptionError(f"--fit-samples must be >= 1, got {args.fit_samples}")
@@ -150,17 +156,17 @@ def run_profile(args: argparse.Namespace) -> int:
         fresh=args.reprofile,
     )
     console.print(
-        f"lookup table of {space.name} on {target.name} ({target.fingerprint_id()}): "
-        f"{len(pred.table)} entries, {t_table:.1f} s; correction {fit_summary(pred)}; "
-        f"total {time.perf_counter() - t0:.1f} s",
+        f"lookup table of {shown(space.name)} on {target.name} ({target.fingerprint_id()}): "
+        f"{len(pred.table)} entries, {t_table:.1f} s; total {time.perf_counter() - t0:.1f} s",
         highlight=False,
     )
+    print_fit(pred.correction, pred.validation)
     return 0
 
 
 def run_validate(args: argparse.Namespace) -> int:
     from nas.errors import OptionError
-    from nas.hardware.lut import check_predictor, fit_summary, load_predictor
+    from nas.hardware.lut import check_predictor, load_predictor
     from nas.storage.latency_cache import LatencyCache
 
     if args.samples < 2:
@@ -176,9 +182,9 @@ def run_validate(args: argparse.Namespace) -> int:
         on_message=lambda m: err_console.print(m),
         require_validation=False,  # it shows what a search would refuse
     )
-    console.print(f"stored fit {fit_summary(pred)}", highlight=False)
+    print_fit(pred.correction, pred.validation)
 
-    def shown(p: int, i: int, n: int, predicted: float, measured: float) -> None:
+    def shown_pair(p: int, i: int, n: int, predicted: float, measured: float) -> None:
         err_console.print(
             f"[{f'pass {p}, ' if args.passes > 1 else ''}{i}/{n}] predicted "
             f"{predicted:.2f} ms, measured {measured:.2f} ms",
@@ -193,19 +199,21 @@ def run_validate(args: argparse.Namespace) -> int:
         samples=args.samples,
         passes=args.passes,
         seed=args.seed,
-        on_measure=shown,
+        on_measure=shown_pair,
     )
-    q, now = c.quality, c.validation
-    failed = now.failures()
     console.print(
-        f"predictor of {space.name} on {target.name} ({target.fingerprint_id()}), {q.n} "
-        f"architectures: Kendall tau {q.kendall_tau:.3f}, MAPE {100 * q.mape:.1f} %, "
-        f"within +-10 %: {100 * q.within_10:.0f} %, median error "
-        f"{100 * now.median_rel_error:.1f} %, worst {100 * now.max_rel_error:.1f} %"
-        + ("" if now.load is None else f", load {now.load:.1f}")
-        + (f"; a new fit would be refused: {'; '.join(failed)}" if failed else ""),
+        f"predictor of {shown(space.name)} on {target.name} ({target.fingerprint_id()}) "
+        f"checked on {c.quality.n} other architectures:",
         highlight=False,
     )
+    console.print(check_table(pred.validation, c))
+    failed = c.validation.failures()
+    if failed:
+        console.print(
+            f"a new fit with these figures would be refused: {'; '.join(failed)}",
+            highlight=False,
+            markup=False,
+        )
     if c.agreement is not None:
         console.print(
             f"measurements: {args.passes} passes agree to Kendall tau "
@@ -213,3 +221,116 @@ def run_validate(args: argparse.Namespace) -> int:
             highlight=False,
         )
     return 0
+
+
+# ---- the fit and its validation as tables (80 columns, and whole in a log file) -----------
+def _figures(v: Validation | None) -> list[str]:
+    """held-out networks, Kendall tau, median and worst error of ``v`` ("-" without one)."""
+    if v is None:
+        return ["-"] * 4
+    return [
+        str(v.n),
+        f"{v.kendall_tau:.3f}",
+        f"{100 * v.median_rel_error:.1f}",
+        f"{100 * v.max_rel_error:.1f}",
+    ]
+
+
+def _thresholds() -> list[str]:
+    from nas.storage.latency_lut import (
+        MAX_MEDIAN_REL_ERROR,
+        MAX_REL_ERROR,
+        MIN_HOLDOUT,
+        MIN_KENDALL_TAU,
+    )
+
+    return [
+        f">= {MIN_HOLDOUT}",
+        f">= {MIN_KENDALL_TAU}",
+        f"<= {100 * MAX_MEDIAN_REL_ERROR:.0f}",
+        f"<= {100 * MAX_REL_ERROR:.0f}",
+    ]
+
+
+FIGURES = ("held-out networks", "Kendall tau", "median error %", "worst error %")
+
+
+def _table(title: str, columns: dict[str, list[str]]) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    first, *rest = columns
+    table.add_column(first, no_wrap=True)
+    for h in rest:
+        if h == "result":  # words, read left to right
+            table.add_column(h, no_wrap=True)
+        else:
+            numeric_column(table, h, columns[h])
+    for row in zip(*columns.values(), strict=True):
+        table.add_row(*row)
+    return table
+
+
+def fit_table(v: Validation | None) -> Table:
+    """A stored fit's validation figures against the thresholds a search applies."""
+    ok = [] if v is None else [passes for passes, _ in v.checks()]
+    return _table(
+        "validation on held-out networks",
+        {
+            "figure": list(FIGURES),
+            "value": _figures(v),
+            "needs": _thresholds(),
+            "result": ["-"] * 4 if v is None else ["ok" if x else "FAILS" for x in ok],
+        },
+    )
+
+
+def print_fit(corr, v: Validation | None) -> None:  # type: ignore[no-untyped-def]
+    """The correction, its validation table and the verdict a search would reach."""
+    console.print(
+        f"latency predictor: {corr.a:.4f} * table sum {corr.b:+.3f} ms, fitted on {corr.n} "
+        "networks measured end to end",
+        highlight=False,
+    )
+    if v is None:
+        console.print(
+            "not validated (fitted before fits were validated): searches refuse it; run "
+            "`nas hardware profile --reprofile`",
+            highlight=False,
+            markup=False,
+        )
+        return
+    when = v.validated_at + ("" if v.load is None else f", machine load {v.load:.1f}")
+    console.print(fit_table(v))
+    failed = v.failures()
+    verdict = (
+        "passed: searches use it"
+        if not failed
+        else f"refused by searches: {'; '.join(failed)}; run `nas hardware profile --reprofile` "
+        "on a quiet machine"
+    )
+    console.print(f"validated {when}; {verdict}", highlight=False, markup=False)
+
+
+def check_table(stored: Validation | None, c) -> Table:  # type: ignore[no-untyped-def]
+    """The stored fit's held-out figures next to this check's, and the thresholds."""
+    q, now = c.quality, c.validation
+    rows = [*FIGURES, "MAPE %", "within +-10 %", "machine load"]
+
+    def load(v: Validation | None) -> str:
+        return "-" if v is None or v.load is None else f"{v.load:.1f}"
+
+    return _table(
+        "the stored fit's validation and this check",
+        {
+            "figure": rows,
+            "fit's held-out": [*_figures(stored), "-", "-", load(stored)],
+            "this check": [
+                *_figures(now),
+                f"{100 * q.mape:.1f}",
+                f"{100 * q.within_10:.0f} %",
+                load(now),
+            ],
+            "needs": [*_thresholds(), "-", "-", "-"],
+        },
+    )

@@ -3,15 +3,17 @@
 Rows are keyed by (space digest, target fingerprint id, layer key): a table profiled once is
 reused by every later search, validation and process on the same target. This is the storage
 side only: :mod:`nas.hardware.lut` builds, fits and validates, and stores through
-:class:`LatencyTableStore`. :class:`LayerKey` is the stored format of a key, here so that the
-dashboard reads tables through the storage alone.
+:class:`LatencyTableStore`. :class:`LayerKey` is the stored format of a key and
+:class:`Validation` the stored record of a fit's validation with the thresholds it is judged
+by, here so that the dashboard reads tables and judges fits through the storage alone.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -61,6 +63,82 @@ def parse_key(key: str) -> LayerKey | None:
         return None
     kind = m.group("kind")
     return LayerKey(kind, *(int(v) for k, v in m.groupdict().items() if k != "kind"))
+
+
+# A fit is refused unless its held-out networks show all of these (docs/hardware.md).
+MIN_KENDALL_TAU = 0.6  # it must rank networks; a table profiled under load ranks at ~0
+MAX_MEDIAN_REL_ERROR = 0.20  # |predicted - measured| / measured, the typical network
+MAX_REL_ERROR = 1.0  # the worst network: predicted at most twice its measurement
+MIN_HOLDOUT = 4  # Kendall tau on fewer networks says nothing
+DEFAULT_HOLDOUT = 10
+
+
+@dataclass(frozen=True)
+class Validation:
+    """How a fit predicted ``n`` networks measured end to end and not used in the fit."""
+
+    n: int
+    kendall_tau: float
+    median_rel_error: float  # |predicted - measured| / measured, fractions
+    max_rel_error: float
+    validated_at: str  # ISO 8601, UTC
+    load: float | None = None  # the machine's 1-minute load average then, where known
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Validation | None:
+        """The record stored with a fit, or None when it is missing or malformed."""
+        try:
+            load = d.get("load")
+            return cls(
+                int(d["n"]),
+                float(d["kendall_tau"]),
+                float(d["median_rel_error"]),
+                float(d["max_rel_error"]),
+                str(d["validated_at"]),
+                None if load is None else float(load),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def checks(self) -> list[tuple[bool, str]]:
+        """``(passes, what it misses)`` for the held-out count, Kendall tau, median and worst
+        error, in that order."""
+        return [
+            (
+                self.n >= MIN_HOLDOUT,
+                f"only {self.n} held-out networks (needs >= {MIN_HOLDOUT})",
+            ),
+            (
+                self.kendall_tau >= MIN_KENDALL_TAU,
+                f"Kendall tau {self.kendall_tau:.2f} (needs >= {MIN_KENDALL_TAU})",
+            ),
+            (
+                self.median_rel_error <= MAX_MEDIAN_REL_ERROR,
+                f"median error {100 * self.median_rel_error:.0f} % "
+                f"(needs <= {100 * MAX_MEDIAN_REL_ERROR:.0f} %)",
+            ),
+            (
+                self.max_rel_error <= MAX_REL_ERROR,
+                f"worst error {100 * self.max_rel_error:.0f} % "
+                f"(needs <= {100 * MAX_REL_ERROR:.0f} %)",
+            ),
+        ]
+
+    def failures(self) -> list[str]:
+        """What the fit misses of the thresholds (empty: it may be used); NaN misses all."""
+        return [why for ok, why in self.checks() if not ok]
+
+    def summary(self) -> str:
+        """The figures in one phrase, for the search, ``nas hardware`` and the dashboard."""
+        load = "" if self.load is None else f", load {self.load:.1f}"
+        return (
+            f"validated on {self.n} held-out networks: Kendall tau {self.kendall_tau:.3f}, "
+            f"median error {100 * self.median_rel_error:.1f} %, worst "
+            f"{100 * self.max_rel_error:.1f} % ({self.validated_at}{load})"
+        )
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,13 @@ from tests.dashboard.synthetic import make_study
 STUDY = "a-study-with-a-rather-long-name"
 
 
-def _in_pty(args: list[str], columns: int = 80) -> str:
-    """What ``nas ARGS`` prints in a terminal of ``columns`` columns."""
+def _in_pty(args: list[str], columns: int = 80, cmd: list[str] | None = None) -> str:
+    """What ``nas ARGS`` (or ``cmd``) prints in a terminal of ``columns`` columns."""
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     env = {k: v for k, v in subprocess_env().items() if k not in ("COLUMNS", "LINES")}
     env["TERM"] = "xterm"
-    proc = subprocess.Popen(nas_cmd(*args), stdout=child, stderr=child, env=env)
+    proc = subprocess.Popen(cmd or nas_cmd(*args), stdout=child, stderr=child, env=env)
     os.close(child)
     chunks = []
     while True:
@@ -50,10 +50,10 @@ def _in_pty(args: list[str], columns: int = 80) -> str:
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r\n", "\n")
 
 
-def _to_file(args: list[str], path: Path) -> str:
+def _to_file(args: list[str], path: Path, cmd: list[str] | None = None) -> str:
     env = {k: v for k, v in subprocess_env().items() if k != "COLUMNS"}
     with path.open("w") as f:
-        done = subprocess.run(nas_cmd(*args), stdout=f, stderr=subprocess.PIPE, env=env)
+        done = subprocess.run(cmd or nas_cmd(*args), stdout=f, stderr=subprocess.PIPE, env=env)
     assert done.returncode == 0, done.stderr
     return path.read_text()
 
@@ -286,3 +286,101 @@ def test_status_keeps_id_state_and_budget_at_80_columns(monkeypatch: pytest.Monk
         assert searches[0]["study"] in names  # folded, not cut
         errors = " ".join(ln.split("│")[6].strip() for ln in out.splitlines() if ln[:1] == "│")
         assert "… (all of it: nas status 7)" in " ".join(errors.split())
+
+
+# ---- nas hardware: the fit and its validation ------------------------------------------------
+def _fake_nas(*args: str) -> list[str]:
+    """``nas ARGS`` with the deterministic fake targets (tests/hardware/fake_targets.py)."""
+    import sys
+
+    return [sys.executable, "-m", "tests.hardware.fake_cli", *args]
+
+
+def _stored_validation(url: str) -> tuple[dict, dict]:
+    from nas.spaces import load_space
+    from nas.storage import Store
+    from nas.storage.latency_lut import LatencyTableStore
+    from tests.conftest import TINY
+    from tests.hardware.fake_targets import SizeTarget
+
+    fit = LatencyTableStore(Store(url)).fit(
+        load_space(str(TINY)).digest, SizeTarget().fingerprint_id(), 10
+    )
+    assert fit is not None
+    return fit, fit["meta"]["validation"]
+
+
+def _check_fit(out: str, fit: dict, v: dict, width: int) -> None:
+    """The correction and every validation figure whole, each next to its threshold."""
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= width, out
+    assert f"{fit['a']:.4f} * table sum {fit['b']:+.3f} ms" in " ".join(out.split()), out
+    assert f"fitted on {fit['n']} networks" in " ".join(out.split()), out
+    figures = [
+        ("held-out networks", str(v["n"]), ">= 4"),
+        ("Kendall tau", f"{v['kendall_tau']:.3f}", ">= 0.6"),
+        ("median error %", f"{100 * v['median_rel_error']:.1f}", "<= 20"),
+        ("worst error %", f"{100 * v['max_rel_error']:.1f}", "<= 100"),
+    ]
+    for name, value, needs in figures:
+        assert re.search(rf"│ {re.escape(name)} +│ +{re.escape(value)} │ +{needs} │ ok +│", out), (
+            name,
+            out,
+        )
+    assert "passed: searches use it" in " ".join(out.split())
+
+
+def test_hardware_profile_and_validate_at_80_columns_and_in_a_file(tmp_path: Path) -> None:
+    from tests.conftest import TINY
+
+    url = f"sqlite:///{tmp_path / 'db.db'}"
+    common = ["--space", str(TINY), "--target", "fake", "--storage", url]
+    prof = ["hardware", "profile", *common, "--fit-samples", "4"]
+    out = _in_pty([], cmd=_fake_nas(*prof))
+    fit, v = _stored_validation(url)
+    _check_fit(out, fit, v, 80)
+    assert re.search(r"lookup table of tiny on fake \(\w+\): 18 entries", out), out
+    logged = _to_file([], tmp_path / "profile.log", cmd=_fake_nas(*prof))
+    fit, v = _stored_validation(url)  # profiled again: validated again, at another load
+    _check_fit(logged, fit, v, 120)
+    val = ["hardware", "validate", *common, "--samples", "5"]
+    for out, width in (
+        (_in_pty([], cmd=_fake_nas(*val)), 80),
+        (_to_file([], tmp_path / "validate.log", cmd=_fake_nas(*val)), 120),
+    ):
+        _check_fit(out, fit, v, width)
+        # the stored fit's held-out figures next to this check's, every number whole
+        tau = f"{v['kendall_tau']:.3f}"
+        assert re.search(rf"│ Kendall tau +│ +{tau} │ +-?\d\.\d{{3}} │ +>= 0\.6 │", out), out
+        assert re.search(r"│ held-out networks +│ +10 │ +5 │ +>= 4 │", out), out
+        assert re.search(r"│ MAPE % +│ +- │ +\d+\.\d │ +- │", out), out
+        assert re.search(r"│ within \+-10 % +│ +- │ +\d+ % │ +- │", out), out
+        if v.get("load") is not None:
+            assert re.search(rf"│ machine load +│ +{v['load']:.1f} │ +\d+\.\d │", out), out
+
+
+def test_a_refused_or_unvalidated_fit_says_so_at_80_columns() -> None:
+    from nas.commands import hardware
+    from nas.hardware.lut import Correction
+    from nas.storage.latency_lut import Validation
+
+    busy = Validation(10, 0.0, 0.65, 11.4, "2026-12-03 13:00 UTC", 9.3)  # issue 14's fit
+    for v, said in (
+        (busy, "refused by searches: Kendall tau 0.00 (needs >= 0.6); median error 65 %"),
+        (None, "not validated (fitted before fits were validated): searches refuse it"),
+    ):
+        c = hardware.console
+        c.begin_capture()
+        width = c.width
+        try:
+            c.width = 80
+            hardware.print_fit(Correction(0.117, 143.84, 10), v)
+        finally:
+            c.width = width
+            out = c.end_capture()
+        assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80, out
+        assert "0.1170 * table sum +143.840 ms" in " ".join(out.split())
+        assert said in " ".join(out.split()), out
+        if v is not None:
+            assert re.search(r"│ Kendall tau +│ +0\.000 │ +>= 0\.6 │ FAILS │", out), out
+            assert re.search(r"│ worst error % +│ +1140\.0 │ +<= 100 │ FAILS │", out), out
+            assert re.search(r"│ held-out networks +│ +10 │ +>= 4 │ ok +│", out), out

@@ -153,8 +153,19 @@ def test_bulk_inserted_trials_read_back_like_optuna_added_ones(storage_url: str)
 
 
 # ---- lookup tables ---------------------------------------------------------------------------
-def _store_table(url: str, digest: str, fid: str) -> None:
-    """A small table as `nas hardware profile` stores it: stem, two stages, head, and a fit."""
+PASSED = {
+    "n": 10,
+    "kendall_tau": 0.8667,
+    "median_rel_error": 0.0312,
+    "max_rel_error": 0.0814,
+    "validated_at": "2026-12-03 13:00 UTC",
+    "load": 1.25,
+}
+
+
+def _store_table(url: str, digest: str, fid: str, validation: dict | None = PASSED) -> None:
+    """A small table as `nas hardware profile` stores it: stem, two stages, head, and a fit
+    with its validation on held-out networks (``validation=None``: a fit from before)."""
     from nas.storage import Store
     from nas.storage.latency_lut import LatencyTableStore
 
@@ -169,7 +180,10 @@ def _store_table(url: str, digest: str, fid: str) -> None:
     entries["mbconv:i24-o32-m0-s2-k3-e3-c0-1x8x8"] = 0.07  # a stage with one option profiled
     for key, ms in entries.items():
         lut.put(digest, fid, key, {"median_ms": ms}, {"device": "cpu"})
-    meta = {"floor_ratio": 0.9, "table_sums_ms": [1.0, 2.0, 3.0], "measured_ms": [1.2, 2.1, 3.3]}
+    meta: dict = {"floor_ratio": 0.9, "table_sums_ms": [1.0, 2.0, 3.0]}
+    meta["measured_ms"] = [1.2, 2.1, 3.3]
+    if validation is not None:
+        meta["validation"] = validation
     lut.put_fit(digest, fid, 10, a=1.05, b=0.1, n=3, meta=meta)
 
 
@@ -198,8 +212,42 @@ def test_lut_info_lays_the_table_out_by_position_and_option(storage_url: str) ->
     [fit] = lut.fits
     assert (fit.num_classes, fit.n, fit.a) == (10, 3, 1.05)
     assert fit.r2 is not None and 0.9 < fit.r2 <= 1 and fit.mape_pct is not None
+    assert fit.validation is not None and fit.validation.to_dict() == PASSED
+    assert fit.failures == ()
+    [row] = info.fit_rows(lut)
+    assert dict(zip(info.FIT_HEAD, row, strict=True)) == {
+        "classes": "10",
+        "correction": "1.0500 × sum +0.100 ms",
+        "fitted on": "3 networks",
+        "held-out networks": "10",
+        "Kendall tau": "0.867",
+        "median error": "3.1 %",
+        "worst error": "8.1 %",
+        "validated": "2026-12-03 13:00 UTC, load 1.2",
+        "used by searches": "yes: passed its validation",
+    }
     # a study on another space and target sees every table
     assert len(info.lut_infos(tables, None)) == 2
+
+
+def test_a_refused_or_unvalidated_fit_is_shown_as_refused_with_its_reasons(
+    storage_url: str,
+) -> None:
+    busy = {**PASSED, "kendall_tau": 0.0, "median_rel_error": 0.65, "max_rel_error": 11.4}
+    cases = {
+        "busy000000000000": (busy, "Kendall tau 0.00 (needs >= 0.6); median error 65 % (needs"),
+        "old0000000000000": (None, "no validation figures (fitted before fits were validated)"),
+    }
+    for digest, (validation, _) in cases.items():
+        _store_table(storage_url, digest, "f" * 16, validation)
+    luts = {i.space_digest: i for i in info.lut_infos(Reader(storage_url).lookup_tables())}
+    for digest, (validation, why) in cases.items():
+        [row] = info.fit_rows(luts[digest])
+        verdict = row[-1]
+        assert verdict.startswith("no, refused: ") and why in verdict, verdict
+        assert verdict.endswith("run nas hardware profile --reprofile on a quiet machine")
+        assert row[4] == ("0.000" if validation else "-")
+        assert luts[digest].fits[0].failures
 
 
 def test_lut_keys_parse_back_to_the_layer_they_name() -> None:

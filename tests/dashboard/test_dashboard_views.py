@@ -231,13 +231,17 @@ def test_hardware_view_shows_the_lookup_table_or_the_command_that_makes_one(
     assert command in empty.figure.layout.annotations[0].text
     _store_table(storage_url, load_space(str(TINY)).digest, FINGERPRINT_ID)
     r = Reader(storage_url)
-    [graph] = lut_graphs(r, r.study("s"))
+    [graph, fits] = lut_graphs(r, r.study("s"))
     [heat] = graph.figure.data
     assert heat.type == "heatmap" and list(heat.x) == ["k3 e3", "k3 e6", "k5 e3"]
-    assert (
-        "R² " in graph.figure.layout.title.text
-        and FINGERPRINT_ID in graph.figure.layout.title.text
-    )
+    title = graph.figure.layout.title.text
+    assert "R² " in title and FINGERPRINT_ID in title
+    assert "held-out tau 0.867 on 10, median error 3.1 %: passed" in title
+    # under the chart, the fit's validation on held-out networks, as a table
+    assert fits.id == "lut-fit"
+    text = str(fits.to_plotly_json())
+    for cell in ("Kendall tau", "0.867", "3.1 %", "8.1 %", "yes: passed its validation"):
+        assert cell in text, cell
     # the page's first call brings it (after the Pareto figure), through Dash's own endpoint
     client = create_app(storage_url).server.test_client()
     body = {
@@ -250,7 +254,7 @@ def test_hardware_view_shows_the_lookup_table_or_the_command_that_makes_one(
     res = client.post("/_dash-update-component", json=body)
     assert res.status_code == 200, res.get_data(as_text=True)
     text = res.get_data(as_text=True)
-    assert '"heatmap"' in text and '"lut-graph"' in text
+    assert '"heatmap"' in text and '"lut-graph"' in text and '"lut-fit"' in text
     assert '"pareto-graph"' not in text  # already in the first layout
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -80,16 +81,23 @@ def test_profile_then_validate(tmp_path: Path, capsys, monkeypatch: pytest.Monke
     assert main(["hardware", "profile", *common, "--fit-samples", "4"]) == 0
     out = capsys.readouterr().out
     assert "lookup table of tiny on fake" in out and "18 entries" in out
-    assert "from 4 end-to-end measurements, validated on 10 held-out networks" in out
+    assert "fitted on 4 networks measured end to end" in out
+    assert re.search(r"│ held-out networks +│ +10 │ +>= 4 │ ok +│", out), out
+    assert re.search(r"│ Kendall tau +│ +\d\.\d{3} │ +>= 0\.6 │ ok +│", out), out
+    assert "; passed: searches use it" in out
     assert main(["hardware", "validate", *common, "--samples", "5"]) == 0
     out = capsys.readouterr().out
-    assert "stored fit" in out and "validated on 10 held-out networks: Kendall tau" in out
-    assert "5 architectures: Kendall tau" in out and "MAPE" in out and "within +-10 %" in out
-    assert "median error" in out and "would be refused" not in out
+    assert "fitted on 4 networks" in out and "passed: searches use it" in out
+    assert "checked on 5 other architectures" in out
+    # the stored fit's held-out figures next to this check's, and the thresholds
+    assert re.search(r"│ held-out networks +│ +10 │ +5 │ +>= 4 │", out), out
+    assert re.search(r"│ MAPE % +│ +- │ +\d+\.\d │ +- │", out), out
+    assert re.search(r"│ within \+-10 % +│ +- │ +\d+ % │ +- │", out), out
+    assert "would be refused" not in out
     assert "passes agree" not in out
     assert main(["hardware", "validate", *common, "--samples", "4", "--passes", "2"]) == 0
     cap = capsys.readouterr()
-    assert "4 architectures: Kendall tau" in cap.out
+    assert "checked on 4 other architectures" in cap.out
     assert "measurements: 2 passes agree to Kendall tau" in cap.out
     assert cap.err.count("[pass 2, ") == 4
 

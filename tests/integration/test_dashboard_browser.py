@@ -219,6 +219,11 @@ def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path:
         "return document.querySelectorAll('#lut-view .heatmaplayer image, #lut-view .hm').length"
     )
     assert browser.execute_script(drawn) > 0
+    # under it, the stored fit's validation on held-out networks and the verdict
+    fit = wait.until(lambda d: _text(d, "lut-fit"))
+    for cell in ("held-out networks", "Kendall tau", "0.867", "3.1 %", "8.1 %", "10"):
+        assert cell in fit, (cell, fit)
+    assert "yes: passed its validation" in fit
     browser.execute_script("document.getElementById('lut-view').scrollIntoView();")
     browser.save_screenshot(str(tmp_path / "hardware.png"))
     browser.execute_script("window.scrollTo(0, 0);")

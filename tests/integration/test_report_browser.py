@@ -103,6 +103,18 @@ return {
 """
 
 
+# The table of the lookup table's fits, as the page shows it (its header and first row).
+FIT_JS = """
+const t = [...document.querySelectorAll('table')].find(
+  t => [...t.querySelectorAll('th')].some(h => h.textContent === 'held-out networks')
+);
+return t && {
+  head: [...t.querySelectorAll('th')].map(h => h.innerText),
+  row: [...t.querySelector('tbody tr').cells].map(c => c.innerText),
+};
+"""
+
+
 def test_report_draws_every_figure_in_a_real_browser(report: Path, tmp_path: Path) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -129,6 +141,16 @@ def test_report_draws_every_figure_in_a_real_browser(report: Path, tmp_path: Pat
         assert noisy["points"] >= 1 and noisy["unfilled"] == noisy["points"], noisy
         assert any(t.startswith("~ noisy latency (open marker)") for t in noisy["legend"]), noisy
         assert noisy["cells"] and all(c.endswith("~") for c in noisy["cells"]), noisy
+        # under the lookup table, its fit's validation on held-out networks and the verdict
+        fit = driver.execute_script(FIT_JS)
+        assert fit and fit["head"][3:7] == [
+            "held-out networks",
+            "Kendall tau",
+            "median error",
+            "worst error",
+        ], fit
+        assert fit["row"][3:7] == ["10", "0.867", "3.1 %", "8.1 %"], fit
+        assert fit["row"][-1] == "yes: passed its validation", fit
         errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
         assert errors == []
         shot = tmp_path / "report.png"

@@ -24,19 +24,21 @@ from nas.hardware.lut.build import (
 from nas.hardware.lut.check import Check, check_predictor, fit_summary
 from nas.hardware.lut.layers import LayerSpec, all_specs, build_layer, layer_specs, lut_key
 from nas.hardware.lut.predictor import (
+    Correction,
+    LatencyPredictor,
+    Quality,
+    fit_correction,
+    pass_agreement,
+    quality,
+    validate,
+)
+from nas.storage.latency_lut import (
     DEFAULT_HOLDOUT,
     MAX_MEDIAN_REL_ERROR,
     MAX_REL_ERROR,
     MIN_HOLDOUT,
     MIN_KENDALL_TAU,
-    Correction,
-    LatencyPredictor,
-    Quality,
     Validation,
-    fit_correction,
-    pass_agreement,
-    quality,
-    validate,
 )
 
 __all__ = [

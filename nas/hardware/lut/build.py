@@ -6,7 +6,7 @@ Everything here measures on a target and keeps what it measured in the database 
 
 A fit is measured on ``samples`` networks (the largest, the smallest, random ones) and then
 judged on ``holdout`` other random networks that the fit did not see
-(:class:`~nas.hardware.lut.predictor.Validation`). A fit that fails is not stored and raises
+(:class:`~nas.storage.latency_lut.Validation`). A fit that fails is not stored and raises
 :class:`FitRefused`; a stored fit carries its figures, and one stored without them (before
 validation existed) is refused where a search would use it. A refused fit stores nothing, not
 even the table entries measured for it: a table measured on a busy machine is worth nothing.
@@ -22,10 +22,8 @@ from typing import Any
 from nas.errors import NasInputError
 from nas.hardware.lut.layers import all_specs, build_layer, lut_key
 from nas.hardware.lut.predictor import (
-    DEFAULT_HOLDOUT,
     Correction,
     LatencyPredictor,
-    Validation,
     fit_correction,
     validate,
 )
@@ -34,7 +32,7 @@ from nas.spaces import Space
 from nas.spaces.base import Arch, Value
 from nas.storage import Store
 from nas.storage.latency_cache import LatencyCache
-from nas.storage.latency_lut import LatencyTableStore
+from nas.storage.latency_lut import DEFAULT_HOLDOUT, LatencyTableStore, Validation
 
 log = logging.getLogger(__name__)
 

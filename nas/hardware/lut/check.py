@@ -15,13 +15,13 @@ from nas.hardware.lut.build import measure_arch, sample_archs
 from nas.hardware.lut.predictor import (
     LatencyPredictor,
     Quality,
-    Validation,
     pass_agreement,
     quality,
     validate,
 )
 from nas.hardware.target import Target
 from nas.storage.latency_cache import LatencyCache
+from nas.storage.latency_lut import Validation
 
 _CHECK_SEED = 2_000_003  # added to the seed: other networks than the fit's and its hold-out's
 

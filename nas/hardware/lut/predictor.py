@@ -8,9 +8,11 @@ and the share within +-10 %.
 
 A fit is only used after it has been *validated*: its predictions for networks measured end to
 end but not used in the fit (held out) must rank them (Kendall tau at least
-:data:`MIN_KENDALL_TAU`) and be close to them (median relative error at most
-:data:`MAX_MEDIAN_REL_ERROR`, worst at most :data:`MAX_REL_ERROR`). A table profiled while
-other jobs slowed the machine fails this (docs/hardware.md).
+:data:`~nas.storage.latency_lut.MIN_KENDALL_TAU`) and be close to them (median relative error
+at most ``MAX_MEDIAN_REL_ERROR``, worst at most ``MAX_REL_ERROR``). A table profiled while
+other jobs slowed the machine fails this (docs/hardware.md). The record of a validation
+(:class:`~nas.storage.latency_lut.Validation`) and these thresholds live with the stored fit,
+without torch, so the dashboard judges a stored fit as a search does.
 """
 
 from __future__ import annotations
@@ -23,13 +25,7 @@ from typing import Any
 from nas.hardware.lut.layers import layer_specs, lut_key
 from nas.spaces import Space
 from nas.spaces.base import Value
-
-# A fit is refused unless its held-out networks show all of these (docs/hardware.md).
-MIN_KENDALL_TAU = 0.6  # it must rank networks; a table profiled under load ranks at ~0
-MAX_MEDIAN_REL_ERROR = 0.20  # |predicted - measured| / measured, the typical network
-MAX_REL_ERROR = 1.0  # the worst network: predicted at most twice its measurement
-MIN_HOLDOUT = 4  # Kendall tau on fewer networks says nothing
-DEFAULT_HOLDOUT = 10
+from nas.storage.latency_lut import Validation
 
 
 @dataclass(frozen=True)
@@ -153,65 +149,6 @@ def pass_agreement(passes: Sequence[Sequence[float]]) -> float:
 
 
 # ---- validation on held-out networks ------------------------------------------------------
-@dataclass(frozen=True)
-class Validation:
-    """How a fit predicted ``n`` networks measured end to end and not used in the fit."""
-
-    n: int
-    kendall_tau: float
-    median_rel_error: float  # |predicted - measured| / measured, fractions
-    max_rel_error: float
-    validated_at: str  # ISO 8601, UTC
-    load: float | None = None  # the machine's 1-minute load average then, where known
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Validation | None:
-        """The record stored with a fit, or None when it is missing or malformed."""
-        try:
-            load = d.get("load")
-            return cls(
-                int(d["n"]),
-                float(d["kendall_tau"]),
-                float(d["median_rel_error"]),
-                float(d["max_rel_error"]),
-                str(d["validated_at"]),
-                None if load is None else float(load),
-            )
-        except (KeyError, TypeError, ValueError):
-            return None
-
-    def failures(self) -> list[str]:
-        """What the fit misses of the thresholds (empty: it may be used)."""
-        out = []
-        if self.n < MIN_HOLDOUT:
-            out.append(f"only {self.n} held-out networks (needs >= {MIN_HOLDOUT})")
-        if not self.kendall_tau >= MIN_KENDALL_TAU:
-            out.append(f"Kendall tau {self.kendall_tau:.2f} (needs >= {MIN_KENDALL_TAU})")
-        if not self.median_rel_error <= MAX_MEDIAN_REL_ERROR:
-            out.append(
-                f"median error {100 * self.median_rel_error:.0f} % "
-                f"(needs <= {100 * MAX_MEDIAN_REL_ERROR:.0f} %)"
-            )
-        if not self.max_rel_error <= MAX_REL_ERROR:
-            out.append(
-                f"worst error {100 * self.max_rel_error:.0f} % "
-                f"(needs <= {100 * MAX_REL_ERROR:.0f} %)"
-            )
-        return out
-
-    def summary(self) -> str:
-        """The figures in one phrase, for the search, ``nas hardware`` and the dashboard."""
-        load = "" if self.load is None else f", load {self.load:.1f}"
-        return (
-            f"validated on {self.n} held-out networks: Kendall tau {self.kendall_tau:.3f}, "
-            f"median error {100 * self.median_rel_error:.1f} %, worst "
-            f"{100 * self.max_rel_error:.1f} % ({self.validated_at}{load})"
-        )
-
-
 def machine_load() -> float | None:
     """The 1-minute load average, or None where the OS does not report one."""
     import os
