@@ -86,18 +86,7 @@ def optimize_until_budget(
         if held >= budget:
             time.sleep(poll_seconds)  # others hold the rest of the budget; one may still fail
             continue
-        try:
-            study.optimize(objective, n_trials=1, catch=(CandidateError,), callbacks=[after])
-        except Exception as exc:
-            lost = objective.lost(exc)
-            if lost is None:
-                raise
-            log.warning(
-                "trial %d was failed as stale by another worker while this one evaluated it "
-                "(its heartbeat was late: a loaded machine?); its result is dropped and the "
-                "trial is retried",
-                lost.number,
-            )
+        study.optimize(objective, n_trials=1, catch=(CandidateError,), callbacks=[after])
         if repeats >= MAX_CONSECUTIVE_REPEATS:
             log.warning(
                 "%d proposals in a row repeated architectures other trials hold; the space has "

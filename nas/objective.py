@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.analysis.results import best_accuracy, pareto_front
 from nas.errors import Cancelled
 from nas.evaluators.base import CandidateError, Evaluation, Evaluator
 from nas.spaces import Space
@@ -29,10 +30,9 @@ from nas.spaces.optuna_adapter import suggest
 from nas.storage import Store, keys
 from nas.storage import studies as st
 from nas.storage.coordination import beat_now, claim_arch, reserve_slot, worker_tag
-from nas.storage.optuna_compat import storage_of, trial_id
-from nas.storage.results import best_accuracy, pareto_front
+from nas.storage.optuna_compat import trial_id
 from nas.storage.studies import StudySettings
-from nas.storage.workers import worker_id
+from nas.storage.worker_registry import worker_id
 
 if TYPE_CHECKING:
     from nas.reporting import Reporter
@@ -112,8 +112,6 @@ class TrialObjective:
             if keys.ARCH_HASH in t.user_attrs
         }
         self.seconds = {"evaluation": 0.0, "latency": 0.0}
-        self.current: int | None = None  # the trial being evaluated (its id), see lost()
-        self.raised: BaseException | None = None
         for t in self.done.values():
             self._observe(t)
 
@@ -122,31 +120,6 @@ class TrialObjective:
         return values if len(values) > 1 else values[0]
 
     def __call__(self, trial: optuna.Trial) -> list[float] | float:
-        self.current, self.raised = trial_id(trial), None
-        try:
-            return self._call(trial)
-        except optuna.TrialPruned:
-            raise
-        except BaseException as exc:
-            self.raised = exc  # the objective's own error, which the loop must not swallow
-            raise
-
-    def lost(self, exc: BaseException) -> FrozenTrial | None:
-        """The current trial if ``exc``, raised out of ``study.optimize``, only says that it was
-        finished by another worker while this one evaluated it, else None.
-
-        Another worker fails a RUNNING trial whose heartbeat is older than the grace period (a
-        heartbeat can be late on a loaded machine, behind the SQLite write lock); Optuna's
-        ``tell`` then raises (``Cannot tell a FAIL trial`` or, after a successful objective,
-        an internal ``Should not reach.``). The trial has already been failed and re-queued,
-        so the worker drops its result and goes on instead of dying.
-        """
-        if self.current is None or exc is self.raised:
-            return None
-        t = storage_of(self.study).get_trial(self.current)
-        return t if t.state == TrialState.FAIL else None
-
-    def _call(self, trial: optuna.Trial) -> list[float] | float:
         beat_now(self.study, trial_id(trial))  # before the tag: a tagged trial has a heartbeat
         trial.set_user_attr(keys.WORKER, worker_tag(self.worker, trial.number))
         if (
