@@ -38,16 +38,16 @@ import numpy as np
 import torch
 from scipy.stats import kendalltau, spearmanr
 
-from nas.checkpoint import obtain_supernet
 from nas.data import load_for_space
+from nas.driver import default_epochs
 from nas.hardware.fingerprint import cpu_model
 from nas.options import SearchOptions
-from nas.search import default_epochs
 from nas.spaces import load_space
 from nas.storage import Store
 from nas.supernet import create_subnet
 from nas.supernet.score import accuracy, calibration_batches, extract_scored
 from nas.supernet.train import TrainConfig, train_module
+from nas.trained_supernet import obtain_supernet
 
 
 def _picks(scored: list[tuple[float, dict]], n: int, space) -> list[tuple[float | None, dict]]:  # type: ignore[no-untyped-def]

@@ -39,13 +39,13 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.driver import run_search
 from nas.evaluators.table import TableEvaluator, TableSpec
 from nas.loop import optimize_until_budget
 from nas.objective import TrialObjective
 from nas.options import SearchOptions
 from nas.pareto import hypervolume_2d
 from nas.reporting import SilentReporter
-from nas.search import run_search
 from nas.spaces import load_space
 from nas.storage import keys
 from nas.storage.anytime import history

@@ -32,7 +32,7 @@ from nas.storage.coordination import beat_now, claim_arch, reserve_slot, worker_
 from nas.storage.optuna_compat import trial_id
 from nas.storage.results import best_accuracy, pareto_front
 from nas.storage.studies import StudySettings
-from nas.storage.workers import worker_id
+from nas.storage.worker_registry import worker_id
 
 if TYPE_CHECKING:
     from nas.reporting import Reporter

@@ -113,7 +113,7 @@ def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from nas.hardware.lut import all_specs
 
     all_specs(space, args.classes)  # refuses spaces without a table layout before writing
-    from nas.search import timing_options
+    from nas.driver import timing_options
 
     target = create_target(args.target, threads=args.threads, **timing_options(args.clock))
     target.fingerprint_id()

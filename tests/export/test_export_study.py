@@ -35,12 +35,12 @@ def _trials(s: TinyStudy) -> list[optuna.trial.FrozenTrial]:
 def _rebuilt_subnet(s: TinyStudy, arch: dict) -> torch.nn.Module:
     """The trial's network made the way the search made it: checkpoint, extract, recalibrate
     (with the search's --supernet-seed, 0; the study's --seed 1 seeds only its proposals)."""
-    from nas.checkpoint import load_supernet
     from nas.data import fit_to_space, load_data
     from nas.spaces import load_space
     from nas.storage import Store
     from nas.supernet.score import calibration_batches, extract_scored
     from nas.supernet.train import TrainConfig
+    from nas.trained_supernet import load_supernet
     from tests.conftest import TINY
 
     space = load_space(str(TINY))
