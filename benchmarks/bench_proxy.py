@@ -203,8 +203,6 @@ def main() -> None:
             f"training images, scored on all {n_full} validation images; inherited on the "
             f"search's {n_val}\n"
         )
-    if reference:
-        train_s = [float("nan")]
     print(
         "| Kendall tau | p | Spearman rho | seed-to-seed tau | median seed spread (pts) | "
         "inherited range % | standalone range % | s to score | s to train | cost ratio |"
@@ -215,7 +213,12 @@ def main() -> None:
         f"{100 * float(np.median(spread)) if spread else float('nan'):.2f} | "
         f"{100 * min(inherited):.1f}-{100 * max(inherited):.1f} | "
         f"{100 * min(standalone):.1f}-{100 * max(standalone):.1f} | "
-        f"{score_s:.2f} | {np.mean(train_s):.1f} | 1:{np.mean(train_s) / score_s:.0f} |"
+        f"{score_s:.2f} | "
+        + (
+            "re-used | see the reference |"
+            if reference
+            else f"{np.mean(train_s):.1f} | 1:{np.mean(train_s) / score_s:.0f} |"
+        )
     )
     line = (
         f"supernet fidelity (benchmarks/bench_proxy.py, {len(picks)} archs x {args.seeds} "
