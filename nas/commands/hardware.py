@@ -42,6 +42,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
+    _add_profile(actions)
+    _add_validate(actions)
+
+
+def _add_profile(actions: argparse._SubParsersAction) -> None:
     prof = actions.add_parser(
         "profile",
         help="measure every layer option of a space and fit the predictor",
@@ -75,6 +80,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "space on this target if its fit passes (after a refusal, or a busy machine)",
     )
     prof.set_defaults(run=run_profile)
+
+
+def _add_validate(actions: argparse._SubParsersAction) -> None:
     val = actions.add_parser(
         "validate",
         help="measure K random architectures end to end and score the predictor",
