@@ -30,6 +30,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from nas import limits
+from nas.analysis.results import pareto_front
 from nas.errors import NasInputError, OptionError, StorageError
 from nas.loop import optimize_until_budget
 from nas.objective import TrialObjective, constraints
@@ -38,7 +39,6 @@ from nas.reporting import Reporter, SilentReporter
 from nas.spaces import load_space
 from nas.storage import Store, keys
 from nas.storage import studies as st
-from nas.storage.results import pareto_front
 from nas.storage.studies import StudySettings
 from nas.strategies import StrategyContext, create_sampler, darts, get_strategy
 from nas.version import __version__

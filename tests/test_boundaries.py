@@ -36,6 +36,7 @@ TIERS: list[set[str]] = [
     {"nas.errors", "nas.version", "nas.atomic", "nas.reporting", "nas.client", "nas.pareto"},
     {"nas.limits"},  # the caps of input from outside: imports nas.errors only
     {"nas.data", "nas.spaces", "nas.storage", "nas.listen"},
+    {"nas.analysis"},  # fronts, anytime curves, summaries over stored trials (no torch)
     {"nas.supernet", "nas.pool", "dashboard"},
     {"nas.hardware", "nas.trained_supernet"},
     {"nas.evaluators", "nas.export"},
@@ -103,6 +104,7 @@ def test_the_graph_sees_an_upward_import(tmp_path: Path) -> None:
     [
         ("nas/spaces", ("torch",)),
         ("nas/storage", ("torch",)),
+        ("nas/analysis", ("torch",)),
         ("dashboard", ("torch",)),
     ],
 )
@@ -115,7 +117,7 @@ def test_torch_free_parts_do_not_name_torch(folder: str, forbidden: tuple[str, .
 
 def test_spaces_and_storage_import_without_torch() -> None:
     code = (
-        "import sys, nas.spaces, nas.storage, nas.storage.results, nas.storage.summaries; "
+        "import sys, nas.spaces, nas.storage, nas.analysis.results, nas.analysis.summaries; "
         "import nas.spaces.optuna_adapter; "
         "sys.exit(1 if 'torch' in sys.modules else 0)"
     )

@@ -327,7 +327,7 @@ def _add_result_routes(app: FastAPI, store: Store) -> None:
     @app.get("/api/searches/{search_id}/front", tags=["results"])
     def front(search_id: SearchId) -> list[dict[str, Any]]:
         """The Pareto front, fastest first."""
-        from nas.storage.results import pareto_front
+        from nas.analysis.results import pareto_front
 
         search = _get(store, search_id)
         trials = _complete(store, search)
@@ -478,7 +478,7 @@ def _complete(store: Store, search: q.Search) -> list[Any]:
 
 
 def _progress(store: Store, search: q.Search) -> dict[str, Any]:
-    from nas.storage.results import best_accuracy, pareto_front
+    from nas.analysis.results import best_accuracy, pareto_front
 
     trials = _complete(store, search)
     cap = search.options.get("max_latency_ms")
