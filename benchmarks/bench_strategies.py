@@ -39,16 +39,16 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.analysis.anytime import history
+from nas.driver import run_search
 from nas.evaluators.table import TableEvaluator, TableSpec
 from nas.loop import optimize_until_budget
 from nas.objective import TrialObjective
 from nas.options import SearchOptions
 from nas.pareto import hypervolume_2d
 from nas.reporting import SilentReporter
-from nas.search import run_search
 from nas.spaces import load_space
 from nas.storage import keys
-from nas.storage.anytime import history
 from nas.storage.studies import StudySettings
 from nas.strategies import StrategyContext, create_sampler
 
@@ -162,9 +162,9 @@ def machine() -> str:
 def sqlite_wall_times(table: Path, budget: int) -> tuple[dict[str, float], float]:
     """Seconds per trial of ``nas search`` on the table with SQLite storage (seed 0), and the
     seconds of the loop's per-trial progress work (read all trials, front, best) at the end."""
+    from nas.analysis.results import best_accuracy, pareto_front
     from nas.storage import Store
     from nas.storage import studies as st
-    from nas.storage.results import best_accuracy, pareto_front
 
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as d:

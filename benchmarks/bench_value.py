@@ -36,12 +36,12 @@ import numpy as np
 import torch
 
 from nas.data import load_for_space
+from nas.driver import run_search
 from nas.hardware import create_target
 from nas.hardware.fingerprint import cpu_model
 from nas.hardware.lut import measure_arch
 from nas.options import SearchOptions
 from nas.pareto import front_mask_2d, hypervolume_2d
-from nas.search import run_search
 from nas.spaces import load_space
 from nas.storage import keys
 from nas.supernet import create_subnet

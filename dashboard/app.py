@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -73,6 +74,25 @@ def _safe(
     return wrap
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What every page and callback of one app reads."""
+
+    reader: Reader
+    views: views_mod.Views
+    importance: views_mod.Importance
+    base: str
+    refresh_seconds: float
+
+    @property
+    def shown(self) -> str:
+        return self.reader.shown  # the URL as pages show it (no password)
+
+    @property
+    def refresh_ms(self) -> int:
+        return int(self.refresh_seconds * 1000)
+
+
 def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str = "/") -> Dash:
     """The Dash app for the storage at ``url`` (opened read-only).
 
@@ -85,10 +105,8 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str 
         StorageError: the storage cannot be opened.
     """
     reader = Reader(url)
-    shown = reader.shown  # the URL as pages show it (no password)
     fg.warm_up()
     importance = views_mod.Importance(url)
-    refresh_ms = int(refresh_seconds * 1000)
     app = Dash(
         __name__,
         title="nas dashboard",
@@ -102,68 +120,84 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str 
         assets_folder=str(plotlyjs.ASSETS),
         include_assets_files=plotlyjs.bundle_usable(),
     )
-    views = views_mod.Views(reader)
+    ctx = _Context(reader, views_mod.Views(reader), importance, base, refresh_seconds)
     # Read the newest studies in the background: the first study page a browser opens then
     # waits for its charts only, not for the trials to be read.
     threading.Thread(target=views_mod.warm, args=(reader,), name="warm-up", daemon=True).start()
 
-    def page(path: str) -> html.Div:
-        """The page for ``path`` (as the browser sees it), complete; ``page-path`` says which
-        path it shows."""
-        name = _study_name(_below(base, path))
-        if name is None:
-            content: Any = home_skeleton(refresh_ms)
-        elif name not in (names := reader.names()):
-            here = ", ".join(names[:10]) if names else "none"
-            content = not_found(f"no study named {name!r} in {shown}; studies here: {here}", base)
-        else:
-            try:
-                content = study_page(views.get(name), name, refresh_ms, base)
-            except Exception as exc:  # a dashboard must keep serving; the log has the details
-                log.exception("cannot draw study %s", name)
-                content = problem(exc, base)
-        return html.Div([dcc.Store(id="page-path", data=path), content])
-
     def layout() -> html.Div:
-        # Dash fetches the layout from the page it serves, so the Referer is the page's URL:
-        # the page is built right here and the browser draws it without a callback round trip.
-        path = base
-        if flask.has_request_context() and flask.request.referrer:
-            path = urlparse(flask.request.referrer).path or base
-        return html.Div(
-            [
-                dcc.Location(id="url"),
-                html.Div(
-                    [
-                        html.B("nas dashboard"),
-                        html.Span(
-                            f"  {shown} · read-only · refreshes every {refresh_seconds:g} s",
-                            style={"color": "#666"},
-                        ),
-                    ],
-                    style={"padding": "8px"},
-                ),
-                html.Div(page(path), id="page"),
-            ],
-            style={"fontFamily": "sans-serif", "background": "#fafafa", "padding": "6px"},
-        )
+        return _layout(ctx)
 
     app.layout = layout
+    _add_routing(app, ctx)
+    _add_home_callbacks(app, ctx)
+    _add_study_callbacks(app, ctx)
+    return app
 
+
+def _page(ctx: _Context, path: str) -> html.Div:
+    """The page for ``path`` (as the browser sees it), complete; ``page-path`` says which
+    path it shows."""
+    name = _study_name(_below(ctx.base, path))
+    if name is None:
+        content: Any = home_skeleton(ctx.refresh_ms)
+    elif name not in (names := ctx.reader.names()):
+        here = ", ".join(names[:10]) if names else "none"
+        content = not_found(
+            f"no study named {name!r} in {ctx.shown}; studies here: {here}", ctx.base
+        )
+    else:
+        try:
+            content = study_page(ctx.views.get(name), name, ctx.refresh_ms, ctx.base)
+        except Exception as exc:  # a dashboard must keep serving; the log has the details
+            log.exception("cannot draw study %s", name)
+            content = problem(exc, ctx.base)
+    return html.Div([dcc.Store(id="page-path", data=path), content])
+
+
+def _layout(ctx: _Context) -> html.Div:
+    # Dash fetches the layout from the page it serves, so the Referer is the page's URL:
+    # the page is built right here and the browser draws it without a callback round trip.
+    path = ctx.base
+    if flask.has_request_context() and flask.request.referrer:
+        path = urlparse(flask.request.referrer).path or ctx.base
+    return html.Div(
+        [
+            dcc.Location(id="url"),
+            html.Div(
+                [
+                    html.B("nas dashboard"),
+                    html.Span(
+                        f"  {ctx.shown} · read-only · refreshes every {ctx.refresh_seconds:g} s",
+                        style={"color": "#666"},
+                    ),
+                ],
+                style={"padding": "8px"},
+            ),
+            html.Div(_page(ctx, path), id="page"),
+        ],
+        style={"fontFamily": "sans-serif", "background": "#fafafa", "padding": "6px"},
+    )
+
+
+def _add_routing(app: Dash, ctx: _Context) -> None:
     @app.server.before_request
     def prefetch() -> None:
         # the HTML of a study page: start reading the study while the browser loads scripts
         name = _study_name(flask.request.path)
         if name is not None and flask.request.method == "GET":
-            views.prefetch(name)
+            ctx.views.prefetch(name)
 
     @app.callback(Output("page", "children"), Input("url", "pathname"), State("page-path", "data"))
     def route(pathname: str | None, shown: str | None) -> Any:
         # the layout already holds the page the browser asked for; links within the app land here
-        path = pathname or base
-        return no_update if path == shown else page(path)
+        path = pathname or ctx.base
+        return no_update if path == shown else _page(ctx, path)
 
-    # ---- home ----------------------------------------------------------------------------
+
+def _add_home_callbacks(app: Dash, ctx: _Context) -> None:
+    reader = ctx.reader
+
     @app.callback(
         Output("home-sig", "data"), Input("home-tick", "n_intervals"), State("home-sig", "data")
     )
@@ -187,7 +221,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str 
             spaces = [r.space for r in rows]
             common = max(set(spaces), key=spaces.count) if spaces else None
             chosen = [r.name for r in rows if r.space == common][:4]
-        return studies_table(rows, shown, base), names, chosen
+        return studies_table(rows, ctx.shown, ctx.base), names, chosen
 
     @app.callback(
         Output("compare-fronts", "figure"),
@@ -203,7 +237,10 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str 
         c = info.compare_info([reader.study(n) for n in chosen])
         return fg.plot_compare_fronts(c), fg.plot_compare_anytime(c)
 
-    # ---- one study -----------------------------------------------------------------------
+
+def _add_study_callbacks(app: Dash, ctx: _Context) -> None:
+    reader, views = ctx.reader, ctx.views
+
     @app.callback(
         Output("study-sig", "data"),
         Output("study-header", "children"),
@@ -212,7 +249,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str 
         State("study-sig", "data"),
         prevent_initial_call=True,
     )
-    @_safe(lambda e: ("error", problem(e, base)))
+    @_safe(lambda e: ("error", problem(e, ctx.base)))
     def study_poll(_n: int | None, name: str, old: str | None) -> Any:
         # polled: a cheap signature; the charts follow a new one (study_charts)
         if reader.signature(name) == old:
@@ -249,7 +286,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str 
         number = _clicked(click)
         if number is None:
             return views.get(name).arch()
-        return arch_panel(reader.study(name), number, shown, "clicked")
+        return arch_panel(reader.study(name), number, ctx.shown, "clicked")
 
     # Importance is the slow chart: its own request once the page is drawn (the page does not
     # wait for it), and again after each refresh of the study.
@@ -260,9 +297,7 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str 
     )
     @_safe(lambda e: fg.empty_figure(f"parameter importance unavailable: {e}"))
     def importance_view(_fig: Any, name: str) -> Any:
-        return fg.plot_importance(importance.get(reader.study(name)))
-
-    return app
+        return fg.plot_importance(ctx.importance.get(reader.study(name)))
 
 
 def _clicked(click: dict | None) -> int | None:

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit, urlunsplit
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.analysis.results import metrics
+from nas.analysis.summaries import StudySummary, summarize
 from nas.errors import StorageError
 from nas.storage import Store, fastread, keys, progress
 from nas.storage import studies as st
-from nas.storage.results import metrics
 from nas.storage.studies import StudySettings
-from nas.storage.summaries import StudySummary, summarize
 
 IMPORTANCE_TRIALS = 500  # latest completed trials used for parameter importance
 

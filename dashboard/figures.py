@@ -25,7 +25,7 @@ from dashboard.info import (
     ParetoInfo,
     Point,
 )
-from nas.storage.anytime import AnytimePoint
+from nas.analysis.anytime import AnytimePoint
 
 
 def _template() -> go.layout.Template:

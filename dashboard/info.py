@@ -17,10 +17,10 @@ import numpy as np
 from optuna.trial import FrozenTrial
 
 from dashboard.data import LatencyRow, LookupTable, StudyData
+from nas.analysis.anytime import AnytimePoint, default_reference, history
+from nas.analysis.results import knee, metrics, pareto_front
 from nas.storage import keys
-from nas.storage.anytime import AnytimePoint, default_reference, history
 from nas.storage.latency_lut import LayerKey, Validation, parse_key
-from nas.storage.results import knee, metrics, pareto_front
 
 
 # ---- Pareto front ----------------------------------------------------------------------------

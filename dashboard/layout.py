@@ -15,9 +15,9 @@ from dashboard import arch as arch_mod
 from dashboard import figures as fg
 from dashboard import info
 from dashboard.data import Reader, StudyData
+from nas.analysis.summaries import StudySummary
 from nas.errors import NasInputError
 from nas.storage import keys
-from nas.storage.summaries import StudySummary
 
 
 class PageView(Protocol):

@@ -65,11 +65,48 @@ def render_report(reader: Reader, name: str) -> str:
     """
     import plotly.io as pio
 
-    from dashboard import figures as fg
-    from dashboard.plotlyjs import plotlyjs_source
-
     d = reader.study(name)
     p = info.pareto_info(d)
+    figs, knee_html = _figures(reader, name, d, p)
+    luts = info.lut_infos(reader.lookup_tables(), d)  # their fits go under their charts
+    divs = {
+        key: pio.to_html(
+            fig,  # type: ignore[arg-type]
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"fig-{key}",
+            config={"displaylogo": False},
+        )
+        for key, fig in figs
+    }
+    body = "\n".join(
+        [
+            f"<h1>{html.escape(d.name)}</h1>",
+            f"<p class=meta>{html.escape(reader.shown)} · written "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC by nas report</p>",
+            _table(_settings_rows(d), ["setting", "value"]),
+            divs["pareto"],
+            f"<h2>Pareto front ({len(p.front)} trials)</h2>",
+            _front_table(d, p),
+            divs["anytime"],
+            divs["latency"],
+            divs.get("arch", ""),
+            knee_html,
+            divs["importance"],
+            divs["predicted"],
+            divs["cache"],
+            *(v + _fit_html(luts, k) for k, v in divs.items() if k.startswith("lut")),
+        ]
+    )
+    return _document(f"nas report: {html.escape(d.name)}", body)
+
+
+def _figures(
+    reader: Reader, name: str, d: StudyData, p: info.ParetoInfo
+) -> tuple[list[tuple[str, object]], str]:
+    """The report's figures by key, in page order; and the HTML under the knee's network."""
+    from dashboard import figures as fg
+
     figs: list[tuple[str, object]] = [
         ("pareto", fg.plot_pareto(p, selected=p.knee, label="knee: trial", title="Pareto front")),
         ("anytime", fg.plot_anytime(info.anytime_info(d))),
@@ -103,22 +140,20 @@ def render_report(reader: Reader, name: str) -> str:
     figs += [(f"lut{k}", fg.plot_lut(i)) for k, i in enumerate(luts)] or [
         ("lut0", fg.plot_no_lut(fg.profile_command(space, reader.shown)))
     ]
-    divs = {
-        key: pio.to_html(
-            fig,  # type: ignore[arg-type]
-            full_html=False,
-            include_plotlyjs=False,
-            div_id=f"fig-{key}",
-            config={"displaylogo": False},
-        )
-        for key, fig in figs
-    }
+    return figs, knee_html
+
+
+def _settings_rows(d: StudyData) -> list[list[str]]:
     s = d.settings
-    settings_rows = [[k, str(v)] for k, v in (vars(s).items() if s else []) if k != "options"]
+    rows = [[k, str(v)] for k, v in (vars(s).items() if s else []) if k != "options"]
     if s is not None and s.input_line():  # accuracy and latency shapes, a proxy marked as such
-        settings_rows.insert(0, ["inputs", s.input_line()])
-    settings_rows.append(["budget", str(d.budget)])
-    settings_rows.append(["completed trials", str(len(d.complete))])
+        rows.insert(0, ["inputs", s.input_line()])
+    rows.append(["budget", str(d.budget)])
+    rows.append(["completed trials", str(len(d.complete))])
+    return rows
+
+
+def _front_table(d: StudyData, p: info.ParetoInfo) -> str:
     front = _table(
         _front_rows(d, p),
         ["trial", "accuracy % ± se", "latency ms", "p90 ms", "params M", "MFLOPs", "architecture"],
@@ -128,28 +163,16 @@ def render_report(reader: Reader, name: str) -> str:
             "<p class=meta>~ noisy: the p10-p90 spread is over 25 % of the median or the "
             "timer never settled; re-measure on a quiet machine</p>"
         )
-    body = "\n".join(
-        [
-            f"<h1>{html.escape(d.name)}</h1>",
-            f"<p class=meta>{html.escape(reader.shown)} · written "
-            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC by nas report</p>",
-            _table(settings_rows, ["setting", "value"]),
-            divs["pareto"],
-            f"<h2>Pareto front ({len(p.front)} trials)</h2>",
-            front,
-            divs["anytime"],
-            divs["latency"],
-            divs.get("arch", ""),
-            knee_html,
-            divs["importance"],
-            divs["predicted"],
-            divs["cache"],
-            *(v + _fit_html(luts, k) for k, v in divs.items() if k.startswith("lut")),
-        ]
-    )
+    return front
+
+
+def _document(title: str, body: str) -> str:
+    """One self-contained HTML page: the styles, plotly.js inlined, ``body``."""
+    from dashboard.plotlyjs import plotlyjs_source
+
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>nas report: {html.escape(d.name)}</title>"
+        f"<title>{title}</title>"
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:12px}"
         "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;"
         "font-size:13px;text-align:left}pre{background:#f4f4f4;padding:6px}.meta{color:#666}"

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.analysis.results import best_accuracy, pareto_front
 from nas.errors import Cancelled
 from nas.evaluators.base import CandidateError, Evaluation, Evaluator
 from nas.spaces import Space
@@ -30,9 +31,8 @@ from nas.storage import Store, keys
 from nas.storage import studies as st
 from nas.storage.coordination import beat_now, claim_arch, reserve_slot, worker_tag
 from nas.storage.optuna_compat import trial_id
-from nas.storage.results import best_accuracy, pareto_front
 from nas.storage.studies import StudySettings
-from nas.storage.workers import worker_id
+from nas.storage.worker_registry import worker_id
 
 if TYPE_CHECKING:
     from nas.reporting import Reporter

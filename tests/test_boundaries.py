@@ -36,13 +36,14 @@ TIERS: list[set[str]] = [
     {"nas.errors", "nas.version", "nas.atomic", "nas.reporting", "nas.client", "nas.pareto"},
     {"nas.limits"},  # the caps of input from outside: imports nas.errors only
     {"nas.data", "nas.spaces", "nas.storage", "nas.listen"},
+    {"nas.analysis"},  # fronts, anytime curves, summaries over stored trials (no torch)
     {"nas.supernet", "nas.pool", "dashboard"},
-    {"nas.hardware", "nas.checkpoint"},
+    {"nas.hardware", "nas.trained_supernet"},
     {"nas.evaluators", "nas.export"},
     {"nas", "nas.objective"},  # nas: the package root (nas.load)
     {"nas.loop", "nas.strategies"},
     {"nas.options"},
-    {"nas.search"},
+    {"nas.driver"},
     {"nas.service"},
     {"nas.commands"},
     {"nas.cli"},
@@ -89,11 +90,11 @@ def test_leaf_modules_import_nothing_of_the_library() -> None:
 
 
 def test_the_graph_sees_an_upward_import(tmp_path: Path) -> None:
-    """The checks above would fail on a new upward import (here: storage -> search)."""
+    """The checks above would fail on a new upward import (here: storage -> driver)."""
     f = tmp_path / "x.py"
-    f.write_text("from nas.search import run_search\n")
+    f.write_text("from nas.driver import run_search\n")
     known = set(importgraph.module_files())
-    assert importgraph.imports_of(f, "nas.storage.x", known) == {"nas.search"}
+    assert importgraph.imports_of(f, "nas.storage.x", known) == {"nas.driver"}
     f.write_text("if TYPE_CHECKING:\n    from nas.strategies import darts\n")
     assert importgraph.imports_of(f, "nas.storage.x", known) == {"nas.strategies.darts"}
 
@@ -103,6 +104,7 @@ def test_the_graph_sees_an_upward_import(tmp_path: Path) -> None:
     [
         ("nas/spaces", ("torch",)),
         ("nas/storage", ("torch",)),
+        ("nas/analysis", ("torch",)),
         ("dashboard", ("torch",)),
     ],
 )
@@ -115,7 +117,7 @@ def test_torch_free_parts_do_not_name_torch(folder: str, forbidden: tuple[str, .
 
 def test_spaces_and_storage_import_without_torch() -> None:
     code = (
-        "import sys, nas.spaces, nas.storage, nas.storage.results, nas.storage.summaries; "
+        "import sys, nas.spaces, nas.storage, nas.analysis.results, nas.analysis.summaries; "
         "import nas.spaces.optuna_adapter; "
         "sys.exit(1 if 'torch' in sys.modules else 0)"
     )
@@ -328,5 +330,5 @@ def test_names_are_imported_from_where_they_live() -> None:
 
 def test_the_scan_sees_a_re_export(tmp_path: Path) -> None:
     f = tmp_path / "x.py"
-    f.write_text("from nas.search import SearchOptions\nfrom nas.storage import Store\n")
-    assert _borrowed_imports([f]) == [f"{f}:1: nas.search.SearchOptions"]
+    f.write_text("from nas.driver import SearchOptions\nfrom nas.storage import Store\n")
+    assert _borrowed_imports([f]) == [f"{f}:1: nas.driver.SearchOptions"]

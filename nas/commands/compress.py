@@ -101,9 +101,35 @@ def compress_table(
     :data:`NOISY`; the export's own network measured far from its recorded latency carries
     ``!`` and a note that says by how much.
     """
+    width = width or console.width
+    cells, notes = _cells(rows, recorded)
+    shape = "x".join(str(d) for d in report["latency_input"])
+    opts = report["options"]
+    table = Table(
+        title=f"nas compress: prune {opts['prune']}, {opts['quantize']}; latency (ms) at "
+        f"{shape}, {report['threads']} thread(s)",
+        title_justify="left",
+        caption="\n".join(notes) or None,
+        caption_justify="left",
+    )
+    one_line = sum(max(len(v) for v in [h, *vs]) + 3 for h, vs in cells.items()) + 1
+    if one_line > width:  # two lines a row: runtime under model, spread under median
+        cells = _stacked(cells)
+    for h, values in cells.items():
+        lines = [line for v in [h, *values] for line in v.split("\n")]
+        if h in ("model", "runtime", "model\nruntime"):
+            table.add_column(h, no_wrap=True, min_width=max(len(v) for v in lines))
+        else:
+            numeric_column(table, h, [line for v in values for line in v.split("\n")])
+    for i in range(len(rows)):
+        table.add_row(*(v[i] for v in cells.values()))
+    return table
+
+
+def _cells(rows: list, recorded: dict | None) -> tuple[dict[str, list[str]], list[str]]:
+    """The table's cells by column, one line each, and the notes under it."""
     from nas.hardware.timing import implausible
 
-    width = width or console.width
     cells: dict[str, list[str]] = {h: [] for h in ("model", "runtime", *HEADS, "ms", "p10-p90")}
     notes: list[str] = []
     for row in rows:
@@ -131,32 +157,17 @@ def compress_table(
             cells[h].append(v)
     if any(row.latency.get("noisy") for row in rows):
         notes.insert(0, NOISY_NOTE)
-    shape = "x".join(str(d) for d in report["latency_input"])
-    opts = report["options"]
-    table = Table(
-        title=f"nas compress: prune {opts['prune']}, {opts['quantize']}; latency (ms) at "
-        f"{shape}, {report['threads']} thread(s)",
-        title_justify="left",
-        caption="\n".join(notes) or None,
-        caption_justify="left",
-    )
-    one_line = sum(max(len(v) for v in [h, *vs]) + 3 for h, vs in cells.items()) + 1
-    if one_line > width:  # two lines a row: runtime under model, spread under median
+    return cells, notes
 
-        def stack(a: str, b: str) -> list[str]:
-            return [f"{x}\n{y}" for x, y in zip(cells[a], cells[b], strict=True)]
 
-        cells = {
-            "model\nruntime": stack("model", "runtime"),
-            **{h: cells[h] for h in HEADS},
-            "ms\np10-p90": stack("ms", "p10-p90"),
-        }
-    for h, values in cells.items():
-        lines = [line for v in [h, *values] for line in v.split("\n")]
-        if h in ("model", "runtime", "model\nruntime"):
-            table.add_column(h, no_wrap=True, min_width=max(len(v) for v in lines))
-        else:
-            numeric_column(table, h, [line for v in values for line in v.split("\n")])
-    for i in range(len(rows)):
-        table.add_row(*(v[i] for v in cells.values()))
-    return table
+def _stacked(cells: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Two lines a row: the runtime under the model, the spread under the median."""
+
+    def stack(a: str, b: str) -> list[str]:
+        return [f"{x}\n{y}" for x, y in zip(cells[a], cells[b], strict=True)]
+
+    return {
+        "model\nruntime": stack("model", "runtime"),
+        **{h: cells[h] for h in HEADS},
+        "ms\np10-p90": stack("ms", "p10-p90"),
+    }

@@ -48,6 +48,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
+    _add_profile(actions)
+    _add_validate(actions)
+
+
+def _add_profile(actions: argparse._SubParsersAction) -> None:
     prof = actions.add_parser(
         "profile",
         help="measure every layer option of a space and fit the predictor",
@@ -81,6 +86,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "space on this target if its fit passes (after a refusal, or a busy machine)",
     )
     prof.set_defaults(run=run_profile)
+
+
+def _add_validate(actions: argparse._SubParsersAction) -> None:
     val = actions.add_parser(
         "validate",
         help="measure K random architectures end to end and score the predictor",
@@ -119,7 +127,7 @@ def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from nas.hardware.lut import all_specs
 
     all_specs(space, args.classes)  # refuses spaces without a table layout before writing
-    from nas.search import timing_options
+    from nas.driver import timing_options
 
     target = create_target(args.target, threads=args.threads, **timing_options(args.clock))
     target.fingerprint_id()

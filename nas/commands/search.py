@@ -22,7 +22,7 @@ from nas.commands.common import console, err_console, front_table, shown
 from nas.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
-    from nas.search import SearchResult
+    from nas.driver import SearchResult
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -157,8 +157,8 @@ def print_summary(result: SearchResult) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nas.driver import run_search
     from nas.options import from_args
-    from nas.search import run_search
 
     opts = from_args(args)
     with progress_display() as progress:

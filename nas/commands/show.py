@@ -46,10 +46,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nas.analysis.results import pareto_front
+    from nas.analysis.summaries import summarize
     from nas.storage import Store
     from nas.storage import studies as st
-    from nas.storage.results import pareto_front
-    from nas.storage.summaries import summarize
 
     store = Store(args.storage, read_only=True)
     study = st.load(store, args.study)
@@ -104,11 +104,11 @@ def default_every(n: int) -> int:
 
 
 def history_table(trials: list, args: argparse.Namespace, max_latency_ms: float | None) -> Table:
-    """Anytime results, one row per checkpoint (see :func:`nas.storage.anytime.history`)."""
+    """Anytime results, one row per checkpoint (see :func:`nas.analysis.anytime.history`)."""
     from optuna.trial import TrialState
 
+    from nas.analysis.anytime import default_reference, history
     from nas.errors import OptionError
-    from nas.storage.anytime import default_reference, history
 
     if args.every is not None and args.every < 1:
         raise OptionError(f"--every must be at least 1, got {args.every}")

@@ -20,8 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nas.analysis.summaries import summarize_all
     from nas.storage import Store
-    from nas.storage.summaries import summarize_all
 
     store = Store(args.storage, read_only=True)
     rows = summarize_all(store)

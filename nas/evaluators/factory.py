@@ -131,11 +131,11 @@ def build_evaluator(
     assert data is not None and target is not None, "a supernet evaluator needs data and target"
     import torch
 
-    from nas.checkpoint import default_directory, obtain_supernet
     from nas.evaluators.latency import LatencyMeter
     from nas.evaluators.supernet import SupernetEvaluator
     from nas.storage.latency_cache import LatencyCache
     from nas.supernet.train import TrainConfig
+    from nas.trained_supernet import default_directory, obtain_supernet
 
     cfg = TrainConfig(
         epochs=opts.supernet_epochs or 20, batch_size=opts.batch_size, seed=opts.supernet_seed

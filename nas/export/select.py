@@ -5,10 +5,10 @@ from __future__ import annotations
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.analysis.results import metrics, pareto_front
 from nas.errors import OptionError, StorageError
 from nas.storage import keys
 from nas.storage import studies as st
-from nas.storage.results import metrics, pareto_front
 from nas.storage.studies import StudySettings
 
 PICKS = ("accuracy", "latency", "knee")
@@ -71,7 +71,7 @@ def choose(
     elif how == "latency":
         chosen = front[0]
     else:
-        from nas.storage.results import knee
+        from nas.analysis.results import knee
 
         chosen = knee(front)  # type: ignore[assignment]
         assert chosen is not None

@@ -159,10 +159,10 @@ def _rebuild(
     as in the search (then fine-tuned for ``epochs``)."""
     import torch
 
-    from nas.checkpoint import load_checkpoint, load_supernet
     from nas.export.finetune import finetune
     from nas.supernet.score import calibration_batches, extract_scored
     from nas.supernet.train import TrainConfig
+    from nas.trained_supernet import load_checkpoint, load_supernet
 
     seed, calib_batches = seeds
     darts_key = study.user_attrs.get(keys.DARTS_CHECKPOINT)

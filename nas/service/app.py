@@ -25,6 +25,7 @@ import secrets
 import tempfile
 import time
 import zipfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -209,12 +210,29 @@ def create_app(config: ServiceConfig) -> FastAPI:
     async def _bad_input(request: Request, exc: NasInputError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
-    def _get(search_id: int) -> q.Search:
-        search = q.get(store, search_id)
-        if search is None:
-            raise HTTPException(404, f"no search {search_id}")
-        return search
+    # one group of routes each, in this order (the order of the OpenAPI schema)
+    _add_service_routes(app, registry, started)
+    _add_search_routes(app, config, store, registry)
+    _add_result_routes(app, store)
+    _add_catalogue_routes(app, config)
+    web.add_dashboard(
+        app,
+        storage=config.storage,
+        token=config.token,
+        refresh_seconds=config.dashboard_refresh_s,
+    )
+    registry.instrument(app)
+    return app
 
+
+def _get(store: Store, search_id: int) -> q.Search:
+    search = q.get(store, search_id)
+    if search is None:
+        raise HTTPException(404, f"no search {search_id}")
+    return search
+
+
+def _add_service_routes(app: FastAPI, registry: metrics.Metrics, started: float) -> None:
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, Any]:
         """Liveness; no token needed."""
@@ -226,6 +244,10 @@ def create_app(config: ServiceConfig) -> FastAPI:
         body, content_type = registry.render()
         return Response(body, media_type=content_type)
 
+
+def _add_search_routes(
+    app: FastAPI, config: ServiceConfig, store: Store, registry: metrics.Metrics
+) -> None:
     @app.post("/api/searches", status_code=201, tags=["searches"])
     def submit(options: SearchOptions) -> dict[str, Any]:
         """Queue a search; the body takes every ``nas search`` option (nas.options)."""
@@ -255,12 +277,12 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.get("/api/searches/{search_id}", tags=["searches"])
     def one(search_id: SearchId) -> dict[str, Any]:
-        return _get(search_id).to_dict()
+        return _get(store, search_id).to_dict()
 
     @app.get("/api/searches/{search_id}/progress", tags=["searches"])
     def progress(search_id: SearchId) -> dict[str, Any]:
         """Complete / budget, best accuracy, front size, elapsed and an ETA estimate."""
-        return _progress(store, _get(search_id))
+        return _progress(store, _get(store, search_id))
 
     @app.get("/api/searches/{search_id}/events", tags=["searches"])
     async def events(
@@ -269,39 +291,45 @@ def create_app(config: ServiceConfig) -> FastAPI:
         max_seconds: Annotated[float, Query(gt=0, le=86400)] = 3600,
     ) -> StreamingResponse:
         """Server-sent events: a ``progress`` event on every change, ``end`` when it ends."""
-        _get(search_id)
-
-        async def stream():  # type: ignore[no-untyped-def]
-            last = None
-            deadline = time.monotonic() + max_seconds
-            while True:
-                search = await asyncio.to_thread(_get, search_id)
-                p = await asyncio.to_thread(_progress, store, search)
-                if p != last:
-                    yield f"event: progress\ndata: {json.dumps(p)}\n\n"
-                    last = p
-                if search.state in q.TERMINAL or time.monotonic() > deadline:
-                    yield f"event: end\ndata: {json.dumps({'state': search.state.value})}\n\n"
-                    return
-                await asyncio.sleep(interval)
-
-        return StreamingResponse(stream(), media_type="text/event-stream")
+        _get(store, search_id)
+        stream = _progress_events(store, search_id, interval, max_seconds)
+        return StreamingResponse(stream, media_type="text/event-stream")
 
     @app.post("/api/searches/{search_id}/cancel", tags=["searches"])
     def cancel(search_id: SearchId) -> dict[str, Any]:
         """Cancel: a queued search at once, a running one within seconds (its running trial
         is failed with reason "cancelled")."""
-        _get(search_id)
+        _get(store, search_id)
         search = q.request_cancel(store, search_id)
         assert search is not None
         return search.to_dict()
 
+
+async def _progress_events(
+    store: Store, search_id: int, interval: float, max_seconds: float
+) -> AsyncIterator[str]:
+    """The server-sent events of one search: ``progress`` on every change, then ``end``."""
+    last = None
+    deadline = time.monotonic() + max_seconds
+    while True:
+        search = await asyncio.to_thread(_get, store, search_id)
+        p = await asyncio.to_thread(_progress, store, search)
+        if p != last:
+            yield f"event: progress\ndata: {json.dumps(p)}\n\n"
+            last = p
+        if search.state in q.TERMINAL or time.monotonic() > deadline:
+            yield f"event: end\ndata: {json.dumps({'state': search.state.value})}\n\n"
+            return
+        await asyncio.sleep(interval)
+
+
+def _add_result_routes(app: FastAPI, store: Store) -> None:
     @app.get("/api/searches/{search_id}/front", tags=["results"])
     def front(search_id: SearchId) -> list[dict[str, Any]]:
         """The Pareto front, fastest first."""
-        from nas.storage.results import pareto_front
+        from nas.analysis.results import pareto_front
 
-        search = _get(search_id)
+        search = _get(store, search_id)
         trials = _complete(store, search)
         cap = search.options.get("max_latency_ms")
         return [_trial(t) for t in pareto_front(trials, cap)]
@@ -311,7 +339,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         """Every trial of the search's study, in order, with its state and results."""
         from nas.storage.fastread import load_trials
 
-        search = _get(search_id)
+        search = _get(store, search_id)
         try:
             return [_trial(t) for t in load_trials(store, search.study_name)]
         except NasInputError:
@@ -325,34 +353,42 @@ def create_app(config: ServiceConfig) -> FastAPI:
         ),
     ) -> Response:
         """A zip of ``nas export``'s artifacts for the picked trial."""
-        from nas.export.study_export import ExportOptions, export_study
-
-        search = _get(search_id)
+        search = _get(store, search_id)
         if not _complete(store, search):
             raise HTTPException(409, "the search has no completed trial yet")
-        chosen: dict[str, Any]
-        if pick.startswith("trial:"):
-            chosen = {"trial": int(pick.partition(":")[2])}
-        else:
-            chosen = {"pick": {"fastest": "latency", "most-accurate": "accuracy"}.get(pick, pick)}
-        with tempfile.TemporaryDirectory(prefix="nas-export-") as tmp:
-            r = export_study(
-                ExportOptions(
-                    study=search.study_name, out=str(Path(tmp) / "x"), storage=store.url, **chosen
-                )
-            )
-            buf = io.BytesIO()
-            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-                for f in sorted(r.out.rglob("*")):
-                    if f.is_file():
-                        z.write(f, f.relative_to(r.out).as_posix())
-        name = f"{search.study_name}-trial{r.trial}.zip"
+        data, trial = _export_zip(store, search, pick)
+        name = f"{search.study_name}-trial{trial}.zip"
         return Response(
-            buf.getvalue(),
+            data,
             media_type="application/zip",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
+
+def _export_zip(store: Store, search: q.Search, pick: str) -> tuple[bytes, int]:
+    """``nas export``'s artifacts for ``pick`` of the search's study, zipped; and the trial."""
+    from nas.export.study_export import ExportOptions, export_study
+
+    chosen: dict[str, Any]
+    if pick.startswith("trial:"):
+        chosen = {"trial": int(pick.partition(":")[2])}
+    else:
+        chosen = {"pick": {"fastest": "latency", "most-accurate": "accuracy"}.get(pick, pick)}
+    with tempfile.TemporaryDirectory(prefix="nas-export-") as tmp:
+        r = export_study(
+            ExportOptions(
+                study=search.study_name, out=str(Path(tmp) / "x"), storage=store.url, **chosen
+            )
+        )
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(r.out.rglob("*")):
+                if f.is_file():
+                    z.write(f, f.relative_to(r.out).as_posix())
+    return buf.getvalue(), r.trial
+
+
+def _add_catalogue_routes(app: FastAPI, config: ServiceConfig) -> None:
     @app.get("/api/spaces", tags=["catalogue"])
     def spaces() -> dict[str, list[str]]:
         """Built-in spaces, and space files in the data folder."""
@@ -407,15 +443,6 @@ def create_app(config: ServiceConfig) -> FastAPI:
             tmp.replace(dest)
         return {"data": rel, **info}
 
-    web.add_dashboard(
-        app,
-        storage=config.storage,
-        token=config.token,
-        refresh_seconds=config.dashboard_refresh_s,
-    )
-    registry.instrument(app)
-    return app
-
 
 def _check_npz(raw: bytes) -> dict[str, Any]:
     import numpy as np
@@ -451,7 +478,7 @@ def _complete(store: Store, search: q.Search) -> list[Any]:
 
 
 def _progress(store: Store, search: q.Search) -> dict[str, Any]:
-    from nas.storage.results import best_accuracy, pareto_front
+    from nas.analysis.results import best_accuracy, pareto_front
 
     trials = _complete(store, search)
     cap = search.options.get("max_latency_ms")

@@ -2,7 +2,7 @@
 
 What ``nas worker --queue`` runs on any machine that reaches the database, and what each of the
 ``--slots K`` processes of ``nas serve`` runs. A search runs in this process with
-:func:`nas.search.run_search` on the study named in its row, so a search taken over after its
+:func:`nas.driver.run_search` on the study named in its row, so a search taken over after its
 worker died resumes where the study stands (completed trials are never redone; the dead
 worker's running trial is failed by Optuna's heartbeat and re-run).
 
@@ -71,8 +71,8 @@ def _watch(store: Store, search_id: int, owner: str, w: _Watch, lock: threading.
 
 def run_one(store: Store, search: q.Search, owner: str) -> q.State:
     """Run one claimed search to its end (or until cancelled); the state it ended in."""
+    from nas.driver import run_search
     from nas.options import SearchOptions
-    from nas.search import run_search
 
     w, lock = _Watch(), threading.Lock()
     previous = signal.signal(CANCEL_SIGNAL, _on_cancel)

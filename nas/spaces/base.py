@@ -121,13 +121,6 @@ class Space(ABC):
         """The shape of one batch-1 input as candidates are trained and scored."""
         return LatencyInput(1, self.input_channels, self.train_resolution, self.train_resolution)
 
-    @property
-    def latency_is_proxy(self) -> bool:
-        """True when latency is measured at another shape than accuracy (train small,
-        deploy large): an explicit choice, recorded in the study and shown with results."""
-        li, si = self.latency_input, self.scoring_input
-        return (li.channels, li.height, li.width) != (si.channels, si.height, si.width)
-
     def with_latency_input(self, shape: LatencyInput | None) -> Space:
         """This space with latency measured at ``shape`` (``None``: unchanged). The network
         (and so every architecture hash) stays the same; only where latency is taken moves."""

@@ -238,15 +238,6 @@ class ChainSpace(Space):
 
         return " | ".join(" ".join(token(layer) for layer in st) for st in self.layers(arch))
 
-    def feature_maps(self) -> list[int]:
-        """Side of each stage's output map at the scoring resolution (stem first)."""
-        n = -(-self.train_resolution // self.stem_stride)
-        sizes = [n]
-        for stage in self.stages:
-            n = -(-n // stage.stride)
-            sizes.append(n)
-        return sizes
-
     def size(self) -> int:
         per_layer = math.prod(len(self.model.layer_choices[k]) for k in self.layer_keys)
         return math.prod(sum(per_layer**d for d in st.depth_options) for st in self.stages)

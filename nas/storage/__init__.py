@@ -1,6 +1,7 @@
-"""Persistence: Optuna's RDB storage plus nas's own tables, study settings and results.
+"""Persistence: Optuna's RDB storage plus nas's own tables and study settings.
 
-No torch here: the dashboard reads everything through this package.
+No torch here: the dashboard reads everything through this package (the analysis of what it
+reads is :mod:`nas.analysis`).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from nas.storage import optuna_compat as compat
 from nas.storage.db import Store
 from nas.storage.tables import ArchClaim, BudgetSlot, WorkLock
-from nas.storage.workers import certainly_dead
+from nas.storage.worker_registry import certainly_dead
 
 _FREE = (TrialState.FAIL, TrialState.PRUNED)  # finished without a result
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import optuna
 from sqlalchemy import create_engine, event, inspect
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -181,6 +181,47 @@ def _retry_stale() -> object:
         return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)
 
 
+def _parse_url(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError:
+        raise StorageError(
+            f"cannot parse storage URL {url!r}; expected e.g. sqlite:///studies.db "
+            "or postgresql://user@host/db"
+        ) from None
+
+
+def _sqlite_engine_kwargs(url: str, parsed: URL, path: Path, read_only: bool) -> dict[str, object]:
+    """The engine arguments of a SQLite file, checked first; a new file is switched to WAL."""
+    if parsed.query:  # "?mode=ro" would be taken as part of the file name
+        raise StorageError(
+            f"cannot open storage {url}: a sqlite URL takes no ?options "
+            f"({', '.join(sorted(parsed.query))}); nas sets SQLite's own"
+        )
+    _check_sqlite_file(path, url)
+    if read_only and not path.exists():
+        raise StorageError(f"storage {url}: {path} does not exist")
+    if not read_only:
+        _check_writable(path, url)
+    engine_kwargs: dict[str, object] = {"connect_args": {"timeout": SQLITE_TIMEOUT_SECONDS}}
+    if read_only:
+        # SQLite's own read-only mode: a reader (the dashboard, `nas show`) cannot write
+        # the file even by accident, yet still sees a running search's commits (WAL).
+        engine_kwargs["creator"] = _read_only_connect(path)
+    if not read_only and not _holds_studies(path):
+        # A new file (or one without studies yet, e.g. made by a program that polls
+        # it): WAL before Optuna writes, so that readers never block the writer. A file
+        # holding studies is switched on its first write (ensure_tables): a command
+        # refused before that leaves it as it was.
+        # WAL is a property of the file; set it before Optuna creates its tables.
+        eng = create_engine(url, **engine_kwargs)  # type: ignore[arg-type]
+        _sqlite_pragmas(eng, set_wal=True)
+        with eng.connect():
+            pass
+        eng.dispose()
+    return engine_kwargs
+
+
 class Store:
     """One storage URL: the Optuna storage and a session helper for nas's own tables."""
 
@@ -188,79 +229,18 @@ class Store:
         self.url = url
         self.read_only = read_only
         self.heartbeat_seconds, self.grace_seconds = heartbeat_settings()
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            raise StorageError(
-                f"cannot parse storage URL {url!r}; expected e.g. sqlite:///studies.db "
-                "or postgresql://user@host/db"
-            ) from None
+        parsed = _parse_url(url)
         path = sqlite_path(url)
-        engine_kwargs: dict[str, object] = {}
         self._tables_ready = read_only  # a reader never creates nas's tables
+        engine_kwargs: dict[str, object]
         if path is not None:
-            if parsed.query:  # "?mode=ro" would be taken as part of the file name
-                raise StorageError(
-                    f"cannot open storage {url}: a sqlite URL takes no ?options "
-                    f"({', '.join(sorted(parsed.query))}); nas sets SQLite's own"
-                )
-            _check_sqlite_file(path, url)
-            if read_only and not path.exists():
-                raise StorageError(f"storage {url}: {path} does not exist")
-            if not read_only:
-                _check_writable(path, url)
-            engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_SECONDS}
-            if read_only:
-                # SQLite's own read-only mode: a reader (the dashboard, `nas show`) cannot write
-                # the file even by accident, yet still sees a running search's commits (WAL).
-                engine_kwargs["creator"] = _read_only_connect(path)
-            if not read_only and not _holds_studies(path):
-                # A new file (or one without studies yet, e.g. made by a program that polls
-                # it): WAL before Optuna writes, so that readers never block the writer. A file
-                # holding studies is switched on its first write (ensure_tables): a command
-                # refused before that leaves it as it was.
-                # WAL is a property of the file; set it before Optuna creates its tables.
-                eng = create_engine(url, **engine_kwargs)  # type: ignore[arg-type]
-                _sqlite_pragmas(eng, set_wal=True)
-                with eng.connect():
-                    pass
-                eng.dispose()
+            engine_kwargs = _sqlite_engine_kwargs(url, parsed, path, read_only)
         else:
-            engine_kwargs["pool_pre_ping"] = True
+            engine_kwargs = {"pool_pre_ping": True}
         engine_url = url if path is not None else _with_installed_driver(url)
         shown = parsed.render_as_string(hide_password=True)  # never print a password
         self.backend = parsed.get_backend_name()
-        import warnings
-
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                self.optuna = optuna.storages.RDBStorage(
-                    engine_url,
-                    engine_kwargs=engine_kwargs,
-                    heartbeat_interval=self.heartbeat_seconds,
-                    grace_period=self.grace_seconds,
-                    heartbeat_stale_trial_callback=_retry_stale(),  # type: ignore[arg-type]
-                    skip_table_creation=read_only,
-                )
-        except (
-            SQLAlchemyError,
-            ImportError,
-            ValueError,
-            RuntimeError,
-            optuna.exceptions.OptunaError,
-        ) as exc:
-            root: BaseException = exc
-            while root.__cause__ is not None:  # the driver's words: "connection refused"...
-                root = root.__cause__
-            text = str(root).strip()
-            first = text.splitlines()[0] if text else type(root).__name__
-            raise StorageError(f"cannot open storage {shown}: {first}") from None
-        try:
-            check_schema(self.optuna, shown)  # nas reads Optuna's tables: tested revisions only
-        except StorageError:
-            self.optuna.engine.dispose()
-            raise
+        self.optuna = self._open_optuna(engine_url, engine_kwargs, shown)
         self.engine: Engine = self.optuna.engine
         if path is not None:
             _sqlite_pragmas(self.engine, immediate=not read_only)
@@ -276,6 +256,43 @@ class Store:
             from nas.storage.migrate import check_revision
 
             check_revision(self.engine, shown)  # a newer nas's tables: refused before writing
+
+    def _open_optuna(
+        self, engine_url: str, engine_kwargs: dict[str, object], shown: str
+    ) -> optuna.storages.RDBStorage:
+        """Optuna's storage on ``engine_url``, its schema checked; a failure in one line."""
+        import warnings
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = optuna.storages.RDBStorage(
+                    engine_url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=self.heartbeat_seconds,
+                    grace_period=self.grace_seconds,
+                    heartbeat_stale_trial_callback=_retry_stale(),  # type: ignore[arg-type]
+                    skip_table_creation=self.read_only,
+                )
+        except (
+            SQLAlchemyError,
+            ImportError,
+            ValueError,
+            RuntimeError,
+            optuna.exceptions.OptunaError,
+        ) as exc:
+            root: BaseException = exc
+            while root.__cause__ is not None:  # the driver's words: "connection refused"...
+                root = root.__cause__
+            text = str(root).strip()
+            first = text.splitlines()[0] if text else type(root).__name__
+            raise StorageError(f"cannot open storage {shown}: {first}") from None
+        try:
+            check_schema(storage, shown)  # nas reads Optuna's tables: tested revisions only
+        except StorageError:
+            storage.engine.dispose()
+            raise
+        return storage
 
     def ensure_tables(self) -> None:
         """Create nas's own tables (and switch SQLite to WAL) before the first write.

@@ -52,7 +52,7 @@ NAME = "darts"
 register_strategy(
     Strategy(
         NAME,
-        None,  # gradient-driven: nas.search hands the study to run_darts
+        None,  # gradient-driven: nas.driver hands the study to run_darts
         "DARTS differentiable search on a cell space (nb201, darts); budget = search epochs",
         driver="gradient",
         budget_unit="search epochs, one trial each",
@@ -134,12 +134,12 @@ def run_darts(
     """
     import torch
 
-    from nas.checkpoint import save_checkpoint
     from nas.evaluators.supernet import SupernetEvaluator
     from nas.storage.latency_cache import LatencyCache
     from nas.supernet import create_supernet
     from nas.supernet.darts_search import DartsSearch
     from nas.supernet.mixed import CellSupernet
+    from nas.trained_supernet import save_checkpoint
 
     cfg = run.config
     torch.manual_seed(run.seed)

@@ -77,7 +77,7 @@ def study(storage_url: str) -> str:
 
 
 def _front(url: str) -> list[optuna.trial.FrozenTrial]:
-    from nas.storage.results import pareto_front
+    from nas.analysis.results import pareto_front
 
     s = optuna.load_study(study_name=STUDY, storage=url)
     return pareto_front([t for t in s.trials if t.state.is_finished()], None)

@@ -10,10 +10,10 @@ from optuna.trial import TrialState
 from dashboard import info
 from dashboard.arch import CellArch, ChainArch, PlainArch, arch_info, export_command
 from dashboard.data import LatencyRow, Reader
+from nas.analysis.anytime import history
+from nas.analysis.results import pareto_front
 from nas.spaces import load_space
 from nas.storage import keys
-from nas.storage.anytime import history
-from nas.storage.results import pareto_front
 from tests.conftest import TINY
 from tests.dashboard.synthetic import FINGERPRINT_ID, make_study
 

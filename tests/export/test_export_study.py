@@ -35,12 +35,12 @@ def _trials(s: TinyStudy) -> list[optuna.trial.FrozenTrial]:
 def _rebuilt_subnet(s: TinyStudy, arch: dict) -> torch.nn.Module:
     """The trial's network made the way the search made it: checkpoint, extract, recalibrate
     (with the search's --supernet-seed, 0; the study's --seed 1 seeds only its proposals)."""
-    from nas.checkpoint import load_supernet
     from nas.data import fit_to_space, load_data
     from nas.spaces import load_space
     from nas.storage import Store
     from nas.supernet.score import calibration_batches, extract_scored
     from nas.supernet.train import TrainConfig
+    from nas.trained_supernet import load_supernet
     from tests.conftest import TINY
 
     space = load_space(str(TINY))
@@ -56,7 +56,7 @@ def _rebuilt_subnet(s: TinyStudy, arch: dict) -> torch.nn.Module:
 def test_export_holds_every_file_and_describes_the_knee_trial(
     study: TinyStudy, export_dir: Path
 ) -> None:
-    from nas.storage.results import knee, pareto_front
+    from nas.analysis.results import knee, pareto_front
 
     assert sorted(p.name for p in export_dir.iterdir()) == sorted(files.EXPORT_FILES)
     chosen = knee(pareto_front(_trials(study)))
@@ -173,10 +173,10 @@ def test_finetuned_export_is_reproducible(study: TinyStudy, tmp_path: Path) -> N
 
 
 def test_picks(study: TinyStudy, tmp_path: Path) -> None:
+    from nas.analysis.results import pareto_front
     from nas.export.select import choose
     from nas.storage import Store
     from nas.storage import studies as st
-    from nas.storage.results import pareto_front
 
     s = st.load(Store(study.storage, read_only=True), study.study)
     settings = st.settings_of(s)

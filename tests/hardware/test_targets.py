@@ -141,3 +141,27 @@ def test_cpu_clock_does_not_count_time_the_thread_was_not_running() -> None:
 def test_bad_clock() -> None:
     with pytest.raises(OptionError, match="clock wall or cpu"):
         TimingConfig(clock="sundial")
+
+
+@pytest.mark.parametrize("space_name", ["mobile", "resnet", "nb201"])
+def test_flops_equal_torchs_own_counter_even_inside_inference_mode(space_name: str) -> None:
+    # forward_costs counts with torch's per-operator formulas without FlopCounterMode; the
+    # totals must be FlopCounterMode's, also when the caller is in inference mode (where
+    # composite operators would otherwise reach the counter whole and count as zero)
+    import random
+
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from nas.spaces import load_space
+    from nas.supernet import create_subnet
+
+    space = load_space(space_name)
+    net = create_subnet(space, space.sample(random.Random(0)), 10).eval()
+    shape = (1, space.input_channels, space.train_resolution, space.train_resolution)
+    reference = FlopCounterMode(display=False)
+    with torch.inference_mode(), reference:
+        net(torch.zeros(*shape))
+    assert reference.get_total_flops() > 0
+    assert forward_costs(net, shape)[0] == reference.get_total_flops()
+    with torch.inference_mode():
+        assert forward_costs(net, shape)[0] == reference.get_total_flops()

@@ -22,7 +22,7 @@ from nas.storage.coordination import (
     slot_holders,
     worker_tag,
 )
-from nas.storage.workers import certainly_dead, worker_id
+from nas.storage.worker_registry import certainly_dead, worker_id
 
 # trials are driven by hand here (ask/tell), not by Study.optimize
 pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")

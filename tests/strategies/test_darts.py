@@ -11,9 +11,9 @@ import torch
 import yaml
 from optuna.trial import TrialState
 
+from nas.driver import run_search
 from nas.errors import OptionError
 from nas.options import SearchOptions
-from nas.search import run_search
 from nas.spaces import space_from_dict
 from nas.storage import keys
 from nas.supernet import create_supernet
@@ -185,8 +185,8 @@ def test_darts_run_records_one_trial_per_epoch(tmp_path: Path, storage_url: str)
     # as a standalone network with its weights (the export itself: tests/export)
     import torch
 
-    from nas.checkpoint import load_checkpoint
     from nas.storage import Store
+    from nas.trained_supernet import load_checkpoint
 
     key = study.user_attrs[keys.DARTS_CHECKPOINT]
     net, path = load_checkpoint(Store(storage_url), key, space, num_classes=10)

@@ -14,6 +14,38 @@ def test_sandwich_has_largest_smallest_and_random(tiny_space) -> None:
     assert paths[0] == tiny_space.largest()
     assert paths[1] == tiny_space.smallest()
     assert len(paths) == 4
+    without = sandwich(tiny_space, random.Random(0), 2, with_smallest=False)
+    assert without[0] == tiny_space.largest() and len(without) == 4
+    assert tiny_space.smallest() not in without[1:2]
+
+
+def test_the_smallest_path_trains_on_every_fourth_step_only(
+    tiny_space, tiny_data, monkeypatch
+) -> None:
+    # the rule the proxy benchmark measured (nas/supernet/train.py): the largest path is the
+    # teacher on every step, the smallest only on every smallest_every-th
+    import nas.supernet.train as train
+
+    steps: list[list] = []
+    real = train.sandwich
+
+    def spy(space, rng, n_random, *, with_smallest=True):  # type: ignore[no-untyped-def]
+        steps.append(real(space, rng, n_random, with_smallest=with_smallest))
+        return steps[-1]
+
+    monkeypatch.setattr(train, "sandwich", spy)
+    torch.manual_seed(0)
+    net = create_supernet(tiny_space, tiny_data.num_classes)
+    cfg = TrainConfig(epochs=1, batch_size=32, seed=0)
+    train_supernet(net, tiny_data, cfg)
+    n_steps = -(-len(tiny_data.y_train) // cfg.batch_size)
+    assert len(steps) == n_steps >= 8
+    assert all(paths[0] == tiny_space.largest() and len(paths) == 4 for paths in steps)
+    every_fourth = [paths for k, paths in enumerate(steps, 1) if k % 4 == 0]
+    assert all(paths[1] == tiny_space.smallest() for paths in every_fourth)
+    # on the other steps the smallest path appears only when a random draw happens to be it
+    others = [paths for k, paths in enumerate(steps, 1) if k % 4]
+    assert sum(tiny_space.smallest() in paths[1:] for paths in others) < len(others) / 2
 
 
 def test_sandwich_training_lowers_loss_and_beats_chance(tiny_space, tiny_data) -> None:

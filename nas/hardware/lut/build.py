@@ -202,12 +202,7 @@ def fit_predictor(
         space, holdout, seed + _HOLDOUT_SEED, extremes=False, exclude=frozenset(fit_hashes)
     )
     archs = fit_archs + held
-    measured = []
-    for i, arch in enumerate(archs, 1):
-        stats, _ = measure_arch(space, arch, target, num_classes, None)
-        measured.append(float(stats["median_ms"]))
-        if on_sample is not None:
-            on_sample(i, len(archs))
+    measured = _measure_networks(space, archs, target, num_classes, on_sample)
     sums = [bare.table_sum(a) for a in archs]
     n = len(fit_archs)
     corr = fit_correction(sums[:n], measured[:n])
@@ -220,25 +215,35 @@ def fit_predictor(
     fp = target.fingerprint()
     for key, stats in new.items():
         lut.put(space.digest, fid, key, stats, fp)
-    lut.put_fit(
-        space.digest,
-        fid,
-        num_classes,
-        a=corr.a,
-        b=corr.b,
-        n=corr.n,
-        meta={
-            "floor_ratio": corr.floor_ratio,
-            "arch_hashes": fit_hashes,
-            "table_sums_ms": sums[:n],
-            "measured_ms": measured[:n],
-            "validation": v.to_dict(),
-            "holdout_hashes": [space.hash(a) for a in held],
-            "holdout_predicted_ms": held_predicted,
-            "holdout_measured_ms": measured[n:],
-        },
-    )
+    meta = {
+        "floor_ratio": corr.floor_ratio,
+        "arch_hashes": fit_hashes,
+        "table_sums_ms": sums[:n],
+        "measured_ms": measured[:n],
+        "validation": v.to_dict(),
+        "holdout_hashes": [space.hash(a) for a in held],
+        "holdout_predicted_ms": held_predicted,
+        "holdout_measured_ms": measured[n:],
+    }
+    lut.put_fit(space.digest, fid, num_classes, a=corr.a, b=corr.b, n=corr.n, meta=meta)
     return LatencyPredictor(space, table, corr, num_classes, v)
+
+
+def _measure_networks(
+    space: Space,
+    archs: list[Arch],
+    target: Target,
+    num_classes: int,
+    on_sample: Callable[[int, int], None] | None,
+) -> list[float]:
+    """The median latency of each network, measured afresh (no cache), in order."""
+    measured = []
+    for i, arch in enumerate(archs, 1):
+        stats, _ = measure_arch(space, arch, target, num_classes, None)
+        measured.append(float(stats["median_ms"]))
+        if on_sample is not None:
+            on_sample(i, len(archs))
+    return measured
 
 
 def load_predictor(

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from optuna.trial import create_trial
 
+from nas.analysis.anytime import history
 from nas.pareto import hypervolume_2d
 from nas.storage import keys
-from nas.storage.anytime import history
 
 
 def _t(n: int, acc: float, lat: float):

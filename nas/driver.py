@@ -1,4 +1,4 @@
-"""``nas search``: one supernet, a budget of candidates, everything in an Optuna study.
+"""The search driver behind ``nas search``: one supernet, a budget of candidates, an Optuna study.
 
 The flow: validate every input (space, data, options, storage) before writing anything; open
 or resume the study; then hand it to the strategy's *driver* until the study holds ``budget``
@@ -30,6 +30,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from nas import limits
+from nas.analysis.results import pareto_front
 from nas.errors import NasInputError, OptionError, StorageError
 from nas.loop import optimize_until_budget
 from nas.objective import TrialObjective, constraints
@@ -38,7 +39,6 @@ from nas.reporting import Reporter, SilentReporter
 from nas.spaces import load_space
 from nas.storage import Store, keys
 from nas.storage import studies as st
-from nas.storage.results import pareto_front
 from nas.storage.studies import StudySettings
 from nas.strategies import StrategyContext, create_sampler, darts, get_strategy
 from nas.version import __version__
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 def _check_checkpoint_dir(opts: SearchOptions) -> None:
     """The supernet checkpoint's folder must be (or be creatable as) a writable folder; found
     up front, not after the supernet has trained for an hour."""
-    from nas.checkpoint import default_directory
+    from nas.trained_supernet import default_directory
 
     given = opts.checkpoint_dir
     folder = Path(given) if given else default_directory(opts.storage)
@@ -255,8 +255,8 @@ def _enqueue_anchors(study: optuna.Study, space: Space, budget: int) -> None:
 
 def _darts_run(opts: SearchOptions) -> darts.DartsRun:
     """The gradient driver's own config, from the search options."""
-    from nas.checkpoint import default_directory
     from nas.supernet.darts_search import DartsConfig
+    from nas.trained_supernet import default_directory
 
     ckpt = Path(opts.checkpoint_dir) if opts.checkpoint_dir else None
     cfg = DartsConfig(

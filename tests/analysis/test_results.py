@@ -4,8 +4,8 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState, create_trial
 
+from nas.analysis.results import knee, pareto_front
 from nas.storage import keys
-from nas.storage.results import knee, pareto_front
 
 
 def _trial(number: int, acc: float, lat: float):

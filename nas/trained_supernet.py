@@ -28,7 +28,7 @@ from nas.storage import Store
 from nas.storage import checkpoints as records
 from nas.storage.coordination import acquire_lock, refresh_lock, release_lock
 from nas.storage.db import sqlite_path
-from nas.storage.workers import worker_id
+from nas.storage.worker_registry import worker_id
 from nas.supernet import Supernet, create_supernet
 from nas.supernet.train import TrainConfig, train_supernet
 

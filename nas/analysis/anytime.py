@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.analysis.results import metrics
 from nas.pareto import Front2D, hypervolume_2d
-from nas.storage.results import metrics
 
 __all__ = ["AnytimePoint", "default_reference", "history", "hypervolume_2d"]
 

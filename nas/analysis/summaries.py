@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.analysis.results import best_accuracy, pareto_front
 from nas.storage import keys
 from nas.storage.db import Store
-from nas.storage.results import best_accuracy, pareto_front
 from nas.storage.studies import settings_of
 
 
