@@ -4,8 +4,9 @@ An architecture is a flat dict of choice label to value (docs/CONTRIBUTING.md, "
 currency"), and the labels say where each choice sits, so the picture needs no torch and no
 space file:
 
-* chain spaces (``stage{i}.depth``, ``stage{i}.layer{j}.{key}``): per stage the active layers
-  and their per-layer choices (kernel, expansion, ...);
+* chain spaces (``stage{i}.depth``, ``stage{i}.width`` where the width is a choice,
+  ``stage{i}.layer{j}.{key}``): per stage the active layers and their per-layer choices
+  (kernel, expansion, ...);
 * cell spaces (``edge{i}{j}``, NAS-Bench-201 style): a DAG whose edge ``j -> i`` carries an
   operation.
 
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 _STAGE_DEPTH = re.compile(r"^stage(\d+)\.depth$")
+_STAGE_WIDTH = re.compile(r"^stage(\d+)\.width$")
 _LAYER = re.compile(r"^stage(\d+)\.layer(\d+)\.(\w+)$")
 _EDGE = re.compile(r"^edge(\d)(\d)$")
 
@@ -29,6 +31,7 @@ class ChainArch:
 
     stages: tuple[tuple[dict[str, int | str], ...], ...]
     layer_keys: tuple[str, ...]
+    widths: tuple[int | None, ...] = ()  # per stage, where the width is a choice
 
     @property
     def depths(self) -> tuple[int, ...]:
@@ -57,7 +60,7 @@ def arch_info(arch: Mapping[str, object]) -> ArchInfo:
     """The structure behind ``arch`` (chain, cell, or plain when the labels are unfamiliar)."""
     if not arch:
         return PlainArch(())
-    if all(_STAGE_DEPTH.match(k) or _LAYER.match(k) for k in arch):
+    if all(_STAGE_DEPTH.match(k) or _STAGE_WIDTH.match(k) or _LAYER.match(k) for k in arch):
         chain = _chain(arch)
         if chain is not None:
             return chain
@@ -74,6 +77,7 @@ def arch_info(arch: Mapping[str, object]) -> ArchInfo:
 
 def _chain(arch: Mapping[str, object]) -> ChainArch | None:
     depths: dict[int, int] = {}
+    widths: dict[int, int] = {}
     layers: dict[tuple[int, int], dict[str, int | str]] = {}
     keys: list[str] = []
     for k, v in arch.items():
@@ -81,6 +85,10 @@ def _chain(arch: Mapping[str, object]) -> ChainArch | None:
             if not isinstance(v, int):
                 return None
             depths[int(m.group(1))] = v
+        elif m := _STAGE_WIDTH.match(k):
+            if not isinstance(v, int):
+                return None
+            widths[int(m.group(1))] = v
         elif m := _LAYER.match(k):
             key = m.group(3)
             if key not in keys:
@@ -96,7 +104,8 @@ def _chain(arch: Mapping[str, object]) -> ChainArch | None:
                 return None  # a canonical arch names every active layer
             stage.append(layers[(i, j)])
         stages.append(tuple(stage))
-    return ChainArch(tuple(stages), tuple(keys))
+    per_stage = tuple(widths.get(i) for i in range(len(depths))) if widths else ()
+    return ChainArch(tuple(stages), tuple(keys), per_stage)
 
 
 def export_command(study: str, trial: int, storage: str) -> str:

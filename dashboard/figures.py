@@ -425,7 +425,8 @@ def plot_chain(info: ChainArch, title: str = "Architecture") -> go.Figure:
             x=start + (depth - 1) / 2 if depth else start - 0.5,
             y=1.0,
             yref="paper",
-            text=f"stage {i + 1}<br>depth {depth}",
+            text=f"stage {i + 1}<br>depth {depth}"
+            + (f", width {info.widths[i]}" if i < len(info.widths) and info.widths[i] else ""),
             showarrow=False,
             font={"size": 11},
             yanchor="bottom",

@@ -5,7 +5,12 @@ head. Per stage a *depth* is chosen; per layer the block's own choices (for ``mb
 size and expansion ratio). Layers beyond the chosen depth are inactive and drop out of the
 canonical architecture, so two parameter sets that build the same network hash the same.
 
-Labels: ``stage{i}.depth`` and ``stage{i}.layer{j}.{choice}``, counted from 0.
+A stage may also give its width as a list of options (``channels: [8, 16, 24]``): its
+output width is then a choice too (elastic width, as in Once-for-All and ProxylessNAS), and
+the supernet slices its blocks' channels to the chosen width.
+
+Labels: ``stage{i}.depth``, ``stage{i}.width`` (elastic stages only) and
+``stage{i}.layer{j}.{choice}``, counted from 0.
 """
 
 from __future__ import annotations
@@ -59,7 +64,9 @@ class StemModel(_Strict):
 
 
 class StageModel(_Strict):
-    channels: Channels
+    channels: Channels | list[Channels] = Field(
+        description="the stage's output width, or its options (elastic width)"
+    )
     stride: Literal[1, 2]
     depth: list[Depth] | None = option_list(
         default=None, description="depth options for this stage; defaults to the space's `depth`"
@@ -89,6 +96,21 @@ class ChainSpaceModel(_Strict):
     depth: list[Depth] = option_list()
     layer_choices: dict[str, list[PositiveInt]]
     head_channels: Channels | None = None
+
+    @field_validator("stages")
+    @classmethod
+    def _width_options(cls, v: list[StageModel]) -> list[StageModel]:
+        from nas.limits import MAX_OPTIONS
+
+        for i, stage in enumerate(v):
+            if isinstance(stage.channels, list):
+                w = stage.channels
+                if not w or len(w) > MAX_OPTIONS or len(set(w)) != len(w):
+                    raise ValueError(
+                        f"stage {i}: width options must be 1..{MAX_OPTIONS} distinct values, "
+                        f"got {w}"
+                    )
+        return v
 
     @field_validator("depth")
     @classmethod
@@ -166,9 +188,18 @@ def adapt_strides(strides: list[int], resolution: int, min_map: int) -> list[int
 class StageSpec:
     """One stage as the supernet builds it."""
 
-    channels: int
+    width_options: tuple[int, ...]
     stride: int
     depth_options: tuple[int, ...]
+
+    @property
+    def channels(self) -> int:
+        """The widest output: what the supernet's weights are sized for."""
+        return max(self.width_options)
+
+    @property
+    def elastic_width(self) -> bool:
+        return len(self.width_options) > 1
 
     @property
     def max_depth(self) -> int:
@@ -192,13 +223,19 @@ class ChainSpace(Space):
         )
         self.stem_stride = strides[0]
         self.stages = tuple(
-            StageSpec(s.channels, st, tuple(s.depth or model.depth))
+            StageSpec(
+                tuple(s.channels) if isinstance(s.channels, list) else (s.channels,),
+                st,
+                tuple(s.depth or model.depth),
+            )
             for s, st in zip(model.stages, strides[1:], strict=True)
         )
         self.layer_keys = tuple(model.layer_choices)
         choices: list[Choice] = []
         for i, stage in enumerate(self.stages):
             choices.append(Choice(f"stage{i}.depth", stage.depth_options))
+            if stage.elastic_width:
+                choices.append(Choice(f"stage{i}.width", stage.width_options))
             for j in range(stage.max_depth):
                 for key in self.layer_keys:
                     choices.append(
@@ -211,6 +248,8 @@ class ChainSpace(Space):
         for i, stage in enumerate(self.stages):
             label = f"stage{i}.depth"
             labels.append(label)
+            if stage.elastic_width:
+                labels.append(f"stage{i}.width")
             depth = arch.get(label)
             n = depth if isinstance(depth, int) and depth in stage.depth_options else 0
             for j in range(n):
@@ -231,16 +270,32 @@ class ChainSpace(Space):
             )
         return out
 
+    def widths(self, arch: Mapping[str, Value]) -> list[int]:
+        """Each stage's output width in ``arch`` (the fixed width where it is not a choice)."""
+        canon = self.canonical(arch)
+        return [
+            int(canon[f"stage{i}.width"]) if st.elastic_width else st.channels
+            for i, st in enumerate(self.stages)
+        ]
+
     def describe(self, arch: Mapping[str, Value]) -> str:
-        # "k3e6 k5e4 | k7e3 k3e3 k3e3 | ..." : one group per stage, one token per layer.
+        # "k3e6 k5e4 | k7e3 k3e3 k3e3 | ..." : one group per stage, one token per layer; an
+        # elastic stage starts with its width ("w16: k3e6 k5e4 | ...").
         def token(layer: dict[str, int]) -> str:
             return "".join(f"{key[0]}{layer[key]}" for key in self.layer_keys)
 
-        return " | ".join(" ".join(token(layer) for layer in st) for st in self.layers(arch))
+        groups = []
+        for stage, width, st in zip(self.stages, self.widths(arch), self.layers(arch), strict=True):
+            text = " ".join(token(layer) for layer in st)
+            groups.append(f"w{width}: {text}" if stage.elastic_width else text)
+        return " | ".join(groups)
 
     def size(self) -> int:
         per_layer = math.prod(len(self.model.layer_choices[k]) for k in self.layer_keys)
-        return math.prod(sum(per_layer**d for d in st.depth_options) for st in self.stages)
+        return math.prod(
+            len(st.width_options) * sum(per_layer**d for d in st.depth_options)
+            for st in self.stages
+        )
 
     def largest(self) -> dict[str, Value]:
         """The architecture with every choice at its largest value (sandwich rule)."""

@@ -1,7 +1,8 @@
 """The chain network (stem, MBConv stages, head) in its elastic (supernet) and static forms.
 
 Depth is elastic in the Once-for-All way: a stage with depth ``d`` runs its first ``d`` layers
-and skips the rest. :func:`build_chain_net` builds a static network from a space and an
+and skips the rest; an elastic-width stage runs the first ``w`` output channels of its blocks,
+and the head reads the first channels of its input. :func:`build_chain_net` builds a static network from a space and an
 architecture alone (used by ``nas.load``); :meth:`ChainSupernet.extract` builds the same network
 with the supernet's weights copied in.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nas.spaces import ChainSpace
@@ -24,7 +26,8 @@ Layers = list[list[dict[str, int]]]
 class ChainEnds(nn.Module):
     """Stem, fixed first block and head: shared unchanged by every path."""
 
-    def __init__(self, space: ChainSpace, num_classes: int) -> None:
+    def __init__(self, space: ChainSpace, num_classes: int, last: int | None = None) -> None:
+        """``last``: the width of the last stage's output (default: its widest)."""
         super().__init__()
         m = space.model
         self.stem = nn.Sequential(
@@ -38,7 +41,7 @@ class ChainEnds(nn.Module):
         else:
             self.first = nn.Identity()
         self.stage_in = ch
-        last = space.stages[-1].channels
+        last = space.stages[-1].channels if last is None else last
         head = m.head_channels
         self.head = (
             nn.Sequential(*conv_bn(last, head, 1, 1), nn.ReLU6(inplace=True))
@@ -52,6 +55,35 @@ class ChainEnds(nn.Module):
 
     def end(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, h, w) -> (B, classes)
         return self.classifier(self.head(x).mean(dim=(2, 3)))
+
+    def elastic_end(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`end` for an input narrower than the widest (the first channels' weights)."""
+        c = x.shape[1]
+        if isinstance(self.head, nn.Sequential):
+            conv, bn = self.head[0], self.head[1]
+            assert isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)
+            x = F.relu6(bn(F.conv2d(x, conv.weight[:, :c])))
+            return self.classifier(x.mean(dim=(2, 3)))
+        return F.linear(x.mean(dim=(2, 3)), self.classifier.weight[:, :c], self.classifier.bias)
+
+    @torch.no_grad()
+    def narrowed(self, last: int) -> ChainEnds:
+        """A copy whose head (or classifier) takes ``last`` input channels: the first ones."""
+        import copy
+
+        ends = copy.deepcopy(self)
+        if isinstance(ends.head, nn.Sequential):
+            conv = ends.head[0]
+            assert isinstance(conv, nn.Conv2d)
+            new = nn.Conv2d(last, conv.out_channels, 1, bias=False)
+            new.weight.copy_(conv.weight[:, :last])
+            ends.head[0] = new
+        else:
+            lin = nn.Linear(last, ends.classifier.out_features)
+            lin.weight.copy_(ends.classifier.weight[:, :last])
+            lin.bias.copy_(ends.classifier.bias)
+            ends.classifier = lin
+        return ends
 
 
 class ChainNet(nn.Module):
@@ -68,14 +100,15 @@ class ChainNet(nn.Module):
 
 def build_chain_net(space: ChainSpace, arch: Mapping[str, Value], num_classes: int) -> ChainNet:
     """A freshly initialised static network for ``arch`` (no supernet needed)."""
-    ends = ChainEnds(space, num_classes)
+    widths = space.widths(arch)
+    ends = ChainEnds(space, num_classes, last=widths[-1])
     blocks: list[MBConv] = []
     ch = ends.stage_in
-    for stage, layers in zip(space.stages, space.layers(arch), strict=True):
+    for stage, width, layers in zip(space.stages, widths, space.layers(arch), strict=True):
         for j, layer in enumerate(layers):
             stride = stage.stride if j == 0 else 1
-            blocks.append(MBConv(ch, stage.channels, stride, layer["kernel"], layer["expand"]))
-            ch = stage.channels
+            blocks.append(MBConv(ch, width, stride, layer["kernel"], layer["expand"]))
+            ch = width
     return ChainNet(ends, blocks)
 
 
@@ -100,19 +133,24 @@ class ChainSupernet(Supernet):
         self.stages = nn.ModuleList(stages)
 
     def forward(self, x: torch.Tensor, arch: Mapping[str, Value]) -> torch.Tensor:
+        space = self.chain_space
         h = self.ends.begin(x)
-        for stage, layers in zip(self.stages, self.chain_space.layers(arch), strict=True):
+        for stage, width, layers in zip(
+            self.stages, space.widths(arch), space.layers(arch), strict=True
+        ):
             for block, layer in zip(stage, layers, strict=False):  # type: ignore[call-overload]
-                h = block(h, layer["kernel"], layer["expand"])
-        return self.ends.end(h)
+                h = block(h, layer["kernel"], layer["expand"], width)
+        return self.ends.elastic_end(h)
 
     @torch.no_grad()
     def extract(self, arch: Mapping[str, Value]) -> ChainNet:
-        import copy
-
+        space = self.chain_space
+        widths = space.widths(arch)
         blocks: list[MBConv] = []
-        for stage, layers in zip(self.stages, self.chain_space.layers(arch), strict=True):
+        ch = self.ends.stage_in
+        for stage, width, layers in zip(self.stages, widths, space.layers(arch), strict=True):
             for block, layer in zip(stage, layers, strict=False):  # type: ignore[call-overload]
-                blocks.append(block.extract(layer["kernel"], layer["expand"]))
-        net = ChainNet(copy.deepcopy(self.ends), blocks)
+                blocks.append(block.extract(layer["kernel"], layer["expand"], ch, width))
+                ch = width
+        net = ChainNet(self.ends.narrowed(widths[-1]), blocks)
         return net.train(self.training)

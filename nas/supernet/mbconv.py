@@ -1,8 +1,8 @@
 """Elastic and static MBConv (inverted residual) blocks, after Once-for-All (Cai et al., 2020).
 
-The elastic block holds the largest weights (largest kernel, largest expansion) and slices them
-for the active path: a smaller kernel takes the *centre* of the largest kernel, a smaller
-expansion the *first* hidden channels. The static block is an ordinary module; ``extract``
+The elastic block holds the largest weights (largest kernel, largest expansion, widest input
+and output) and slices them for the active path: a smaller kernel takes the *centre* of the
+largest kernel, a smaller expansion or a narrower input or output the *first* channels. The static block is an ordinary module; ``extract``
 copies the active slices into one, so both compute the same function.
 """
 
@@ -83,7 +83,8 @@ def _copy_bn(dst: nn.BatchNorm2d, src: nn.BatchNorm2d, n: int) -> None:
 
 
 class ElasticMBConv(nn.Module):
-    """An MBConv whose kernel size and expansion ratio are chosen per forward call."""
+    """An MBConv whose kernel size, expansion ratio and output width are chosen per forward
+    call; its input width is the incoming tensor's (at most ``in_ch``)."""
 
     def __init__(self, in_ch: int, out_ch: int, stride: int, max_kernel: int, max_expand: int):
         super().__init__()
@@ -104,9 +105,13 @@ class ElasticMBConv(nn.Module):
         start = (self.max_kernel - kernel) // 2
         return self.dw_conv.weight[:hidden, :, start : start + kernel, start : start + kernel]
 
-    def forward(self, x: torch.Tensor, kernel: int, expand: int) -> torch.Tensor:
-        hidden = self.in_ch * expand
-        h = F.conv2d(x, self.expand_conv.weight[:hidden])  # (B, hidden, H, W)
+    def forward(
+        self, x: torch.Tensor, kernel: int, expand: int, out_ch: int | None = None
+    ) -> torch.Tensor:
+        in_ch = x.shape[1]
+        out = self.out_ch if out_ch is None else out_ch
+        hidden = in_ch * expand
+        h = F.conv2d(x, self.expand_conv.weight[:hidden, :in_ch])  # (B, hidden, H, W)
         h = F.relu6(_bn(h, self.expand_bn, hidden))
         # Taps more than (size - 1) pixels from the centre only ever see zero padding; dropping
         # them gives the same output and spares oneDNN's very slow large-kernel depthwise
@@ -114,19 +119,24 @@ class ElasticMBConv(nn.Module):
         k = min(kernel, 2 * max(h.shape[2], h.shape[3]) - 1)
         h = depthwise(h, self._dw_weight(k, hidden), self.stride)
         h = F.relu6(_bn(h, self.dw_bn, hidden))  # (B, hidden, H/s, W/s)
-        y = _bn(F.conv2d(h, self.project_conv.weight[:, :hidden]), self.project_bn, self.out_ch)
-        return x + y if self.residual else y
+        y = _bn(F.conv2d(h, self.project_conv.weight[:out, :hidden]), self.project_bn, out)
+        # the residual follows the active widths, as the static block's does
+        return x + y if self.stride == 1 and in_ch == out else y
 
     @torch.no_grad()
-    def extract(self, kernel: int, expand: int) -> MBConv:
+    def extract(
+        self, kernel: int, expand: int, in_ch: int | None = None, out_ch: int | None = None
+    ) -> MBConv:
         """A static :class:`MBConv` holding copies of the active weights."""
-        block = MBConv(self.in_ch, self.out_ch, self.stride, kernel, expand)
-        hidden = self.in_ch * expand
+        cin = self.in_ch if in_ch is None else in_ch
+        out = self.out_ch if out_ch is None else out_ch
+        block = MBConv(cin, out, self.stride, kernel, expand)
+        hidden = cin * expand
         assert isinstance(block.expand, nn.Sequential)
         for seq, conv_w, bn, n in (
-            (block.expand, self.expand_conv.weight[:hidden], self.expand_bn, hidden),
+            (block.expand, self.expand_conv.weight[:hidden, :cin], self.expand_bn, hidden),
             (block.depthwise, self._dw_weight(kernel, hidden), self.dw_bn, hidden),
-            (block.project, self.project_conv.weight[:, :hidden], self.project_bn, self.out_ch),
+            (block.project, self.project_conv.weight[:out, :hidden], self.project_bn, out),
         ):
             conv, dst_bn = seq[0], seq[1]
             assert isinstance(conv, nn.Conv2d) and isinstance(dst_bn, nn.BatchNorm2d)

@@ -28,18 +28,23 @@ def test_mobile_space_matches_the_spec() -> None:
     # one network, one input: latency at the shape candidates are scored at
     assert space.latency_input.shape == (1, 3, 28, 28) == space.scoring_input.shape
     assert not _latency_is_proxy(space)
-    assert len(space.stages) >= 5
+    assert len(space.stages) == 4
     assert space.choice("stage0.depth").options == (1, 2, 3)
+    assert space.choice("stage0.width").options == (8, 16, 24)
     assert space.choice("stage0.layer0.kernel").options == (3, 5, 7)
-    assert space.choice("stage0.layer0.expand").options == (3, 4, 6)
+    assert space.choice("stage0.layer0.expand").options == (1, 3, 6)
+    # every stage's width is a choice, and the narrowest network is genuinely small
+    assert all(s.elastic_width for s in space.stages)
+    assert space.widths(space.smallest()) == [8, 12, 16, 24]
+    assert space.widths(space.largest()) == [24, 40, 56, 64]
 
 
 def test_mobile_strides_adapt_so_the_last_stage_sees_4x4() -> None:
     space = load_space("mobile")
-    assert _feature_maps(space) == [14, 7, 4, 4, 4, 4]
+    assert _feature_maps(space) == [14, 7, 4, 4, 4]
     big = space_with(space, train_resolution=224)  # full size: the file's strides
-    assert big.stem_stride == 2 and [s.stride for s in big.stages] == [2, 2, 2, 1, 2]
-    assert _feature_maps(big)[-1] == 7
+    assert big.stem_stride == 2 and [s.stride for s in big.stages] == [2, 2, 2, 1]
+    assert _feature_maps(big)[-1] == 14  # 224 / 16: four stride-2 layers
 
 
 def test_latency_input_is_an_explicit_proxy() -> None:

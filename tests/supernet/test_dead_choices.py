@@ -165,8 +165,8 @@ def test_the_old_16px_mobile_had_dead_kernels() -> None:
     # the adaptation keeps a 4x4 last map; forcing the full-size strides reproduces the bug
     space.stem_stride = 2
     space.stages = tuple(
-        type(s)(s.channels, st, s.depth_options)
-        for s, st in zip(space.stages, [2, 2, 2, 1, 2], strict=True)
+        type(s)(s.width_options, st, s.depth_options)
+        for s, st in zip(space.stages, [2, 2, 2, 1], strict=True)
     )
     net = _randomised(space)
     x = _scoring_batch(space)

@@ -99,12 +99,12 @@ def layer_specs(space: Space, arch: Mapping[str, Value], num_classes: int) -> li
     stem, ch, h, w = _stem(cs)
     specs = [stem]
     batch = cs.latency_input.batch
-    for stage, layers in zip(cs.stages, cs.layers(arch), strict=True):
+    for stage, width, layers in zip(cs.stages, cs.widths(arch), cs.layers(arch), strict=True):
         for j, layer in enumerate(layers):
             stride = stage.stride if j == 0 else 1
             k, e = layer["kernel"], layer["expand"]
-            specs.append(LayerSpec("mbconv", ch, stage.channels, stride, k, e, h, w, batch))
-            ch, h, w = stage.channels, _out(h, k, stride), _out(w, k, stride)
+            specs.append(LayerSpec("mbconv", ch, width, stride, k, e, h, w, batch))
+            ch, h, w = width, _out(h, k, stride), _out(w, k, stride)
     specs.append(_head(cs, ch, h, w, num_classes))
     return specs
 
@@ -117,20 +117,23 @@ def all_specs(space: Space, num_classes: int) -> list[LayerSpec]:
     kernels = cs.model.layer_choices["kernel"]
     expands = cs.model.layer_choices["expand"]
     batch = cs.latency_input.batch
+    ins: tuple[int, ...] = (ch,)  # the widths the stage's input may have
     for stage in cs.stages:
         # Position 0 changes stride and width; positions 1.. all see the stage's output shape.
-        positions = [(ch, stage.stride, h, w)]
         h1, w1 = _out(h, 3, stage.stride), _out(w, 3, stage.stride)
-        if stage.max_depth > 1:
-            positions.append((stage.channels, 1, h1, w1))
-        for in_ch, stride, hh, ww in positions:
-            for k in kernels:
-                for e in expands:
-                    spec = LayerSpec("mbconv", in_ch, stage.channels, stride, k, e, hh, ww, batch)
-                    out[lut_key(spec)] = spec
-        ch, h, w = stage.channels, h1, w1
-    head = _head(cs, ch, h, w, num_classes)
-    out[lut_key(head)] = head
+        for width in stage.width_options:
+            positions = [(c, stage.stride, h, w) for c in ins]
+            if stage.max_depth > 1:
+                positions.append((width, 1, h1, w1))
+            for in_ch, stride, hh, ww in positions:
+                for k in kernels:
+                    for e in expands:
+                        spec = LayerSpec("mbconv", in_ch, width, stride, k, e, hh, ww, batch)
+                        out[lut_key(spec)] = spec
+        ins, h, w = stage.width_options, h1, w1
+    for ch in ins:
+        head = _head(cs, ch, h, w, num_classes)
+        out[lut_key(head)] = head
     return list(out.values())
 
 
