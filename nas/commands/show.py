@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import math
 
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from nas.commands.common import add_storage, console, front_table, shown
 from nas.limits import printable
@@ -46,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nas.analysis import evidence
     from nas.analysis.results import pareto_front
     from nas.analysis.summaries import summarize
     from nas.storage import Store
@@ -57,8 +60,16 @@ def run(args: argparse.Namespace) -> int:
     settings = st.settings_of(study)
     console.print(f"[bold]{shown(study.study_name)}[/] in {shown(args.storage)}")
     if settings is not None:
-        for line in filter(None, (settings.input_line(), settings.fidelity)):
-            console.print(f"  {printable(line)}", highlight=False, markup=False)
+        # what the accuracy is and how far to trust it, before any number (issues 20, 24)
+        said_first = (
+            settings.input_line(),
+            evidence.accuracy_note(settings),
+            *evidence.fidelity_lines(settings),
+        )
+        for line in filter(None, said_first):
+            # one line each in a log file; folded under their own indent in a terminal
+            text = Text(("  " if console.soft_wrap else "") + printable(line))
+            console.print(text if console.soft_wrap else Padding(text, (0, 0, 0, 2)))
         said = {"fidelity", "scoring_input", "latency_input"}  # the lines above say them
         rest = {k: v for k, v in vars(settings).items() if k not in said}
         for line in settings_lines(rest):
@@ -68,11 +79,18 @@ def run(args: argparse.Namespace) -> int:
         f"{summary.running} running, {summary.failed} failed"
     )
     max_latency_ms = settings.max_latency_ms if settings else None
+    name = evidence.accuracy_name(settings)
     if args.history:
-        console.print(history_table(study.get_trials(deepcopy=False), args, max_latency_ms))
+        trials = study.get_trials(deepcopy=False)
+        console.print(history_table(trials, args, max_latency_ms, name))
         return 0
     front = pareto_front(st.complete_trials(study), max_latency_ms)
-    console.print(front_table(front, f"Pareto front: {len(front)} trials"))
+    marks = evidence.anchor_roles(st.anchors_of(study.user_attrs), front)
+    note = evidence.anchor_note(settings) if marks else ""
+    table = front_table(
+        front, f"Pareto front: {len(front)} trials", accuracy=name, marks=marks, note=note
+    )
+    console.print(table)
     return 0
 
 
@@ -103,8 +121,14 @@ def default_every(n: int) -> int:
     return next(c for c in candidates if c >= step)
 
 
-def history_table(trials: list, args: argparse.Namespace, max_latency_ms: float | None) -> Table:
-    """Anytime results, one row per checkpoint (see :func:`nas.analysis.anytime.history`)."""
+def history_table(
+    trials: list,
+    args: argparse.Namespace,
+    max_latency_ms: float | None,
+    accuracy: str = "accuracy",
+) -> Table:
+    """Anytime results, one row per checkpoint (see :func:`nas.analysis.anytime.history`);
+    ``accuracy`` names the accuracy axis (``inherited acc`` for a supernet study)."""
     from optuna.trial import TrialState
 
     from nas.analysis.anytime import default_reference, history
@@ -121,10 +145,10 @@ def history_table(trials: list, args: argparse.Namespace, max_latency_ms: float 
     every = args.every or default_every(len(points))
     table = Table(
         title=f"Anytime results: {len(points)} completed, {len(failed)} failed trials; "
-        f"hypervolume of (accuracy, latency) up to the reference (0, {ref:.4g} ms)",
+        f"hypervolume of ({accuracy}, latency) up to the reference (0, {ref:.4g} ms)",
         title_justify="left",
     )
-    for col in ("completed", "trial", "failed so far", "best accuracy %", "hypervolume"):
+    for col in ("completed", "trial", "failed so far", f"best {accuracy} %", "hypervolume"):
         table.add_column(col, justify="right", no_wrap=True)
     for p in points:
         if p.completed % every and p.completed != len(points):
