@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import textwrap
 
-from rich.padding import Padding
 from rich.table import Table
-from rich.text import Text
 
 from nas.commands.common import add_storage, console, front_table, shown
 from nas.limits import printable
@@ -66,10 +65,9 @@ def run(args: argparse.Namespace) -> int:
             evidence.accuracy_note(settings),
             *evidence.fidelity_lines(settings),
         )
-        for line in filter(None, said_first):
-            # one line each in a log file; folded under their own indent in a terminal
-            text = Text(("  " if console.soft_wrap else "") + printable(line))
-            console.print(text if console.soft_wrap else Padding(text, (0, 0, 0, 2)))
+        for line in filter(None, said_first):  # folded under their own indent, file or not
+            text = textwrap.fill(printable(line), console.width, initial_indent="  ")
+            console.print(text.replace("\n", "\n  "), highlight=False, markup=False)
         said = {"fidelity", "scoring_input", "latency_input"}  # the lines above say them
         rest = {k: v for k, v in vars(settings).items() if k not in said}
         for line in settings_lines(rest):
