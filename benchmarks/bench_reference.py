@@ -96,10 +96,19 @@ def _train(job: tuple[dict, int]) -> ReferenceRow:
     arch, seed = job
     space, data, recipe = _STATE["space"], _STATE["data"], _STATE["recipe"]
     res = train_standalone(space, arch, data, recipe, seed)
-    flops = count_flops(create_subnet(space, arch, data.num_classes).eval(), space.scoring_input.shape)
+    flops = count_flops(
+        create_subnet(space, arch, data.num_classes).eval(), space.scoring_input.shape
+    )
     return ReferenceRow(
-        space.hash(arch), space.describe(arch), space.canonical(arch), seed, res.val_acc,
-        res.val_images, res.params, flops, res.train_s,
+        space.hash(arch),
+        space.describe(arch),
+        space.canonical(arch),
+        seed,
+        res.val_acc,
+        res.val_images,
+        res.params,
+        flops,
+        res.train_s,
     )
 
 
@@ -143,13 +152,22 @@ def main() -> None:
     print(f"{len(picks)} architectures, {len(jobs)} trainings, {len(todo)} to do", flush=True)
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.strip()
     meta.setdefault("runs", [])
     meta.update(
-        space=space.name, space_version=space.version, space_digest=space.digest,
-        data=args.data, recipe=recipe.as_dict(), archs=len(picks), seeds=args.seeds,
-        extra_seed_archs=len(third), pick_seed=args.pick_seed, pool=args.pool,
+        space=space.name,
+        space_version=space.version,
+        space_digest=space.digest,
+        data=args.data,
+        recipe=recipe.as_dict(),
+        archs=len(picks),
+        seeds=args.seeds,
+        extra_seed_archs=len(third),
+        pick_seed=args.pick_seed,
+        pool=args.pool,
         val_split="the data's whole validation split (Fashion-MNIST: 10,000 images carved "
         "from training with a fixed seed; the test split is not read)",
     )
@@ -164,7 +182,7 @@ def main() -> None:
             )
     meta["runs"].append(
         {
-            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "trainings": len(todo),
             "wall_s": round(time.time() - t_start),
             "jobs": args.jobs,
