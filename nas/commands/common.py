@@ -82,9 +82,13 @@ def front_table(trials: list, title: str, width: int | None = None) -> Renderabl
     fits in ``width`` (default: the console's), else a numbered line of its own under the
     table, folded at the edge. A noisy latency carries :data:`NOISY` and a note.
     """
+    from nas.analysis.axis import axis_of_trial
+
     width = width or console.width
+    axis = axis_of_trial(trials[0].user_attrs if trials else {})
+    acc_head = f"{axis.short} ± se" if axis.percent else axis.short
     cols: dict[str, list[str]] = {
-        h: [] for h in ("trial", "acc % ± se", "latency ms", "p90 ms", "params M", "MFLOPs")
+        h: [] for h in ("trial", acc_head, "latency ms", "p90 ms", "params M", "MFLOPs")
     }
     archs: list[str] = []
     noisy = False
@@ -96,7 +100,7 @@ def front_table(trials: list, title: str, width: int | None = None) -> Renderabl
             cols,
             (
                 str(t.number),
-                fmt_accuracy(ua.get(keys.ACCURACY, 0), ua.get(keys.ACCURACY_SE)),
+                axis.fmt(ua.get(keys.ACCURACY, 0), ua.get(keys.ACCURACY_SE)),
                 fmt_latency(ua.get(keys.LATENCY_MS), lat),
                 fmt_ms(lat.get("p90_ms")),
                 f"{float(ua.get(keys.PARAMS_M, 0)):.2f}" if keys.PARAMS_M in ua else "-",
