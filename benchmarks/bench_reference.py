@@ -171,6 +171,8 @@ def main() -> None:
         val_split="the data's whole validation split (Fashion-MNIST: 10,000 images carved "
         "from training with a fixed seed; the test split is not read)",
     )
+    meta_path.parent.mkdir(parents=True, exist_ok=True)
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")  # readable while the set grows
     ctx = mp.get_context("spawn")
     with ctx.Pool(args.jobs, _init, (args.space, args.data, recipe.as_dict())) as pool:
         for k, row in enumerate(pool.imap_unordered(_train, todo), 1):
