@@ -230,12 +230,15 @@ class SearchOptions(BaseModel):
     evaluator: Annotated[
         str,
         Cli(
-            metavar="{supernet,table:PATH.csv,zero-cost[:NAME|vote],synthetic[:SECONDS]}",
+            metavar="{auto,supernet,table:PATH.csv,zero-cost[:NAME|vote],synthetic[:SECONDS]}",
             driver=SAMPLER,
         ),
     ] = Field(
-        "supernet",
-        description="supernet: inherited weights and measured latency; table:PATH.csv: look "
+        "auto",
+        description="auto (the default): the scorer that ranked the space's reference set best "
+        "when trained from scratch, where one was measured for this space and data (mobile on "
+        "fashion-mnist; docs/fidelity.md), else supernet; the study records which; "
+        "supernet: inherited weights and measured latency; table:PATH.csv: look "
         "each architecture up in a tabular benchmark keyed by its canonical string (column "
         "'arch'); no supernet is trained and --data/--target are not used; "
         "zero-cost[:NAME|vote]: no supernet either, each fresh network scored by a zero-cost "

@@ -32,7 +32,7 @@ EVALUATORS = ("supernet", "table", "synthetic", "zero-cost")
 class EvaluatorOptions:
     """The options an evaluator is built from (the search fills them from its own)."""
 
-    evaluator: str = "supernet"  # supernet | table:PATH.csv | synthetic[:SECONDS] | zero-cost[:P]
+    evaluator: str = "supernet"  # supernet | table:PATH.csv | synthetic[:SECONDS] (auto resolved) | zero-cost[:P]
     accuracy_column: str | None = None
     latency_column: str | None = None
     data: str | None = None
@@ -63,6 +63,23 @@ class EvaluatorPlan:
     target: str | None = None
     prebuilt: Evaluator | None = None
     predictor: LatencyPredictor | None = None  # validated (latency_predictor), before writing
+
+
+AUTO = "auto"
+
+
+def auto_evaluator(space: Space, data: str | None) -> str:
+    """What ``--evaluator auto`` means for ``space`` on ``data`` (``None``: the default set).
+
+    The scorer whose ranking of the space's reference set agreed best with training from
+    scratch (the shipped fidelity records, :func:`nas.storage.fidelity.best_record`), where
+    such a set was measured for this space version and data; the supernet elsewhere.
+    """
+    from nas.data import default_data
+    from nas.storage.fidelity import best_record
+
+    record = best_record(space.name, space.digest, data or default_data())
+    return record.scorer if record is not None else "supernet"
 
 
 def check_evaluator(opts: EvaluatorOptions, space: Space) -> EvaluatorPlan:

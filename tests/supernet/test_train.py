@@ -36,7 +36,7 @@ def test_the_smallest_path_trains_on_every_fourth_step_only(
     monkeypatch.setattr(train, "sandwich", spy)
     torch.manual_seed(0)
     net = create_supernet(tiny_space, tiny_data.num_classes)
-    cfg = TrainConfig(epochs=1, batch_size=32, seed=0)
+    cfg = TrainConfig(epochs=1, batch_size=32, seed=0, sampling="sandwich")
     train_supernet(net, tiny_data, cfg)
     n_steps = -(-len(tiny_data.y_train) // cfg.batch_size)
     assert len(steps) == n_steps >= 8
