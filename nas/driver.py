@@ -251,7 +251,12 @@ def _enqueue_anchors(study: optuna.Study, space: Space, budget: int) -> None:
     :meth:`~nas.spaces.base.Space.anchors`), whatever the strategy: they count in the budget."""
     if study.get_trials(deepcopy=False):
         return
-    for arch in space.anchors()[:budget]:
+    anchors = space.anchors()[:budget]
+    # recorded (before they are queued: a resume after a crash here records them again), so
+    # that every screen can mark the trials that scored them; the largest comes first
+    hashes = (space.hash(a) for a in anchors)
+    st.record_anchors(study, dict(zip(hashes, ("largest", "smallest"), strict=False)))
+    for arch in anchors:
         study.enqueue_trial(space.to_params(arch), skip_if_exists=True)
 
 

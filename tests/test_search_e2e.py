@@ -176,7 +176,9 @@ def test_a_new_search_starts_with_the_largest_and_smallest_architectures(
     storage_url: str,
 ) -> None:
     """The space's anchors come first whatever the strategy, so the front spans its range."""
+    from nas.analysis.evidence import anchor_roles
     from nas.spaces import load_space
+    from nas.storage import studies as st
 
     space = load_space(str(TINY))
     for strategy in ("nsga2", "random", "evolution"):
@@ -184,3 +186,7 @@ def test_a_new_search_starts_with_the_largest_and_smallest_architectures(
         study = optuna.load_study(study_name=strategy, storage=storage_url)
         first = [space.hash(t.user_attrs[keys.ARCH]) for t in study.trials[:2]]
         assert first == [space.hash(space.largest()), space.hash(space.smallest())], strategy
+        # recorded as anchors, so that the screens mark them (issue 24)
+        roles = {first[0]: "largest", first[1]: "smallest"}
+        assert st.anchors_of(study.user_attrs) == roles
+        assert anchor_roles(roles, study.trials) == {0: "largest", 1: "smallest"}

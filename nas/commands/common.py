@@ -75,18 +75,36 @@ def numeric_column(table: Table, header: str, cells: list[str]) -> None:
     table.add_column(header, justify="right", no_wrap=True, min_width=width)
 
 
-def front_table(trials: list, title: str, width: int | None = None) -> RenderableType:
+def front_table(
+    trials: list,
+    title: str,
+    width: int | None = None,
+    *,
+    accuracy: str = "accuracy",
+    marks: dict[int, str] | None = None,
+    note: str = "",
+) -> RenderableType:
     """The Pareto front as a table: one row a trial, fastest first.
 
     Trial, accuracy and latency always show in full. The architecture is a column when it
     fits in ``width`` (default: the console's), else a numbered line of its own under the
     table, folded at the edge. A noisy latency carries :data:`NOISY` and a note.
+
+    ``accuracy`` names the accuracy (``inherited acc`` heads the column on two lines);
+    ``marks`` puts a word next to some trial numbers (``0 (largest)``), which ``note``
+    explains under the table.
     """
     from nas.analysis.axis import axis_of_trial
 
     width = width or console.width
     axis = axis_of_trial(trials[0].user_attrs if trials else {})
-    acc_head = f"{axis.short} ± se" if axis.percent else axis.short
+    marks = marks or {}
+    if not axis.percent:  # a zero-cost score, named by its proxy
+        acc_head = axis.short
+    elif accuracy == "accuracy":
+        acc_head = f"{axis.short} ± se"
+    else:  # "inherited acc": the kind of accuracy on a line of its own
+        acc_head = f"{accuracy.removesuffix(' acc')}\n{axis.short} ± se"
     cols: dict[str, list[str]] = {
         h: [] for h in ("trial", acc_head, "latency ms", "p90 ms", "params M", "MFLOPs")
     }
@@ -99,7 +117,7 @@ def front_table(trials: list, title: str, width: int | None = None) -> Renderabl
         for h, v in zip(
             cols,
             (
-                str(t.number),
+                f"{t.number} ({marks[t.number]})" if t.number in marks else str(t.number),
                 axis.fmt(ua.get(keys.ACCURACY, 0), ua.get(keys.ACCURACY_SE)),
                 fmt_latency(ua.get(keys.LATENCY_MS), lat),
                 fmt_ms(lat.get("p90_ms")),
@@ -110,11 +128,13 @@ def front_table(trials: list, title: str, width: int | None = None) -> Renderabl
         ):
             cols[h].append(v)
         archs.append(str(ua.get(keys.ARCH_STR, "")))
-    table = Table(title=title, title_justify="left", caption=NOISY_NOTE if noisy else None)
+    caption = "\n".join(filter(None, (NOISY_NOTE if noisy else "", note)))
+    table = Table(title=title, title_justify="left", caption=caption or None)
     table.caption_justify = "left"
     for h, cells in cols.items():
         numeric_column(table, h, cells)
-    used = sum(max([len(c) for c in v] + [len(h)]) + 3 for h, v in cols.items()) + 1
+    widest = {h: max(len(line) for line in h.split("\n")) for h in cols}
+    used = sum(max([len(c) for c in v] + [widest[h]]) + 3 for h, v in cols.items()) + 1
     longest = max((len(a) for a in archs), default=0)
     inline = used + longest + 3 <= width
     if inline:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import math
 
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from nas.analysis.axis import ACCURACY, AccuracyAxis
 from nas.commands.common import add_storage, console, front_table, shown
@@ -47,6 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nas.analysis import evidence
     from nas.analysis.results import pareto_front
     from nas.analysis.summaries import summarize
     from nas.storage import Store
@@ -58,8 +61,16 @@ def run(args: argparse.Namespace) -> int:
     settings = st.settings_of(study)
     console.print(f"[bold]{shown(study.study_name)}[/] in {shown(args.storage)}")
     if settings is not None:
-        for line in filter(None, (settings.input_line(), settings.fidelity)):
-            console.print(f"  {printable(line)}", highlight=False, markup=False)
+        # what the accuracy is and how far to trust it, before any number (issues 20, 24)
+        said_first = (
+            settings.input_line(),
+            evidence.accuracy_note(settings),
+            *evidence.fidelity_lines(settings),
+        )
+        for line in filter(None, said_first):
+            # one line each in a log file; folded under their own indent in a terminal
+            text = Text(("  " if console.soft_wrap else "") + printable(line))
+            console.print(text if console.soft_wrap else Padding(text, (0, 0, 0, 2)))
         said = {"fidelity", "scoring_input", "latency_input"}  # the lines above say them
         rest = {k: v for k, v in vars(settings).items() if k not in said}
         for line in settings_lines(rest):
@@ -69,15 +80,23 @@ def run(args: argparse.Namespace) -> int:
         f"{summary.running} running, {summary.failed} failed"
     )
     max_latency_ms = settings.max_latency_ms if settings else None
+    name = evidence.accuracy_name(settings)
     if args.history:
         from nas.analysis.axis import axis_of_evaluator
 
         axis = axis_of_evaluator(settings.evaluator if settings else None)
+        if axis.percent:  # "inherited acc" for a supernet study
+            axis = AccuracyAxis(name, percent=True)
         trials = study.get_trials(deepcopy=False)
         console.print(history_table(trials, args, max_latency_ms, axis))
         return 0
     front = pareto_front(st.complete_trials(study), max_latency_ms)
-    console.print(front_table(front, f"Pareto front: {len(front)} trials"))
+    marks = evidence.anchor_roles(st.anchors_of(study.user_attrs), front)
+    note = evidence.anchor_note(settings) if marks else ""
+    table = front_table(
+        front, f"Pareto front: {len(front)} trials", accuracy=name, marks=marks, note=note
+    )
+    console.print(table)
     return 0
 
 
@@ -114,7 +133,9 @@ def history_table(
     max_latency_ms: float | None,
     axis: AccuracyAxis = ACCURACY,
 ) -> Table:
-    """Anytime results, one row per checkpoint (see :func:`nas.analysis.anytime.history`)."""
+    """Anytime results, one row per checkpoint (see :func:`nas.analysis.anytime.history`);
+    ``axis`` names the accuracy axis (``inherited acc`` for a supernet study, a proxy's
+    score for a zero-cost one)."""
     from optuna.trial import TrialState
 
     from nas.analysis.anytime import default_reference, history

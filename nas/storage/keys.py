@@ -31,6 +31,7 @@ CONSTRAINT = "constraint"  # [latency_ms - max_latency_ms]; <= 0 is feasible
 # ---- study user attributes ----------------------------------------------------------------
 SETTINGS = "settings"  # dict, see nas.storage.studies.StudySettings
 BUDGET = "budget"
+ANCHORS = "anchors"  # dict arch_hash -> "largest" | "smallest": the anchors a search enqueued
 
 # ---- tabular evaluator --------------------------------------------------------------------
 TABLE_ROW = "table_row"  # every column of the matched table row, values as in the file

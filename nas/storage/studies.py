@@ -157,6 +157,21 @@ def count_complete(study: optuna.Study) -> int:
     return len(complete_trials(study))
 
 
+def record_anchors(study: optuna.Study, roles: dict[str, str]) -> None:
+    """Record the anchors a new search enqueued first (architecture hash -> ``largest`` or
+    ``smallest``), so every screen can mark the trials that scored them."""
+    if roles and study.user_attrs.get(keys.ANCHORS) != roles:
+        study.set_user_attr(keys.ANCHORS, roles)
+
+
+def anchors_of(user_attrs: dict[str, Any]) -> dict[str, str]:
+    """A study's recorded anchors (from its user attributes); {} for a study without any."""
+    raw = user_attrs.get(keys.ANCHORS)
+    if not isinstance(raw, dict):
+        return {}
+    return {str(h): str(role) for h, role in raw.items()}
+
+
 def record_fidelity(study: optuna.Study, line: str) -> None:
     """Store a one-line measurement of how the study's supernet ranks like standalone training
     (benchmarks/bench_proxy.py) in its settings, where ``nas show`` prints it."""

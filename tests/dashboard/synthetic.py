@@ -89,17 +89,20 @@ def make_study(
     running: int = 0,
     failed: int = 0,
     budget: int | None = None,
+    data: str = "digits",
+    evaluator: str = "supernet",
 ) -> optuna.Study:
     """A two-objective nas study of ``n`` completed trials (plus running and failed ones)."""
     sp = load_space(space)
     settings = StudySettings(
         space=sp.name,
         space_digest=sp.digest,
-        data="digits",
+        data=data,
         data_fingerprint="synthetic",
         strategy=strategy,
         objective="pareto",
         target="cpu",
+        evaluator=evaluator,
         max_latency_ms=max_latency_ms,
         seed=seed,
         options={"space": space},
