@@ -32,7 +32,7 @@ EVALUATORS = ("supernet", "table", "synthetic", "zero-cost")
 class EvaluatorOptions:
     """The options an evaluator is built from (the search fills them from its own)."""
 
-    evaluator: str = "supernet"  # supernet | table:PATH.csv | synthetic[:SECONDS] (auto resolved) | zero-cost[:P]
+    evaluator: str = "supernet"  # supernet | table:PATH.csv | synthetic[:S] | zero-cost[:P]
     accuracy_column: str | None = None
     latency_column: str | None = None
     data: str | None = None
