@@ -1,240 +1,257 @@
-"""Does the supernet rank architectures like training them does? (the proxy-fidelity check)
+"""The scorer leaderboard: how well does each scorer rank a reference set like training does?
 
-Trains (or loads) the ``mobile`` supernet exactly as the default ``nas search`` does (same data
-subsets, schedule and seed), scores ``--pool`` random architectures with inherited weights,
-picks ``--picks`` of them evenly spread over that inherited-accuracy range plus the largest and
-the smallest, trains each from scratch with ``--seeds`` seeds by the ordinary training loop, and
-reports:
+Reads a reference set (``benchmarks/reference/*.csv``, made by ``bench_reference.py``:
+architectures trained from scratch with several seeds), gives every architecture a score with
+each scorer, and prints the leaderboard of :mod:`nas.analysis.leaderboard` (Kendall tau and
+Spearman rho with 95 % bootstrap intervals, tau in the top 20 %, precision at the top 10 %,
+seconds per candidate) and training's own seed-to-seed ceiling on the same set.
 
-- Kendall's tau and Spearman's rho between inherited and standalone validation accuracy;
-- the seed-to-seed spread (standalone accuracy of two seeds of the same architecture, and the
-  tau between seed 0 and seed 1: the ceiling any proxy can reach with this training);
-- the cost ratio (seconds to score a candidate with inherited weights vs to train it).
+Scorers (``--scorers``, comma-separated):
 
-Standalone accuracy is measured on the *whole* validation split (10,000 images for
-Fashion-MNIST, standard error about 0.35 points) so its own noise stays small; inherited
-accuracy on the search's validation subset, as the search scores it.
+- ``supernet``: inherited accuracy, the supernet trained (or loaded) exactly as the default
+  ``nas search`` trains it (same data subsets, steps, seed), unless ``--sampling``,
+  ``--supernet-steps``, ``--supernet-images`` or ``--smallest-every`` change the schedule to
+  compare training rules on the same set;
+- ``finetune``: the inherited network fine-tuned for ``--finetune-steps`` steps before scoring;
+- ``params``, ``flops``: from the reference file;
+- ``latency``: measured on the ``cpu`` target at the scoring shape (higher = slower);
+- ``zc``: every zero-cost proxy of :mod:`nas.supernet.proxies` on freshly initialised networks.
 
-With ``--reference FILE`` (an earlier run's output, e.g. benchmarks/results/proxy_fashion.md)
-the architectures and their standalone accuracies are read from that file instead of being
-picked and trained again: the supernet is trained (or loaded) and the same architectures are
-re-scored, so a change to the supernet's training is measured against the same reference in
-minutes instead of an hour. ``--smallest-every K`` and ``--supernet-steps N`` change the
-supernet's schedule for such comparisons (defaults: the search's).
+Scores are written to ``--scores FILE.json`` (architecture hash -> score per scorer, and the
+seconds each took), and ``--combine A.json B.json ...`` builds one leaderboard from several
+runs' scores, with rank ensembles of the scorers named in ``--ensembles`` (``a+b;a+c``).
 
-With ``--study NAME --storage URL`` the one-line summary is written into that study's settings
-(its ``fidelity`` field, which ``nas show`` prints): the study must have been made with the
-same space, data and schedule, so the supernet measured is the one it searched with.
-
-    .venv/bin/python benchmarks/bench_proxy.py --data fashion-mnist [--picks 12] [--seeds 2]
-        [--epochs 10] [--study NAME --storage URL] [--reference FILE]
-        [--smallest-every K] [--supernet-steps N]
+    .venv/bin/python benchmarks/bench_proxy.py --reference benchmarks/reference/X.csv
+        [--scorers supernet,params,flops] [--sampling fair] [--scores out.json]
+    .venv/bin/python benchmarks/bench_proxy.py --reference X.csv --combine a.json b.json
+        [--ensembles "supernet+flops;supernet+flops+synflow"]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import dataclasses
+import json
 import os
 import platform
-import random
-import re
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from scipy.stats import kendalltau, spearmanr
 
-from nas.data import load_for_space
-from nas.driver import default_epochs
-from nas.hardware.fingerprint import cpu_model
-from nas.options import SearchOptions
-from nas.spaces import load_space
-from nas.storage import Store
-from nas.supernet import create_subnet
-from nas.supernet.score import accuracy, calibration_batches, extract_scored
-from nas.supernet.train import TrainConfig, train_module
-from nas.trained_supernet import obtain_supernet
+from nas.analysis.leaderboard import ScorerRow, evaluate, markdown, rank_ensemble
+from nas.analysis.reference import by_arch, read_meta, read_rows
 
 
-def _picks(scored: list[tuple[float, dict]], n: int, space) -> list[tuple[float | None, dict]]:  # type: ignore[no-untyped-def]
-    idx = np.linspace(0, len(scored) - 1, n).round().astype(int)
-    chosen: list[tuple[float | None, dict]] = [scored[i] for i in sorted(set(idx))]
-    chosen += [(None, space.largest()), (None, space.smallest())]
-    return chosen
+def _machine() -> str:
+    from nas.hardware.fingerprint import cpu_model
 
-
-REFERENCE_LINE = re.compile(r"(.+): inherited [\d.]+ standalone ([\d.]+(?: / [\d.]+)*)$")
-
-
-def read_reference(path: Path, space) -> list[tuple[dict, list[float]]]:  # type: ignore[no-untyped-def]
-    """``(architecture, standalone accuracies per seed)`` from an earlier run's output.
-
-    The lines are ``<space.describe(arch)>: inherited X standalone A / B``; an architecture is
-    rebuilt from its one-line form (depth = tokens per stage, ``kKeE`` per layer) and must
-    describe back to the same line.
-    """
-    rows = []
-    for line in path.read_text().splitlines():
-        m = REFERENCE_LINE.match(line.strip())
-        if not m:
-            continue
-        arch: dict = {}
-        for i, stage in enumerate(m.group(1).split(" | ")):
-            tokens = stage.split()
-            arch[f"stage{i}.depth"] = len(tokens)
-            for j, token in enumerate(tokens):
-                k, e = re.fullmatch(r"k(\d+)e(\d+)", token).groups()  # type: ignore[union-attr]
-                arch[f"stage{i}.layer{j}.kernel"], arch[f"stage{i}.layer{j}.expand"] = (
-                    int(k),
-                    int(e),
-                )
-        arch = space.canonical(arch)
-        if space.describe(arch) != m.group(1):
-            raise SystemExit(f"{path}: cannot rebuild {m.group(1)!r} in space {space.name!r}")
-        rows.append((arch, [float(a) / 100 for a in m.group(2).split(" / ")]))
-    if len(rows) < 3:
-        raise SystemExit(f"{path}: fewer than 3 reference architectures")
-    return rows
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default="fashion-mnist")
-    ap.add_argument("--picks", type=int, default=12)
-    ap.add_argument("--pool", type=int, default=100)
-    ap.add_argument("--epochs", type=int, default=10, help="standalone training epochs")
-    ap.add_argument("--seeds", type=int, default=2, help="standalone runs per architecture")
-    ap.add_argument("--storage", default=None, help="database with the supernet checkpoint")
-    ap.add_argument("--study", default=None, help="write the fidelity line into this study")
-    ap.add_argument("--reference", type=Path, default=None, help="re-use an earlier run's picks")
-    ap.add_argument("--smallest-every", type=int, default=None)
-    ap.add_argument("--supernet-steps", type=int, default=None)
-    args = ap.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="nas-proxy-"))
-    url = args.storage or f"sqlite:///{folder / 'studies.db'}"
-    opts = SearchOptions(data=args.data)  # the search's defaults: subsets, batch, seed
-    space = load_space(opts.space)
-    data = load_for_space(
-        args.data, space, train_images=opts.train_images, val_images=opts.val_images
+    return (
+        f"{cpu_model()}, {os.cpu_count()} logical cores, {platform.system()}, "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
-    full_val = load_for_space(args.data, space, train_images=opts.train_images)
+
+
+def _supernet_scores(args, space, archs) -> tuple[dict, dict, str]:  # type: ignore[no-untyped-def]
+    from nas.data import load_for_space
+    from nas.driver import default_epochs
+    from nas.options import SearchOptions
+    from nas.storage import Store
+    from nas.supernet.score import accuracy, calibration_batches, extract_scored
+    from nas.supernet.train import TrainConfig, train_module
+    from nas.trained_supernet import obtain_supernet
+
+    opts = SearchOptions(data=args.data)  # the search's defaults: subsets, batch, seed
+    train_images = args.supernet_images or opts.train_images
+    data = load_for_space(args.data, space, train_images=train_images, val_images=opts.val_images)
     epochs = default_epochs(opts, data)
-    schedule: dict = {}
     if args.supernet_steps:
         epochs = max(1, round(args.supernet_steps / -(-len(data.y_train) // opts.batch_size)))
+    schedule: dict = {"sampling": args.sampling}
     if args.smallest_every:
         schedule["smallest_every"] = args.smallest_every
     cfg = TrainConfig(
         epochs=epochs, batch_size=opts.batch_size, seed=opts.supernet_seed, **schedule
     )
-    torch.manual_seed(opts.supernet_seed)
-    store = Store(url)
+    folder = Path(tempfile.mkdtemp(prefix="nas-proxy-"))
+    url = args.storage or f"sqlite:///{folder / 'studies.db'}"
     t0 = time.perf_counter()
-    net, status = obtain_supernet(store, space, data, cfg, directory=folder / "ckpt")
-    supernet_s = time.perf_counter() - t0
+    net, status = obtain_supernet(Store(url), space, data, cfg, directory=folder / "ckpt")
+    trained_s = time.perf_counter() - t0
     calib = calibration_batches(
         data.x_train, n_batches=opts.calib_batches, batch_size=128, seed=opts.supernet_seed
     )
-
-    reference = read_reference(args.reference, space) if args.reference else None
-    rng = random.Random(1)
-    n_pool = 10 if reference else args.pool  # a reference needs no pool: a few for the timing
-    pool = {space.hash(a): a for a in (space.sample(rng) for _ in range(n_pool))}
-    t0 = time.perf_counter()
-    scored = [(extract_scored(net, a, calib, data.x_val, data.y_val)[1], a) for a in pool.values()]
-    score_s = (time.perf_counter() - t0) / len(scored)
-    scored.sort(key=lambda p: p[0])
-    if reference:
-        picks: list[tuple[float | None, dict]] = [(None, arch) for arch, _ in reference]
-        args.seeds = len(reference[0][1])
-    else:
-        picks = _picks(scored, args.picks, space)
-
-    inherited, standalone, per_seed, train_s = [], [], [], []
-    for k, (acc_inh, arch) in enumerate(picks):
-        if acc_inh is None:
-            acc_inh = extract_scored(net, arch, calib, data.x_val, data.y_val)[1]
-        accs = []
-        for seed in range(args.seeds):
-            if reference:  # trained in the earlier run
-                accs.append(reference[k][1][seed])
-                continue
-            torch.manual_seed(seed)
-            sub = create_subnet(space, arch, data.num_classes)
+    scores: dict = {"supernet": {}, "finetune": {}}
+    secs: dict = {"supernet": 0.0, "finetune": 0.0}
+    want_ft = "finetune" in args.scorers
+    for a in archs:
+        t = time.perf_counter()
+        full, acc = extract_scored(net, a.arch, calib, data.x_val, data.y_val)
+        secs["supernet"] += time.perf_counter() - t
+        scores["supernet"][a.arch_hash] = acc
+        if want_ft:
             t = time.perf_counter()
-            train_module(sub, data, TrainConfig(epochs=args.epochs, seed=seed))
-            train_s.append(time.perf_counter() - t)
-            accs.append(accuracy(sub, full_val.x_val, full_val.y_val))
-        inherited.append(acc_inh)
-        standalone.append(float(np.mean(accs)))
-        per_seed.append(accs)
-        print(
-            f"{space.describe(arch)}: inherited {100 * acc_inh:.2f} standalone "
-            + " / ".join(f"{100 * a:.2f}" for a in accs),
-            flush=True,
-        )
-    tau = kendalltau(inherited, standalone)
-    rho = spearmanr(inherited, standalone)
-    seeds = np.array(per_seed)  # (archs, seeds)
-    spread = [abs(a - b) for row in seeds for a, b in itertools.combinations(row, 2)]
-    seed_tau = kendalltau(seeds[:, 0], seeds[:, 1]).statistic if args.seeds > 1 else float("nan")
-    n_val, n_full = len(data.y_val), len(full_val.y_val)
-    print()
-    print(
-        f"machine: {cpu_model()}, {os.cpu_count()} logical cores, {platform.system()}, "
-        f"torch {torch.__version__}, load average {os.getloadavg()[0]:.2f} at the end; "
-        f"supernet {status} ({supernet_s:.0f} s, {epochs} epochs over {len(data.y_train)} "
-        "images)"
+            steps = args.finetune_steps
+            sub = full.train()
+            ft_epochs = 1
+            n = min(len(data.y_train), steps * opts.batch_size)
+            part = dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
+            train_module(sub, part, TrainConfig(epochs=ft_epochs, lr=0.01, seed=0))
+            scores["finetune"][a.arch_hash] = accuracy(sub, data.x_val, data.y_val)
+            secs["finetune"] += time.perf_counter() - t
+    secs = {k: v / len(archs) for k, v in secs.items()}
+    if not want_ft:
+        del scores["finetune"], secs["finetune"]
+    note = (
+        f"supernet {status} in {trained_s:.0f} s ({cfg}, {len(data.y_train)} training images); "
+        f"scored on the search's {len(data.y_val)} validation images"
     )
-    if reference:
-        print(
-            f"{len(picks)} architectures and their standalone accuracies ({args.seeds} seeds) "
-            f"from {args.reference}; inherited on the search's {n_val} validation images; "
-            f"supernet schedule {cfg}\n"
-        )
-    else:
-        print(
-            f"{len(picks)} architectures ({args.picks} spread over the inherited-accuracy range "
-            f"of {len(scored)} random ones, plus the largest and the smallest); standalone: "
-            f"{args.epochs} epochs x {args.seeds} seeds on the same {len(data.y_train)} "
-            f"training images, scored on all {n_full} validation images; inherited on the "
-            f"search's {n_val}\n"
-        )
-    print(
-        "| Kendall tau | p | Spearman rho | seed-to-seed tau | median seed spread (pts) | "
-        "inherited range % | standalone range % | s to score | s to train | cost ratio |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    print(
-        f"| {tau.statistic:.3f} | {tau.pvalue:.2g} | {rho.statistic:.3f} | {seed_tau:.3f} | "
-        f"{100 * float(np.median(spread)) if spread else float('nan'):.2f} | "
-        f"{100 * min(inherited):.1f}-{100 * max(inherited):.1f} | "
-        f"{100 * min(standalone):.1f}-{100 * max(standalone):.1f} | "
-        f"{score_s:.2f} | "
-        + (
-            "re-used | see the reference |"
-            if reference
-            else f"{np.mean(train_s):.1f} | 1:{np.mean(train_s) / score_s:.0f} |"
-        )
-    )
-    line = (
-        f"supernet fidelity (benchmarks/bench_proxy.py, {len(picks)} archs x {args.seeds} "
-        f"seeds): Kendall tau {tau.statistic:.2f}, Spearman {rho.statistic:.2f}; "
-        f"seed-to-seed tau {seed_tau:.2f}"
-    )
-    print("\n" + line)
-    if args.study:
-        from nas.storage import studies as st
+    return scores, secs, note
 
-        study = st.load(store, args.study)
-        settings = st.settings_of(study)
-        if settings is None or settings.data_fingerprint != data.fingerprint():
-            raise SystemExit(f"study {args.study!r} was not made on this data and space")
-        st.record_fidelity(study, line)
-        print(f"written into study {args.study!r}")
+
+def _latency_scores(space, archs, num_classes: int) -> tuple[dict, dict]:  # type: ignore[no-untyped-def]
+    from nas.hardware import create_target
+    from nas.supernet import create_subnet
+
+    target = create_target("cpu")
+    scores, noisy, t0 = {}, 0, time.perf_counter()
+    for a in archs:
+        stats = target.measure(
+            create_subnet(space, a.arch, num_classes).eval(), space.latency_input.shape
+        )
+        scores[a.arch_hash] = stats.median_ms
+        noisy += stats.noisy
+    secs = (time.perf_counter() - t0) / len(archs)
+    print(f"latency: {noisy} of {len(archs)} measurements flagged noisy")
+    return {"latency": scores}, {"latency": secs}
+
+
+def _zero_cost_scores(space, archs, data_name: str) -> tuple[dict, dict]:  # type: ignore[no-untyped-def]
+    import torch
+    from nas.supernet.proxies import PROXIES, compute_proxy
+
+    from nas.data import load_for_space
+    from nas.supernet import create_subnet
+
+    data = load_for_space(data_name, space, train_images=2000, val_images=100)
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(data.y_train))[:64]
+    x = torch.from_numpy(data.x_train[idx])  # (64, C, H, W): one batch, as the papers use
+    y = torch.from_numpy(data.y_train[idx]).long()
+    scores: dict = {name: {} for name in PROXIES}
+    secs: dict = dict.fromkeys(PROXIES, 0.0)
+    for a in archs:
+        for name in PROXIES:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                net = create_subnet(space, a.arch, data.num_classes)
+            t = time.perf_counter()
+            scores[name][a.arch_hash] = compute_proxy(name, net, x, y, seed=0)
+            secs[name] += time.perf_counter() - t
+    return scores, {k: v / len(archs) for k, v in secs.items()}
+
+
+def _leaderboard(archs, scores: dict, secs: dict, ensembles: list[list[str]]) -> list[ScorerRow]:  # type: ignore[no-untyped-def]
+    # every scorer on the same architectures: those all of them scored
+    archs = [a for a in archs if all(a.arch_hash in s for s in scores.values())]
+    if len(archs) < 3:
+        raise SystemExit("fewer than 3 architectures have a score from every scorer")
+    truth = np.array([a.mean_acc for a in archs])
+    vec = {name: np.array([s[a.arch_hash] for a in archs], float) for name, s in scores.items()}
+    rows = [evaluate(name, v, truth, seconds=secs.get(name)) for name, v in vec.items()]
+    for members in ensembles:
+        if all(m in vec for m in members):
+            ens = rank_ensemble(*(vec[m] for m in members))
+            cost = sum(secs.get(m) or 0.0 for m in members)
+            rows.append(evaluate(" + ".join(members), ens, truth, seconds=cost))
+    return rows
+
+
+def _ceiling(archs) -> list[ScorerRow]:  # type: ignore[no-untyped-def]
+    two = [a for a in archs if 0 in a.accs and 1 in a.accs]
+    if len(two) < 3:
+        return []
+    s0 = np.array([a.accs[0] for a in two])
+    s1 = np.array([a.accs[1] for a in two])
+    return [evaluate(f"seed 0 vs seed 1 (training's ceiling, {len(two)} archs)", s0, s1)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reference", type=Path, required=True)
+    ap.add_argument("--data", default=None, help="default: the reference set's data")
+    ap.add_argument("--scorers", default="supernet,params,flops")
+    ap.add_argument("--sampling", default="sandwich")
+    ap.add_argument("--supernet-steps", type=int, default=None)
+    ap.add_argument("--supernet-images", type=int, default=None)
+    ap.add_argument("--smallest-every", type=int, default=None)
+    ap.add_argument("--finetune-steps", type=int, default=50)
+    ap.add_argument("--label", default=None, help="suffix of this run's scorer names")
+    ap.add_argument("--scores", type=Path, default=None, help="write the scores here")
+    ap.add_argument("--combine", type=Path, nargs="*", default=None)
+    ap.add_argument("--ensembles", default="")
+    ap.add_argument("--storage", default=None)
+    args = ap.parse_args()
+    args.scorers = set(args.scorers.split(","))
+    meta = read_meta(args.reference)
+    args.data = args.data or meta.get("data", "fashion-mnist")
+    archs = by_arch(read_rows(args.reference))
+    if len(archs) < 3:
+        raise SystemExit(f"{args.reference}: fewer than 3 architectures")
+    ensembles = [e.split("+") for e in args.ensembles.split(";") if e]
+    print(f"machine: {_machine()}")
+    print(
+        f"reference: {args.reference} ({len(archs)} architectures, "
+        f"{sum(len(a.accs) for a in archs)} trainings, recipe {meta.get('recipe')})"
+    )
+    scores: dict = {}
+    secs: dict = {}
+    if args.combine is not None:
+        for path in args.combine:
+            blob = json.loads(path.read_text())
+            scores.update(blob["scores"])
+            secs.update(blob["seconds"])
+    else:
+        from nas.spaces import load_space
+
+        space = load_space(meta.get("space", "mobile"))
+        if space.digest != meta.get("space_digest", space.digest):
+            raise SystemExit(f"{args.reference} was made on another version of {space.name}")
+        label = f" ({args.label})" if args.label else ""
+        if args.scorers & {"supernet", "finetune"}:
+            s, t, note = _supernet_scores(args, space, archs)
+            print(note)
+            scores.update({k + label: v for k, v in s.items()})
+            secs.update({k + label: v for k, v in t.items()})
+        for name in ("params", "flops"):
+            if name in args.scorers:
+                scores[name] = {a.arch_hash: float(getattr(a, name)) for a in archs}
+                secs[name] = None
+        if "latency" in args.scorers:
+            s, t = _latency_scores(space, archs, 10)
+            scores.update(s)
+            secs.update(t)
+        if "zc" in args.scorers:
+            s, t = _zero_cost_scores(space, archs, args.data)
+            scores.update(s)
+            secs.update(t)
+        if args.scores:
+            args.scores.write_text(json.dumps({"scores": scores, "seconds": secs}, indent=1))
+    rows = _leaderboard(archs, scores, secs, ensembles)
+    print()
+    print(markdown([*rows, *_ceiling(archs)]))
+    truth = [a.mean_acc for a in archs]
+    print(
+        f"\nstandalone accuracy over the set: {100 * min(truth):.2f}-{100 * max(truth):.2f} %; "
+        f"best 10 % vs worst 10 %: {_decile_gap(truth):.2f} points"
+    )
+
+
+def _decile_gap(truth: list[float]) -> float:
+    t = np.sort(np.asarray(truth))
+    k = max(1, round(0.1 * len(t)))
+    return 100 * float(t[-k:].mean() - t[:k].mean())
 
 
 if __name__ == "__main__":

@@ -96,10 +96,19 @@ def _train(job: tuple[dict, int]) -> ReferenceRow:
     arch, seed = job
     space, data, recipe = _STATE["space"], _STATE["data"], _STATE["recipe"]
     res = train_standalone(space, arch, data, recipe, seed)
-    flops = count_flops(create_subnet(space, arch, data.num_classes).eval(), space.scoring_input.shape)
+    flops = count_flops(
+        create_subnet(space, arch, data.num_classes).eval(), space.scoring_input.shape
+    )
     return ReferenceRow(
-        space.hash(arch), space.describe(arch), space.canonical(arch), seed, res.val_acc,
-        res.val_images, res.params, flops, res.train_s,
+        space.hash(arch),
+        space.describe(arch),
+        space.canonical(arch),
+        seed,
+        res.val_acc,
+        res.val_images,
+        res.params,
+        flops,
+        res.train_s,
     )
 
 
@@ -143,16 +152,27 @@ def main() -> None:
     print(f"{len(picks)} architectures, {len(jobs)} trainings, {len(todo)} to do", flush=True)
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.strip()
     meta.setdefault("runs", [])
     meta.update(
-        space=space.name, space_version=space.version, space_digest=space.digest,
-        data=args.data, recipe=recipe.as_dict(), archs=len(picks), seeds=args.seeds,
-        extra_seed_archs=len(third), pick_seed=args.pick_seed, pool=args.pool,
+        space=space.name,
+        space_version=space.version,
+        space_digest=space.digest,
+        data=args.data,
+        recipe=recipe.as_dict(),
+        archs=len(picks),
+        seeds=args.seeds,
+        extra_seed_archs=len(third),
+        pick_seed=args.pick_seed,
+        pool=args.pool,
         val_split="the data's whole validation split (Fashion-MNIST: 10,000 images carved "
         "from training with a fixed seed; the test split is not read)",
     )
+    meta_path.parent.mkdir(parents=True, exist_ok=True)
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")  # readable while the set grows
     ctx = mp.get_context("spawn")
     with ctx.Pool(args.jobs, _init, (args.space, args.data, recipe.as_dict())) as pool:
         for k, row in enumerate(pool.imap_unordered(_train, todo), 1):
@@ -164,7 +184,7 @@ def main() -> None:
             )
     meta["runs"].append(
         {
-            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "trainings": len(todo),
             "wall_s": round(time.time() - t_start),
             "jobs": args.jobs,

@@ -26,6 +26,7 @@ from dashboard.info import (
     Point,
 )
 from nas.analysis.anytime import AnytimePoint
+from nas.analysis.axis import ACCURACY, AccuracyAxis
 
 
 def _template() -> go.layout.Template:
@@ -148,7 +149,11 @@ WEBGL_ABOVE = 1000  # points; SVG markers make the browser crawl beyond this
 
 
 def _scatter(
-    points: Sequence[Point], name: str, note: str = "", **kw: object
+    points: Sequence[Point],
+    name: str,
+    note: str = "",
+    axis: AccuracyAxis = ACCURACY,
+    **kw: object,
 ) -> go.Scatter | go.Scattergl:
     """One trace of trials: ``customdata`` is the trial number (what a click reports).
 
@@ -163,23 +168,29 @@ def _scatter(
         kw = {**kw, "marker": {**marker, "symbol": [_noisy_symbol(base, p) for p in points]}}
     return kind(
         x=[_r(p.latency_ms) for p in points],
-        y=[_r(100 * p.accuracy) for p in points],
+        y=[_r(axis.scale * p.accuracy) for p in points],
         customdata=[p.number for p in points],
         hovertext=[_spread(p) for p in points],
         text=[_details(p) for p in points],
-        hovertemplate=f"<b>trial %{{customdata}}</b>{note}<br>accuracy %{{y:.2f}} %<br>"
+        hovertemplate=f"<b>trial %{{customdata}}</b>{note}<br>{_hover_y(axis)}<br>"
         "latency %{x:.3f} ms%{hovertext}<br>%{text}<extra></extra>",
         name=name,
         **kw,
     )
 
 
-def _front_trace(front: list[Point]) -> go.Scatter | go.Scattergl:
+def _hover_y(axis: AccuracyAxis) -> str:
+    """The hover line of the accuracy axis (Plotly template)."""
+    return "accuracy %{y:.2f} %" if axis.percent else f"{axis.name} %{{y:.4f}}"
+
+
+def _front_trace(front: list[Point], axis: AccuracyAxis = ACCURACY) -> go.Scatter | go.Scattergl:
     """The front as a step line, each point with its p10-p90 latency spread as error bars."""
     return _scatter(
         front,
         f"Pareto front ({len(front)})",
         " · on the front",
+        axis,
         mode="lines+markers",
         line={"color": FRONT, "shape": "hv", "width": 2},
         marker={"color": FRONT, "size": 10, "line": {"color": "white", "width": 1}},
@@ -195,11 +206,11 @@ def _front_trace(front: list[Point]) -> go.Scatter | go.Scattergl:
     )
 
 
-def _point_at(fig: go.Figure, p: Point, text: str) -> None:
+def _point_at(fig: go.Figure, p: Point, text: str, axis: AccuracyAxis = ACCURACY) -> None:
     """An arrow with ``text`` at trial ``p`` (the selected or the knee trial)."""
     fig.add_annotation(
         x=p.latency_ms,
-        y=100 * p.accuracy,
+        y=axis.scale * p.accuracy,
         text=text,
         showarrow=True,
         arrowhead=2,
@@ -227,17 +238,19 @@ def plot_pareto(
         _scatter(
             dominated,
             f"trials ({len(dominated)})",
+            axis=info.axis,
             mode="markers",
             marker={"color": DOMINATED, "size": 7, "opacity": 0.75},
         )
     )
-    fig.add_trace(_front_trace(front))
+    fig.add_trace(_front_trace(front, info.axis))
     if over:
         fig.add_trace(
             _scatter(
                 over,
                 f"over the limit ({len(over)})",
                 " · over the latency limit",
+                info.axis,
                 mode="markers",
                 marker={"color": INFEASIBLE, "size": 7, "symbol": "x"},
             )
@@ -254,9 +267,9 @@ def plot_pareto(
         )
     sel = info.by_number(selected) if selected is not None else None
     if sel is not None:
-        _point_at(fig, sel, f"{label} {sel.number}")
+        _point_at(fig, sel, f"{label} {sel.number}", info.axis)
     fig.update_xaxes(title="latency (ms, median)")
-    fig.update_yaxes(title="accuracy (%)")
+    fig.update_yaxes(title=info.axis.title)
     return _layout(
         fig,
         title or "Pareto front — click a point to see its network",
@@ -300,8 +313,8 @@ def plot_anytime(info: AnytimeInfo, title: str = "Progress") -> go.Figure:
     fig.add_trace(
         go.Scatter(
             x=x,
-            y=[_r(100 * p.best_accuracy, 6) for p in pts],
-            name="best accuracy (%)",
+            y=[_r(info.axis.scale * p.best_accuracy, 6) for p in pts],
+            name=f"best {info.axis.title}",
             mode="lines",
             line={"shape": "hv", "color": PALETTE[0]},
         ),
@@ -318,8 +331,9 @@ def plot_anytime(info: AnytimeInfo, title: str = "Progress") -> go.Figure:
         secondary_y=True,
     )
     fig.update_xaxes(title="trial number")
-    fig.update_yaxes(title="best accuracy (%)", secondary_y=False)
-    fig.update_yaxes(title="hypervolume (acc × ms)", secondary_y=True, showgrid=False)
+    fig.update_yaxes(title=f"best {info.axis.title}", secondary_y=False)
+    hv_unit = "acc × ms" if info.axis.percent else "score × ms"
+    fig.update_yaxes(title=f"hypervolume ({hv_unit})", secondary_y=True, showgrid=False)
     return _layout(fig, title, height=340, legend={"orientation": "h", "y": -0.3})
 
 

@@ -18,6 +18,7 @@ from optuna.trial import FrozenTrial
 
 from dashboard.data import LatencyRow, LookupTable, StudyData
 from nas.analysis.anytime import AnytimePoint, default_reference, history
+from nas.analysis.axis import ACCURACY, AccuracyAxis, axis_of_evaluator
 from nas.analysis.results import knee, metrics, pareto_front
 from nas.storage import keys
 from nas.storage.latency_lut import LayerKey, Validation, parse_key
@@ -49,6 +50,7 @@ class ParetoInfo:
     front: tuple[int, ...]  # trial numbers on the front, fastest first
     max_latency_ms: float | None
     knee: int | None  # the front's knee trial number (the default pick)
+    axis: AccuracyAxis = ACCURACY  # accuracy in percent, or a zero-cost proxy's score
 
     def by_number(self, number: int) -> Point | None:
         return next((p for p in self.points if p.number == number), None)
@@ -99,7 +101,13 @@ def pareto_info(study: StudyData) -> ParetoInfo:
         )
         for t in done
     )
-    return ParetoInfo(pts, tuple(t.number for t in front), limit, k.number if k else None)
+    return ParetoInfo(
+        pts, tuple(t.number for t in front), limit, k.number if k else None, _axis(study)
+    )
+
+
+def _axis(study: StudyData) -> AccuracyAxis:
+    return axis_of_evaluator(study.settings.evaluator if study.settings else None)
 
 
 # ---- anytime ---------------------------------------------------------------------------------
@@ -107,12 +115,14 @@ def pareto_info(study: StudyData) -> ParetoInfo:
 class AnytimeInfo:
     points: tuple[AnytimePoint, ...]
     ref_ms: float  # hypervolume reference latency
+    axis: AccuracyAxis = ACCURACY
 
 
 def anytime_info(study: StudyData, ref_ms: float | None = None) -> AnytimeInfo:
     done = study.complete
     ref = ref_ms if ref_ms is not None else default_reference(done, study.max_latency_ms)
-    return AnytimeInfo(tuple(history(done, ref_ms=ref, max_latency_ms=study.max_latency_ms)), ref)
+    points = tuple(history(done, ref_ms=ref, max_latency_ms=study.max_latency_ms))
+    return AnytimeInfo(points, ref, _axis(study))
 
 
 # ---- latency distribution --------------------------------------------------------------------

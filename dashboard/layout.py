@@ -15,6 +15,7 @@ from dashboard import arch as arch_mod
 from dashboard import figures as fg
 from dashboard import info
 from dashboard.data import Reader, StudyData
+from nas.analysis.axis import AccuracyAxis, axis_of_evaluator, axis_of_trial
 from nas.analysis.summaries import StudySummary
 from nas.errors import NasInputError
 from nas.storage import keys
@@ -124,7 +125,7 @@ def studies_table(rows: list[StudySummary], url: str, base: str = "/") -> html.D
                 html.Td(f"{r.complete} / {r.budget if r.budget is not None else '?'}"),
                 html.Td(str(r.running)),
                 html.Td(str(r.failed)),
-                html.Td(_pct(r.best_accuracy)),
+                html.Td(_best(r.best_accuracy, axis_of_evaluator(r.evaluator))),
                 html.Td(str(r.front_size)),
                 html.Td(_state(r)),
                 html.Td(r.created),
@@ -254,6 +255,15 @@ def study_header(d: StudyData) -> html.Div:
     return html.Div(lines)
 
 
+def _best(value: float | None, axis: AccuracyAxis) -> str:
+    """A study's best: percent, or a zero-cost score named as such."""
+    return _pct(value) if axis.percent or value is None else f"{axis.fmt(value)} ({axis.name})"
+
+
+def _accuracy_text(value: float, axis: AccuracyAxis) -> str:
+    return f"accuracy {axis.fmt(value)} %" if axis.percent else f"{axis.name} {axis.fmt(value)}"
+
+
 def arch_panel(d: StudyData, number: int | None, url: str, why: str = "") -> html.Div:
     if number is None:
         return html.Div(
@@ -266,7 +276,8 @@ def arch_panel(d: StudyData, number: int | None, url: str, why: str = "") -> htm
     ua = t.user_attrs
     arch = ua.get(keys.ARCH) if isinstance(ua.get(keys.ARCH), dict) else t.params
     metrics_line = (
-        f"accuracy {100 * p.accuracy:.2f} % · latency {p.latency_ms:.3f} ms"
+        _accuracy_text(p.accuracy, axis_of_trial(ua))
+        + f" · latency {p.latency_ms:.3f} ms"
         + (
             f" (p10 {p.p10_ms:.3f} – p90 {p.p90_ms:.3f})"
             if p.p10_ms is not None and p.p90_ms is not None

@@ -45,8 +45,7 @@ def _front_rows(d: StudyData, p: info.ParetoInfo) -> list[list[str]]:
         rows.append(
             [
                 str(n) + (" (knee)" if n == p.knee else ""),
-                f"{100 * pt.accuracy:.2f}"
-                + ("" if pt.accuracy_se is None else f" ± {100 * pt.accuracy_se:.2f}"),
+                p.axis.fmt(pt.accuracy, pt.accuracy_se),
                 f"{pt.latency_ms:.3f}" + ("~" if pt.noisy else ""),
                 "-" if pt.p90_ms is None else f"{pt.p90_ms:.3f}",
                 "-" if pt.params_m is None else f"{pt.params_m:.3f}",
@@ -156,7 +155,15 @@ def _settings_rows(d: StudyData) -> list[list[str]]:
 def _front_table(d: StudyData, p: info.ParetoInfo) -> str:
     front = _table(
         _front_rows(d, p),
-        ["trial", "accuracy % ± se", "latency ms", "p90 ms", "params M", "MFLOPs", "architecture"],
+        [
+            "trial",
+            "accuracy % ± se" if p.axis.percent else p.axis.name,
+            "latency ms",
+            "p90 ms",
+            "params M",
+            "MFLOPs",
+            "architecture",
+        ],
     )
     if any((pt := p.by_number(n)) is not None and pt.noisy for n in p.front):
         front += (

@@ -130,7 +130,7 @@ def run_search(
         NasInputError: bad space, data, option or storage; nothing was written.
     """
     from nas.data import default_data, load_for_space
-    from nas.evaluators.factory import EvaluatorOptions, check_evaluator
+    from nas.evaluators.factory import AUTO, EvaluatorOptions, auto_evaluator, check_evaluator
     from nas.spaces.base import LatencyInput
 
     rep = reporter or SilentReporter()
@@ -139,6 +139,8 @@ def run_search(
     space = load_space(opts.space)
     if opts.latency_input is not None:
         space = space.with_latency_input(LatencyInput.parse(opts.latency_input))
+    if opts.evaluator == AUTO:  # recorded resolved, so a resume or a worker runs the same
+        opts = opts.model_copy(update={"evaluator": auto_evaluator(space, opts.data)})
     eopts = EvaluatorOptions(**{f.name: getattr(opts, f.name) for f in fields(EvaluatorOptions)})
     plan = check_evaluator(eopts, space)
     gradient = get_strategy(opts.strategy_name).driver == GRADIENT  # DARTS
@@ -203,7 +205,7 @@ def run_search(
         name = default_study_name(store, stem, settings)
     if gradient:
         darts.check_resume(store, name, opts.budget)
-    elif plan.kind == "supernet" and data is not None and target is not None:
+    elif plan.kind in ("supernet", "zero-cost") and data is not None and target is not None:
         from nas.evaluators.factory import latency_predictor
 
         # profiled, fitted and validated before the study exists: a refused fit writes none

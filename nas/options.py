@@ -228,12 +228,22 @@ class SearchOptions(BaseModel):
         description="training batches for each candidate's BatchNorm recalibration",
     )
     evaluator: Annotated[
-        str, Cli(metavar="{supernet,table:PATH.csv,synthetic[:SECONDS]}", driver=SAMPLER)
+        str,
+        Cli(
+            metavar="{auto,supernet,table:PATH.csv,zero-cost[:NAME|vote],synthetic[:SECONDS]}",
+            driver=SAMPLER,
+        ),
     ] = Field(
-        "supernet",
-        description="supernet: inherited weights and measured latency; table:PATH.csv: look "
+        "auto",
+        description="auto (the default): the scorer that ranked the space's reference set best "
+        "when trained from scratch, where one was measured for this space and data (mobile on "
+        "fashion-mnist; docs/fidelity.md), else supernet; the study records which; "
+        "supernet: inherited weights and measured latency; table:PATH.csv: look "
         "each architecture up in a tabular benchmark keyed by its canonical string (column "
-        "'arch'); no supernet is trained and --data/--target are not used; synthetic[:SECONDS]: "
+        "'arch'); no supernet is trained and --data/--target are not used; "
+        "zero-cost[:NAME|vote]: no supernet either, each fresh network scored by a zero-cost "
+        "proxy (vote, an ensemble, when no NAME is given) on one batch of --data, latency on "
+        "--target; the accuracy axis is then the proxy's score; synthetic[:SECONDS]: "
         "a deterministic stand-in score after a pause, for testing the machinery",
     )
     accuracy_column: Annotated[str | None, Cli(metavar="C", driver=SAMPLER)] = Field(

@@ -39,6 +39,7 @@ BAD = [
     (["search", "--target", "remote:nohostname"], "remote target must be remote:HOST:PORT"),
     (["search", "--evaluator", "oracle"], "unknown evaluator 'oracle'"),
     (["search", "--evaluator", "synthetic:x"], "needs 0 <= SECONDS <= 3600"),
+    (["search", "--evaluator", "zero-cost:nosuch"], "unknown zero-cost proxy 'nosuch'"),
     (["search", "--workers", "0"], "--workers must be at least 1, got 0"),
     (["search", "--objective", "weighted"], "needs --latency-target-ms"),
     (

@@ -19,6 +19,7 @@ UNKNOWN = [
     ["search", "--strategy", "annealing"],
     ["search", "--target", "tpu"],
     ["search", "--evaluator", "oracle"],
+    ["search", "--evaluator", "zero-cost:nosuch"],
 ]
 
 

@@ -94,11 +94,17 @@ def front_table(
     ``marks`` puts a word next to some trial numbers (``0 (largest)``), which ``note``
     explains under the table.
     """
+    from nas.analysis.axis import axis_of_trial
+
     width = width or console.width
+    axis = axis_of_trial(trials[0].user_attrs if trials else {})
     marks = marks or {}
-    acc_head = (
-        "acc % ± se" if accuracy == "accuracy" else f"{accuracy.removesuffix(' acc')}\nacc % ± se"
-    )
+    if not axis.percent:  # a zero-cost score, named by its proxy
+        acc_head = axis.short
+    elif accuracy == "accuracy":
+        acc_head = f"{axis.short} ± se"
+    else:  # "inherited acc": the kind of accuracy on a line of its own
+        acc_head = f"{accuracy.removesuffix(' acc')}\n{axis.short} ± se"
     cols: dict[str, list[str]] = {
         h: [] for h in ("trial", acc_head, "latency ms", "p90 ms", "params M", "MFLOPs")
     }
@@ -112,7 +118,7 @@ def front_table(
             cols,
             (
                 f"{t.number} ({marks[t.number]})" if t.number in marks else str(t.number),
-                fmt_accuracy(ua.get(keys.ACCURACY, 0), ua.get(keys.ACCURACY_SE)),
+                axis.fmt(ua.get(keys.ACCURACY, 0), ua.get(keys.ACCURACY_SE)),
                 fmt_latency(ua.get(keys.LATENCY_MS), lat),
                 fmt_ms(lat.get("p90_ms")),
                 f"{float(ua.get(keys.PARAMS_M, 0)):.2f}" if keys.PARAMS_M in ua else "-",

@@ -76,7 +76,10 @@ class _RichReporter:
 
     def trial_done(self, done, budget, trial, best, front) -> None:  # type: ignore[no-untyped-def]
         assert self.search_task is not None
-        best_s = "-" if best is None else f"{100 * best:.2f}%"
+        from nas.analysis.axis import axis_of_trial
+
+        axis = axis_of_trial(trial.user_attrs)
+        best_s = axis.fmt(best) + ("%" if axis.percent and best is not None else "")
         self.bar.update(self.search_task, completed=done, info=f"best {best_s}  front {front}")
 
 

@@ -8,6 +8,7 @@ import textwrap
 
 from rich.table import Table
 
+from nas.analysis.axis import ACCURACY, AccuracyAxis
 from nas.commands.common import add_storage, console, front_table, shown
 from nas.limits import printable
 
@@ -79,8 +80,13 @@ def run(args: argparse.Namespace) -> int:
     max_latency_ms = settings.max_latency_ms if settings else None
     name = evidence.accuracy_name(settings)
     if args.history:
+        from nas.analysis.axis import axis_of_evaluator
+
+        axis = axis_of_evaluator(settings.evaluator if settings else None)
+        if axis.percent:  # "inherited acc" for a supernet study
+            axis = AccuracyAxis(name, percent=True)
         trials = study.get_trials(deepcopy=False)
-        console.print(history_table(trials, args, max_latency_ms, name))
+        console.print(history_table(trials, args, max_latency_ms, axis))
         return 0
     front = pareto_front(st.complete_trials(study), max_latency_ms)
     marks = evidence.anchor_roles(st.anchors_of(study.user_attrs), front)
@@ -123,10 +129,11 @@ def history_table(
     trials: list,
     args: argparse.Namespace,
     max_latency_ms: float | None,
-    accuracy: str = "accuracy",
+    axis: AccuracyAxis = ACCURACY,
 ) -> Table:
     """Anytime results, one row per checkpoint (see :func:`nas.analysis.anytime.history`);
-    ``accuracy`` names the accuracy axis (``inherited acc`` for a supernet study)."""
+    ``axis`` names the accuracy axis (``inherited acc`` for a supernet study, a proxy's
+    score for a zero-cost one)."""
     from optuna.trial import TrialState
 
     from nas.analysis.anytime import default_reference, history
@@ -143,15 +150,16 @@ def history_table(
     every = args.every or default_every(len(points))
     table = Table(
         title=f"Anytime results: {len(points)} completed, {len(failed)} failed trials; "
-        f"hypervolume of ({accuracy}, latency) up to the reference (0, {ref:.4g} ms)",
+        f"hypervolume of ({axis.name}, latency) up to the reference (0, {ref:.4g} ms)",
         title_justify="left",
     )
-    for col in ("completed", "trial", "failed so far", f"best {accuracy} %", "hypervolume"):
+    best_head = f"best {axis.name}" + (" %" if axis.percent else "")
+    for col in ("completed", "trial", "failed so far", best_head, "hypervolume"):
         table.add_column(col, justify="right", no_wrap=True)
     for p in points:
         if p.completed % every and p.completed != len(points):
             continue
         n_failed = sum(1 for f in failed if f < p.trial)
-        best = "-" if math.isnan(p.best_accuracy) else f"{100 * p.best_accuracy:.2f}"
+        best = "-" if math.isnan(p.best_accuracy) else axis.fmt(p.best_accuracy)
         table.add_row(str(p.completed), str(p.trial), str(n_failed), best, f"{p.hypervolume:.4g}")
     return table

@@ -31,9 +31,8 @@ def run(args: argparse.Namespace) -> int:
     table = Table(title=f"studies in {args.storage}", title_justify="left")
     cells = {
         "trials": [f"{r.complete}/{r.budget or '?'}" for r in rows],
-        "best\nacc %": [
-            "-" if r.best_accuracy is None else f"{100 * r.best_accuracy:.2f}" for r in rows
-        ],
+        # a zero-cost study's best is a proxy score, written as one (nas.analysis.axis)
+        "best\nacc %": [_best(r.best_accuracy, r.evaluator) for r in rows],
         "front": [str(r.front_size) for r in rows],
     }
     # the numbers never shrink or get cut at 80 columns; names and paths fold instead
@@ -54,3 +53,13 @@ def run(args: argparse.Namespace) -> int:
         )
     console.print(table)
     return 0
+
+
+def _best(value: float | None, evaluator: str) -> str:
+    """A study's best in percent, or ``0.7316 (vote score)`` for a zero-cost study."""
+    from nas.analysis.axis import axis_of_evaluator
+
+    axis = axis_of_evaluator(evaluator)
+    if value is None or axis.percent:
+        return axis.fmt(value, None)
+    return f"{axis.fmt(value)} ({axis.name})"

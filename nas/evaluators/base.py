@@ -23,7 +23,7 @@ class CandidateError(Exception):
 
 @dataclass(frozen=True)
 class Evaluation:
-    accuracy: float  # validation top-1, a fraction in [0, 1]
+    accuracy: float  # validation top-1, a fraction in [0, 1]; zero-cost: a score in (0, 1)
     latency_ms: float
     attrs: dict[str, Any] = field(default_factory=dict)  # stored as trial user attributes
 

@@ -2,7 +2,9 @@
 
 ``supernet`` trains (or loads) the space's weight-sharing supernet on ``--data`` and measures
 latency on ``--target``; ``table:PATH.csv`` looks both up in a tabular benchmark
-(:mod:`nas.evaluators.table`) and needs neither data nor a target.
+(:mod:`nas.evaluators.table`) and needs neither data nor a target; ``zero-cost[:NAME|vote]``
+trains nothing, scores each fresh network with a zero-cost proxy and measures latency on
+``--target`` (:mod:`nas.evaluators.zero_cost`).
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ if TYPE_CHECKING:
     from nas.hardware.lut import LatencyPredictor
     from nas.reporting import Reporter
 
-EVALUATORS = ("supernet", "table", "synthetic")
+EVALUATORS = ("supernet", "table", "synthetic", "zero-cost")
 
 
 @dataclass(frozen=True)
 class EvaluatorOptions:
     """The options an evaluator is built from (the search fills them from its own)."""
 
-    evaluator: str = "supernet"  # supernet | table:PATH.csv | synthetic[:SECONDS]
+    evaluator: str = "supernet"  # supernet | table:PATH.csv | synthetic[:S] | zero-cost[:P]
     accuracy_column: str | None = None
     latency_column: str | None = None
     data: str | None = None
@@ -63,6 +65,23 @@ class EvaluatorPlan:
     predictor: LatencyPredictor | None = None  # validated (latency_predictor), before writing
 
 
+AUTO = "auto"
+
+
+def auto_evaluator(space: Space, data: str | None) -> str:
+    """What ``--evaluator auto`` means for ``space`` on ``data`` (``None``: the default set).
+
+    The scorer whose ranking of the space's reference set agreed best with training from
+    scratch (the shipped fidelity records, :func:`nas.storage.fidelity.best_record`), where
+    such a set was measured for this space version and data; the supernet elsewhere.
+    """
+    from nas.data import default_data
+    from nas.storage.fidelity import best_record
+
+    record = best_record(space.name, space.digest, data or default_data())
+    return record.scorer if record is not None else "supernet"
+
+
 def check_evaluator(opts: EvaluatorOptions, space: Space) -> EvaluatorPlan:
     """Validate ``--evaluator`` and its options before anything is written.
 
@@ -74,7 +93,7 @@ def check_evaluator(opts: EvaluatorOptions, space: Space) -> EvaluatorPlan:
     if kind not in EVALUATORS:
         raise OptionError(
             f"unknown evaluator {opts.evaluator!r}; known evaluators: supernet, table:PATH.csv, "
-            "synthetic[:SECONDS]"
+            "synthetic[:SECONDS], zero-cost[:PROXY]"
         )
     if kind != "table":
         if opts.accuracy_column is not None or opts.latency_column is not None:
@@ -85,6 +104,11 @@ def check_evaluator(opts: EvaluatorOptions, space: Space) -> EvaluatorPlan:
             # data and target are still read and checked, as a real search would
             stand_in = SyntheticEvaluator(parse_seconds(opts.evaluator))
             return EvaluatorPlan(kind, opts.evaluator, prebuilt=stand_in)
+        if kind == "zero-cost":
+            from nas.evaluators.zero_cost import parse_proxy
+
+            # recorded with its proxy spelled out, so zero-cost and zero-cost:vote resume alike
+            return EvaluatorPlan(kind, f"zero-cost:{parse_proxy(opts.evaluator)}")
         return EvaluatorPlan(kind, opts.evaluator)
     from nas.evaluators.table import (
         DEFAULT_ACCURACY_COLUMN,
@@ -129,6 +153,8 @@ def build_evaluator(
     if plan.prebuilt is not None:
         return plan.prebuilt, {}
     assert data is not None and target is not None, "a supernet evaluator needs data and target"
+    if plan.kind == "zero-cost":
+        return _zero_cost(opts, plan, space, data, target, store, reporter)
     import torch
 
     from nas.evaluators.latency import LatencyMeter
@@ -173,6 +199,43 @@ def build_evaluator(
         latency=meter,
     )
     return evaluator, {"supernet": status, "seconds": seconds}
+
+
+def _zero_cost(
+    opts: EvaluatorOptions,
+    plan: EvaluatorPlan,
+    space: Space,
+    data: Dataset,
+    target: Target,
+    store: Store,
+    reporter: Reporter,
+) -> tuple[Evaluator, dict[str, Any]]:
+    """The zero-cost evaluator: no supernet; latency measured as the supernet evaluator's."""
+    from nas.evaluators.latency import LatencyMeter
+    from nas.evaluators.zero_cost import ZeroCostEvaluator
+    from nas.storage.latency_cache import LatencyCache
+
+    cache = LatencyCache(store)
+    predictor = plan.predictor or latency_predictor(
+        opts, space, target, store, data.num_classes, reporter
+    )
+    meter = LatencyMeter(
+        space,
+        target,
+        mode=opts.latency,
+        cache=cache,
+        predictor=predictor,
+        num_classes=data.num_classes,
+    )
+    proxy = plan.record.partition(":")[2]
+    t0 = time.perf_counter()
+    evaluator = ZeroCostEvaluator(space, data, target, meter, proxy=proxy, seed=opts.supernet_seed)
+    seconds = time.perf_counter() - t0
+    reporter.message(
+        f"zero-cost evaluator ({proxy}), no supernet trained; reference sample scored "
+        f"({seconds:.1f} s)"
+    )
+    return evaluator, {"supernet": "untrained", "seconds": seconds}
 
 
 def latency_predictor(

@@ -5,6 +5,11 @@ retrained: a missing checkpoint is an error), its BatchNorm statistics re-estima
 calibration batches as during the search, so the exported network is the one that was scored.
 Latency comes from the trial (measured by the search on its target, for this very network),
 which keeps ``metrics.json`` identical when the same trial is exported again.
+
+A zero-cost study (``--evaluator zero-cost``) trained nothing: its trial's network is rebuilt
+with the same seeded initialisation it was scored with, and exported with *untrained* weights
+(``metrics.json`` says ``"weights": "untrained"``, and so does a note), unless
+``--finetune-epochs`` trains it from there.
 """
 
 from __future__ import annotations
@@ -90,28 +95,66 @@ def export_study(opts: ExportOptions) -> ExportResult:
     if not darts_study:
         seed = int(o.get("supernet_seed", seed))
     calib_batches = int(o.get("calib_batches", 4))
-    net, val, test = _rebuild(
-        store, study, trial, space, data, o, (seed, calib_batches), opts.finetune_epochs
-    )
+    zero_cost = settings.evaluator.partition(":")[0] == "zero-cost"
+    if zero_cost:
+        net, val, test = _untrained(trial, space, data, seed, opts.finetune_epochs)
+    else:
+        net, val, test = _rebuild(
+            store, study, trial, space, data, o, (seed, calib_batches), opts.finetune_epochs
+        )
     metrics = _metrics(net, trial, space.latency_input.shape, val, test)
     done = {"seed": seed, "calib_batches": calib_batches, "finetune_epochs": opts.finetune_epochs}
     spec = _spec(study, trial, space, data, settings, o, done)
-    notes = write_export(out, net, spec, metrics, sparsity=opts.sparsity)
+    said: list[str] = []
+    if zero_cost:
+        trained = opts.finetune_epochs
+        metrics["weights"] = (
+            f"trained from scratch for {trained} epochs" if trained else "untrained"
+        )
+        metrics["zero_cost"] = {
+            "evaluator": settings.evaluator,
+            "score": trial.user_attrs.get(keys.ACCURACY),
+            "raw": trial.user_attrs.get(keys.ZERO_COST),
+        }
+        said.append(
+            f"zero-cost study: weights trained from scratch for only {trained} epochs"
+            if trained
+            else "zero-cost study: the weights are UNTRAINED (random initialisation; its "
+            "accuracy is chance); train the network before use, e.g. --finetune-epochs N"
+        )
+    notes = said + write_export(out, net, spec, metrics, sparsity=opts.sparsity)
     log.info("exported trial %d of %s to %s", trial.number, study.study_name, out)
     return ExportResult(
         out, trial.number, reason, space.describe(spec.arch), metrics, tuple(notes)
     )
 
 
+def _untrained(
+    trial: Any, space: Any, data: Any, seed: int, epochs: int
+) -> tuple[Any, float, float]:
+    """``(network, val accuracy, test accuracy)`` of a zero-cost trial: built and initialised
+    as the search scored it (never trained), then trained for ``epochs`` if asked."""
+    from nas.export.finetune import finetune
+    from nas.supernet import create_subnet
+    from nas.supernet.proxies import default_init
+
+    arch = space.canonical(trial.user_attrs[keys.ARCH])
+    net = default_init(create_subnet(space, arch, data.num_classes), seed).eval()
+    if epochs:
+        finetune(net, data, epochs=epochs, seed=seed)
+    return net, evaluate(net, data.x_val, data.y_val), evaluate(net, data.x_test, data.y_test)
+
+
 def _supernet_study(store: Any, name: str) -> tuple[Any, Any]:
-    """``(study, its settings)``; refuses a study nas did not make or made without a supernet."""
+    """``(study, its settings)``; refuses a study nas did not make or made with neither a
+    supernet nor zero-cost proxies (a table holds no networks)."""
     from nas.storage import studies as st
 
     study = st.load(store, name)
     settings = st.settings_of(study)
     if settings is None:
         raise StorageError(f"study {name!r} was not made by nas")
-    if settings.evaluator.partition(":")[0] != "supernet":
+    if settings.evaluator.partition(":")[0] not in ("supernet", "zero-cost"):
         raise StorageError(
             f"study {name!r} used evaluator {settings.evaluator!r}; nas export rebuilds "
             "networks from a supernet checkpoint, which only the supernet evaluator makes"
@@ -236,6 +279,9 @@ def _spec(
             "train_images": o.get("train_images"),
             "val_images": o.get("val_images"),
             **done,
-            "search_val_accuracy": trial.user_attrs.get(keys.ACCURACY),
+            # a zero-cost study's accuracy axis is a proxy score (in metrics.json), not this
+            "search_val_accuracy": None
+            if settings.evaluator.startswith("zero-cost")
+            else trial.user_attrs.get(keys.ACCURACY),
         },
     )

@@ -285,7 +285,9 @@ class ChainSpace(Space):
             return "".join(f"{key[0]}{layer[key]}" for key in self.layer_keys)
 
         groups = []
-        for stage, width, st in zip(self.stages, self.widths(arch), self.layers(arch), strict=True):
+        for stage, width, st in zip(
+            self.stages, self.widths(arch), self.layers(arch), strict=True
+        ):
             text = " ".join(token(layer) for layer in st)
             groups.append(f"w{width}: {text}" if stage.elastic_width else text)
         return " | ".join(groups)

@@ -204,3 +204,22 @@ def lookup(
         if (r.space, r.space_digest, r.data, r.scorer) == (space_name, space_digest, data, scorer)
     ]
     return max(hits, key=lambda r: r.measured) if hits else None
+
+
+def best_record(
+    space_name: str, space_digest: str, data: str, path: str | Path | None = None
+) -> FidelityRecord | None:
+    """The record whose scorer ranked this space's reference set on ``data`` best (highest
+    Kendall tau; the latest measurement of each scorer counts): what ``--evaluator auto``
+    searches with. None where no scorer was measured for this space version and data.
+
+    Raises:
+        FidelityRecordError: the records file is bad (see :func:`read_records`).
+    """
+    latest: dict[str, FidelityRecord] = {}
+    for r in read_records(path):
+        if (r.space, r.space_digest, r.data) != (space_name, space_digest, data):
+            continue
+        if r.scorer not in latest or r.measured > latest[r.scorer].measured:
+            latest[r.scorer] = r
+    return max(latest.values(), key=lambda r: r.kendall_tau, default=None)

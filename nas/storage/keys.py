@@ -6,7 +6,7 @@ Trial user attributes are JSON-friendly so ``optuna-dashboard`` shows them as th
 from __future__ import annotations
 
 # ---- objectives (Optuna metric names) ------------------------------------------------------
-ACCURACY = "accuracy"  # validation top-1, a fraction in [0, 1]
+ACCURACY = "accuracy"  # validation top-1, a fraction in [0, 1] (zero-cost: a score in (0, 1))
 ACCURACY_SE = "accuracy_se"  # its standard error, sqrt(p (1 - p) / n) over n validation images
 VAL_IMAGES = "val_images"  # n: how many validation images the accuracy was measured on
 LATENCY_MS = "latency_ms"  # median latency on the target
@@ -35,6 +35,10 @@ ANCHORS = "anchors"  # dict arch_hash -> "largest" | "smallest": the anchors a s
 
 # ---- tabular evaluator --------------------------------------------------------------------
 TABLE_ROW = "table_row"  # every column of the matched table row, values as in the file
+
+# ---- zero-cost evaluator (nas.evaluators.zero_cost) ---------------------------------------
+ZERO_COST = "zero_cost"  # raw value of every proxy the score was made of, by proxy name
+ZERO_COST_PROXY = "zero_cost_proxy"  # the proxy (or "vote") the accuracy axis is a score of
 
 # ---- several workers (nas/storage/coordination.py) ----------------------------------------
 WORKER = "worker"  # "host/boot/pidns:pid#trial_number" of the process that ran the trial

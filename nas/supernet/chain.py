@@ -2,9 +2,9 @@
 
 Depth is elastic in the Once-for-All way: a stage with depth ``d`` runs its first ``d`` layers
 and skips the rest; an elastic-width stage runs the first ``w`` output channels of its blocks,
-and the head reads the first channels of its input. :func:`build_chain_net` builds a static network from a space and an
-architecture alone (used by ``nas.load``); :meth:`ChainSupernet.extract` builds the same network
-with the supernet's weights copied in.
+and the head reads the first channels of its input. :func:`build_chain_net` builds a static
+network from a space and an architecture alone (used by ``nas.load``);
+:meth:`ChainSupernet.extract` builds the same network with the supernet's weights copied in.
 """
 
 from __future__ import annotations

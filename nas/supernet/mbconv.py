@@ -2,8 +2,9 @@
 
 The elastic block holds the largest weights (largest kernel, largest expansion, widest input
 and output) and slices them for the active path: a smaller kernel takes the *centre* of the
-largest kernel, a smaller expansion or a narrower input or output the *first* channels. The static block is an ordinary module; ``extract``
-copies the active slices into one, so both compute the same function.
+largest kernel, a smaller expansion or a narrower input or output the *first* channels. The
+static block is an ordinary module; ``extract`` copies the active slices into one, so both
+compute the same function.
 """
 
 from __future__ import annotations

@@ -15,6 +15,15 @@ RESULTS.md, "Does the supernet rank like training?"), the smallest network was s
 of 14 and is last when trained alone, and Kendall's tau between inherited and standalone
 accuracy rose from -0.43 to 0.30 with this change. The largest path stays on every step: it
 is the distillation teacher.
+
+``sampling="fair"`` (the default since mobile v3) is FairNAS's strict fairness instead (Chu
+et al., "FairNAS", ICCV 2021): each step trains ``m`` paths (``m`` = the most options any
+choice has) in which every value of every choice appears equally often, from one random
+permutation per choice, so no value gets more updates than another; with ``distill`` the
+largest path is trained too, as the teacher of the fair paths. Measured on the 41
+architectures of mobile v3's reference set (benchmarks/RESULTS.md, "Reference set and scorer
+leaderboard"), inherited accuracy ranks them with Kendall tau 0.42 after fair training and
+0.21 after the sandwich rule above, at the same number of paths per step.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ class TrainConfig:
     distill: bool = True
     seed: int = 0
     smallest_every: int = 4  # train the smallest path on every k-th step only (module docstring)
+    sampling: str = "fair"  # FairNAS strict fairness, or "sandwich" (module docstring)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -59,6 +69,27 @@ class TrainConfig:
             raise OptionError(f"learning rate must be > 0, got {self.lr}")
         if self.smallest_every < 1:
             raise OptionError(f"smallest_every must be >= 1, got {self.smallest_every}")
+        if self.sampling not in SAMPLINGS:
+            raise OptionError(
+                f"sampling must be one of {', '.join(SAMPLINGS)}, got {self.sampling!r}"
+            )
+
+
+SAMPLINGS = ("sandwich", "fair")
+
+
+def fair_paths(space: object, rng: random.Random) -> list[Arch]:
+    """Strictly fair paths (FairNAS): as many as the largest option count, every value of
+    every choice used by ``m / len(options)`` of them, values assigned by a random
+    permutation per choice."""
+    choices = space.choices  # type: ignore[attr-defined]
+    m = max(len(c.options) for c in choices)
+    perms = {}
+    for c in choices:
+        reps = -(-m // len(c.options))
+        perms[c.label] = rng.sample(list(c.options) * reps, len(c.options) * reps)[:m]
+    canonical = space.canonical  # type: ignore[attr-defined]
+    return [canonical({label: perm[k] for label, perm in perms.items()}) for k in range(m)]
 
 
 def sandwich(
@@ -141,9 +172,14 @@ def train_supernet(
     def step_loss(xb: torch.Tensor, yb: torch.Tensor) -> float:
         nonlocal steps
         steps += 1
-        paths = sandwich(
-            net.space, rng, cfg.n_random, with_smallest=steps % cfg.smallest_every == 0
-        )
+        if cfg.sampling == "fair":
+            largest = getattr(net.space, "largest", None)
+            teacher_path = [largest()] if cfg.distill and largest is not None else []
+            paths = teacher_path + fair_paths(net.space, rng)
+        else:
+            paths = sandwich(
+                net.space, rng, cfg.n_random, with_smallest=steps % cfg.smallest_every == 0
+            )
         teacher: torch.Tensor | None = None
         total = 0.0
         for k, arch in enumerate(paths):

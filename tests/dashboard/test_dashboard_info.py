@@ -117,6 +117,22 @@ def test_chain_arch_matches_the_space_layers() -> None:
         assert a.layer_keys == ("kernel", "expand")
 
 
+def test_chain_arch_reads_the_widths_of_an_elastic_width_space() -> None:
+    from dashboard.figures import plot_chain
+
+    space = load_space("mobile")
+    rng = random.Random(4)
+    for _ in range(10):
+        arch = space.sample(rng)
+        a = arch_info(arch)
+        assert isinstance(a, ChainArch)
+        assert [list(s) for s in a.stages] == space.layers(arch)  # type: ignore[attr-defined]
+        assert list(a.widths) == space.widths(arch)  # type: ignore[attr-defined]
+    fig = plot_chain(a)
+    labels = [ann.text for ann in fig.layout.annotations]
+    assert labels[0].endswith(f"width {space.widths(arch)[0]}")  # type: ignore[attr-defined]
+
+
 def test_cell_arch_has_every_edge_of_an_nb201_cell() -> None:
     space = load_space("nb201")
     arch = space.sample(random.Random(0))

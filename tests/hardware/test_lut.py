@@ -42,7 +42,10 @@ def test_every_architecture_uses_only_table_rows(name: str, tiny_space) -> None:
         # stem + 2 stages x 2 positions x (2 kernels x 2 expands) + head
         assert len(rows) == 1 + 2 * 2 * 4 + 1 and used == rows
     else:
-        assert len(rows) == 1 + 5 * 2 * 9 + 1  # 5 stages, position 0 and 1.., 3x3 options
+        # stem; per stage and output width (3 each): position 0 from each input width (1 for
+        # the first stage, else the 3 widths before) and positions 1.., x 9 kernel/expand; a
+        # head per last width. Stage 1 and stage 3 both have a 24-wide 4x4 repeat: 9 shared.
+        assert len(rows) == 1 + 3 * (1 + 1) * 9 + 3 * 3 * (3 + 1) * 9 + 3 - 9
 
 
 def test_layers_chain_shapes_like_the_network(tiny_space) -> None:

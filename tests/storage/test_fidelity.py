@@ -108,3 +108,43 @@ def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
     path.write_text(json.dumps([GOOD]))
     os.utime(path, ns=(1, 10**18))  # a new modification time, however coarse the clock
     assert len(read_records(path)) == 1
+
+
+def test_the_best_measured_scorer_is_the_one_auto_searches_with(tmp_path: Path) -> None:
+    from nas.storage.fidelity import best_record
+
+    naswot = {
+        **GOOD,
+        "scorer": "zero-cost:naswot",
+        "kendall_tau": 0.56,
+        "kendall_tau_ci": [0.4, 0.7],
+    }
+    stale = {
+        **GOOD,
+        "scorer": "zero-cost:synflow",
+        "kendall_tau": 0.9,
+        "measured": "2026-01-01",
+        "kendall_tau_ci": [0.8, 0.95],
+    }
+    fresh = {**stale, "kendall_tau": 0.3, "kendall_tau_ci": [0.1, 0.5], "measured": "2026-12-07"}
+    other_data = {**GOOD, "data": "digits", "kendall_tau": 0.99, "kendall_tau_ci": [0.9, 1.0]}
+    path = _write(tmp_path, [GOOD, naswot, stale, fresh, other_data])
+    best = best_record("mobile", "d1g3st", "fashion-mnist", path)
+    # supernet 0.62 beats naswot 0.56; synflow's latest measurement (0.3) replaced its old 0.9
+    assert best is not None and best.scorer == "supernet"
+    assert best_record("mobile", "d1g3st", "cifar", path) is None
+    assert best_record("mobile", "another-digest", "fashion-mnist", path) is None
+
+
+def test_auto_resolves_to_the_best_record_for_the_space_and_data_else_the_supernet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nas.evaluators.factory import auto_evaluator
+    from nas.spaces import load_space
+
+    space = load_space("mobile")
+    record = {**GOOD, "space_digest": space.digest, "scorer": "zero-cost:naswot"}
+    monkeypatch.setattr(fidelity, "RECORDS", _write(tmp_path, [record]))
+    assert auto_evaluator(space, "fashion-mnist") == "zero-cost:naswot"
+    assert auto_evaluator(space, "digits") == "supernet"  # nothing measured on digits
+    assert auto_evaluator(load_space("resnet"), "fashion-mnist") == "supernet"

@@ -36,7 +36,7 @@ def test_the_smallest_path_trains_on_every_fourth_step_only(
     monkeypatch.setattr(train, "sandwich", spy)
     torch.manual_seed(0)
     net = create_supernet(tiny_space, tiny_data.num_classes)
-    cfg = TrainConfig(epochs=1, batch_size=32, seed=0)
+    cfg = TrainConfig(epochs=1, batch_size=32, seed=0, sampling="sandwich")
     train_supernet(net, tiny_data, cfg)
     n_steps = -(-len(tiny_data.y_train) // cfg.batch_size)
     assert len(steps) == n_steps >= 8
@@ -79,3 +79,35 @@ def test_standalone_training_lowers_loss(tiny_space, tiny_data) -> None:
     history = train_module(net, tiny_data, TrainConfig(epochs=3, batch_size=64, lr=0.1))
     assert history[-1] < 0.7 * history[0]
     assert not net.training
+
+
+def test_fair_paths_use_every_value_of_every_choice_equally_often() -> None:
+    # FairNAS's strict fairness: over one step's paths every option of every choice appears
+    # the same number of times (here every choice of mobile has 3 options: once each)
+    from collections import Counter
+
+    from nas.spaces import load_space
+    from nas.supernet.train import fair_paths
+
+    space = load_space("mobile")
+    rng = random.Random(0)
+    for _ in range(5):
+        paths = fair_paths(space, rng)
+        assert len(paths) == 3
+        for label in ("stage0.depth", "stage1.width", "stage3.depth"):
+            assert Counter(p[label] for p in paths) == Counter(space.choice(label).options)
+        # a layer's choices count over the paths in which the layer is active
+        assert len({space.hash(p) for p in paths}) == 3
+
+
+def test_fair_sampling_trains_and_is_part_of_the_schedule(tiny_space, tiny_data) -> None:
+    import pytest
+
+    from nas.errors import OptionError
+
+    torch.manual_seed(0)
+    net = create_supernet(tiny_space, tiny_data.num_classes)
+    history = train_supernet(net, tiny_data, TrainConfig(epochs=2, batch_size=64, sampling="fair"))
+    assert history[-1] < history[0]
+    with pytest.raises(OptionError, match="sampling must be one of"):
+        TrainConfig(sampling="unfair")
