@@ -35,6 +35,7 @@ class StudyData:
     budget: int | None
     trials: tuple[FrozenTrial, ...]  # every trial, in number order
     directions: tuple[str, ...]
+    anchors: dict[str, str] = field(default_factory=dict)  # arch hash -> largest | smallest
 
     @property
     def complete(self) -> list[FrozenTrial]:
@@ -127,6 +128,7 @@ class Reader:
                 budget=study.user_attrs.get(keys.BUDGET),
                 trials=tuple(fastread.load_trials(self.store, name, params=False)),
                 directions=tuple(d.name.lower() for d in study.directions),
+                anchors=st.anchors_of(study.user_attrs),
             )
             self._cache[name] = (sig, data)
             return data

@@ -120,7 +120,11 @@ def _spread(p: Point) -> str:
 
 def _details(p: Point) -> str:
     """The hover lines below the coordinates (the trace's template holds the rest)."""
-    return f"params {_fmt(p.params_m, '.3f')} M · {_fmt(p.flops_m, '.1f')} MFLOPs<br>{p.arch_str}"
+    anchor = (
+        f"<b>anchor: the space's {p.anchor} network</b> (scored first)<br>" if p.anchor else ""
+    )
+    size = f"params {_fmt(p.params_m, '.3f')} M · {_fmt(p.flops_m, '.1f')} MFLOPs"
+    return f"{anchor}{size}<br>{p.arch_str}"
 
 
 NOISY_LEGEND = "~ noisy latency (open marker)"
@@ -181,7 +185,7 @@ def _scatter(
 
 def _hover_y(axis: AccuracyAxis) -> str:
     """The hover line of the accuracy axis (Plotly template)."""
-    return "accuracy %{y:.2f} %" if axis.percent else f"{axis.name} %{{y:.4f}}"
+    return f"{axis.name} %{{y:.2f}} %" if axis.percent else f"{axis.name} %{{y:.4f}}"
 
 
 def _front_trace(front: list[Point], axis: AccuracyAxis = ACCURACY) -> go.Scatter | go.Scattergl:
@@ -517,12 +521,13 @@ def plot_compare_fronts(info: CompareInfo, title: str = "Pareto fronts") -> go.F
             _scatter(
                 front,
                 name,
+                axis=info.axis,
                 mode="lines+markers",
                 line={"shape": "hv", "color": PALETTE[k % len(PALETTE)]},
             )
         )
     fig.update_xaxes(title="latency (ms, median)")
-    fig.update_yaxes(title="accuracy (%)")
+    fig.update_yaxes(title=info.axis.title)
     t = title + (f" — note: {info.note}" if info.note else "")
     return _layout(fig, t, height=420, hovermode="closest", showlegend=True)
 
@@ -530,14 +535,15 @@ def plot_compare_fronts(info: CompareInfo, title: str = "Pareto fronts") -> go.F
 def plot_compare_anytime(info: CompareInfo, title: str = "Progress") -> go.Figure:
     if not any(a.points for a in info.anytime):
         return empty_figure("none of these studies has completed trials", title)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("best accuracy (%)", "hypervolume"))
+    titles = (f"best {info.axis.title}", "hypervolume")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=titles)
     for k, (name, a) in enumerate(zip(info.names, info.anytime, strict=True)):
         color = PALETTE[k % len(PALETTE)]
         x = [p.completed for p in a.points]
         fig.add_trace(
             go.Scatter(
                 x=x,
-                y=[100 * p.best_accuracy for p in a.points],
+                y=[info.axis.scale * p.best_accuracy for p in a.points],
                 name=name,
                 mode="lines",
                 line={"shape": "hv", "color": color},

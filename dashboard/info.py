@@ -18,7 +18,8 @@ from optuna.trial import FrozenTrial
 
 from dashboard.data import LatencyRow, LookupTable, StudyData
 from nas.analysis.anytime import AnytimePoint, default_reference, history
-from nas.analysis.axis import ACCURACY, AccuracyAxis, axis_of_evaluator
+from nas.analysis.axis import ACCURACY, AccuracyAxis
+from nas.analysis.evidence import anchor_roles, axis_of
 from nas.analysis.results import knee, metrics, pareto_front
 from nas.storage import keys
 from nas.storage.latency_lut import LayerKey, Validation, parse_key
@@ -42,6 +43,7 @@ class Point:
     on_front: bool
     noisy: bool = False  # the measurement's own flag (spread over 25 % or never settled)
     accuracy_se: float | None = None  # standard error of the accuracy (fraction)
+    anchor: str = ""  # "largest" | "smallest": one of the space's anchors, scored first
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,9 @@ def _float(v: object) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def point(t: FrozenTrial, *, feasible: bool = True, on_front: bool = False) -> Point:
+def point(
+    t: FrozenTrial, *, feasible: bool = True, on_front: bool = False, anchor: str = ""
+) -> Point:
     acc, lat = metrics(t)  # type: ignore[misc]
     ua = t.user_attrs
     raw = ua.get(keys.LATENCY)
@@ -83,6 +87,7 @@ def point(t: FrozenTrial, *, feasible: bool = True, on_front: bool = False) -> P
         on_front=on_front,
         noisy=bool(stats.get("noisy")),
         accuracy_se=_float(ua.get(keys.ACCURACY_SE)),
+        anchor=anchor,
     )
 
 
@@ -93,11 +98,13 @@ def pareto_info(study: StudyData) -> ParetoInfo:
     front = pareto_front(done, limit)
     on = {t.number for t in front}
     k = knee(front)
+    roles = anchor_roles(study.anchors, done)
     pts = tuple(
         point(
             t,
             feasible=limit is None or metrics(t)[1] <= limit,  # type: ignore[index]
             on_front=t.number in on,
+            anchor=roles.get(t.number, ""),
         )
         for t in done
     )
@@ -107,7 +114,8 @@ def pareto_info(study: StudyData) -> ParetoInfo:
 
 
 def _axis(study: StudyData) -> AccuracyAxis:
-    return axis_of_evaluator(study.settings.evaluator if study.settings else None)
+    """Inherited acc for a supernet study, a zero-cost proxy's score, or accuracy."""
+    return axis_of(study.settings)
 
 
 # ---- anytime ---------------------------------------------------------------------------------
@@ -218,6 +226,7 @@ class CompareInfo:
     anytime: tuple[AnytimeInfo, ...]
     ref_ms: float
     note: str = ""
+    axis: AccuracyAxis = ACCURACY  # the studies' common accuracy axis (accuracy where they differ)
 
 
 def compare_info(studies: Sequence[StudyData]) -> CompareInfo:
@@ -225,6 +234,10 @@ def compare_info(studies: Sequence[StudyData]) -> CompareInfo:
     note = ""
     if len(spaces) > 1:
         note = f"these studies search different spaces ({', '.join(sorted(spaces))})"
+    axes = {_axis(s) for s in studies}
+    if len(axes) > 1:  # e.g. inherited acc beside a table's accuracy: not the same quantity
+        said = f"their accuracy axes differ ({', '.join(sorted(a.name for a in axes))})"
+        note = f"{note}; {said}" if note else said
     lats = [p for s in studies for t in s.complete if (p := metrics(t)) is not None]
     limits = [s.max_latency_ms for s in studies if s.max_latency_ms is not None]
     if limits and len(limits) == len(studies):
@@ -241,6 +254,7 @@ def compare_info(studies: Sequence[StudyData]) -> CompareInfo:
         tuple(anytime_info(s, ref) for s in studies),
         ref,
         note,
+        axes.pop() if len(axes) == 1 else ACCURACY,
     )
 
 

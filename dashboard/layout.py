@@ -15,7 +15,8 @@ from dashboard import arch as arch_mod
 from dashboard import figures as fg
 from dashboard import info
 from dashboard.data import Reader, StudyData
-from nas.analysis.axis import AccuracyAxis, axis_of_evaluator, axis_of_trial
+from nas.analysis import evidence
+from nas.analysis.axis import AccuracyAxis, axis_of_trial
 from nas.analysis.summaries import StudySummary
 from nas.errors import NasInputError
 from nas.storage import keys
@@ -125,7 +126,7 @@ def studies_table(rows: list[StudySummary], url: str, base: str = "/") -> html.D
                 html.Td(f"{r.complete} / {r.budget if r.budget is not None else '?'}"),
                 html.Td(str(r.running)),
                 html.Td(str(r.failed)),
-                html.Td(_best(r.best_accuracy, axis_of_evaluator(r.evaluator))),
+                html.Td(_best(r.best_accuracy, evidence.axis_of_run(r.evaluator, r.strategy))),
                 html.Td(str(r.front_size)),
                 html.Td(_state(r)),
                 html.Td(r.created),
@@ -247,21 +248,32 @@ def study_header(d: StudyData) -> html.Div:
             + (f" · max latency {s.max_latency_ms:g} ms" if s.max_latency_ms else "")
         )
         lines.append(html.P(setting))
-        for extra, id_ in ((s.input_line(), "study-inputs"), (s.fidelity, "study-fidelity")):
-            if extra:  # where accuracy and latency were measured; how faithful the supernet is
+        # where accuracy and latency were measured, what the accuracy is, how far to trust it
+        fidelity = evidence.fidelity_lines(s)
+        for extra, id_ in (
+            (s.input_line(), "study-inputs"),
+            (evidence.accuracy_note(s), "study-accuracy"),
+            *zip(fidelity, ("study-fidelity", "study-fidelity-own"), strict=False),
+        ):
+            if extra:
                 lines.append(html.P(extra, id=id_))
+        if d.anchors:
+            lines.append(html.P(evidence.anchor_note(s), id="study-anchors"))
     else:
         lines.append(html.P("not a nas study: settings unknown; charts use trial attributes"))
     return html.Div(lines)
 
 
 def _best(value: float | None, axis: AccuracyAxis) -> str:
-    """A study's best: percent, or a zero-cost score named as such."""
-    return _pct(value) if axis.percent or value is None else f"{axis.fmt(value)} ({axis.name})"
+    """A study's best: percent (``84.85 (inherited acc)`` for a supernet study), or a
+    zero-cost score named as such."""
+    if value is None or axis == AccuracyAxis():
+        return _pct(value)
+    return f"{axis.fmt(value)} ({axis.name})"
 
 
 def _accuracy_text(value: float, axis: AccuracyAxis) -> str:
-    return f"accuracy {axis.fmt(value)} %" if axis.percent else f"{axis.name} {axis.fmt(value)}"
+    return f"{axis.name} {axis.fmt(value)}" + (" %" if axis.percent else "")
 
 
 def arch_panel(d: StudyData, number: int | None, url: str, why: str = "") -> html.Div:
@@ -275,8 +287,11 @@ def arch_panel(d: StudyData, number: int | None, url: str, why: str = "") -> htm
     p = info.point(t) if keys.ACCURACY in t.user_attrs else None
     ua = t.user_attrs
     arch = ua.get(keys.ARCH) if isinstance(ua.get(keys.ARCH), dict) else t.params
+    axis = axis_of_trial(ua)  # a zero-cost trial names its proxy; else the study's axis
+    axis = evidence.axis_of(d.settings) if axis.percent else axis
+    anchor = evidence.anchor_roles(d.anchors, [t]).get(number)
     metrics_line = (
-        _accuracy_text(p.accuracy, axis_of_trial(ua))
+        _accuracy_text(p.accuracy, axis)
         + f" · latency {p.latency_ms:.3f} ms"
         + (
             f" (p10 {p.p10_ms:.3f} – p90 {p.p90_ms:.3f})"
@@ -292,6 +307,11 @@ def arch_panel(d: StudyData, number: int | None, url: str, why: str = "") -> htm
     return html.Div(
         [
             html.H3(f"Trial {number}" + (f" ({why})" if why else ""), id="arch-title"),
+            *(
+                [html.P(f"anchor: the space's {anchor} network (scored first)", id="arch-anchor")]
+                if anchor
+                else []
+            ),
             html.P(metrics_line, id="arch-metrics"),
             html.Div(str(ua.get(keys.ARCH_STR, "")), style=MONO),
             dcc.Graph(

@@ -44,7 +44,9 @@ def _front_rows(d: StudyData, p: info.ParetoInfo) -> list[list[str]]:
         assert pt is not None
         rows.append(
             [
-                str(n) + (" (knee)" if n == p.knee else ""),
+                str(n)
+                + (" (knee)" if n == p.knee else "")
+                + (f" ({pt.anchor} anchor)" if pt.anchor else ""),
                 p.axis.fmt(pt.accuracy, pt.accuracy_se),
                 f"{pt.latency_ms:.3f}" + ("~" if pt.noisy else ""),
                 "-" if pt.p90_ms is None else f"{pt.p90_ms:.3f}",
@@ -143,10 +145,20 @@ def _figures(
 
 
 def _settings_rows(d: StudyData) -> list[list[str]]:
+    from nas.analysis import evidence
+
     s = d.settings
-    rows = [[k, str(v)] for k, v in (vars(s).items() if s else []) if k != "options"]
-    if s is not None and s.input_line():  # accuracy and latency shapes, a proxy marked as such
-        rows.insert(0, ["inputs", s.input_line()])
+    # the study's own fidelity is said below with the reference set's, never as an empty row
+    said = ("options", "fidelity")
+    rows = [[k, str(v)] for k, v in (vars(s).items() if s else []) if k not in said]
+    if s is not None:
+        # first: what the accuracy is and how far to trust it ("fidelity: ..." as a row
+        # "fidelity"), and the shapes (a proxy marked as such)
+        said_first = [evidence.accuracy_note(s), *evidence.fidelity_lines(s)]
+        first = [line.split(": ", 1) for line in said_first if line]
+        if s.input_line():
+            first.insert(0, ["inputs", s.input_line()])
+        rows = first + rows
     rows.append(["budget", str(d.budget)])
     rows.append(["completed trials", str(len(d.complete))])
     return rows
@@ -157,7 +169,7 @@ def _front_table(d: StudyData, p: info.ParetoInfo) -> str:
         _front_rows(d, p),
         [
             "trial",
-            "accuracy % ± se" if p.axis.percent else p.axis.name,
+            f"{p.axis.name} % ± se" if p.axis.percent else p.axis.name,
             "latency ms",
             "p90 ms",
             "params M",
@@ -170,6 +182,10 @@ def _front_table(d: StudyData, p: info.ParetoInfo) -> str:
             "<p class=meta>~ noisy: the p10-p90 spread is over 25 % of the median or the "
             "timer never settled; re-measure on a quiet machine</p>"
         )
+    if any((pt := p.by_number(n)) is not None and pt.anchor for n in p.front):
+        from nas.analysis.evidence import anchor_note
+
+        front += f"<p class=meta>{html.escape(anchor_note(d.settings))}</p>"
     return front
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 
 from optuna.trial import FrozenTrial
 
+from nas.analysis.axis import AccuracyAxis, axis_of_evaluator
 from nas.storage import keys
 from nas.storage.fidelity import FidelityRecordError, lookup, read_records
 from nas.storage.studies import StudySettings
@@ -27,18 +28,42 @@ ACCURACY = "accuracy"  # a table's accuracy, a stand-in's, or a study of unknown
 
 
 def kind_of(settings: StudySettings | None) -> str:
-    """``supernet`` | ``darts`` | ``table`` | ``synthetic`` | another evaluator's name |
-    ``unknown`` (a study not made by nas)."""
+    """``supernet`` | ``darts`` | ``table`` | ``synthetic`` | ``zero-cost`` | another
+    evaluator's name | ``unknown`` (a study not made by nas)."""
     if settings is None:
         return "unknown"
-    if settings.strategy == "darts":
+    return kind_of_run(settings.evaluator, settings.strategy)
+
+
+def kind_of_run(evaluator: str, strategy: str) -> str:
+    """:func:`kind_of` from a study's ``evaluator`` and ``strategy`` settings alone."""
+    if strategy == "darts":
         return "darts"
-    return settings.evaluator.partition(":")[0] or "supernet"
+    return evaluator.partition(":")[0] or "supernet"
+
+
+def axis_of_run(evaluator: str | None, strategy: str = "") -> AccuracyAxis:
+    """The accuracy axis of a study run with ``evaluator`` and ``strategy``: a zero-cost
+    proxy's score, the supernet's ``inherited acc`` (in percent), or ``accuracy``."""
+    axis = axis_of_evaluator(evaluator)
+    if axis.percent and evaluator is not None and kind_of_run(evaluator, strategy) in INHERITS:
+        return AccuracyAxis(INHERITED)
+    return axis
+
+
+def axis_of(settings: StudySettings | None) -> AccuracyAxis:
+    """The study's accuracy axis (see :func:`axis_of_run`); ``accuracy`` without settings."""
+    if settings is None:
+        return AccuracyAxis()
+    return axis_of_run(settings.evaluator, settings.strategy)
+
+
+INHERITS = ("supernet", "darts")  # the kinds whose accuracy comes from shared weights
 
 
 def is_inherited(settings: StudySettings | None) -> bool:
     """Whether the study's accuracy comes from shared (supernet) weights."""
-    return kind_of(settings) in ("supernet", "darts")
+    return kind_of(settings) in INHERITS
 
 
 def accuracy_name(settings: StudySettings | None) -> str:
@@ -65,6 +90,11 @@ def accuracy_note(settings: StudySettings | None) -> str:
         return f"accuracy: the table's own ({settings.data}), as its authors trained each network"
     if kind == "synthetic":
         return "accuracy: a synthetic stand-in (--evaluator synthetic), not a measurement"
+    if kind == "zero-cost":
+        return (
+            f"{axis_of(settings).name}: a zero-cost proxy of each untrained network in (0, 1): "
+            "a ranking score (see fidelity), not an accuracy"
+        )
     return ""
 
 

@@ -80,11 +80,7 @@ def run(args: argparse.Namespace) -> int:
     max_latency_ms = settings.max_latency_ms if settings else None
     name = evidence.accuracy_name(settings)
     if args.history:
-        from nas.analysis.axis import axis_of_evaluator
-
-        axis = axis_of_evaluator(settings.evaluator if settings else None)
-        if axis.percent:  # "inherited acc" for a supernet study
-            axis = AccuracyAxis(name, percent=True)
+        axis = evidence.axis_of(settings)  # "inherited acc" for a supernet study
         trials = study.get_trials(deepcopy=False)
         console.print(history_table(trials, args, max_latency_ms, axis))
         return 0

@@ -110,3 +110,16 @@ def test_anchor_roles_follow_the_architecture_hash() -> None:
     assert evidence.anchor_roles({}, trials) == {}
     assert "teacher" in evidence.anchor_note(SUPERNET)
     assert "teacher" not in evidence.anchor_note(replace(SUPERNET, evaluator="table:x.csv"))
+
+
+def test_the_axis_of_each_kind_of_study() -> None:
+    from nas.analysis.axis import AccuracyAxis
+
+    assert evidence.axis_of(SUPERNET) == AccuracyAxis("inherited acc")
+    assert evidence.axis_of(replace(SUPERNET, strategy="darts")).title == "inherited acc (%)"
+    assert evidence.axis_of(replace(SUPERNET, evaluator="table:t.csv")) == AccuracyAxis()
+    assert evidence.axis_of(None) == AccuracyAxis()
+    zero_cost = replace(SUPERNET, evaluator="zero-cost:vote")
+    assert evidence.axis_of(zero_cost) == AccuracyAxis("vote score", percent=False)
+    assert evidence.accuracy_note(zero_cost).startswith("vote score: a zero-cost proxy")
+    assert evidence.axis_of_run("supernet", "nsga2").name == "inherited acc"

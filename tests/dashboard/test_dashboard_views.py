@@ -325,3 +325,63 @@ def test_pages_never_show_a_storage_password() -> None:
     )
     assert hide_password("postgresql://nas@db/nas") == "postgresql://nas@db/nas"
     assert hide_password("sqlite:////tmp/studies.db") == "sqlite:////tmp/studies.db"
+
+
+def test_supernet_study_pages_say_inherited_acc_fidelity_and_anchors(
+    storage_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issues 20 and 24: the dashboard and the report label a supernet study's accuracy as
+    inherited, print its fidelity line (or that none was measured) and mark the anchors."""
+    from dashboard.layout import study_header
+    from dashboard.report import render_report
+    from nas.storage import fidelity
+    from tests.commands.test_show_evidence import anchor_front, record
+
+    records = tmp_path / "records.json"
+    records.write_text(json.dumps([record()]))
+    monkeypatch.setattr(fidelity, "RECORDS", records)
+    make_study(storage_url, "fm", 12, space="mobile", data="fashion-mnist")
+    make_study(storage_url, "dg", 4, space="mobile", data="digits")
+    make_study(storage_url, "tb", 4, space="mobile", evaluator="table:t.csv")
+    roles = anchor_front(storage_url, "fm")
+    r = Reader(storage_url)
+    d = r.study("fm")
+    line = "Kendall tau 0.62 [0.48, 0.74] (seed-to-seed 0.85); measured 2026-12-07"
+    header = _texts(study_header(d))
+    assert line in header and "inherited acc: scored with the supernet" in header
+    assert "the space's anchors, scored first by every new search" in header
+    p = info.pareto_info(d)
+    fig = fg.plot_pareto(p, selected=p.knee)
+    assert fig.layout.yaxis.title.text == "inherited acc (%)"
+    assert "inherited acc %{y:.2f} %" in fig.data[0].hovertemplate
+    hovers = {
+        n: t
+        for tr in fig.data
+        if tr.customdata is not None
+        for n, t in zip(tr.customdata, tr.text, strict=True)
+    }
+    for number, role in roles.items():
+        assert f"anchor: the space's {role} network" in hovers[number]
+        assert f"anchor: the space's {role} network" in _texts(arch_panel(d, number, storage_url))
+    assert (
+        "best inherited acc (%)" in fg.plot_anytime(info.anytime_info(d)).layout.yaxis.title.text
+    )
+    assert "(inherited acc)" in _texts(studies_table(r.summaries(), storage_url))
+    html = render_report(r, "fm")
+    assert "<td>fidelity</td><td>supernet inherited accuracy ranks 41 reference" in html
+    assert line in html and "<th>inherited acc % ± se</th>" in html
+    assert "inherited acc (%)" in html  # the Pareto chart's axis
+    for number, role in roles.items():
+        assert re.search(rf"<td>{number}( \(knee\))? \({role} anchor\)</td>", html), number
+    assert "<td>fidelity</td><td></td>" not in html  # no empty row (issue 24)
+    # other data: said plainly; a table study: the table's accuracy, no fidelity line
+    other = _texts(study_header(r.study("dg")))
+    assert (
+        "fidelity: not measured for this space and data (reference sets: mobile v3 on "
+        "fashion-mnist)"
+    ) in other
+    assert "not measured" in render_report(r, "dg")
+    table = r.study("tb")
+    assert fg.plot_pareto(info.pareto_info(table)).layout.yaxis.title.text == "accuracy (%)"
+    said = _texts(study_header(table))
+    assert "fidelity" not in said and "accuracy: the table's own" in said
