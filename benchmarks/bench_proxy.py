@@ -129,10 +129,10 @@ def _latency_scores(space, archs, num_classes: int) -> tuple[dict, dict]:  # typ
 
 def _zero_cost_scores(space, archs, data_name: str) -> tuple[dict, dict]:  # type: ignore[no-untyped-def]
     import torch
-    from nas.supernet.proxies import PROXIES, compute_proxy
 
     from nas.data import load_for_space
     from nas.supernet import create_subnet
+    from nas.supernet.proxies import PROXIES, compute_proxy
 
     data = load_for_space(data_name, space, train_images=2000, val_images=100)
     rng = np.random.default_rng(0)

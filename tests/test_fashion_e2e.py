@@ -37,7 +37,7 @@ def _search(db: str, *extra: str) -> subprocess.CompletedProcess[str]:
 
 def test_default_search_runs_on_fashion_mnist_with_one_input_shape(tmp_path) -> None:  # type: ignore[no-untyped-def]
     db = f"sqlite:///{tmp_path / 'studies.db'}"
-    r = _search(db, "--study", "f")
+    r = _search(db, "--study", "f", "--evaluator", "supernet")
     assert r.returncode == 0, r.stderr
     study = optuna.load_study(study_name="f", storage=db)
     settings = study.user_attrs[keys.SETTINGS]
@@ -53,16 +53,44 @@ def test_default_search_runs_on_fashion_mnist_with_one_input_shape(tmp_path) -> 
         p = ua[keys.ACCURACY]
         assert ua[keys.ACCURACY_SE] == pytest.approx((p * (1 - p) / 200) ** 0.5)
         assert ua[keys.FINGERPRINT] and ua[keys.LATENCY]["median_ms"] > 0
+    show = _show(db, "f")
+    assert "accuracy and latency at 1x3x28x28 (one network, one input)" in show
+    assert "±" in show and "inherited" in show
+
+
+def _show(db: str, study: str) -> str:
     show = subprocess.run(
-        nas_cmd("show", "f", "--storage", db),
+        nas_cmd("show", study, "--storage", db),
         capture_output=True,
         text=True,
         timeout=120,
         env={**subprocess_env(), "COLUMNS": "80"},
     )
     assert show.returncode == 0, show.stderr
-    assert "accuracy and latency at 1x3x28x28 (one network, one input)" in show.stdout
-    assert "±" in show.stdout
+    return show.stdout
+
+
+def test_the_default_evaluator_is_the_best_measured_scorer_and_says_how_good_it_is(
+    tmp_path,
+) -> None:  # type: ignore[no-untyped-def]
+    """``--evaluator auto`` (the default) on mobile and Fashion-MNIST searches with the scorer
+    that ranked the reference set best, records it, and ``nas show`` prints its fidelity."""
+    from nas.spaces import load_space
+    from nas.storage.fidelity import best_record
+
+    space = load_space("mobile")
+    best = best_record(space.name, space.digest, "fashion-mnist")
+    assert best is not None, "the shipped records measure mobile on fashion-mnist"
+    db = f"sqlite:///{tmp_path / 'studies.db'}"
+    r = _search(db, "--study", "a")
+    assert r.returncode == 0, r.stderr
+    settings = optuna.load_study(study_name="a", storage=db).user_attrs[keys.SETTINGS]
+    assert settings["evaluator"] == best.scorer  # recorded resolved: a resume scores alike
+    show = _show(db, "a")
+    assert f"Kendall tau {best.kendall_tau:.2f}" in " ".join(show.split())
+    # the same command resumes the study (auto resolves the same way)
+    again = _search(db, "--study", "a")
+    assert again.returncode == 0, again.stderr
 
 
 def test_latency_at_another_shape_is_an_explicit_recorded_proxy(tmp_path) -> None:  # type: ignore[no-untyped-def]
