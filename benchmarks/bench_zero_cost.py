@@ -17,7 +17,7 @@ synflow 0.74 / 0.76 / 0.75; parameter count about 0.75 on CIFAR-10.
 The sample is stratified by CIFAR-10 validation accuracy: the cells are sorted by it and cut
 into ``--strata`` equal bins, and the same number of cells is drawn from each with a seeded
 generator, then shuffled with it, so that every prefix of the run is itself a random sample.
-``--scores FILE`` keeps every scored cell (a CSV, written every 50 cells): a re-run with the
+``--scores FILE`` keeps every scored cell (a CSV, written every 10 cells): a re-run with the
 same file goes on where the last one stopped, and the table is computed over the cells in the
 file that belong to the sample. Every cell's classifier has 10 outputs (a per-data-set
 classifier changes params and flops by the same amount for every cell, so their ranks do not
@@ -156,7 +156,7 @@ def main() -> None:
             seconds[name] += time.perf_counter() - t0
         rows.append(row)
         timed += 1
-        if timed % 50 == 0:
+        if timed % 10 == 0:
             log(f"{len(rows)} cells, {(time.perf_counter() - t_all) / timed:.3f} s/cell")
             if args.scores:
                 pd.DataFrame(rows).to_csv(args.scores, index=False)
