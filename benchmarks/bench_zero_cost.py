@@ -125,6 +125,13 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--mobile", type=int, default=0, help="time every proxy on N mobile nets")
     p.add_argument("--scores", type=Path, default=None, help="CSV of scored cells (resumable)")
+    p.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="stop scoring after this long; the table "
+        "is then over the cells scored so far (a random prefix of the sample)",
+    )
     p.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -145,6 +152,9 @@ def main() -> None:
     for text in frame["arch"]:
         if text in seen:
             continue
+        if args.minutes is not None and time.perf_counter() - t_all > 60 * args.minutes:
+            log(f"stopped after {args.minutes} minutes")
+            break
         t0 = time.perf_counter()
         net = default_init(create_subnet(space, space.parse(text), 10), args.seed)
         build += time.perf_counter() - t0
