@@ -16,8 +16,12 @@ synflow 0.74 / 0.76 / 0.75; parameter count about 0.75 on CIFAR-10.
 
 The sample is stratified by CIFAR-10 validation accuracy: the cells are sorted by it and cut
 into ``--strata`` equal bins, and the same number of cells is drawn from each with a seeded
-generator. Every cell's classifier has 10 outputs (a per-data-set classifier changes params
-and flops by the same amount for every cell, so their ranks do not move).
+generator, then shuffled with it, so that every prefix of the run is itself a random sample.
+``--scores FILE`` keeps every scored cell (a CSV, written every 10 cells): a re-run with the
+same file goes on where the last one stopped, and the table is computed over the cells in the
+file that belong to the sample. Every cell's classifier has 10 outputs (a per-data-set
+classifier changes params and flops by the same amount for every cell, so their ranks do not
+move).
 
     .venv/bin/python benchmarks/bench_zero_cost.py [--cells 3000] [--seed 0] [--mobile 20]
         [--out FILE]
@@ -69,7 +73,8 @@ def stratified(frame: pd.DataFrame, n: int, strata: int, seed: int) -> pd.DataFr
     for k, b in enumerate(bins):
         share = n // strata + (1 if k < n % strata else 0)
         take += rng.sample(list(b), min(share, len(b)))
-    return order.iloc[sorted(take)].reset_index(drop=True)
+    rng.shuffle(take)  # any prefix is a random sample (the run may be stopped and resumed)
+    return order.iloc[take].reset_index(drop=True)
 
 
 def time_mobile(n: int, seed: int) -> list[str]:
@@ -100,6 +105,16 @@ def time_mobile(n: int, seed: int) -> list[str]:
     return lines
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cells", type=int, default=3000)
@@ -109,6 +124,14 @@ def main() -> None:
     p.add_argument("--table", type=Path, default=TABLE)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--mobile", type=int, default=0, help="time every proxy on N mobile nets")
+    p.add_argument("--scores", type=Path, default=None, help="CSV of scored cells (resumable)")
+    p.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="stop scoring after this long; the table "
+        "is then over the cells scored so far (a random prefix of the sample)",
+    )
     p.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -120,25 +143,39 @@ def main() -> None:
     space = benchmark_space()
     frame = stratified(pd.read_csv(args.table), args.cells, args.strata, args.seed)
     log(f"{len(frame)} cells, N={space.model.cells_per_stage}, C={space.model.stem_channels}")
-    scores = {name: np.zeros(len(frame)) for name in PROXY_NAMES}
+    done = pd.read_csv(args.scores) if args.scores and args.scores.exists() else None
+    rows: list[dict] = [] if done is None else done.to_dict("records")
+    seen = {str(r["arch"]) for r in rows}
     seconds = dict.fromkeys(PROXY_NAMES, 0.0)
-    build = 0.0
+    build, timed = 0.0, 0
     t_all = time.perf_counter()
-    for i, text in enumerate(frame["arch"]):
+    for text in frame["arch"]:
+        if text in seen:
+            continue
+        if args.minutes is not None and time.perf_counter() - t_all > 60 * args.minutes:
+            log(f"stopped after {args.minutes} minutes")
+            break
         t0 = time.perf_counter()
         net = default_init(create_subnet(space, space.parse(text), 10), args.seed)
         build += time.perf_counter() - t0
+        row: dict = {"arch": text}
         for name in PROXY_NAMES:
             shape = (args.zen_batch if name == "zen" else 1, 3, 32, 32)
             t0 = time.perf_counter()
-            scores[name][i] = compute_proxy(
-                name, net, None, None, seed=args.seed, input_shape=shape
-            )
+            row[name] = compute_proxy(name, net, None, None, seed=args.seed, input_shape=shape)
             seconds[name] += time.perf_counter() - t0
-        if (i + 1) % 100 == 0:
-            log(f"{i + 1} cells, {(time.perf_counter() - t_all) / (i + 1):.3f} s/cell")
+        rows.append(row)
+        timed += 1
+        if timed % 10 == 0:
+            log(f"{len(rows)} cells, {(time.perf_counter() - t_all) / timed:.3f} s/cell")
+            if args.scores:
+                pd.DataFrame(rows).to_csv(args.scores, index=False)
+    if args.scores:
+        pd.DataFrame(rows).to_csv(args.scores, index=False)
     wall = time.perf_counter() - t_all
-    n = len(frame)
+    frame = pd.DataFrame(rows).merge(frame, on="arch")
+    scores = {name: frame[name].to_numpy() for name in PROXY_NAMES}
+    n, per = len(frame), max(timed, 1)
 
     lines = head + [
         f"cells: {n} (stratified by CIFAR-10 validation accuracy, {args.strata} strata, "
@@ -157,11 +194,13 @@ def main() -> None:
                 rho = spearmanr(scores[name], frame[f"{col}_{split}"]).statistic
                 cells.append(f"{rho:.3f}")
         pub = " / ".join("-" if v is None else f"{v}" for v in PUBLISHED.get(name, (None,) * 3))
-        lines.append(f"| {name} | {' | '.join(cells)} | {pub} | {seconds[name] / n:.4f} |")
+        lines.append(f"| {name} | {' | '.join(cells)} | {pub} | {seconds[name] / per:.4f} |")
     lines += [
         "",
-        f"building a network (create_subnet + default_init): {build / n:.4f} s/cell; whole run "
-        f"{wall:.0f} s ({wall / n:.3f} s/cell), torch threads {args.threads}",
+        f"seconds from the {timed} cells scored in this run: building a network (create_subnet "
+        f"+ default_init) {build / per:.4f} s/cell; this run {wall:.0f} s ({wall / per:.3f} "
+        f"s/cell), torch threads {args.threads}",
+        f"machine: {_cpu_model()}, {os.cpu_count()} logical cores",
         f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}",
     ]
     text = "\n".join(lines)
