@@ -121,3 +121,53 @@ class LatencyMeter:
             self.space, arch, self.target, self.num_classes, self.cache, module
         )
         return LatencyOutcome(stats, source, predicted)
+
+
+def measure_network(
+    meter: LatencyMeter,
+    arch: Mapping[str, Value],
+    net: Any,
+    score: float,
+    *,
+    fingerprint: Mapping[str, Any],
+    fingerprint_id: str,
+    eval_seconds: float,
+) -> tuple[dict[str, Any], float]:
+    """Latency, cost metrics and their bookkeeping for one scored candidate network: the
+    trial attributes every evaluator that builds a network stores, and the latency in ms.
+
+    Raises:
+        CandidateError: the latency measurement failed on the target (this trial only).
+    """
+    import time
+
+    from nas.evaluators.base import CandidateError
+    from nas.hardware.cost import count_params, forward_costs
+    from nas.storage import keys
+
+    t1 = time.perf_counter()
+    try:
+        got = meter.latency(arch, net, score)
+    except (OSError, RuntimeError) as exc:
+        msg = f"latency measurement failed on {meter.target.name}: {exc}"
+        raise CandidateError(msg) from exc
+    t2 = time.perf_counter()
+    flops, peak_bytes = forward_costs(net, meter.space.latency_input.shape)
+    attrs: dict[str, Any] = {
+        keys.LATENCY: got.stats,
+        keys.LATENCY_SOURCE: got.source,
+        keys.FINGERPRINT: dict(fingerprint),
+        keys.FINGERPRINT_ID: fingerprint_id,
+        keys.PARAMS_M: count_params(net) / 1e6,
+        keys.FLOPS_M: flops / 1e6,
+        keys.MACS_M: flops / 2e6,
+        keys.PEAK_ACTIVATION_MB: peak_bytes / 2**20,
+        keys.EVAL_SECONDS: eval_seconds,
+        keys.LATENCY_SECONDS: t2 - t1,
+        keys.LATENCY_MODE: meter.mode,
+    }
+    if got.predicted_ms is not None:
+        attrs[keys.LATENCY_PREDICTED_MS] = got.predicted_ms
+    latency_ms = float(got.stats["median_ms"])
+    meter.observe(score, latency_ms)
+    return attrs, latency_ms

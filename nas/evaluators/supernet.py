@@ -12,10 +12,9 @@ import math
 import time
 
 from nas.data import Dataset
-from nas.evaluators.base import CandidateError, Evaluation, Evaluator
-from nas.evaluators.latency import LatencyMeter
+from nas.evaluators.base import Evaluation, Evaluator
+from nas.evaluators.latency import LatencyMeter, measure_network
 from nas.hardware import Target
-from nas.hardware.cost import count_params, forward_costs
 from nas.spaces import Space
 from nas.spaces.base import Arch
 from nas.storage import keys
@@ -70,32 +69,15 @@ class SupernetEvaluator(Evaluator):
         sub, acc = extract_scored(
             self.supernet, arch, self.calib, self.data.x_val, self.data.y_val
         )
-        t1 = time.perf_counter()
-        try:
-            got = self.latency.latency(arch, sub, acc)
-        except (OSError, RuntimeError) as exc:
-            msg = f"latency measurement failed on {self.target.name}: {exc}"
-            raise CandidateError(msg) from exc
-        t2 = time.perf_counter()
-        flops, peak_bytes = forward_costs(sub, self.shape)
+        attrs, latency_ms = measure_network(
+            self.latency,
+            arch,
+            sub,
+            acc,
+            fingerprint=self.fingerprint,
+            fingerprint_id=self.fingerprint_id,
+            eval_seconds=time.perf_counter() - t0,
+        )
         n_val = len(self.data.y_val)
-        attrs = {
-            keys.ACCURACY_SE: accuracy_se(acc, n_val),
-            keys.VAL_IMAGES: n_val,
-            keys.LATENCY: got.stats,
-            keys.LATENCY_SOURCE: got.source,
-            keys.FINGERPRINT: self.fingerprint,
-            keys.FINGERPRINT_ID: self.fingerprint_id,
-            keys.PARAMS_M: count_params(sub) / 1e6,
-            keys.FLOPS_M: flops / 1e6,
-            keys.MACS_M: flops / 2e6,
-            keys.PEAK_ACTIVATION_MB: peak_bytes / 2**20,
-            keys.EVAL_SECONDS: t1 - t0,
-            keys.LATENCY_SECONDS: t2 - t1,
-            keys.LATENCY_MODE: self.latency.mode,
-        }
-        if got.predicted_ms is not None:
-            attrs[keys.LATENCY_PREDICTED_MS] = got.predicted_ms
-        latency_ms = float(got.stats["median_ms"])
-        self.latency.observe(acc, latency_ms)
+        attrs.update({keys.ACCURACY_SE: accuracy_se(acc, n_val), keys.VAL_IMAGES: n_val})
         return Evaluation(accuracy=acc, latency_ms=latency_ms, attrs=attrs)

@@ -31,7 +31,6 @@ import logging
 import math
 import random
 import time
-from typing import Any
 
 import numpy as np
 import torch
@@ -39,9 +38,8 @@ import torch
 from nas.data import Dataset
 from nas.errors import OptionError
 from nas.evaluators.base import CandidateError, Evaluation, Evaluator
-from nas.evaluators.latency import LatencyMeter
+from nas.evaluators.latency import LatencyMeter, measure_network
 from nas.hardware import Target
-from nas.hardware.cost import count_params, forward_costs
 from nas.spaces import Space
 from nas.spaces.base import Arch
 from nas.storage import keys
@@ -159,33 +157,16 @@ class ZeroCostEvaluator(Evaluator):
         except (ArithmeticError, ValueError, RuntimeError) as exc:
             raise CandidateError(f"zero-cost proxy failed: {exc}") from exc
         acc = self.score(raw)
-        t1 = time.perf_counter()
-        try:
-            got = self.latency.latency(arch, net.eval(), acc)
-        except (OSError, RuntimeError) as exc:
-            msg = f"latency measurement failed on {self.target.name}: {exc}"
-            raise CandidateError(msg) from exc
-        t2 = time.perf_counter()
-        flops, peak_bytes = forward_costs(net, self.space.latency_input.shape)
-        attrs: dict[str, Any] = {
-            keys.ZERO_COST: raw,
-            keys.ZERO_COST_PROXY: self.proxy,
-            keys.LATENCY: got.stats,
-            keys.LATENCY_SOURCE: got.source,
-            keys.FINGERPRINT: self.fingerprint,
-            keys.FINGERPRINT_ID: self.fingerprint_id,
-            keys.PARAMS_M: count_params(net) / 1e6,
-            keys.FLOPS_M: flops / 1e6,
-            keys.MACS_M: flops / 2e6,
-            keys.PEAK_ACTIVATION_MB: peak_bytes / 2**20,
-            keys.EVAL_SECONDS: t1 - t0,
-            keys.LATENCY_SECONDS: t2 - t1,
-            keys.LATENCY_MODE: self.latency.mode,
-        }
-        if got.predicted_ms is not None:
-            attrs[keys.LATENCY_PREDICTED_MS] = got.predicted_ms
-        latency_ms = float(got.stats["median_ms"])
-        self.latency.observe(acc, latency_ms)
+        attrs, latency_ms = measure_network(
+            self.latency,
+            arch,
+            net.eval(),
+            acc,
+            fingerprint=self.fingerprint,
+            fingerprint_id=self.fingerprint_id,
+            eval_seconds=time.perf_counter() - t0,
+        )
+        attrs.update({keys.ZERO_COST: raw, keys.ZERO_COST_PROXY: self.proxy})
         return Evaluation(accuracy=acc, latency_ms=latency_ms, attrs=attrs)
 
     def observe(self, accuracy: float, latency_ms: float) -> None:
