@@ -121,9 +121,12 @@ def print_summary(result: SearchResult) -> int:
     )
     sec = result.seconds
     if sec.get("total") and not result.worker_status:
-        supernet = (
-            f"supernet {sec['supernet']:.0f} s ({result.supernet}), " if result.supernet else ""
-        )
+        if result.supernet == "untrained":  # zero-cost: the set-up scored a reference sample
+            supernet = f"proxy set-up {sec['supernet']:.0f} s (nothing trained), "
+        elif result.supernet:
+            supernet = f"supernet {sec['supernet']:.0f} s ({result.supernet}), "
+        else:
+            supernet = ""
         console.print(
             f"time: {supernet}evaluation {sec['evaluation']:.0f} s, "
             f"latency {sec['latency']:.0f} s, total {sec['total']:.0f} s"
