@@ -48,7 +48,7 @@ BAD = [
     ),
     (
         ["search", "--strategy", "darts", "--space", "nb201", "--supernet-epochs", "3"]
-        + ["--evaluator", "supernet"],  # the default (the table's runs add a synthetic one)
+        + ["--evaluator", "auto"],  # the default (the table's runs add a synthetic one)
         "--strategy darts does not use --supernet-epochs",
     ),
     (["search", "--darts-order", "2"], "--strategy nsga2 does not use --darts-order"),
