@@ -21,6 +21,7 @@ from nas.storage import Store
 
 if TYPE_CHECKING:
     from nas.data import Dataset
+    from nas.evaluators.latency import LatencyMeter  # imports torch, as the next line
     from nas.hardware import Target  # imports torch: a table search must not
     from nas.hardware.lut import LatencyPredictor
     from nas.reporting import Reporter
@@ -157,9 +158,7 @@ def build_evaluator(
         return _zero_cost(opts, plan, space, data, target, store, reporter)
     import torch
 
-    from nas.evaluators.latency import LatencyMeter
     from nas.evaluators.supernet import SupernetEvaluator
-    from nas.storage.latency_cache import LatencyCache
     from nas.supernet.train import TrainConfig
     from nas.trained_supernet import default_directory, obtain_supernet
 
@@ -176,24 +175,13 @@ def build_evaluator(
     )
     seconds = time.perf_counter() - t0
     reporter.message(f"supernet {status} ({seconds:.1f} s)")
-    cache = LatencyCache(store)
-    predictor = plan.predictor or latency_predictor(
-        opts, space, target, store, data.num_classes, reporter
-    )
-    meter = LatencyMeter(
-        space,
-        target,
-        mode=opts.latency,
-        cache=cache,
-        predictor=predictor,
-        num_classes=data.num_classes,
-    )
+    meter = _latency_meter(opts, plan, space, data, target, store, reporter)
     evaluator = SupernetEvaluator(
         space,
         supernet,
         data,
         target,
-        cache=cache,
+        cache=meter.cache,
         calib_batches=opts.calib_batches,
         seed=opts.supernet_seed,
         latency=meter,
@@ -211,22 +199,9 @@ def _zero_cost(
     reporter: Reporter,
 ) -> tuple[Evaluator, dict[str, Any]]:
     """The zero-cost evaluator: no supernet; latency measured as the supernet evaluator's."""
-    from nas.evaluators.latency import LatencyMeter
     from nas.evaluators.zero_cost import ZeroCostEvaluator
-    from nas.storage.latency_cache import LatencyCache
 
-    cache = LatencyCache(store)
-    predictor = plan.predictor or latency_predictor(
-        opts, space, target, store, data.num_classes, reporter
-    )
-    meter = LatencyMeter(
-        space,
-        target,
-        mode=opts.latency,
-        cache=cache,
-        predictor=predictor,
-        num_classes=data.num_classes,
-    )
+    meter = _latency_meter(opts, plan, space, data, target, store, reporter)
     proxy = plan.record.partition(":")[2]
     t0 = time.perf_counter()
     evaluator = ZeroCostEvaluator(space, data, target, meter, proxy=proxy, seed=opts.supernet_seed)
@@ -236,6 +211,33 @@ def _zero_cost(
         f"({seconds:.1f} s)"
     )
     return evaluator, {"supernet": "untrained", "seconds": seconds}
+
+
+def _latency_meter(
+    opts: EvaluatorOptions,
+    plan: EvaluatorPlan,
+    space: Space,
+    data: Dataset,
+    target: Target,
+    store: Store,
+    reporter: Reporter,
+) -> LatencyMeter:
+    """How every evaluator that builds networks gets their latency (``--latency``, the cache
+    in the study's database, the validated predictor where one is used)."""
+    from nas.evaluators.latency import LatencyMeter
+    from nas.storage.latency_cache import LatencyCache
+
+    predictor = plan.predictor or latency_predictor(
+        opts, space, target, store, data.num_classes, reporter
+    )
+    return LatencyMeter(
+        space,
+        target,
+        mode=opts.latency,
+        cache=LatencyCache(store),
+        predictor=predictor,
+        num_classes=data.num_classes,
+    )
 
 
 def latency_predictor(
