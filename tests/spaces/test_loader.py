@@ -116,6 +116,9 @@ def _tiny() -> dict:
             "latency_input.channels",
         ),
         (lambda d: d.update(depth=[2, 2]), "field 'depth'"),
+        (lambda d: d["stages"][0].update(channels=[8, 8]), "width options must be"),
+        (lambda d: d["stages"][0].update(channels=[8, 0]), "field 'stages.0.channels"),
+        (lambda d: d["stages"][0].update(channels=[8, 10**9]), "field 'stages.0.channels"),
     ],
 )
 def test_bad_files_name_file_and_field(tmp_path: Path, mutate, expected: str) -> None:
