@@ -12,6 +12,7 @@ from optuna.trial import create_trial
 from nas.analysis import evidence
 from nas.storage import keys
 from nas.storage.studies import StudySettings
+from tests.storage.records import fidelity_record
 
 SUPERNET = StudySettings(
     space="mobile",
@@ -22,21 +23,7 @@ SUPERNET = StudySettings(
     objective="pareto",
     target="cpu",
 )
-RECORD = {
-    "space": "mobile",
-    "space_version": 3,
-    "space_digest": "d1g3st",
-    "data": "fashion-mnist",
-    "scorer": "supernet",
-    "kendall_tau": 0.62,
-    "kendall_tau_ci": [0.48, 0.74],
-    "spearman_rho": 0.8,
-    "architectures": 41,
-    "seeds": 2,
-    "seed_tau": 0.85,
-    "reference": "benchmarks/reference/mobile-v3-fashion-mnist.csv",
-    "measured": "2026-12-07",
-}
+RECORD = fidelity_record()
 
 
 @pytest.fixture

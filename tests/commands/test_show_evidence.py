@@ -14,28 +14,14 @@ import pytest
 from nas.storage import keys
 from tests.commands.test_tables_80_columns import _in_pty
 from tests.dashboard.synthetic import make_study
+from tests.storage.records import fidelity_record
 
 
 def record(**changes: Any) -> dict[str, Any]:
-    """A fidelity record (nas.storage.fidelity) of the mobile space on Fashion-MNIST."""
+    """A fidelity record (nas.storage.fidelity) of the real mobile space on Fashion-MNIST."""
     from nas.spaces import load_space
 
-    return {
-        "space": "mobile",
-        "space_version": 3,
-        "space_digest": load_space("mobile").digest,
-        "data": "fashion-mnist",
-        "scorer": "supernet",
-        "kendall_tau": 0.62,
-        "kendall_tau_ci": [0.48, 0.74],
-        "spearman_rho": 0.8,
-        "architectures": 41,
-        "seeds": 2,
-        "seed_tau": 0.85,
-        "reference": "benchmarks/reference/mobile-v3-fashion-mnist.csv",
-        "measured": "2026-12-07",
-        **changes,
-    }
+    return fidelity_record(**{"space_digest": load_space("mobile").digest, **changes})
 
 
 def anchor_front(url: str, name: str) -> dict[int, str]:

@@ -10,22 +10,9 @@ import pytest
 
 from nas.storage import fidelity
 from nas.storage.fidelity import FidelityRecord, FidelityRecordError, lookup, read_records
+from tests.storage.records import fidelity_record
 
-GOOD: dict[str, Any] = {
-    "space": "mobile",
-    "space_version": 3,
-    "space_digest": "d1g3st",
-    "data": "fashion-mnist",
-    "scorer": "supernet",
-    "kendall_tau": 0.62,
-    "kendall_tau_ci": [0.48, 0.74],
-    "spearman_rho": 0.8,
-    "architectures": 41,
-    "seeds": 2,
-    "seed_tau": 0.85,
-    "reference": "benchmarks/reference/mobile-v3-fashion-mnist.csv",
-    "measured": "2026-12-07",
-}
+GOOD: dict[str, Any] = fidelity_record()
 
 
 def _write(tmp_path: Path, records: Any, name: str = "records.json") -> Path:
