@@ -73,7 +73,7 @@ def pick(space, n: int, pool: int, seed: int) -> list[dict]:  # type: ignore[no-
     return picks
 
 
-def _init(space_name: str, data_name: str, recipe: dict) -> None:
+def init_worker(space_name: str, data_name: str, recipe: dict) -> None:
     import torch
 
     from nas.data import load_for_space
@@ -88,7 +88,7 @@ def _init(space_name: str, data_name: str, recipe: dict) -> None:
     )
 
 
-def _train(job: tuple[dict, int]) -> ReferenceRow:
+def train_job(job: tuple[dict, int]) -> ReferenceRow:
     from nas.hardware.cost import count_flops
     from nas.supernet import create_subnet
     from nas.supernet.standalone import train_standalone
@@ -174,8 +174,8 @@ def main() -> None:
     meta_path.parent.mkdir(parents=True, exist_ok=True)
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")  # readable while the set grows
     ctx = mp.get_context("spawn")
-    with ctx.Pool(args.jobs, _init, (args.space, args.data, recipe.as_dict())) as pool:
-        for k, row in enumerate(pool.imap_unordered(_train, todo), 1):
+    with ctx.Pool(args.jobs, init_worker, (args.space, args.data, recipe.as_dict())) as pool:
+        for k, row in enumerate(pool.imap_unordered(train_job, todo), 1):
             append_rows(out, [row])
             print(
                 f"[{k}/{len(todo)}] {row.arch_str} seed {row.seed}: {100 * row.val_acc:.2f} % "

@@ -1,252 +1,381 @@
-"""Does the search pay? The default strategy's front against random search and hand-picked nets.
+"""Does the search pay? The default search's front against random search's and hand-picked nets.
 
-Runs ``nas search --space mobile`` at ``--budget`` with the default strategy and with
-``random`` on the same data, supernet and target (one database, so both share the supernet
-checkpoint and the latency cache), then trains every member of both fronts and a set of
-hand-picked uniform networks of the space (smallest, largest, all-k3e6, all-k5e4, ...) from
-scratch, the same way for all (``--epochs`` epochs x ``--seeds`` seeds on the search's training
-subset, accuracy on all validation images), and reports per set:
+Three phases, each resumable, so the hours of training can run in the background and the
+latency pass can wait for a quiet machine:
 
-- the standalone accuracy (mean over seeds, with its standard error) and the latency (median on
-  the search's target at the search's input shape, the same measurement the search records);
-- the hypervolume of each set's own Pareto front in (standalone accuracy, latency), with one
-  reference point for all sets (accuracy: the lowest standalone accuracy of any network minus
-  one point; latency: the highest latency of any network times 1.1), in accuracy points x ms;
-- which hand-picked networks some member of the search's front dominates or equals.
+``search``
+    ``nas search --space mobile --budget B`` with the default strategy and evaluator, and with
+    ``--strategy random`` (same evaluator), for ``--search-seeds`` seeds each, one database.
+    Each search's front is written to ``DIR/fronts.json``. Fronts longer than ``--cap`` are
+    thinned to ``--cap`` members spread evenly over the front's latency order (the same rule
+    for every set; the hypervolume of a thinned front is a lower bound of the full one's).
+``train``
+    Every network of every front, and hand-picked uniform networks of the space (smallest,
+    largest, all-k3e6 at the largest widths, ...), trained from scratch with the reference
+    set's recipe (:class:`nas.supernet.standalone.StandaloneRecipe`, seed 0) and scored on the
+    data's whole validation split. One CSV row per network in ``DIR/trained.csv`` (the
+    reference-set schema), appended as soon as it is trained; networks that are already in
+    the space's reference set with seed 0 are taken from it, not retrained (same recipe, and
+    training is deterministic for a recipe, seed and thread count).
+``report``
+    Every network's latency measured afresh in one pass on ``--target`` (run it on a quiet
+    machine), then per set the hypervolume of its own Pareto front in (standalone accuracy,
+    latency) with one reference point for all sets (accuracy: the lowest of any network minus
+    one point; latency: the highest times 1.1), in accuracy points x ms. Default against random:
+    the mean over search seeds of each, the difference with its bootstrap standard error and
+    95 % interval (seeds resampled within each strategy), and which hand-picked networks each
+    default front covers (some member at least as accurate and at least as fast). Markdown to
+    stdout for ``benchmarks/RESULTS.md``; a plot to ``DIR/value.png`` (the ``bench`` extra).
 
-A Pareto plot is written to ``benchmarks/results/value.png`` (matplotlib, the ``bench`` extra)
-and the Markdown table to stdout, for ``benchmarks/RESULTS.md``.
-
-    .venv/bin/python benchmarks/bench_value.py [--data fashion-mnist] [--budget 200]
-        [--epochs 10] [--seeds 1] [--storage URL]
+    .venv/bin/python benchmarks/bench_value.py search [--budget 200] [--search-seeds 3]
+    .venv/bin/python benchmarks/bench_value.py train [--jobs 2]
+    .venv/bin/python benchmarks/bench_value.py report [--target cpu]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import multiprocessing as mp
 import os
 import platform
-import tempfile
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from nas.data import load_for_space
-from nas.driver import run_search
-from nas.hardware import create_target
-from nas.hardware.fingerprint import cpu_model
-from nas.hardware.lut import measure_arch
-from nas.options import SearchOptions
-from nas.pareto import front_mask_2d, hypervolume_2d
-from nas.spaces import load_space
-from nas.storage import keys
-from nas.supernet import create_subnet
-from nas.supernet.score import accuracy
-from nas.supernet.train import TrainConfig, train_module
+from nas.analysis.reference import append_rows, read_rows
+from nas.supernet.standalone import StandaloneRecipe
 
-# (kernel, expand, depth) of every layer and stage: the networks a practitioner would try by hand
-UNIFORM = [(3, 3, 1), (3, 6, 1), (3, 4, 2), (3, 6, 2), (5, 4, 2), (5, 6, 2), (3, 6, 3), (7, 6, 3)]
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_reference import init_worker, train_job  # noqa: E402  (a sibling script)
+
+# (kernel, expand, depth, width) of every layer and stage, width as the index of each stage's
+# width options (0: narrowest, -1: widest): the networks a practitioner would try by hand
+UNIFORM = [
+    (3, 3, 1, 0),
+    (3, 6, 1, -1),
+    (3, 3, 2, 1),
+    (3, 6, 2, -1),
+    (5, 3, 2, 1),
+    (5, 6, 2, -1),
+    (3, 6, 3, 1),
+    (7, 6, 3, -1),
+]
+GROUPS = ("default", "random")
+
+
+def uniform(space, kernel: int, expand: int, depth: int, width: int) -> dict:  # type: ignore[no-untyped-def]
+    params: dict = {}
+    for c in space.choices:
+        leaf = c.label.rsplit(".", 1)[1]
+        if leaf == "width":
+            params[c.label] = c.options[width]
+        else:
+            params[c.label] = {"kernel": kernel, "expand": expand, "depth": depth}[leaf]
+    return space.canonical(params)
+
+
+def hand_picked(space) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    """Name -> architecture; the first name of a network wins (smallest is also k3e3d1w0)."""
+    named = [("smallest", space.smallest()), ("largest", space.largest())]
+    named += [
+        ("k{}e{}d{}w{}".format(*u).replace("w-1", "wmax"), uniform(space, *u)) for u in UNIFORM
+    ]
+    out: dict[str, dict] = {}
+    seen: set[str] = set()
+    for name, arch in named:
+        if space.hash(arch) not in seen:
+            seen.add(space.hash(arch))
+            out[name] = arch
+    return out
+
+
+def thin(front: list[dict], cap: int) -> list[dict]:
+    """At most ``cap`` members, spread evenly over the front's latency order."""
+    if len(front) <= cap:
+        return front
+    order = sorted(front, key=lambda m: m["search_latency_ms"])
+    idx = sorted(set(np.linspace(0, len(order) - 1, cap).round().astype(int)))
+    return [order[i] for i in idx]
+
+
+def phase_search(args: argparse.Namespace) -> None:
+    from nas.driver import run_search
+    from nas.options import SearchOptions
+    from nas.spaces import load_space
+    from nas.storage import keys
+
+    out = args.dir / "fronts.json"
+    fronts = json.loads(out.read_text()) if out.exists() else {"searches": []}
+    url = f"sqlite:///{args.dir / 'studies.db'}"
+    space = load_space(args.space)
+    for seed in range(args.search_seeds):
+        for group in GROUPS:
+            if any(s["group"] == group and s["seed"] == seed for s in fronts["searches"]):
+                continue
+            update = {"strategy": "random"} if group == "random" else {}
+            opts = SearchOptions(
+                space=args.space, budget=args.budget, data=args.data, storage=url, seed=seed
+            ).model_copy(update=update)
+            t0 = time.perf_counter()
+            res = run_search(opts)
+            members = [
+                {
+                    "trial": t.number,
+                    "arch": space.canonical(t.user_attrs[keys.ARCH]),
+                    "score": float(t.values[0]),
+                    "search_latency_ms": float(t.values[1]),
+                }
+                for t in res.front
+            ]
+            fronts["searches"].append(
+                {
+                    "group": group,
+                    "seed": seed,
+                    "study": res.study_name,
+                    "strategy": res.settings.strategy,
+                    "evaluator": res.settings.evaluator,
+                    "trials": res.completed,
+                    "front_size": len(members),
+                    "wall_s": round(time.perf_counter() - t0, 1),
+                    "members": thin(members, args.cap),
+                }
+            )
+            print(
+                f"{group} seed {seed}: {res.study_name}, {res.completed} trials, front "
+                f"{len(members)} (kept {min(len(members), args.cap)}), "
+                f"{time.perf_counter() - t0:.0f} s",
+                flush=True,
+            )
+            fronts.update(space=args.space, data=args.data, budget=args.budget, cap=args.cap)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(fronts, indent=1) + "\n")
+
+
+def all_networks(space, fronts: dict) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    """Hash -> architecture of every network the report needs."""
+    nets = {space.hash(a): a for a in hand_picked(space).values()}
+    for s in fronts["searches"]:
+        for m in s["members"]:
+            nets.setdefault(space.hash(m["arch"]), m["arch"])
+    return nets
+
+
+def reference_csv(space, data: str) -> Path:  # type: ignore[no-untyped-def]
+    return ROOT / f"benchmarks/reference/{space.name}-v{space.version}-{data}.csv"
+
+
+def trained_accuracy(space, args: argparse.Namespace) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Hash -> seed-0 standalone accuracy, from this run's CSV and the reference set."""
+    acc = {
+        r.arch_hash: r.val_acc for r in read_rows(reference_csv(space, args.data)) if r.seed == 0
+    }
+    acc.update({r.arch_hash: r.val_acc for r in read_rows(args.dir / "trained.csv")})
+    return acc
+
+
+def phase_train(args: argparse.Namespace) -> None:
+    from nas.spaces import load_space
+
+    space = load_space(args.space)
+    fronts = json.loads((args.dir / "fronts.json").read_text())
+    nets = all_networks(space, fronts)
+    done = trained_accuracy(space, args)
+    todo = [(a, 0) for h, a in nets.items() if h not in done]
+    print(f"{len(nets)} networks, {len(nets) - len(todo)} known, {len(todo)} to train", flush=True)
+    recipe = StandaloneRecipe()
+    t0 = time.time()
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(args.jobs, init_worker, (args.space, args.data, recipe.as_dict())) as pool:
+        for k, row in enumerate(pool.imap_unordered(train_job, todo), 1):
+            append_rows(args.dir / "trained.csv", [row])
+            print(
+                f"[{k}/{len(todo)}] {row.arch_str}: {100 * row.val_acc:.2f} % "
+                f"({row.train_s:.0f} s, load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+    print(f"trained {len(todo)} in {time.time() - t0:.0f} s wall ({args.jobs} jobs)")
 
 
 @dataclass
 class Net:
-    group: str  # "search" | "random" | "hand-picked"
-    arch: dict
     name: str
-    inherited: float | None = None
-    accs: list[float] = field(default_factory=list)
-    latency_ms: float = math.nan
-    noisy: bool = False
-
-    @property
-    def acc(self) -> float:
-        return float(np.mean(self.accs))
-
-
-def uniform(space, kernel: int, expand: int, depth: int) -> dict:  # type: ignore[no-untyped-def]
-    params = {}
-    for c in space.choices:
-        leaf = c.label.rsplit(".", 1)[1]
-        params[c.label] = {"kernel": kernel, "expand": expand, "depth": depth}[leaf]
-    return space.canonical(params)
-
-
-def front_nets(opts: SearchOptions, group: str, space) -> list[Net]:  # type: ignore[no-untyped-def]
-    t0 = time.perf_counter()
-    result = run_search(opts)
-    print(
-        f"{group}: study {result.study_name}, {result.completed} trials, front "
-        f"{len(result.front)}, {time.perf_counter() - t0:.0f} s "
-        f"(supernet {result.supernet})",
-        flush=True,
-    )
-    return [
-        Net(
-            group,
-            space.canonical(t.user_attrs[keys.ARCH]),
-            f"trial {t.number}",
-            inherited=float(t.user_attrs[keys.ACCURACY]),
-        )
-        for t in result.front
-    ]
+    acc: float  # percent
+    latency_ms: float
 
 
 def hypervolume(nets: list[Net], ref_acc: float, ref_ms: float) -> float:
     """In accuracy points x ms above ``ref_acc`` (points) and below ``ref_ms``."""
-    acc = np.array([100 * n.acc - ref_acc for n in nets])
+    from nas.pareto import hypervolume_2d
+
+    acc = np.array([n.acc - ref_acc for n in nets])
     lat = np.array([n.latency_ms for n in nets])
     keep = acc > 0
     return hypervolume_2d(acc[keep], lat[keep], ref_ms) if keep.any() else 0.0
 
 
-def plot(sets: dict[str, list[Net]], path: Path, title: str, n_val: int) -> None:
+def bootstrap_diff(a: np.ndarray, b: np.ndarray, n: int = 20_000, seed: int = 0):  # type: ignore[no-untyped-def]
+    """Mean(a) - mean(b): (difference, bootstrap standard error, 95 % interval)."""
+    rng = np.random.default_rng(seed)
+    da = rng.choice(a, size=(n, len(a))).mean(axis=1)
+    db = rng.choice(b, size=(n, len(b))).mean(axis=1)
+    d = da - db
+    return float(a.mean() - b.mean()), float(d.std(ddof=1)), np.percentile(d, [2.5, 97.5])
+
+
+def phase_report(args: argparse.Namespace) -> None:
+    import torch
+
+    from nas.hardware import create_target
+    from nas.hardware.fingerprint import cpu_model
+    from nas.hardware.lut import measure_arch
+    from nas.pareto import front_mask_2d
+    from nas.spaces import load_space
+
+    space = load_space(args.space)
+    fronts = json.loads((args.dir / "fronts.json").read_text())
+    nets = all_networks(space, fronts)
+    acc = trained_accuracy(space, args)
+    missing = [h for h in nets if h not in acc]
+    if missing:
+        raise SystemExit(f"{len(missing)} networks not trained yet: run the train phase")
+    target = create_target(args.target)
+    lat_path = args.dir / f"latency-{args.target}.json"
+    timed = json.loads(lat_path.read_text()) if lat_path.exists() else {}
+    load0 = os.getloadavg()[0]
+    for h, a in nets.items():  # one pass after all training, all sets timed alike
+        if h not in timed:
+            timed[h] = measure_arch(space, a, target, 10, None)[0]
+            lat_path.write_text(json.dumps(timed, indent=1) + "\n")
+    load1 = os.getloadavg()[0]
+    noisy = sum(bool(timed[h].get("noisy")) for h in nets)
+
+    def net(name: str, arch: dict) -> Net:
+        h = space.hash(arch)
+        return Net(name, 100 * acc[h], float(timed[h]["median_ms"]))
+
+    hand = [net(n, a) for n, a in hand_picked(space).items()]
+    sets = {
+        (s["group"], s["seed"]): [net(f"trial {m['trial']}", m["arch"]) for m in s["members"]]
+        for s in fronts["searches"]
+    }
+    everyone = hand + [n for ns in sets.values() for n in ns]
+    ref_acc = min(n.acc for n in everyone) - 1.0
+    ref_ms = max(n.latency_ms for n in everyone) * 1.1
+    hv = {k: hypervolume(v, ref_acc, ref_ms) for k, v in sets.items()}
+    hv_hand = hypervolume(hand, ref_acc, ref_ms)
+    n_val = 10_000
+    se_acc = 100 * math.sqrt(0.88 * 0.12 / n_val)
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} logical cores, {platform.system()}, torch "
+        f"{torch.__version__}; latency on {args.target} at "
+        f"{space.latency_input.text}, load average {load0:.2f} before / {load1:.2f} after the "
+        f"timing pass; {noisy} of {len(nets)} timings flagged noisy"
+    )
+    print(
+        f"{len(nets)} networks trained from scratch (reference recipe, seed 0: "
+        f"{StandaloneRecipe().as_dict()}), accuracy on {n_val:,} validation images "
+        f"(binomial se about {se_acc:.2f} points); budget {fronts['budget']}, fronts thinned to "
+        f"at most {fronts['cap']}; hypervolume reference ({ref_acc:.2f} %, {ref_ms:.3f} ms)\n"
+    )
+    print("| set | seed | study | trials | front | trained | on own front | hypervolume |")
+    print("|---|---|---|---|---|---|---|---|")
+    for s in fronts["searches"]:
+        ns = sets[(s["group"], s["seed"])]
+        on = int(front_mask_2d([n.acc for n in ns], [n.latency_ms for n in ns]).sum())
+        print(
+            f"| {s['group']} ({s['strategy']}, {s['evaluator']}) | {s['seed']} | {s['study']} | "
+            f"{s['trials']} | {s['front_size']} | {len(ns)} | {on} | "
+            f"{hv[(s['group'], s['seed'])]:.3f} |"
+        )
+    print(f"| hand-picked | - | - | - | - | {len(hand)} | - | {hv_hand:.3f} |\n")
+    by_group = {g: np.array([v for (gg, _), v in sorted(hv.items()) if gg == g]) for g in GROUPS}
+    for g, v in by_group.items():
+        se = v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else float("nan")
+        print(f"- {g}: hypervolume {v.mean():.3f} ± {se:.3f} (mean ± se over {len(v)} seeds)")
+    d, se, ci = bootstrap_diff(by_group["default"], by_group["random"])
+    print(
+        f"- default - random: {d:+.3f} (bootstrap se {se:.3f}, 95 % interval "
+        f"[{ci[0]:+.3f}, {ci[1]:+.3f}], {d / se if se > 0 else float('inf'):.1f} se)"
+    )
+    print(f"- hand-picked networks' own front: {hv_hand:.3f}\n")
+    for n in hand:
+        cov = [
+            seed
+            for (g, seed), ns in sets.items()
+            if g == "default" and any(m.acc >= n.acc and m.latency_ms <= n.latency_ms for m in ns)
+        ]
+        print(
+            f"- {n.name}: {n.acc:.2f} % at {n.latency_ms:.3f} ms, covered by the default front "
+            f"of {len(cov)} of {len(by_group['default'])} seeds"
+        )
+    plot(sets, hand, args.dir / "value.png", args)
+
+
+def plot(sets: dict, hand: list[Net], path: Path, args: argparse.Namespace) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from nas.pareto import front_mask_2d
+
     fig, ax = plt.subplots(figsize=(7.5, 5), dpi=110)
-    style = {"search": ("C0", "o"), "random": ("C1", "s"), "hand-picked": ("C2", "^")}
-    for group, nets in sets.items():
-        colour, marker = style[group]
-        lat = np.array([n.latency_ms for n in nets])
-        acc = np.array([100 * n.acc for n in nets])
-        se = np.array([100 * n_se(n, n_val) for n in nets])
-        ax.errorbar(lat, acc, yerr=se, fmt=marker, color=colour, label=group, capsize=2)
+    colour = {"default": "C0", "random": "C1"}
+    for (group, seed), ns in sorted(sets.items()):
+        lat = np.array([n.latency_ms for n in ns])
+        acc = np.array([n.acc for n in ns])
+        label = f"{group}" if seed == 0 else None
+        ax.plot(
+            lat,
+            acc,
+            "o" if group == "default" else "s",
+            color=colour[group],
+            alpha=0.5,
+            label=label,
+            ms=4,
+        )
         mask = front_mask_2d(acc, lat)
         order = np.argsort(lat[mask])
-        ax.step(lat[mask][order], acc[mask][order], where="post", color=colour, alpha=0.5)
-        if group == "hand-picked":
-            for n, x, y in zip(nets, lat, acc, strict=True):
-                ax.annotate(n.name, (x, y), fontsize=7, xytext=(3, -9), textcoords="offset points")
-    ax.set_xlabel("latency (ms, median)")
+        ax.step(lat[mask][order], acc[mask][order], where="post", color=colour[group], alpha=0.4)
+    ax.plot(
+        [n.latency_ms for n in hand], [n.acc for n in hand], "^", color="C2", label="hand-picked"
+    )
+    for n in hand:
+        ax.annotate(
+            n.name, (n.latency_ms, n.acc), fontsize=6, xytext=(3, -8), textcoords="offset points"
+        )
+    ax.set_xlabel(f"latency (ms, median, {args.target})")
     ax.set_ylabel("standalone validation accuracy (%)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(
+        f"{args.space} on {args.data}: default search vs random vs hand-picked", fontsize=9
+    )
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
-
-
-def n_se(n: Net, n_val: int) -> float:
-    """Standard error of the standalone accuracy: binomial on the validation split, and the
-    seed-to-seed spread when there are several seeds (whichever is larger)."""
-    p = n.acc
-    binom = math.sqrt(p * (1 - p) / n_val)
-    if len(n.accs) > 1:
-        return max(binom, float(np.std(n.accs, ddof=1)) / math.sqrt(len(n.accs)))
-    return binom
+    print(f"\nplot: {path}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("phase", choices=("search", "train", "report"))
+    ap.add_argument("--space", default="mobile")
     ap.add_argument("--data", default="fashion-mnist")
     ap.add_argument("--budget", type=int, default=200)
-    ap.add_argument("--epochs", type=int, default=10, help="standalone training epochs")
-    ap.add_argument("--seeds", type=int, default=1, help="standalone runs per network")
-    ap.add_argument("--storage", default=None, help="database to search in (default: a new one)")
-    ap.add_argument("--plot", default="benchmarks/results/value.png")
+    ap.add_argument("--search-seeds", type=int, default=3)
+    ap.add_argument("--cap", type=int, default=12, help="most members kept per front")
+    ap.add_argument("--jobs", type=int, default=2, help="trainings at a time")
+    ap.add_argument("--target", default="cpu")
+    ap.add_argument("--dir", type=Path, default=ROOT / "benchmarks/results/value_v3")
     args = ap.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="nas-value-"))
-    url = args.storage or f"sqlite:///{folder / 'studies.db'}"
-    base = SearchOptions(space="mobile", budget=args.budget, data=args.data, storage=url)
-    space = load_space(base.space)
-    default = base.strategy_name
-    t_all = time.perf_counter()
-    searched = front_nets(base, "search", space)
-    rand = front_nets(base.model_copy(update={"strategy": "random"}), "random", space)
-    hand = [
-        Net("hand-picked", space.smallest(), "smallest"),
-        Net("hand-picked", space.largest(), "largest"),
-    ]
-    hand += [Net("hand-picked", uniform(space, *u), "k{}e{}d{}".format(*u)) for u in UNIFORM]
-    unique: dict[str, Net] = {}
-    for n in hand:  # the first name of a network wins (smallest is also k3e3d1)
-        unique.setdefault(space.hash(n.arch), n)
-    hand = list(unique.values())
-    data = load_for_space(
-        args.data, space, train_images=base.train_images, val_images=base.val_images
-    )
-    full_val = load_for_space(args.data, space, train_images=base.train_images)
-    n_val = len(full_val.y_val)
-    target = create_target(base.target)
-    trained: dict[str, list[float]] = {}  # a network in two sets is trained once
-    train_s: list[float] = []
-    for net in searched + rand + hand:
-        h = space.hash(net.arch)
-        if h not in trained:
-            accs = []
-            for seed in range(args.seeds):
-                torch.manual_seed(seed)
-                sub = create_subnet(space, net.arch, data.num_classes)
-                t = time.perf_counter()
-                train_module(sub, data, TrainConfig(epochs=args.epochs, seed=seed))
-                train_s.append(time.perf_counter() - t)
-                accs.append(accuracy(sub, full_val.x_val, full_val.y_val))
-            trained[h] = accs
-        net.accs = trained[h]
-        print(
-            f"{net.group:<11} {net.name:<10} {space.describe(net.arch)}: {100 * net.acc:.2f} %",
-            flush=True,
-        )
-    # every network's latency measured afresh in one pass after all training (not the search's
-    # cached figures, which were taken under other load), so all sets are timed alike
-    timed: dict[str, dict] = {}
-    for net in searched + rand + hand:
-        h = space.hash(net.arch)
-        if h not in timed:
-            timed[h] = measure_arch(space, net.arch, target, data.num_classes, None)[0]
-        stats = timed[h]
-        net.latency_ms, net.noisy = float(stats["median_ms"]), bool(stats.get("noisy", False))
-        print(
-            f"{net.group:<11} {net.name:<10} {net.latency_ms:.2f} ms"
-            f" (p10-p90 {stats['p10_ms']:.2f}-{stats['p90_ms']:.2f})"
-            f"{' noisy' if net.noisy else ''}",
-            flush=True,
-        )
-    sets = {"search": searched, "random": rand, "hand-picked": hand}
-    everyone = searched + rand + hand
-    ref_acc = min(100 * n.acc for n in everyone) - 1.0
-    ref_ms = max(n.latency_ms for n in everyone) * 1.1
-    print()
-    print(
-        f"machine: {cpu_model()}, {os.cpu_count()} logical cores, {platform.system()}, "
-        f"torch {torch.__version__}, load average {os.getloadavg()[0]:.2f} at the end; "
-        f"{time.perf_counter() - t_all:.0f} s in all ({np.mean(train_s):.0f} s per training)"
-    )
-    print(
-        f"data {args.data}: {len(data.y_train)} training images, standalone accuracy on all "
-        f"{n_val} validation images after {args.epochs} epochs x {args.seeds} seed(s); "
-        f"latency on {base.target} at {space.latency_input.text}; hypervolume reference "
-        f"({ref_acc:.1f} %, {ref_ms:.2f} ms)\n"
-    )
-    print("| set | networks | on its front | accuracy range % | latency range ms | hypervolume |")
-    print("|---|---|---|---|---|---|")
-    for group, nets in sets.items():
-        acc = np.array([100 * n.acc for n in nets])
-        lat = np.array([n.latency_ms for n in nets])
-        label = f"{default} (default)" if group == "search" else group
-        print(
-            f"| {label} | {len(nets)} | {int(front_mask_2d(acc, lat).sum())} | "
-            f"{acc.min():.1f}-{acc.max():.1f} | {lat.min():.2f}-{lat.max():.2f} | "
-            f"{hypervolume(nets, ref_acc, ref_ms):.1f} |"
-        )
-    print()
-    for n in hand:  # is each hand-picked network dominated (or equalled) by the search's front?
-        by = [s for s in searched if s.acc >= n.acc and s.latency_ms <= n.latency_ms]
-        verdict = f"covered by {by[0].name}" if by else "NOT covered"
-        print(f"- {n.name}: {100 * n.acc:.2f} % at {n.latency_ms:.2f} ms, {verdict}")
-    title = (
-        f"mobile on {args.data}: {default} vs random (budget {args.budget}) vs hand-picked; "
-        f"standalone {args.epochs} epochs"
-    )
-    plot(sets, Path(args.plot), title, n_val)
-    print(f"\nplot: {args.plot}")
+    args.dir.mkdir(parents=True, exist_ok=True)
+    {"search": phase_search, "train": phase_train, "report": phase_report}[args.phase](args)
 
 
 if __name__ == "__main__":

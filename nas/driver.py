@@ -205,7 +205,7 @@ def run_search(
         name = default_study_name(store, stem, settings)
     if gradient:
         darts.check_resume(store, name, opts.budget)
-    elif plan.kind in ("supernet", "zero-cost") and data is not None and target is not None:
+    elif plan.prebuilt is None and data is not None and target is not None:
         from nas.evaluators.factory import latency_predictor
 
         # profiled, fitted and validated before the study exists: a refused fit writes none

@@ -75,6 +75,12 @@ def _strategy_list() -> str:
     return "; one of " + ", ".join(strategy_names())
 
 
+def _evaluator_list() -> str:
+    from nas.evaluators.factory import evaluator_usage
+
+    return "; " + evaluator_usage()
+
+
 def _budget_meaning() -> str:
     """What the budget counts, per strategy, from the strategy registry."""
     from nas.strategies import get_strategy, strategy_names
@@ -230,21 +236,20 @@ class SearchOptions(BaseModel):
     evaluator: Annotated[
         str,
         Cli(
-            metavar="{auto,supernet,table:PATH.csv,zero-cost[:NAME|vote],synthetic[:SECONDS]}",
+            metavar="NAME[:ARG]",
             driver=SAMPLER,
+            more=_evaluator_list,
         ),
     ] = Field(
         "auto",
         description="auto (the default): the scorer that ranked the space's reference set best "
         "when trained from scratch, where one was measured for this space and data (mobile on "
-        "fashion-mnist; docs/fidelity.md), else supernet; the study records which; "
-        "supernet: inherited weights and measured latency; table:PATH.csv: look "
-        "each architecture up in a tabular benchmark keyed by its canonical string (column "
-        "'arch'); no supernet is trained and --data/--target are not used; "
-        "zero-cost[:NAME|vote]: no supernet either, each fresh network scored by a zero-cost "
-        "proxy (vote, an ensemble, when no NAME is given) on one batch of --data, latency on "
-        "--target; the accuracy axis is then the proxy's score; synthetic[:SECONDS]: "
-        "a deterministic stand-in score after a pause, for testing the machinery",
+        "fashion-mnist; docs/fidelity.md), else supernet; the study records which",
+        # the registry's kinds, read when the schema is made (the service's OpenAPI), not on
+        # import: the registry lives beside the evaluators
+        json_schema_extra=lambda schema: schema.update(
+            description=str(schema.get("description", "")) + _evaluator_list()
+        ),
     )
     accuracy_column: Annotated[str | None, Cli(metavar="C", driver=SAMPLER)] = Field(
         None, description="table column searched as accuracy, in percent (default 'accuracy')"
@@ -430,11 +435,10 @@ def option_error(exc: ValidationError) -> OptionError:
 
 def _help(info: Any, cli: Cli) -> str:
     text = info.description or ""
-    if cli.more is not None:
-        text += cli.more()
-    elif info.default is not None and "(default" not in text:
+    more = cli.more() if cli.more is not None else ""
+    if info.default is not None and "(default" not in text + more:
         text += f" (default {info.default})"
-    return text
+    return text + more
 
 
 def add_arguments(parser: argparse.ArgumentParser, model: type[BaseModel] = SearchOptions) -> None:

@@ -1,4 +1,8 @@
-"""Build the evaluator a search asks for (``--evaluator``; default: the supernet).
+"""Build the evaluator a search asks for (``--evaluator``): a registry of kinds by name.
+
+Each kind (:class:`EvaluatorKind`, :func:`register_evaluator`) has a ``check`` that validates
+its options before anything is written and a ``build``; the CLI's and the service's help and
+validation come from the registry (:func:`evaluator_usage`, :func:`check_evaluator`).
 
 ``supernet`` trains (or loads) the space's weight-sharing supernet on ``--data`` and measures
 latency on ``--target``; ``table:PATH.csv`` looks both up in a tabular benchmark
@@ -10,6 +14,7 @@ trains nothing, scores each fresh network with a zero-cost proxy and measures la
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,8 +30,6 @@ if TYPE_CHECKING:
     from nas.hardware import Target  # imports torch: a table search must not
     from nas.hardware.lut import LatencyPredictor
     from nas.reporting import Reporter
-
-EVALUATORS = ("supernet", "table", "synthetic", "zero-cost")
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,60 @@ def auto_evaluator(space: Space, data: str | None) -> str:
     return record.scorer if record is not None else "supernet"
 
 
+Builder = Callable[
+    [EvaluatorOptions, EvaluatorPlan, Space, "Dataset", "Target", Store, "Reporter"],
+    tuple[Evaluator, dict[str, Any]],
+]
+
+
+@dataclass(frozen=True)
+class EvaluatorKind:
+    """One kind of ``--evaluator``, registered by name (:func:`register_evaluator`).
+
+    ``check`` validates the options (``arg`` is what follows ``NAME:``) and returns the plan,
+    before anything is written; ``build`` makes the evaluator from the plan, the data and the
+    target (``None`` when ``check`` already built it: ``plan.prebuilt``). ``usage`` and
+    ``summary`` are the CLI's and the service's help.
+    """
+
+    name: str
+    usage: str
+    summary: str
+    check: Callable[[EvaluatorOptions, Space, str], EvaluatorPlan]
+    build: Builder | None = None
+
+
+_REGISTRY: dict[str, EvaluatorKind] = {}
+
+
+def register_evaluator(kind: EvaluatorKind) -> EvaluatorKind:
+    """Add ``kind`` to the evaluators ``--evaluator`` knows (a later one of a name replaces)."""
+    _REGISTRY[kind.name] = kind
+    return kind
+
+
+def evaluator_names() -> tuple[str, ...]:
+    return tuple(_REGISTRY)
+
+
+def evaluator_usage() -> str:
+    """Every registered evaluator's usage and one-line summary, for help texts."""
+    return "; ".join(f"{k.usage}: {k.summary}" for k in _REGISTRY.values())
+
+
+def get_evaluator_kind(spec: str) -> tuple[EvaluatorKind, str]:
+    """The registered kind of ``spec`` (``NAME[:ARG]``) and its argument.
+
+    Raises:
+        OptionError: no evaluator of that name.
+    """
+    name, _, arg = spec.partition(":")
+    if name not in _REGISTRY:
+        known = ", ".join([AUTO] + [k.usage for k in _REGISTRY.values()])
+        raise OptionError(f"unknown evaluator {spec!r}; known evaluators: {known}")
+    return _REGISTRY[name], arg
+
+
 def check_evaluator(opts: EvaluatorOptions, space: Space) -> EvaluatorPlan:
     """Validate ``--evaluator`` and its options before anything is written.
 
@@ -90,27 +147,36 @@ def check_evaluator(opts: EvaluatorOptions, space: Space) -> EvaluatorPlan:
         NasInputError: unknown evaluator; for a table, a missing file or column or keys that
             are not architectures of ``space``.
     """
-    kind, _, arg = opts.evaluator.partition(":")
-    if kind not in EVALUATORS:
-        raise OptionError(
-            f"unknown evaluator {opts.evaluator!r}; known evaluators: supernet, table:PATH.csv, "
-            "synthetic[:SECONDS], zero-cost[:PROXY]"
-        )
-    if kind != "table":
-        if opts.accuracy_column is not None or opts.latency_column is not None:
-            raise OptionError("--accuracy-column and --latency-column need --evaluator table:PATH")
-        if kind == "synthetic":  # the machinery without the cost: tests and benchmarks
-            from nas.evaluators.synthetic import SyntheticEvaluator, parse_seconds
+    kind, arg = get_evaluator_kind(opts.evaluator)
+    if kind.name != "table" and (
+        opts.accuracy_column is not None or opts.latency_column is not None
+    ):
+        raise OptionError("--accuracy-column and --latency-column need --evaluator table:PATH")
+    return kind.check(opts, space, arg)
 
-            # data and target are still read and checked, as a real search would
-            stand_in = SyntheticEvaluator(parse_seconds(opts.evaluator))
-            return EvaluatorPlan(kind, opts.evaluator, prebuilt=stand_in)
-        if kind == "zero-cost":
-            from nas.evaluators.zero_cost import parse_proxy
 
-            # recorded with its proxy spelled out, so zero-cost and zero-cost:vote resume alike
-            return EvaluatorPlan(kind, f"zero-cost:{parse_proxy(opts.evaluator)}")
-        return EvaluatorPlan(kind, opts.evaluator)
+def _check_supernet(opts: EvaluatorOptions, space: Space, arg: str) -> EvaluatorPlan:
+    if arg:
+        raise OptionError(f"--evaluator supernet takes no argument, got {opts.evaluator!r}")
+    return EvaluatorPlan("supernet", "supernet")
+
+
+def _check_synthetic(opts: EvaluatorOptions, space: Space, arg: str) -> EvaluatorPlan:
+    from nas.evaluators.synthetic import SyntheticEvaluator, parse_seconds
+
+    # data and target are still read and checked, as a real search would
+    stand_in = SyntheticEvaluator(parse_seconds(opts.evaluator))
+    return EvaluatorPlan("synthetic", opts.evaluator, prebuilt=stand_in)
+
+
+def _check_zero_cost(opts: EvaluatorOptions, space: Space, arg: str) -> EvaluatorPlan:
+    from nas.evaluators.zero_cost import parse_proxy
+
+    # recorded with its proxy spelled out, so zero-cost and zero-cost:vote resume alike
+    return EvaluatorPlan("zero-cost", f"zero-cost:{parse_proxy(opts.evaluator)}")
+
+
+def _check_table(opts: EvaluatorOptions, space: Space, arg: str) -> EvaluatorPlan:
     from nas.evaluators.table import (
         DEFAULT_ACCURACY_COLUMN,
         DEFAULT_LATENCY_COLUMN,
@@ -130,7 +196,7 @@ def check_evaluator(opts: EvaluatorOptions, space: Space) -> EvaluatorPlan:
     )
     evaluator = TableEvaluator(space, spec)
     return EvaluatorPlan(
-        kind,
+        "table",
         spec.describe(),
         needs_data=False,
         data=f"table:{spec.path.name}",
@@ -153,9 +219,25 @@ def build_evaluator(
     plan = plan or check_evaluator(opts, space)
     if plan.prebuilt is not None:
         return plan.prebuilt, {}
-    assert data is not None and target is not None, "a supernet evaluator needs data and target"
-    if plan.kind == "zero-cost":
-        return _zero_cost(opts, plan, space, data, target, store, reporter)
+    assert data is not None and target is not None, f"{plan.kind} needs data and a target"
+    build = _REGISTRY[plan.kind].build
+    assert build is not None, f"{plan.kind} is built by its check"
+    return build(opts, plan, space, data, target, store, reporter)
+
+
+create_evaluator = build_evaluator  # the registry's create_* name, as for targets and strategies
+
+
+def _supernet(
+    opts: EvaluatorOptions,
+    plan: EvaluatorPlan,
+    space: Space,
+    data: Dataset,
+    target: Target,
+    store: Store,
+    reporter: Reporter,
+) -> tuple[Evaluator, dict[str, Any]]:
+    """The supernet evaluator: train (or load) the supernet, then inherited weights."""
     import torch
 
     from nas.evaluators.supernet import SupernetEvaluator
@@ -266,3 +348,43 @@ def latency_predictor(
         f"latency predictor ready ({time.perf_counter() - t0:.1f} s): table {fit_summary(pred)}"
     )
     return pred
+
+
+register_evaluator(
+    EvaluatorKind(
+        "supernet",
+        "supernet",
+        "inherited weights of the space's weight-sharing supernet (trained once on --data), "
+        "latency on --target",
+        _check_supernet,
+        _supernet,
+    )
+)
+register_evaluator(
+    EvaluatorKind(
+        "table",
+        "table:PATH.csv",
+        "look each architecture up in a tabular benchmark keyed by its canonical string "
+        "(column 'arch'); no supernet, --data and --target not used",
+        _check_table,
+    )
+)
+register_evaluator(
+    EvaluatorKind(
+        "zero-cost",
+        "zero-cost[:NAME|vote]",
+        "no supernet: each fresh network scored by a zero-cost proxy (vote, an ensemble, when "
+        "no NAME is given) on one batch of --data, latency on --target; the accuracy axis is "
+        "the proxy's score",
+        _check_zero_cost,
+        _zero_cost,
+    )
+)
+register_evaluator(
+    EvaluatorKind(
+        "synthetic",
+        "synthetic[:SECONDS]",
+        "a deterministic stand-in score after a pause, for testing the machinery",
+        _check_synthetic,
+    )
+)
