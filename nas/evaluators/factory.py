@@ -238,23 +238,22 @@ def _supernet(
     reporter: Reporter,
 ) -> tuple[Evaluator, dict[str, Any]]:
     """The supernet evaluator: train (or load) the supernet, then inherited weights."""
-    import torch
-
     from nas.evaluators.supernet import SupernetEvaluator
+    from nas.supernet.seeding import seeded
     from nas.supernet.train import TrainConfig
     from nas.trained_supernet import default_directory, obtain_supernet
 
     cfg = TrainConfig(
         epochs=opts.supernet_epochs or 20, batch_size=opts.batch_size, seed=opts.supernet_seed
     )
-    torch.manual_seed(opts.supernet_seed)
     directory = (
         Path(opts.checkpoint_dir) if opts.checkpoint_dir else default_directory(opts.storage)
     )
     t0 = time.perf_counter()
-    supernet, status = obtain_supernet(
-        store, space, data, cfg, directory=directory, on_step=reporter.training_step
-    )
+    with seeded(opts.supernet_seed):  # the supernet's initial weights
+        supernet, status = obtain_supernet(
+            store, space, data, cfg, directory=directory, on_step=reporter.training_step
+        )
     seconds = time.perf_counter() - t0
     reporter.message(f"supernet {status} ({seconds:.1f} s)")
     meter = _latency_meter(opts, plan, space, data, target, store, reporter)

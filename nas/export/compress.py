@@ -102,12 +102,11 @@ def compress(opts: CompressOptions) -> CompressResult:
     Raises:
         NasInputError: not an export, bad options or output folder; nothing written.
     """
-    import torch
-
     from nas.export.artifacts import load, read_spec, write_export
     from nas.export.study_export import evaluate
     from nas.hardware.cpu import CpuTarget
     from nas.hardware.ort import OnnxRuntimeTarget
+    from nas.supernet.seeding import seeded
 
     src, out = Path(opts.source), Path(opts.out)
     spec = read_spec(src)
@@ -119,8 +118,8 @@ def compress(opts: CompressOptions) -> CompressResult:
     cpu = CpuTarget(threads=threads, timing=opts.timing)
     shape = spec.space.latency_input.shape
 
-    torch.manual_seed(opts.seed)
-    pruned, cannot, notes = _prune_and_finetune(net, data, opts)
+    with seeded(opts.seed):  # the pruners' own draws (NNI reads torch's global generator)
+        pruned, cannot, notes = _prune_and_finetune(net, data, opts)
     test = evaluate(pruned, data.x_test, data.y_test)
     lat = cpu.measure(pruned, shape).to_dict()
     pruned_metrics = _pruned_metrics(pruned, data, shape, cpu, (test, lat))

@@ -200,10 +200,9 @@ def _rebuild(
     """``(network, val accuracy, test accuracy)`` of the trial, extracted from the search's
     supernet checkpoint with BatchNorm re-estimated on ``seeds = (seed, calibration batches)``
     as in the search (then fine-tuned for ``epochs``)."""
-    import torch
-
     from nas.export.finetune import finetune
     from nas.supernet.score import calibration_batches, extract_scored
+    from nas.supernet.seeding import seeded
     from nas.supernet.train import TrainConfig
     from nas.trained_supernet import load_checkpoint, load_supernet
 
@@ -220,8 +219,8 @@ def _rebuild(
         supernet, _ = load_supernet(store, space, data, cfg)
     arch = space.canonical(trial.user_attrs[keys.ARCH])
     calib = calibration_batches(data.x_train, n_batches=calib_batches, batch_size=128, seed=seed)
-    torch.manual_seed(seed)
-    net, val = extract_scored(supernet, arch, calib, data.x_val, data.y_val)
+    with seeded(seed):
+        net, val = extract_scored(supernet, arch, calib, data.x_val, data.y_val)
     if epochs:
         finetune(net, data, epochs=epochs, seed=seed)
         val = evaluate(net, data.x_val, data.y_val)

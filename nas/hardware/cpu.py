@@ -38,7 +38,7 @@ class CpuTarget(Target):
     @torch.inference_mode()
     def measure(self, module: nn.Module, input_shape: Shape) -> LatencyStats:
         module.eval()
-        x = torch.randn(*input_shape)
+        x = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))
         saved = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         try:

@@ -67,7 +67,8 @@ class CudaTarget(Target):
 
         # A copy: the caller keeps its module on the CPU (cost metrics run there afterwards).
         module = copy.deepcopy(module).to(self.device).eval()
-        x = torch.randn(*input_shape, device=self.device)
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(*input_shape, generator=gen).to(self.device)
         start = torch.cuda.Event(enable_timing=True)
         end = torch.cuda.Event(enable_timing=True)
 

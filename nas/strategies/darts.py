@@ -132,18 +132,17 @@ def run_darts(
     also after an interrupted run. Returns the seconds spent: ``supernet`` (search),
     ``evaluation``, ``latency``.
     """
-    import torch
-
     from nas.evaluators.supernet import SupernetEvaluator
     from nas.storage.latency_cache import LatencyCache
     from nas.supernet import create_supernet
     from nas.supernet.darts_search import DartsSearch
     from nas.supernet.mixed import CellSupernet
+    from nas.supernet.seeding import seeded
     from nas.trained_supernet import save_checkpoint
 
     cfg = run.config
-    torch.manual_seed(run.seed)
-    net = create_supernet(space, data.num_classes)
+    with seeded(run.seed):
+        net = create_supernet(space, data.num_classes)
     assert isinstance(net, CellSupernet)
     edges = space.mixed_edges()  # type: ignore[attr-defined]
     cache = LatencyCache(store)

@@ -21,6 +21,7 @@ from nas.errors import OptionError
 from nas.spaces.base import Space, Value
 from nas.supernet import create_subnet
 from nas.supernet.score import accuracy
+from nas.supernet.seeding import seeded
 from nas.supernet.train import TrainConfig, train_module
 
 
@@ -60,14 +61,12 @@ def train_standalone(
 
     ``data`` must already hold the recipe's training subset; the accuracy is measured on all
     of its validation images. The initialisation draws from a generator seeded with ``seed``
-    (torch's module initialisers read the global generator, so it is forked and restored
-    around the construction: the caller's random state is left as it was).
+    (:func:`nas.supernet.seeding.seeded`: the caller's random state is left as it was).
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(recipe.threads)
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed):
             net = create_subnet(space, arch, data.num_classes)
         cfg = TrainConfig(
             epochs=recipe.epochs,

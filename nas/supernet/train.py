@@ -165,8 +165,7 @@ def train_supernet(
 
     ``on_step(step, total_steps, loss)`` is called after every optimiser step.
     """
-    torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
+    rng = random.Random(cfg.seed)  # paths; batches shuffle with _fit's own generator
     steps = 0
 
     def step_loss(xb: torch.Tensor, yb: torch.Tensor) -> float:
