@@ -314,7 +314,35 @@ def phase_report(args: argparse.Namespace) -> None:
             f"- {n.name}: {n.acc:.2f} % at {n.latency_ms:.3f} ms, covered by the default front "
             f"of {len(cov)} of {len(by_group['default'])} seeds"
         )
+    front_order(space, fronts, acc, timed)
     plot(sets, hand, args.dir / "value.png", args)
+
+
+def front_order(space, fronts: dict, acc: dict, timed: dict) -> None:  # type: ignore[no-untyped-def]
+    """Does a front's score order survive training? Per front (where the score order is the
+    search's latency order) and pooled over every distinct searched network."""
+    from nas.analysis.leaderboard import bootstrap
+
+    print("\nThe fronts' score order against trained accuracy (Kendall tau):\n")
+    pooled: dict[str, tuple[float, float, float]] = {}
+    for s in fronts["searches"]:
+        hs = [space.hash(m["arch"]) for m in s["members"]]
+        score = [m["score"] for m in s["members"]]
+        t = bootstrap(score, [acc[h] for h in hs])
+        print(
+            f"- {s['group']} seed {s['seed']}: tau {t.value:+.2f} [{t.low:+.2f}, {t.high:+.2f}] "
+            f"over {len(hs)}"
+        )
+        for h, m in zip(hs, s["members"], strict=True):
+            pooled[h] = (m["score"], acc[h], float(timed[h]["median_ms"]))
+    p = np.array(list(pooled.values()))
+    t = bootstrap(p[:, 0], p[:, 1])
+    lat = bootstrap(p[:, 2], p[:, 1])
+    print(
+        f"- pooled, {len(p)} distinct searched networks: score tau {t.value:.2f} "
+        f"[{t.low:.2f}, {t.high:.2f}]; measured latency alone {lat.value:.2f} "
+        f"[{lat.low:.2f}, {lat.high:.2f}] (95 % bootstrap over networks)"
+    )
 
 
 def plot(sets: dict, hand: list[Net], path: Path, args: argparse.Namespace) -> None:
