@@ -19,11 +19,11 @@ from pathlib import Path
 
 import torch
 
-from nas.driver import run_search
 from nas.export.compress import CompressOptions, compress, markdown
 from nas.export.study_export import ExportOptions, export_study
 from nas.hardware.fingerprint import cpu_model
-from nas.options import SearchOptions
+from nas.search.driver import run_search
+from nas.search.options import SearchOptions
 
 OUT = Path(__file__).resolve().parent / "results" / "compress.md"
 

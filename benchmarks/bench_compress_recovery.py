@@ -39,7 +39,7 @@ from nas.export.study_export import evaluate
 from nas.export.widths import prune
 from nas.hardware.cost import count_params
 from nas.hardware.fingerprint import cpu_model
-from nas.options import SearchOptions
+from nas.search.options import SearchOptions
 from nas.spaces import load_space
 from nas.supernet import create_subnet
 from nas.supernet.train import TrainConfig, train_module

@@ -23,9 +23,9 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from nas.driver import run_search
 from nas.hardware.fingerprint import cpu_model
-from nas.options import SearchOptions
+from nas.search.driver import run_search
+from nas.search.options import SearchOptions
 from nas.storage import keys
 
 

@@ -29,11 +29,11 @@ import torch
 from scipy.stats import kendalltau, spearmanr
 
 from nas.data import fit_to_space, load_data
-from nas.driver import run_search
 from nas.hardware import TimingConfig, create_target
 from nas.hardware.fingerprint import cpu_model
 from nas.hardware.lut import fit_predictor, measure_arch, profile_table, quality, sample_archs
-from nas.options import SearchOptions
+from nas.search.driver import run_search
+from nas.search.options import SearchOptions
 from nas.spaces import load_space
 from nas.storage import Store, keys
 from nas.storage.latency_cache import LatencyCache

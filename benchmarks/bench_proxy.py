@@ -55,12 +55,12 @@ def _machine() -> str:
 
 def _supernet_scores(args, space, archs) -> tuple[dict, dict, str]:  # type: ignore[no-untyped-def]
     from nas.data import load_for_space
-    from nas.driver import default_epochs
-    from nas.options import SearchOptions
+    from nas.search.driver import default_epochs
+    from nas.search.options import SearchOptions
     from nas.storage import Store
     from nas.supernet.score import accuracy, calibration_batches, extract_scored
     from nas.supernet.train import TrainConfig, train_module
-    from nas.trained_supernet import obtain_supernet
+    from nas.supernet.trained import obtain_supernet
 
     opts = SearchOptions(data=args.data)  # the search's defaults: subsets, batch, seed
     train_images = args.supernet_images or opts.train_images

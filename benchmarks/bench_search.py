@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from nas.driver import run_search
 from nas.hardware.fingerprint import cpu_model
-from nas.options import SearchOptions
+from nas.search.driver import run_search
+from nas.search.options import SearchOptions
 
 
 def main() -> None:

@@ -40,13 +40,13 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.analysis.anytime import history
-from nas.driver import run_search
 from nas.evaluators.table import TableEvaluator, TableSpec
-from nas.loop import optimize_until_budget
-from nas.objective import TrialObjective
-from nas.options import SearchOptions
 from nas.pareto import hypervolume_2d
 from nas.reporting import SilentReporter
+from nas.search.driver import run_search
+from nas.search.loop import optimize_until_budget
+from nas.search.objective import TrialObjective
+from nas.search.options import SearchOptions
 from nas.spaces import load_space
 from nas.storage import keys
 from nas.storage.studies import StudySettings

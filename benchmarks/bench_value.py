@@ -105,8 +105,8 @@ def thin(front: list[dict], cap: int) -> list[dict]:
 
 
 def phase_search(args: argparse.Namespace) -> None:
-    from nas.driver import run_search
-    from nas.options import SearchOptions
+    from nas.search.driver import run_search
+    from nas.search.options import SearchOptions
     from nas.spaces import load_space
     from nas.storage import keys
 

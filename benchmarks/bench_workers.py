@@ -39,9 +39,9 @@ from optuna.trial import TrialState
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from nas.driver import run_search
 from nas.evaluators.factory import EVALUATORS
-from nas.options import SearchOptions
+from nas.search.driver import run_search
+from nas.search.options import SearchOptions
 from nas.storage import keys
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -38,5 +38,6 @@ class Cancelled(KeyboardInterrupt):
     """A search cancelled through the service; stops it like Ctrl-C, recorded as "cancelled".
 
     A ``KeyboardInterrupt`` so that every place that stops cleanly on Ctrl-C (Optuna failing
-    the running trial, :func:`nas.driver.run_search` returning what it has) does the same here.
+    the running trial, :func:`nas.search.driver.run_search` returning what it has) does the
+    same here.
     """

@@ -38,7 +38,7 @@ MAX_TABLE_BYTES = 1 << 30  # a tabular benchmark's CSV file
 MAX_NAME_CHARS = 128  # a study name (PostgreSQL's column holds 512; a person reads it)
 MAX_ECHO_CHARS = 80  # how much of a bad value a message shows
 
-# ---- search options (nas.driver) -------------------------------------------------------------
+# ---- search options (nas.search.driver) ---------------------------------------------
 MAX_BUDGET = 1_000_000
 MAX_SEED = 2**32 - 1  # numpy's and Optuna's samplers take 0..2**32-1
 MAX_WORKERS = 256

@@ -63,8 +63,8 @@ def searched_storage(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A storage made by small real searches of the tiny space: study ``nsga`` (6 trials) and
     study ``capped`` (4 random trials under a latency limit). Shared by the dashboard's
     integration tests; treat it as read-only."""
-    from nas.driver import run_search
-    from nas.options import SearchOptions
+    from nas.search.driver import run_search
+    from nas.search.options import SearchOptions
 
     url = f"sqlite:///{tmp_path_factory.mktemp('searched') / 'studies.db'}"
     fast = dict(space=str(TINY), supernet_epochs=1, calib_batches=1, batch_size=256, storage=url)

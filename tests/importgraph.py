@@ -67,7 +67,7 @@ def graph() -> dict[str, set[str]]:
 
 def unit(module: str) -> str:
     """The part a module belongs to: its sub-package (``nas.storage``), or itself for a
-    top-level module (``nas.driver``); ``dashboard`` is one part."""
+    top-level module (``nas.search.driver``); ``dashboard`` is one part."""
     parts = module.split(".")
     if parts[0] == "dashboard":
         return "dashboard"

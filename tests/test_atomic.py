@@ -30,7 +30,7 @@ def test_failure_while_writing_keeps_the_old_file(tmp_path: Path) -> None:
 def test_checkpoint_saving_goes_through_the_helper() -> None:
     import inspect
 
-    import nas.trained_supernet
+    import nas.supernet.trained
 
-    src = inspect.getsource(nas.trained_supernet)
+    src = inspect.getsource(nas.supernet.trained)
     assert "atomic_path(" in src and "os.replace" not in src and "save_file(state, str(tmp)" in src

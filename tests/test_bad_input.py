@@ -107,8 +107,8 @@ BAD = [
 
 @pytest.fixture(scope="module")
 def existing_db(tmp_path_factory) -> Path:
-    from nas.driver import run_search
-    from nas.options import SearchOptions
+    from nas.search.driver import run_search
+    from nas.search.options import SearchOptions
 
     db = tmp_path_factory.mktemp("existing") / "studies.db"
     opts = SearchOptions(
@@ -299,8 +299,8 @@ def test_the_documented_caps_are_the_modules() -> None:
 
 
 def test_corrupted_checkpoint_is_not_loaded_but_retrained(tmp_path: Path, caplog) -> None:
-    from nas.driver import run_search
-    from nas.options import SearchOptions
+    from nas.search.driver import run_search
+    from nas.search.options import SearchOptions
     from nas.storage import Store
     from nas.storage.checkpoints import file_sha256
     from nas.storage.tables import CheckpointRecord

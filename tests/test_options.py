@@ -1,4 +1,4 @@
-"""The search options are declared once (nas.options): CLI, library and API schema agree."""
+"""The search options are declared once (nas.search.options): CLI, library and API schema agree."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from nas.errors import OptionError
-from nas.options import SearchOptions, add_arguments, flag, from_args
+from nas.search.options import SearchOptions, add_arguments, flag, from_args
 
 
 def _parse(argv: list[str]) -> SearchOptions:

@@ -339,5 +339,8 @@ def test_ctrl_c_stops_cleanly_prints_the_summary_and_exits_130(tmp_path: Path) -
     assert "interrupted with" in err and "/30 trials complete" in err
     trials = _trials(url, "i")
     assert _n(trials, TrialState.RUNNING) == 0
+    # Ctrl-C mid-evaluation fails that trial; one that lands while Optuna records the previous
+    # trial is held until it is recorded (nas.search.interrupts), then nothing fails
     failed = [t for t in trials if t.state == TrialState.FAIL]
-    assert len(failed) == 1 and failed[0].user_attrs[keys.FAIL_REASON] == "interrupted"
+    assert len(failed) <= 1
+    assert all(t.user_attrs[keys.FAIL_REASON] == "interrupted" for t in failed)

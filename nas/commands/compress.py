@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.table import Table
 
 from nas.commands.common import NOISY, NOISY_NOTE, console, numeric_column
-from nas.options import whole_number
+from nas.search.options import whole_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

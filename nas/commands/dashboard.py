@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from nas.commands.common import add_storage, console
-from nas.options import whole_number
+from nas.search.options import whole_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

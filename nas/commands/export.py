@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import RenderableType
 
 from nas.commands.common import NOISY_NOTE, add_storage, console, fmt_latency
-from nas.options import whole_number
+from nas.search.options import whole_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

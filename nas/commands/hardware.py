@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from nas.commands.common import add_storage, console, err_console, numeric_column, shown
-from nas.options import whole_number
+from nas.search.options import whole_number
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -127,7 +127,7 @@ def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from nas.hardware.lut import all_specs
 
     all_specs(space, args.classes)  # refuses spaces without a table layout before writing
-    from nas.driver import timing_options
+    from nas.search.driver import timing_options
 
     target = create_target(args.target, threads=args.threads, **timing_options(args.clock))
     target.fingerprint_id()

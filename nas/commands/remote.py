@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nas.commands.common import console, err_console, numeric_column, shown
-from nas.options import whole_number
+from nas.search.options import whole_number
 
 
 def _server(p: argparse.ArgumentParser) -> None:
@@ -36,9 +36,9 @@ def add_submit(sub: argparse._SubParsersAction) -> None:
             "--storage, --checkpoint-dir and --workers belong to the server and are refused."
         ),
     )
-    from nas.options import add_arguments
+    from nas.search.options import add_arguments
 
-    add_arguments(p)  # nas search's own options: one declaration (nas.options)
+    add_arguments(p)  # nas search's own options: one declaration (nas.search.options)
     _server(p)
     p.add_argument("--wait", action="store_true", help="follow its progress until it ends")
     p.set_defaults(run=run_submit)
@@ -89,7 +89,7 @@ def _call(fn, *a: Any, **kw: Any) -> Any:  # type: ignore[no-untyped-def]
 
 def _given_options(args: argparse.Namespace) -> dict[str, Any]:
     """The search options given on the command line (the others are the server's defaults)."""
-    from nas.options import SearchOptions
+    from nas.search.options import SearchOptions
 
     return {k: v for k, v in vars(args).items() if k in SearchOptions.model_fields}
 

@@ -22,11 +22,11 @@ from nas.commands.common import console, err_console, front_table, shown
 from nas.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
-    from nas.driver import SearchResult
+    from nas.search.driver import SearchResult
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from nas.options import add_arguments
+    from nas.search.options import add_arguments
 
     p = sub.add_parser(
         "search",
@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "are refused."
         ),
     )
-    add_arguments(p)  # every option of nas.options.SearchOptions
+    add_arguments(p)  # every option of nas.search.options.SearchOptions
     p.set_defaults(run=run)
 
 
@@ -163,8 +163,8 @@ def print_summary(result: SearchResult) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nas.driver import run_search
-    from nas.options import from_args
+    from nas.search.driver import run_search
+    from nas.search.options import from_args
 
     opts = from_args(args)
     with progress_display() as progress:

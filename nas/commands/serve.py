@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from nas.commands.common import add_storage, console, err_console
-from nas.options import whole_number
+from nas.search.options import whole_number
 
 TOKEN_ENV = "NAS_TOKEN"
 

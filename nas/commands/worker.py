@@ -43,8 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nas.commands.search import _RichReporter, print_summary, progress_display
-    from nas.driver import run_worker
     from nas.reporting import SilentReporter
+    from nas.search.driver import run_worker
 
     if args.queue:
         from nas.service.runner import work_queue

@@ -241,7 +241,7 @@ def _supernet(
     from nas.evaluators.supernet import SupernetEvaluator
     from nas.supernet.seeding import seeded
     from nas.supernet.train import TrainConfig
-    from nas.trained_supernet import default_directory, obtain_supernet
+    from nas.supernet.trained import default_directory, obtain_supernet
 
     cfg = TrainConfig(
         epochs=opts.supernet_epochs or 20, batch_size=opts.batch_size, seed=opts.supernet_seed

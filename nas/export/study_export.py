@@ -204,7 +204,7 @@ def _rebuild(
     from nas.supernet.score import calibration_batches, extract_scored
     from nas.supernet.seeding import seeded
     from nas.supernet.train import TrainConfig
-    from nas.trained_supernet import load_checkpoint, load_supernet
+    from nas.supernet.trained import load_checkpoint, load_supernet
 
     seed, calib_batches = seeds
     darts_key = study.user_attrs.get(keys.DARTS_CHECKPOINT)

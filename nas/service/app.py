@@ -5,7 +5,7 @@ time), enforced by one middleware so that a route added later is covered without
 the same middleware caps request bodies. The read-only dashboard is mounted at
 ``/dashboard/`` and also takes the cookie that ``/login`` sets (:mod:`nas.service.web`).
 
-The request body of a search is :class:`nas.options.SearchOptions`, the very declaration
+The request body of a search is :class:`nas.search.options.SearchOptions`, the very declaration
 ``nas search`` parses its options from; the server keeps for itself what concerns its
 machine (``storage``, ``checkpoint_dir``, ``workers``) and confines every path in a request
 (data, space file, table) to its data folder.
@@ -36,7 +36,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nas.errors import NasInputError
-from nas.options import SearchOptions
+from nas.search.options import SearchOptions
 from nas.service import metrics, web
 from nas.service import queue as q
 from nas.storage.db import Store
@@ -250,7 +250,7 @@ def _add_search_routes(
 ) -> None:
     @app.post("/api/searches", status_code=201, tags=["searches"])
     def submit(options: SearchOptions) -> dict[str, Any]:
-        """Queue a search; the body takes every ``nas search`` option (nas.options)."""
+        """Queue a search; the body takes every ``nas search`` option (nas.search.options)."""
         from nas.spaces import load_space
 
         owned = [k for k in SERVER_OWNED if k in options.model_fields_set]

@@ -2,8 +2,8 @@
 
 What ``nas worker --queue`` runs on any machine that reaches the database, and what each of the
 ``--slots K`` processes of ``nas serve`` runs. A search runs in this process with
-:func:`nas.driver.run_search` on the study named in its row, so a search taken over after its
-worker died resumes where the study stands (completed trials are never redone; the dead
+:func:`nas.search.driver.run_search` on the study named in its row, so a search taken over
+after its worker died resumes where the study stands (completed trials are never redone; the dead
 worker's running trial is failed by Optuna's heartbeat and re-run).
 
 A watcher thread renews the row's heartbeat every ``NAS_HEARTBEAT_SECONDS`` (capped at 1 s
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from nas.errors import Cancelled, NasInputError
+from nas.search import interrupts
 from nas.service import queue as q
 from nas.storage.db import Store
 
@@ -48,7 +49,7 @@ class _Watch:
 
 
 def _on_cancel(signum: int, frame: FrameType | None) -> None:
-    raise Cancelled("cancelled")
+    interrupts.deliver(Cancelled("cancelled"))  # never inside Optuna's bookkeeping
 
 
 def _watch(store: Store, search_id: int, owner: str, w: _Watch, lock: threading.Lock) -> None:
@@ -71,8 +72,8 @@ def _watch(store: Store, search_id: int, owner: str, w: _Watch, lock: threading.
 
 def run_one(store: Store, search: q.Search, owner: str) -> q.State:
     """Run one claimed search to its end (or until cancelled); the state it ended in."""
-    from nas.driver import run_search
-    from nas.options import SearchOptions
+    from nas.search.driver import run_search
+    from nas.search.options import SearchOptions
 
     w, lock = _Watch(), threading.Lock()
     previous = signal.signal(CANCEL_SIGNAL, _on_cancel)

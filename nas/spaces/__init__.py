@@ -5,7 +5,15 @@ No torch here; Optuna appears only in :mod:`nas.spaces.optuna_adapter`.
 
 from __future__ import annotations
 
-from nas.spaces.base import Arch, Choice, LatencyInput, Space, arch_hash, canonical_json
+from nas.spaces.base import (
+    Arch,
+    CellSpace,
+    Choice,
+    LatencyInput,
+    Space,
+    arch_hash,
+    canonical_json,
+)
 from nas.spaces.chain import ChainSpace
 from nas.spaces.darts import DartsSpace
 from nas.spaces.loader import builtin_names, load_space, register_kind, space_from_dict
@@ -14,6 +22,7 @@ from nas.spaces.resnet import ResnetSpace
 
 __all__ = [
     "Arch",
+    "CellSpace",
     "ChainSpace",
     "Choice",
     "DartsSpace",

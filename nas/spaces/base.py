@@ -245,6 +245,19 @@ def canonical_json(arch: Mapping[str, Value]) -> str:
     return json.dumps(dict(arch), sort_keys=True, separators=(",", ":"))
 
 
+class CellSpace(Space):
+    """A cell space (nb201, darts): every choice is an edge of a cell whose operation is one of
+    a list, so a supernet can mix them (what DARTS searches over)."""
+
+    @abstractmethod
+    def mixed_edges(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Every edge key and the operations its mixed op holds (one weight vector each)."""
+
+    @abstractmethod
+    def derive(self, weights: Mapping[str, Sequence[float]]) -> Arch:
+        """The discrete architecture that architecture weights (per edge key) stand for."""
+
+
 def arch_hash(space_digest: str, arch: Mapping[str, Value]) -> str:
     """The one function that names an architecture: space digest + canonical JSON, SHA-256."""
     text = space_digest + "\n" + canonical_json(arch)

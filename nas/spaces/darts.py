@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from nas.errors import ArchitectureError
 from nas.limits import MAX_DEPTH
-from nas.spaces.base import Arch, Choice, Space, Value
+from nas.spaces.base import Arch, CellSpace, Choice, Value
 from nas.spaces.chain import LatencyInputModel
 from nas.spaces.fields import Channels, Depth, PositiveInt, Resolution, option_list
 
@@ -89,7 +89,7 @@ def _pair(a: int, b: int) -> str:
     return f"{a},{b}"
 
 
-class DartsSpace(Space):
+class DartsSpace(CellSpace):
     """A DARTS cell space loaded from a validated :class:`DartsSpaceModel`."""
 
     kind = "darts"

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nas.errors import ArchitectureError
-from nas.spaces.base import Arch, Choice, Space, Value
+from nas.spaces.base import Arch, CellSpace, Choice, Value
 from nas.spaces.chain import LatencyInputModel
 from nas.spaces.fields import Channels, Depth, PositiveInt, Resolution, StageCount, option_list
 
@@ -50,7 +50,7 @@ class Nb201SpaceModel(BaseModel):
         return v
 
 
-class Nb201Space(Space):
+class Nb201Space(CellSpace):
     kind = "nb201"
 
     def __init__(self, model: Nb201SpaceModel) -> None:

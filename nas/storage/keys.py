@@ -44,7 +44,7 @@ ZERO_COST_PROXY = "zero_cost_proxy"  # the proxy (or "vote") the accuracy axis i
 WORKER = "worker"  # "host/boot/pidns:pid#trial_number" of the process that ran the trial
 FAIL_REASON = "fail_reason"  # why a trial failed ("interrupted", the candidate's error)
 
-# ---- DARTS trials (nas.strategies.darts) ------------------------------------------------
+# ---- DARTS trials (nas.search.darts) ------------------------------------------------
 ARCH_WEIGHTS = "arch_weights"  # per edge key: softmax of the architecture logits, op order
 DARTS_EPOCH = "darts_epoch"  # the search epoch after which the architecture was derived
 DARTS_LOSS = "darts_loss"  # mean training loss of the mixture in that epoch

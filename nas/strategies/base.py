@@ -56,8 +56,8 @@ class Strategy:
     # wrapper then takes its one proposal per trial as it is, and steps in (neighbours, claim)
     # only when that proposal is taken.
     avoids_repeats: bool = False
-    # "sampler": an Optuna sampler proposes candidates (nas.loop); "gradient": the strategy
-    # derives them by gradient descent on architecture weights (DARTS); see nas.options
+    # "sampler": an Optuna sampler proposes candidates (nas.search.loop); "gradient": the strategy
+    # derives them by gradient descent on architecture weights (DARTS); see nas.search.options
     driver: str = "sampler"
     budget_unit: str = "completed candidate evaluations"
     default_budget: int = 200

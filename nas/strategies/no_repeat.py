@@ -9,7 +9,7 @@ study (completed or running). After ``max_tries`` draws it takes an unseen *neig
 last proposal (one choice away, so the sampler's intent is kept as closely as possible), then
 uniform draws from the space, then (for a space small enough to list) any architecture not yet
 taken. Only when all of those are taken does it hand the repeat on; the objective then turns
-the repeat away without spending budget (:mod:`nas.objective`).
+the repeat away without spending budget (:mod:`nas.search.objective`).
 
 Several workers: the seen set is a snapshot, and two workers may both find the same
 architecture unseen. With ``claim`` (a compare-and-set in the database,

@@ -220,22 +220,29 @@ def op_latency_table(
     net: CellSupernet,
     edges: Edges,
     input_shape: tuple[int, ...],
-    measure: Callable[[nn.Module, tuple[int, ...]], float],
+    measure: Callable[[str, nn.Module, tuple[int, ...], tuple[int, ...]], float],
 ) -> dict[str, list[float]]:
     """Per edge key, each operation's latency in ms at its edge's input shape, summed over the
     cells sharing the key (``none`` costs 0).
 
-    Shapes come from one mixture forward at ``input_shape``. Operations with the same
-    configuration (``repr``) at the same shape are measured once.
+    Shapes come from one mixture forward at ``input_shape``; ``measure(name, op, in_shape,
+    out_shape)`` gives one operation's latency (:func:`nas.hardware.lut.cells.cell_op_table`
+    reads it from the lookup table or measures it once).
     """
-    shapes: dict[int, tuple[int, ...]] = {}
+    shapes: dict[tuple[int, str], tuple[tuple[int, ...], tuple[int, ...]]] = {}
     mixed_ops = net.mixed_ops()
+
+    def hook(i: int, name: str) -> Callable:
+        def record(mod: nn.Module, inp: tuple, out: torch.Tensor) -> None:
+            shapes[(i, name)] = (tuple(inp[0].shape), tuple(out.shape))
+
+        return record
+
     hooks = [
-        m.register_forward_hook(
-            lambda mod, inp, out, i=i: shapes.__setitem__(i, tuple(inp[0].shape))
-        )
+        mixed.ops[name].register_forward_hook(hook(i, name))
         for i, (_, mixed) in enumerate(mixed_ops)
-        for m in [mixed.ops[n] for n in mixed.names if n != "none"][-1:]
+        for name in mixed.names
+        if name != "none"
     ]
     was_training = net.training
     net.eval()
@@ -245,16 +252,8 @@ def op_latency_table(
     for h in hooks:
         h.remove()
     table = {k: [0.0] * len(ops) for k, ops in edges}
-    measured: dict[tuple[str, str, tuple[int, ...]], float] = {}
     for i, (key, mixed) in enumerate(mixed_ops):
-        shape = shapes[i]
         for k, name in enumerate(mixed.names):
-            if name == "none":
-                continue
-            op = mixed.ops[name]
-            sig = (name, repr(op), shape)
-            if sig not in measured:
-                measured[sig] = measure(op, shape)
-            table[key][k] += measured[sig]
-    log.info("latency table: %d operation measurements", len(measured))
+            if name != "none":
+                table[key][k] += measure(name, mixed.ops[name], *shapes[(i, name)])
     return table

@@ -12,7 +12,6 @@ import pytest
 from optuna.trial import TrialState
 
 from nas.cli import main
-from nas.driver import run_search
 from nas.evaluators.latency import LatencyMeter
 from nas.hardware import TimingConfig, create_target
 from nas.hardware.lut import (
@@ -30,9 +29,10 @@ from nas.hardware.lut import (
     sample_archs,
 )
 from nas.hardware.target import Target
-from nas.options import SearchOptions
 from nas.pareto import Front2D
 from nas.reporting import SilentReporter
+from nas.search.driver import run_search
+from nas.search.options import SearchOptions
 from nas.storage import Store, keys
 from nas.storage.latency_cache import LatencyCache
 from nas.storage.latency_lut import LatencyTableStore

@@ -9,7 +9,6 @@ import pytest
 from optuna.trial import TrialState
 
 from nas.cli import main
-from nas.driver import run_search
 from nas.evaluators import factory
 from nas.evaluators.base import Evaluation, Evaluator
 from nas.evaluators.factory import (
@@ -19,7 +18,8 @@ from nas.evaluators.factory import (
     get_evaluator_kind,
     register_evaluator,
 )
-from nas.options import SearchOptions
+from nas.search.driver import run_search
+from nas.search.options import SearchOptions
 from nas.storage import keys
 
 

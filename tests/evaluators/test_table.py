@@ -11,10 +11,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas.driver import run_search
 from nas.evaluators.base import CandidateError
 from nas.evaluators.table import TableError, TableEvaluator, TableSpec
-from nas.options import SearchOptions
+from nas.search.driver import run_search
+from nas.search.options import SearchOptions
 from nas.spaces import load_space
 from nas.storage import keys
 from tests.conftest import ROOT, nas_cmd, subprocess_env

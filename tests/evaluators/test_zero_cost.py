@@ -11,8 +11,8 @@ from optuna.trial import TrialState
 
 from nas.analysis.axis import axis_of_evaluator, axis_of_trial
 from nas.cli import main
-from nas.driver import run_search
-from nas.options import SearchOptions
+from nas.search.driver import run_search
+from nas.search.options import SearchOptions
 from nas.storage import keys
 
 SMALL = dict(space="mobile", train_images=200, val_images=100, batch_size=64)

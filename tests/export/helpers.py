@@ -27,8 +27,8 @@ class TinyStudy:
 def tiny_study(factory: pytest.TempPathFactory) -> TinyStudy:
     """A completed 4-trial search of the tiny space (supernet 1 epoch, 1 calibration batch)."""
     if "study" not in _CACHE:
-        from nas.driver import run_search
-        from nas.options import SearchOptions
+        from nas.search.driver import run_search
+        from nas.search.options import SearchOptions
 
         root = factory.mktemp("export-study")
         storage = f"sqlite:///{root / 'studies.db'}"

@@ -55,9 +55,9 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def _export(space: str, data: str, factory: pytest.TempPathFactory) -> Path:
     if space not in _CACHE:
-        from nas.driver import run_search
         from nas.export.study_export import ExportOptions, export_study
-        from nas.options import SearchOptions
+        from nas.search.driver import run_search
+        from nas.search.options import SearchOptions
 
         root = factory.mktemp(f"export-{space}")
         url = f"sqlite:///{root / 'studies.db'}"

@@ -40,7 +40,7 @@ def _rebuilt_subnet(s: TinyStudy, arch: dict) -> torch.nn.Module:
     from nas.storage import Store
     from nas.supernet.score import calibration_batches, extract_scored
     from nas.supernet.train import TrainConfig
-    from nas.trained_supernet import load_supernet
+    from nas.supernet.trained import load_supernet
     from tests.conftest import TINY
 
     space = load_space(str(TINY))

@@ -26,8 +26,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with its own space file, data set, database and checkpoint, searched."""
     from sklearn.datasets import load_digits
 
-    from nas.driver import run_search
-    from nas.options import SearchOptions
+    from nas.search.driver import run_search
+    from nas.search.options import SearchOptions
 
     root = tmp_path_factory.mktemp("moved") / "project"
     root.mkdir()

@@ -225,8 +225,8 @@ def test_search_measures_on_the_device(
     import optuna
     from optuna.trial import TrialState
 
-    from nas.driver import run_search
-    from nas.options import SearchOptions
+    from nas.search.driver import run_search
+    from nas.search.options import SearchOptions
     from nas.storage import keys
     from tests.conftest import TINY
 

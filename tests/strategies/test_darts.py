@@ -11,9 +11,9 @@ import torch
 import yaml
 from optuna.trial import TrialState
 
-from nas.driver import run_search
 from nas.errors import OptionError
-from nas.options import SearchOptions
+from nas.search.driver import run_search
+from nas.search.options import SearchOptions
 from nas.spaces import space_from_dict
 from nas.storage import keys
 from nas.supernet import create_supernet
@@ -121,25 +121,54 @@ def test_latency_term_lowers_the_expected_latency() -> None:
     assert e_aware < e_plain - 1.0
 
 
-def test_latency_table_measures_each_distinct_operation_once() -> None:
+def test_latency_table_sums_each_operation_over_the_cells_sharing_an_edge_key() -> None:
     space, _ = _toy_space(["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3"], stages=2)
     space_2cells, _ = _toy_space(
         ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3"], stages=2, cells_per_stage=2
     )
-    calls: list[tuple[str, tuple[int, ...]]] = []
+    calls: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
 
-    def fake(op: torch.nn.Module, shape: tuple[int, ...]) -> float:
-        calls.append((repr(op), shape))
+    def fake(name: str, op: torch.nn.Module, shape: tuple[int, ...], out: tuple[int, ...]):
+        calls.append((name, shape, out))
         return float(shape[1])  # "latency" = channels, so sums are checkable
 
     net = create_supernet(space_2cells, 10)
     table = op_latency_table(net, space_2cells.mixed_edges(), (1, 3, 8, 8), fake)
-    # 3 non-none ops at 2 distinct shapes (stage 0: 4 ch at 8x8, stage 1: 8 ch at 4x4)
-    assert sorted(set(calls)) == sorted(calls) and len(calls) == 6
-    assert {(1, 4, 8, 8), (1, 8, 4, 4)} == {s for _, s in calls}
+    # 3 non-none ops on every edge of 4 cells (stage 0: 4 ch at 8x8, stage 1: 8 ch at 4x4)
+    assert {(1, 4, 8, 8), (1, 8, 4, 4)} == {s for _, s, _ in calls}
+    assert all(out == shape for _, shape, out in calls)  # nb201 ops keep the shape
+    assert {n for n, _, _ in calls} == {"skip_connect", "nor_conv_1x1", "nor_conv_3x3"}
     # per edge key: none 0; others summed over the 2 cells of each stage: 2 * 4 + 2 * 8
     for key, _ in space.mixed_edges():
         assert table[key] == [0.0, 24.0, 24.0, 24.0], key
+
+
+def test_operation_latencies_are_lookup_table_entries_measured_once_per_target(
+    tmp_path: Path,
+) -> None:
+    from nas.hardware.lut.cells import cell_op_table
+    from nas.storage import Store
+    from nas.storage.latency_lut import LatencyTableStore, parse_key
+    from tests.hardware.fake_targets import SizeTarget
+
+    space, _ = _toy_space(
+        ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3"], stages=2, cells_per_stage=2
+    )
+    store = Store(f"sqlite:///{tmp_path / 'studies.db'}")
+    net, target = create_supernet(space, 10), SizeTarget()
+    table, measured = cell_op_table(net, space.mixed_edges(), space, target, store)
+    # 3 distinct operations at 2 distinct shapes: each measured once, not once per cell
+    assert measured == target.calls == 6
+    entries = LatencyTableStore(store).entries(space.digest, target.fingerprint_id())
+    keys = {parse_key(k) for k in entries}
+    assert None not in keys and len(keys) == 6
+    assert {(k.kind, k.kernel, k.in_ch, k.height) for k in keys if k is not None} == {
+        (op, kernel, ch, size)
+        for op, kernel in (("skip_connect", 0), ("nor_conv_1x1", 1), ("nor_conv_3x3", 3))
+        for ch, size in ((4, 8), (8, 4))
+    }
+    again, measured_again = cell_op_table(net, space.mixed_edges(), space, target, store)
+    assert measured_again == 0 and target.calls == 6 and again == table
 
 
 def _darts_opts(tmp_path: Path, storage_url: str, **kw) -> SearchOptions:
@@ -186,7 +215,7 @@ def test_darts_run_records_one_trial_per_epoch(tmp_path: Path, storage_url: str)
     import torch
 
     from nas.storage import Store
-    from nas.trained_supernet import load_checkpoint
+    from nas.supernet.trained import load_checkpoint
 
     key = study.user_attrs[keys.DARTS_CHECKPOINT]
     net, path = load_checkpoint(Store(storage_url), key, space, num_classes=10)

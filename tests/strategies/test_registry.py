@@ -14,9 +14,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas.driver import run_search
 from nas.errors import OptionError
-from nas.options import GRADIENT, SAMPLER, SearchOptions
+from nas.search.driver import run_search
+from nas.search.options import GRADIENT, SAMPLER, SearchOptions
 from nas.storage import keys
 from nas.strategies import get_strategy, strategy_names
 from tests.conftest import ROOT

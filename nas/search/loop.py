@@ -23,7 +23,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.evaluators.base import CandidateError
-from nas.objective import TrialObjective, report_trial
+from nas.search import interrupts
+from nas.search.objective import TrialObjective, report_trial
 from nas.storage import keys
 from nas.storage.coordination import fail_stale
 
@@ -86,7 +87,8 @@ def optimize_until_budget(
         if held >= budget:
             time.sleep(poll_seconds)  # others hold the rest of the budget; one may still fail
             continue
-        study.optimize(objective, n_trials=1, catch=(CandidateError,), callbacks=[after])
+        with interrupts.optuna_call():  # Ctrl-C never lands inside Optuna's bookkeeping
+            study.optimize(objective, n_trials=1, catch=(CandidateError,), callbacks=[after])
         if repeats >= MAX_CONSECUTIVE_REPEATS:
             log.warning(
                 "%d proposals in a row repeated architectures other trials hold; the space has "

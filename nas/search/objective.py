@@ -25,6 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.analysis.results import best_accuracy, pareto_front
 from nas.errors import Cancelled
 from nas.evaluators.base import CandidateError, Evaluation, Evaluator
+from nas.search import interrupts
 from nas.spaces import Space
 from nas.spaces.optuna_adapter import suggest
 from nas.storage import Store, keys
@@ -130,7 +131,8 @@ class TrialObjective:
             # Lost the race for the last slots to other workers: this trial is not needed.
             raise optuna.TrialPruned("the budget is reached or held by other workers")
         try:
-            return self._run(trial)
+            with interrupts.evaluating():
+                return self._run(trial)
         except KeyboardInterrupt as exc:
             reason = "cancelled" if isinstance(exc, Cancelled) else "interrupted"
             trial.set_user_attr(keys.FAIL_REASON, reason)

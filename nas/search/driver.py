@@ -2,17 +2,17 @@
 
 The flow: validate every input (space, data, options, storage) before writing anything; open
 or resume the study; then hand it to the strategy's *driver* until the study holds ``budget``
-complete trials. The sampler driver (:func:`_drive_sampler`, :mod:`nas.loop`) builds the
+complete trials. The sampler driver (:func:`_drive_sampler`, :mod:`nas.search.loop`) builds the
 evaluator (trains the supernet or loads its checkpoint) and lets an Optuna sampler propose
-architectures; the gradient driver (DARTS, :func:`nas.strategies.darts.run_darts`) trains a cell
+architectures; the gradient driver (DARTS, :func:`nas.search.darts.run_darts`) trains a cell
 supernet by gradient descent and records the derived cell after every epoch. Both record a
-trial's evaluation with the same helpers (:mod:`nas.objective`).
+trial's evaluation with the same helpers (:mod:`nas.search.objective`).
 
 With ``workers > 1`` the search creates the study and then starts that many local
-``nas worker`` processes (:mod:`nas.pool`); :func:`run_worker` is what each of them runs, and
-what ``nas worker`` runs on other machines. Ctrl-C stops the search cleanly: the running trial
-is failed with ``fail_reason = "interrupted"`` and the result so far is returned, marked
-``interrupted``.
+``nas worker`` processes (:mod:`nas.search.pool`); :func:`run_worker` is what each of them
+runs, and what ``nas worker`` runs on other machines. Ctrl-C stops the search cleanly: the
+running trial is failed with ``fail_reason = "interrupted"`` and the result so far is
+returned, marked ``interrupted``.
 """
 
 from __future__ import annotations
@@ -32,15 +32,16 @@ from optuna.trial import FrozenTrial
 from nas import limits
 from nas.analysis.results import pareto_front
 from nas.errors import NasInputError, OptionError, StorageError
-from nas.loop import optimize_until_budget
-from nas.objective import TrialObjective, constraints
-from nas.options import GRADIENT, SearchOptions
 from nas.reporting import Reporter, SilentReporter
+from nas.search import darts
+from nas.search.loop import optimize_until_budget
+from nas.search.objective import TrialObjective, constraints
+from nas.search.options import GRADIENT, SearchOptions
 from nas.spaces import load_space
 from nas.storage import Store, keys
 from nas.storage import studies as st
 from nas.storage.studies import StudySettings
-from nas.strategies import StrategyContext, create_sampler, darts, get_strategy
+from nas.strategies import StrategyContext, create_sampler, get_strategy
 from nas.version import __version__
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ log = logging.getLogger(__name__)
 def _check_checkpoint_dir(opts: SearchOptions) -> None:
     """The supernet checkpoint's folder must be (or be creatable as) a writable folder; found
     up front, not after the supernet has trained for an hour."""
-    from nas.trained_supernet import default_directory
+    from nas.supernet.trained import default_directory
 
     given = opts.checkpoint_dir
     folder = Path(given) if given else default_directory(opts.storage)
@@ -98,9 +99,9 @@ def timing_options(clock: str) -> dict[str, object]:
 
 
 def default_epochs(opts: SearchOptions, data: Dataset) -> int:
-    """Epochs that make about :data:`~nas.options.DEFAULT_SUPERNET_STEPS` optimiser steps on
+    """Epochs that make about :data:`~nas.search.options.DEFAULT_SUPERNET_STEPS` optimiser steps on
     ``data``'s training split (recorded in the study, so a resume or a worker uses the same)."""
-    from nas.options import DEFAULT_SUPERNET_STEPS
+    from nas.search.options import DEFAULT_SUPERNET_STEPS
 
     steps_per_epoch = -(-len(data.y_train) // opts.batch_size)
     return max(1, round(DEFAULT_SUPERNET_STEPS / steps_per_epoch))
@@ -118,6 +119,138 @@ def default_study_name(store: Store, base: str, settings: StudySettings) -> str:
             name = f"{base}-{n}"
 
 
+@dataclass(frozen=True)
+class SearchPlan:
+    """A search with every default resolved and every input checked; nothing written yet.
+
+    ``opts`` is what the study records (``evaluator``, ``data`` and ``supernet_epochs``
+    resolved, so a resume or a worker runs the same search); ``eopts`` is derived from it once.
+    """
+
+    opts: SearchOptions
+    eopts: EvaluatorOptions
+    space: Space
+    evaluator: EvaluatorPlan
+    gradient: bool  # DARTS: the gradient driver, whose budget counts epochs
+    data: Dataset | None  # None for a table evaluator (it needs neither data nor a target)
+    target: Target | None
+    settings: StudySettings
+
+
+def _evaluator_options(opts: SearchOptions) -> EvaluatorOptions:
+    from nas.evaluators.factory import EvaluatorOptions
+
+    return EvaluatorOptions(**{f.name: getattr(opts, f.name) for f in fields(EvaluatorOptions)})
+
+
+def make_plan(opts: SearchOptions) -> SearchPlan:
+    """Validate ``opts`` and resolve its defaults (space, evaluator, data, epochs, target).
+
+    Raises:
+        NasInputError: bad space, data, option or target; nothing was written.
+    """
+    from nas.data import default_data, load_for_space
+    from nas.evaluators.factory import AUTO, auto_evaluator, check_evaluator
+    from nas.spaces.base import LatencyInput
+
+    space = load_space(opts.space)
+    if opts.latency_input is not None:
+        space = space.with_latency_input(LatencyInput.parse(opts.latency_input))
+    if opts.evaluator == AUTO:
+        opts = opts.model_copy(update={"evaluator": auto_evaluator(space, opts.data)})
+    evaluator = check_evaluator(_evaluator_options(opts), space)
+    gradient = get_strategy(opts.strategy_name).driver == GRADIENT
+    if gradient:  # its other options were checked by SearchOptions
+        darts.cell_space(space)
+    else:
+        _check_budget(opts.budget, space)
+    if evaluator.kind == "supernet" or opts.checkpoint_dir is not None:
+        _check_checkpoint_dir(opts)
+    data, target = None, None
+    if evaluator.needs_data:
+        from nas.hardware import create_target
+
+        if opts.data is None:
+            opts = opts.model_copy(update={"data": default_data()})
+        data = load_for_space(
+            opts.data, space, train_images=opts.train_images, val_images=opts.val_images
+        )
+        if opts.supernet_epochs is None and not gradient:
+            opts = opts.model_copy(update={"supernet_epochs": default_epochs(opts, data)})
+        target = create_target(opts.target, threads=opts.threads, **timing_options(opts.clock))
+        target.fingerprint_id()  # a remote device that is unreachable or refuses is bad input
+    settings = _settings(opts, space, evaluator, data)
+    eopts = _evaluator_options(opts)
+    return SearchPlan(opts, eopts, space, evaluator, gradient, data, target, settings)
+
+
+def _check_budget(budget: int, space: Space) -> None:
+    from nas.strategies.no_repeat import countable_size
+
+    size = countable_size(space)
+    if size is not None and budget > size:
+        raise OptionError(
+            f"--budget {budget} is more than the {size} distinct architectures of "
+            f"space {space.name!r}; the budget counts distinct architectures"
+        )
+
+
+def _settings(
+    opts: SearchOptions, space: Space, evaluator: EvaluatorPlan, data: Dataset | None
+) -> StudySettings:
+    """What the study records about how it was made (a resume must match it)."""
+    from nas.storage.paths import base_dir, portable_options, portable_record
+
+    base = base_dir(opts.storage)  # paths inside the database's folder are stored relative
+    stored = portable_options(opts.model_dump(mode="json"), base)
+    return StudySettings(
+        space=space.name,
+        space_digest=space.digest,
+        data=evaluator.data or stored.get("data") or "",
+        data_fingerprint=evaluator.data_fingerprint or (data.fingerprint() if data else ""),
+        strategy=opts.strategy_name,
+        objective=opts.objective,
+        target=evaluator.target or opts.target,
+        evaluator=portable_record(evaluator.record, base),
+        latency_target_ms=opts.latency_target_ms,
+        latency_weight=opts.latency_weight,
+        max_latency_ms=opts.max_latency_ms,
+        seed=opts.seed,
+        nas_version=__version__,
+        scoring_input=space.scoring_input.text if evaluator.needs_data else "",
+        latency_input=space.latency_input.text if evaluator.needs_data else "",
+        options=stored,
+    )
+
+
+def _study_name(store: Store, plan: SearchPlan) -> str:
+    """``--study``, checked as a resume; else the default name for these settings."""
+    opts = plan.opts
+    if opts.study:
+        st.check_resume(store, opts.study, plan.settings)
+        return opts.study
+    stem = f"{plan.space.name}-{plan.settings.strategy}-{date.today():%Y%m%d}"
+    if opts.seed:  # another seed is another search, not a resume of the seed-0 one
+        stem += f"-seed{opts.seed}"
+    return default_study_name(store, stem, plan.settings)
+
+
+def _before_study(plan: SearchPlan, store: Store, name: str, rep: Reporter) -> SearchPlan:
+    """The driver's last checks before the study is written: a DARTS run cannot resume midway;
+    a latency predictor is profiled, fitted and validated (a refused fit writes no study)."""
+    if plan.gradient:
+        darts.check_resume(store, name, plan.opts.budget)
+        return plan
+    if plan.evaluator.prebuilt is None and plan.data is not None and plan.target is not None:
+        from nas.evaluators.factory import latency_predictor
+
+        predictor = latency_predictor(
+            plan.eopts, plan.space, plan.target, store, plan.data.num_classes, rep
+        )
+        return replace(plan, evaluator=replace(plan.evaluator, predictor=predictor))
+    return plan
+
+
 def run_search(
     opts: SearchOptions, reporter: Reporter | None = None, *, seed_salt: int = 0
 ) -> SearchResult:
@@ -129,113 +262,21 @@ def run_search(
     Raises:
         NasInputError: bad space, data, option or storage; nothing was written.
     """
-    from nas.data import default_data, load_for_space
-    from nas.evaluators.factory import AUTO, EvaluatorOptions, auto_evaluator, check_evaluator
-    from nas.spaces.base import LatencyInput
-
     rep = reporter or SilentReporter()
     t_start = time.perf_counter()
-    # ---- validate everything before touching the storage -----------------------------------
-    space = load_space(opts.space)
-    if opts.latency_input is not None:
-        space = space.with_latency_input(LatencyInput.parse(opts.latency_input))
-    if opts.evaluator == AUTO:  # recorded resolved, so a resume or a worker runs the same
-        opts = opts.model_copy(update={"evaluator": auto_evaluator(space, opts.data)})
-    eopts = EvaluatorOptions(**{f.name: getattr(opts, f.name) for f in fields(EvaluatorOptions)})
-    plan = check_evaluator(eopts, space)
-    gradient = get_strategy(opts.strategy_name).driver == GRADIENT  # DARTS
-    if not gradient:  # DARTS's budget counts epochs
-        from nas.strategies.no_repeat import countable_size
-
-        size = countable_size(space)
-        if size is not None and opts.budget > size:
-            raise OptionError(
-                f"--budget {opts.budget} is more than the {size} distinct architectures of "
-                f"space {space.name!r}; the budget counts distinct architectures"
-            )
-    if gradient:  # its other options were checked by SearchOptions
-        darts.check_space(space)
-    if plan.kind == "supernet" or opts.checkpoint_dir is not None:
-        _check_checkpoint_dir(opts)
-    data, target = None, None
-    if plan.needs_data:  # a table evaluator needs neither data nor a target (nor torch)
-        from nas.hardware import create_target
-
-        if opts.data is None:  # recorded by name, so workers and resumes read the same set
-            opts = opts.model_copy(update={"data": default_data()})
-            eopts = replace(eopts, data=opts.data)
-        data = load_for_space(
-            opts.data, space, train_images=opts.train_images, val_images=opts.val_images
-        )
-        if opts.supernet_epochs is None and not gradient:
-            opts = opts.model_copy(update={"supernet_epochs": default_epochs(opts, data)})
-            eopts = replace(eopts, supernet_epochs=opts.supernet_epochs)
-        target = create_target(opts.target, threads=opts.threads, **timing_options(opts.clock))
-        target.fingerprint_id()  # a remote device that is unreachable or refuses is bad input
-    from nas.storage.paths import base_dir, portable_options, portable_record
-
-    base = base_dir(opts.storage)  # paths inside the database's folder are stored relative
-    stored = portable_options(opts.model_dump(mode="json"), base)
-    settings = StudySettings(
-        space=space.name,
-        space_digest=space.digest,
-        data=plan.data or stored.get("data") or "",
-        data_fingerprint=plan.data_fingerprint or (data.fingerprint() if data else ""),
-        strategy=opts.strategy_name,
-        objective=opts.objective,
-        target=plan.target or opts.target,
-        evaluator=portable_record(plan.record, base),
-        latency_target_ms=opts.latency_target_ms,
-        latency_weight=opts.latency_weight,
-        max_latency_ms=opts.max_latency_ms,
-        seed=opts.seed,
-        nas_version=__version__,
-        scoring_input=space.scoring_input.text if plan.needs_data else "",
-        latency_input=space.latency_input.text if plan.needs_data else "",
-        options=stored,
-    )
+    plan = make_plan(opts)  # everything checked before the storage is touched
     store = Store(opts.storage)
-    if opts.study:
-        name = opts.study
-        st.check_resume(store, name, settings)
-    else:
-        stem = f"{space.name}-{settings.strategy}-{date.today():%Y%m%d}"
-        if opts.seed:  # another seed is another search, not a resume of the seed-0 one
-            stem += f"-seed{opts.seed}"
-        name = default_study_name(store, stem, settings)
-    if gradient:
-        darts.check_resume(store, name, opts.budget)
-    elif plan.prebuilt is None and data is not None and target is not None:
-        from nas.evaluators.factory import latency_predictor
-
-        # profiled, fitted and validated before the study exists: a refused fit writes none
-        predictor = latency_predictor(eopts, space, target, store, data.num_classes, rep)
-        plan = replace(plan, predictor=predictor)
-    # ---- study ---------------------------------------------------------------------------
-    study = st.create_or_resume(store, name, settings, opts.budget)
-    if not gradient:
-        _enqueue_anchors(study, space, opts.budget)
-    done = st.count_complete(study)
+    name = _study_name(store, plan)
+    plan = _before_study(plan, store, name, rep)
+    study = st.create_or_resume(store, name, plan.settings, opts.budget)
+    if not plan.gradient:
+        _enqueue_anchors(study, plan.space, opts.budget)
     seconds: dict[str, float] = {"supernet": 0.0, "evaluation": 0.0, "latency": 0.0}
-    result = SearchResult(name, opts.storage, opts.budget, done, [], settings, "", seconds)
+    done = st.count_complete(study)
+    result = SearchResult(name, opts.storage, opts.budget, done, [], plan.settings, "", seconds)
     try:
-        if done < opts.budget and gradient:
-            assert data is not None and target is not None
-            rep.message(f"data: {data.summary()}")
-            run = _darts_run(opts)
-            seconds.update(darts.run_darts(run, space, data, target, store, study, settings, rep))
-            result.supernet = "darts"
-        elif done < opts.budget and opts.workers > 1:
-            from nas.pool import run_local_workers
-
-            rep.search_started(name, done, opts.budget)
-            result.worker_status = run_local_workers(
-                opts.storage, name, opts.workers, study, opts.budget, rep
-            )
-        elif done < opts.budget:
-            _drive_sampler(
-                opts, eopts, space, plan, data, target, store, study, result, rep, seed_salt
-            )
+        if done < opts.budget:
+            _drive(plan, store, study, result, rep, seed_salt)
     except KeyboardInterrupt:
         result.interrupted = True
         log.warning("interrupted; the running trial is marked failed (fail_reason=interrupted)")
@@ -244,6 +285,43 @@ def run_search(
     result.completed = len(complete)
     result.front = pareto_front(complete, opts.max_latency_ms)
     return result
+
+
+def _drive(
+    plan: SearchPlan,
+    store: Store,
+    study: optuna.Study,
+    result: SearchResult,
+    rep: Reporter,
+    seed_salt: int,
+) -> None:
+    """Hand the study to its driver: DARTS's, local worker processes, or the sampler loop."""
+    opts = plan.opts
+    if plan.gradient:
+        assert plan.data is not None and plan.target is not None
+        rep.message(f"data: {plan.data.summary()}")
+        result.seconds.update(
+            darts.run_darts(
+                _darts_run(opts),
+                plan.space,
+                plan.data,
+                plan.target,
+                store,
+                study,
+                plan.settings,
+                rep,
+            )
+        )
+        result.supernet = "darts"
+    elif opts.workers > 1:
+        from nas.search.pool import run_local_workers
+
+        rep.search_started(study.study_name, result.completed, opts.budget)
+        result.worker_status = run_local_workers(
+            opts.storage, study.study_name, opts.workers, study, opts.budget, rep
+        )
+    else:
+        _drive_sampler(plan, store, study, result, rep, seed_salt)
 
 
 def _enqueue_anchors(study: optuna.Study, space: Space, budget: int) -> None:
@@ -263,7 +341,7 @@ def _enqueue_anchors(study: optuna.Study, space: Space, budget: int) -> None:
 def _darts_run(opts: SearchOptions) -> darts.DartsRun:
     """The gradient driver's own config, from the search options."""
     from nas.supernet.darts_search import DartsConfig
-    from nas.trained_supernet import default_directory
+    from nas.supernet.trained import default_directory
 
     ckpt = Path(opts.checkpoint_dir) if opts.checkpoint_dir else None
     cfg = DartsConfig(
@@ -280,12 +358,7 @@ def _darts_run(opts: SearchOptions) -> darts.DartsRun:
 
 
 def _drive_sampler(
-    opts: SearchOptions,
-    eopts: EvaluatorOptions,
-    space: Space,
-    plan: EvaluatorPlan,
-    data: Dataset | None,
-    target: Target | None,
+    plan: SearchPlan,
     store: Store,
     study: optuna.Study,
     result: SearchResult,
@@ -295,9 +368,12 @@ def _drive_sampler(
     """Evaluate candidates in this process until the study holds its budget."""
     from nas.evaluators.factory import build_evaluator
 
-    if data is not None:
-        rep.message(f"data: {data.summary()}")
-    evaluator, info = build_evaluator(eopts, space, data, target, store, rep, plan)
+    opts, space = plan.opts, plan.space
+    if plan.data is not None:
+        rep.message(f"data: {plan.data.summary()}")
+    evaluator, info = build_evaluator(
+        plan.eopts, space, plan.data, plan.target, store, rep, plan.evaluator
+    )
     result.seconds["supernet"] = info.get("seconds", 0.0)
     result.supernet = info.get("supernet", "")
     n_trials_before = len(study.get_trials(deepcopy=False))
