@@ -15,6 +15,7 @@ from starlette.routing import Route
 from nas.errors import OptionError
 from nas.service.app import OPEN_PATHS, ServiceConfig, create_app
 from nas.service.server import check_token
+from tests.conftest import zip_bomb_npz
 from tests.service.helpers import TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -127,10 +128,42 @@ def test_upload_reads_npz_without_pickles(client: TestClient, config: ServiceCon
     pickled = io.BytesIO()
     np.savez(pickled, x=np.array([{"a": 1}], dtype=object), y=np.arange(1))
     r = client.post("/api/datasets", headers=AUTH, files={"file": ("p.npz", pickled.getvalue())})
-    assert r.status_code == 400 and "without pickles" in r.text
+    assert r.status_code == 400 and "Python objects (a pickle)" in r.text
     big = b"\0" * (65 * 1024)
     r = client.post("/api/datasets", headers=AUTH, files={"file": ("b.npz", big)})
     assert r.status_code == 413
+
+
+def test_upload_refuses_a_zip_bomb_from_its_directory_off_the_event_loop(
+    client: TestClient, config: ServiceConfig, monkeypatch
+) -> None:
+    import asyncio
+
+    import nas.service.app as app_module
+
+    checked_on_loop = []
+    check = app_module._check_npz
+
+    def spy(raw: bytes):  # the check (and the write) run in a worker thread, not on the loop
+        try:
+            asyncio.get_running_loop()
+            checked_on_loop.append(True)
+        except RuntimeError:
+            checked_on_loop.append(False)
+        return check(raw)
+
+    monkeypatch.setattr(app_module, "_check_npz", spy)
+    bomb = zip_bomb_npz(3_000_000_000)  # 385 bytes that say x unpacks to 3 GB
+    r = client.post("/api/datasets", headers=AUTH, files={"file": ("bomb.npz", bomb)})
+    assert r.status_code == 413, r.text
+    detail = r.json()["detail"]
+    assert "unpack to 3,000,000,448 bytes" in detail and "MAX_NPZ_UNPACKED_BYTES" in detail
+    assert "\n" not in detail
+    assert checked_on_loop == [False]
+    assert not (config.data_dir / "uploads").exists()  # nothing was kept
+    truncated = zip_bomb_npz(2000)  # within the cap, but the member is shorter than it says
+    r = client.post("/api/datasets", headers=AUTH, files={"file": ("t.npz", truncated)})
+    assert r.status_code == 400, r.text
 
 
 def test_unknown_search_is_404_and_catalogue_answers(client: TestClient) -> None:
