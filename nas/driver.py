@@ -118,24 +118,30 @@ def default_study_name(store: Store, base: str, settings: StudySettings) -> str:
             name = f"{base}-{n}"
 
 
-def run_search(
-    opts: SearchOptions, reporter: Reporter | None = None, *, seed_salt: int = 0
-) -> SearchResult:
-    """Run (or resume) a search; see the module docstring.
+@dataclass(frozen=True)
+class CheckedSearch:
+    """A search's options after :func:`check_search`: ``--evaluator auto`` resolved, the
+    space loaded (with its latency input), the evaluator's options and plan."""
 
-    ``seed_salt`` is added to the sampler's seed (workers pass their PID so that they do not
-    all propose the same sequence).
+    opts: SearchOptions
+    space: Space
+    eopts: EvaluatorOptions
+    plan: EvaluatorPlan
+    gradient: bool  # DARTS: its budget counts epochs
+
+
+def check_search(opts: SearchOptions) -> CheckedSearch:
+    """Every check of a search that reads neither the data set nor the target: the space, the
+    strategy against the space, the evaluator and its options (a table is read), the budget
+    against the space's size, the checkpoint folder. What ``nas search`` runs first, and what
+    ``nas serve`` runs on a request before it queues it (one source of truth).
 
     Raises:
-        NasInputError: bad space, data, option or storage; nothing was written.
+        NasInputError: with the line to show; nothing was written.
     """
-    from nas.data import default_data, load_for_space
     from nas.evaluators.factory import AUTO, EvaluatorOptions, auto_evaluator, check_evaluator
     from nas.spaces.base import LatencyInput
 
-    rep = reporter or SilentReporter()
-    t_start = time.perf_counter()
-    # ---- validate everything before touching the storage -----------------------------------
     space = load_space(opts.space)
     if opts.latency_input is not None:
         space = space.with_latency_input(LatencyInput.parse(opts.latency_input))
@@ -157,6 +163,28 @@ def run_search(
         darts.check_space(space)
     if plan.kind == "supernet" or opts.checkpoint_dir is not None:
         _check_checkpoint_dir(opts)
+    return CheckedSearch(opts, space, eopts, plan, gradient)
+
+
+def run_search(
+    opts: SearchOptions, reporter: Reporter | None = None, *, seed_salt: int = 0
+) -> SearchResult:
+    """Run (or resume) a search; see the module docstring.
+
+    ``seed_salt`` is added to the sampler's seed (workers pass their PID so that they do not
+    all propose the same sequence).
+
+    Raises:
+        NasInputError: bad space, data, option or storage; nothing was written.
+    """
+    from nas.data import default_data, load_for_space
+
+    rep = reporter or SilentReporter()
+    t_start = time.perf_counter()
+    # ---- validate everything before touching the storage -----------------------------------
+    checked = check_search(opts)
+    opts, space, eopts, plan = checked.opts, checked.space, checked.eopts, checked.plan
+    gradient = checked.gradient
     data, target = None, None
     if plan.needs_data:  # a table evaluator needs neither data nor a target (nor torch)
         from nas.hardware import create_target

@@ -252,16 +252,18 @@ def _add_search_routes(
 ) -> None:
     @app.post("/api/searches", status_code=201, tags=["searches"])
     def submit(options: SearchOptions) -> dict[str, Any]:
-        """Queue a search; the body takes every ``nas search`` option (nas.options)."""
-        from nas.spaces import load_space
+        """Queue a search; the body takes every ``nas search`` option (nas.options), checked
+        as ``nas search`` checks them (``nas.driver.check_search``) before it is queued."""
+        from nas.driver import check_search
 
         owned = [k for k in SERVER_OWNED if k in options.model_fields_set]
         if owned:
             raise HTTPException(400, f"the server decides {', '.join(owned)}; leave it out")
         given = options.given()  # only what the request set: the rest keeps its defaults
         resolved = _resolve_paths(config, given)
-        space = load_space(resolved.get("space", options.space))
-        SearchOptions(**resolved)  # the resolved paths still make valid options
+        # a request nas search would refuse is refused here, with its line (400), not queued
+        # to fail in a worker
+        space = check_search(SearchOptions(**resolved, storage=config.storage)).space
         study = options.study or (f"{space.name}-{options.strategy_name}-{secrets.token_hex(3)}")
         if q.active_study(store, study) is not None:
             raise HTTPException(409, f"study {study!r} already has a queued or running search")

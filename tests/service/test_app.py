@@ -26,6 +26,9 @@ def config(tmp_path: Path) -> ServiceConfig:
     data = tmp_path / "data"
     data.mkdir()
     (tmp_path / "secret.csv").write_text("arch,accuracy\n")
+    # a benchmark table whose accuracy column is not called "accuracy" (nb201_hw.csv's kind)
+    cell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
+    (data / "hw.csv").write_text(f"arch,cifar10_valid,latency_ms\n{cell},90.1,2.5\n")
     return ServiceConfig(
         storage=f"sqlite:///{tmp_path / 'studies.db'}",
         token=TOKEN,
@@ -108,6 +111,15 @@ def test_request_size_is_capped(client: TestClient) -> None:
         ({"budget": 0}, "budget"),
         ({"strategy": "nope"}, "nope"),
         ({"space": "no-such-space"}, "no-such-space"),
+        # what nas search refuses before it writes anything (nas.driver.check_search), so a
+        # request is refused too instead of being queued to fail in a worker
+        ({"space": "mobile", "strategy": "darts"}, "--strategy darts needs a cell space"),
+        (
+            {"space": "nb201", "evaluator": "table:hw.csv", "data": "digits"},
+            "--data is not used with a table evaluator",
+        ),
+        ({"space": "nb201", "evaluator": "table:hw.csv"}, "has no accuracy column 'accuracy'"),
+        ({"space": "nb201", "budget": 20000}, "more than the 15625 distinct architectures"),
     ],
 )
 def test_bad_submissions_are_refused_with_a_reason(client: TestClient, options, message) -> None:
@@ -115,6 +127,14 @@ def test_bad_submissions_are_refused_with_a_reason(client: TestClient, options, 
     assert r.status_code in (400, 422), r.text
     assert message in r.text
     assert client.get("/api/searches", headers=AUTH).json() == []  # nothing was queued
+
+
+def test_a_request_nas_search_accepts_is_queued(client: TestClient) -> None:
+    for options in ({"space": "nb201", "evaluator": "synthetic", "budget": 3}, {}):
+        r = client.post("/api/searches", headers=AUTH, json=options)
+        assert r.status_code == 201, r.text
+    states = [s["state"] for s in client.get("/api/searches", headers=AUTH).json()]
+    assert states == ["queued", "queued"]
 
 
 def test_upload_reads_npz_without_pickles(client: TestClient, config: ServiceConfig) -> None:
