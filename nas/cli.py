@@ -2,18 +2,25 @@
 
 Each sub-command lives in a small module of :mod:`nas.commands` with ``add_parser`` and
 ``run``; ``main`` returns the exit status: 0 done, 1 failed, 2 bad input, 130 interrupted.
+SIGTERM (``kill PID``, a service manager stopping ``nas serve``) stops a command exactly as
+Ctrl-C does.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
 from nas.errors import EXIT_INTERRUPTED, EXIT_USAGE, NasInputError
 from nas.limits import printable
+from nas.search import interrupts
 from nas.version import __version__
 
 # sub-command modules, in the order ``nas --help`` lists them
@@ -62,7 +69,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    interrupts.deliver(KeyboardInterrupt())  # held while Optuna records a trial
+
+
+@contextlib.contextmanager
+def _sigterm_like_ctrl_c() -> Iterator[None]:
+    """SIGTERM raises ``KeyboardInterrupt``, so every clean stop on Ctrl-C (a search failing
+    its running trial as "interrupted", ``nas serve`` handing its searches back to the queue)
+    happens on ``kill PID`` too. Python's default is to die at once, leaving trials and queued
+    searches ``running`` until their heartbeat grace runs out; uvicorn restores this handler
+    when it has shut down and raises the signal again, which lands here."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with _sigterm_like_ctrl_c():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -32,6 +32,9 @@ MAX_IMAGE_SIDE = 4096  # height or width of a stored image (a header may say any
 MAX_DATA_BYTES = 4 << 30  # the decoded float32 array of a data set
 MAX_CLASSES = 100_000  # largest label + 1
 MAX_DATA_FILE_BYTES = 8 << 30  # one .npz, CIFAR batch or image file on disk
+# the arrays of one .npz once unpacked, read from its zip directory and .npy headers before
+# anything is decompressed: a zip bomb (3 MB on disk, 3 GB unpacked) is refused, not unpacked
+MAX_NPZ_UNPACKED_BYTES = 2 << 30
 
 # ---- tables and names ------------------------------------------------------------------------
 MAX_TABLE_BYTES = 1 << 30  # a tabular benchmark's CSV file

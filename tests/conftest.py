@@ -105,3 +105,26 @@ def postgres_url(postgres_server: str, request) -> str:
     return create_database(
         postgres_server, "t_" + re.sub(r"\W", "_", request.node.name)[:50].lower()
     )
+
+
+def zip_bomb_npz(declared: int = 3_000_000_000) -> bytes:
+    """A valid, tiny ``.npz`` (x: 40 images of 8x8x3, y: two classes) whose zip directory says
+    that ``x.npy`` unpacks to ``declared`` bytes: what a zip bomb looks like before it is
+    unpacked, without the seconds and the memory of making a real one."""
+    import io
+    import struct
+    import zipfile
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, array in (("x", np.zeros((40, 8, 8, 3), np.uint8)), ("y", np.arange(40) % 2)):
+            member = io.BytesIO()
+            np.lib.format.write_array(member, array, allow_pickle=False)
+            z.writestr(f"{name}.npy", member.getvalue())
+    raw = bytearray(buf.getvalue())
+    entry = raw.index(b"PK\x01\x02")  # the central directory's first entry: x.npy
+    assert raw[entry + 46 : entry + 51] == b"x.npy"
+    raw[entry + 24 : entry + 28] = struct.pack("<I", declared)  # its uncompressed size
+    return bytes(raw)

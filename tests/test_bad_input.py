@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nas.cli import main
-from tests.conftest import TINY
+from tests.conftest import TINY, zip_bomb_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,6 +78,7 @@ BAD = [
     (["search", "--space", "@loop.yaml"], "an alias refers to itself"),
     (["search", "--data", "@zero.npz"], "zero.npz: not a readable .npz file"),
     (["search", "--data", "@noarrays.npz"], "noarrays.npz: expected arrays 'x' and 'y', found []"),
+    (["search", "--data", "@bomb.npz"], "bomb.npz: its arrays unpack to 3,000,000,448 bytes"),
     (["search", "--data", "@strings.npz"], "images must be numbers (integers or floats)"),
     (["search", "--data", "@biglabel.npz"], "label 1000000000 means 1,000,000,001 classes"),
     (["search", "--data", "@nan.npz"], "pixel value(s) are NaN or infinite"),
@@ -188,6 +189,7 @@ def _data_inputs(folder: Path) -> None:
     img = np.zeros((40, 8, 8, 3), dtype=np.uint8)
     two = np.arange(40) % 2
     (folder / "zero.npz").write_bytes(b"")
+    (folder / "bomb.npz").write_bytes(zip_bomb_npz(3_000_000_000))
     np.savez(folder / "noarrays.npz")
     np.savez(folder / "strings.npz", x=np.full((40, 8, 8, 3), "a"), y=two)
     np.savez(folder / "biglabel.npz", x=img, y=np.where(np.arange(40) == 39, 10**9, two))

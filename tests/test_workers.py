@@ -316,7 +316,11 @@ def test_kill_9_then_the_same_command_resumes_and_keeps_every_trial(tmp_path: Pa
     assert any(t.system_attrs.get("failed_trial") == orphan.number for t in after)
 
 
-def test_ctrl_c_stops_cleanly_prints_the_summary_and_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_cleanly_prints_the_summary_and_exits_130(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    """Ctrl-C, and SIGTERM (kill PID, a service manager) exactly like it."""
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     p = subprocess.Popen(
         _search(url, "i", 30, "--evaluator", "synthetic:1.0"),
@@ -330,7 +334,7 @@ def test_ctrl_c_stops_cleanly_prints_the_summary_and_exits_130(tmp_path: Path) -
         _wait_for(
             url, "i", lambda ts: _n(ts, TrialState.COMPLETE) >= 2 and len(_evaluating(ts)) == 1
         )
-        p.send_signal(signal.SIGINT)
+        p.send_signal(stop)
         out, err = p.communicate(timeout=60)
     finally:
         p.kill()

@@ -20,6 +20,8 @@ from nas.limits import (
     MAX_DATA_FILE_BYTES,
     MAX_IMAGE_SIDE,
     MAX_IMAGES,
+    MAX_NPZ_UNPACKED_BYTES,
+    LimitError,
     shorten,
 )
 
@@ -46,8 +48,46 @@ def regular_file(path: Path) -> Path:
     return path
 
 
+def check_npz(npz: zipfile.ZipFile, source: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Check an open ``.npz`` before any array is read; the shapes of ``x`` and ``y``.
+
+    Reads the zip directory (each member's unpacked ``file_size``) and the two ``.npy``
+    headers only (a few hundred bytes decompressed), so a zip bomb is refused without being
+    unpacked: the members together and each array as its header declares it must fit
+    ``MAX_NPZ_UNPACKED_BYTES``; ``x`` must pass :func:`check_image_array_header`.
+
+    Raises:
+        LimitError: unpacked beyond the cap.
+        DataError: arrays missing, headers unreadable, object (pickled) arrays.
+    """
+    names = npz.namelist()
+    if "x.npy" not in names or "y.npy" not in names:
+        found = shorten(sorted(n.removesuffix(".npy") for n in names)[:10])
+        raise DataError(f"{source}: expected arrays 'x' and 'y', found {found}")
+    _check_unpacked(sum(i.file_size for i in npz.infolist()), source)
+    x_shape, x_dtype = npz_member_shape(npz, "x", source)
+    y_shape, y_dtype = npz_member_shape(npz, "y", source)
+    for shape, dtype in ((x_shape, x_dtype), (y_shape, y_dtype)):
+        _check_unpacked(int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize, source)
+    check_image_array_header(x_shape, x_dtype, source)
+    check_image_count(int(np.prod(y_shape, dtype=np.float64)), source)
+    return x_shape, y_shape
+
+
+def _check_unpacked(n_bytes: int, source: str) -> None:
+    if n_bytes > MAX_NPZ_UNPACKED_BYTES:
+        raise LimitError(
+            f"{source}: its arrays unpack to {n_bytes:,} bytes, above the cap of "
+            f"{MAX_NPZ_UNPACKED_BYTES:,} (nas.limits.MAX_NPZ_UNPACKED_BYTES)"
+        )
+
+
 def npz_member_shape(npz: zipfile.ZipFile, name: str, source: str) -> tuple[tuple[int, ...], str]:
-    """Shape and dtype of array ``name`` of an open ``.npz``, read from its header only."""
+    """Shape and dtype of array ``name`` of an open ``.npz``, read from its header only.
+
+    Raises:
+        DataError: no readable header, or an array of Python objects (a pickle).
+    """
     try:
         with npz.open(f"{name}.npy") as member:
             version = np.lib.format.read_magic(member)
@@ -57,6 +97,11 @@ def npz_member_shape(npz: zipfile.ZipFile, name: str, source: str) -> tuple[tupl
                 shape, _, dtype = np.lib.format.read_array_header_2_0(member)
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
         raise DataError(f"{source}: array {name!r} has no readable header ({exc})") from None
+    if np.dtype(dtype).hasobject:
+        raise DataError(
+            f"{source}: array {name!r} holds Python objects (a pickle), which are refused; "
+            "save plain numbers"
+        )
     return tuple(int(s) for s in shape), str(dtype)
 
 

@@ -17,12 +17,11 @@ import numpy as np
 
 from nas.data.checks import (
     check_decoded_bytes,
-    check_image_array_header,
     check_image_count,
     check_image_side,
     check_label_range,
+    check_npz,
     check_pixels,
-    npz_member_shape,
     regular_file,
 )
 from nas.data.dataset import Dataset, check_labels, split, to_nchw
@@ -50,13 +49,8 @@ def read_npz(path: Path) -> Dataset:
     try:
         # allow_pickle=False: an .npz may come from anywhere; object arrays are refused.
         with np.load(path, allow_pickle=False) as f:
-            if "x" not in f.files or "y" not in f.files:
-                found = shorten(sorted(f.files)[:10])
-                raise DataError(f"{path}: expected arrays 'x' and 'y', found {found}")
-            # the headers say how large the arrays are: check before reading them
-            check_image_array_header(*npz_member_shape(f.zip, "x", source), source)
-            y_shape, _ = npz_member_shape(f.zip, "y", source)
-            check_image_count(int(np.prod(y_shape, dtype=np.float64)), source)
+            # the zip directory and the headers say how large the arrays are: check first
+            check_npz(f.zip, source)
             x, y = f["x"], f["y"]
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: not a readable .npz file ({shorten(str(exc))})") from None

@@ -143,20 +143,33 @@ def _evaluator_options(opts: SearchOptions) -> EvaluatorOptions:
     return EvaluatorOptions(**{f.name: getattr(opts, f.name) for f in fields(EvaluatorOptions)})
 
 
-def make_plan(opts: SearchOptions) -> SearchPlan:
-    """Validate ``opts`` and resolve its defaults (space, evaluator, data, epochs, target).
+@dataclass(frozen=True)
+class CheckedSearch:
+    """A search's options after :func:`check_search`: ``--evaluator auto`` resolved, the
+    space loaded (with its latency input), the evaluator's plan."""
+
+    opts: SearchOptions
+    space: Space
+    evaluator: EvaluatorPlan
+    gradient: bool  # DARTS: the gradient driver, whose budget counts epochs
+
+
+def check_search(opts: SearchOptions) -> CheckedSearch:
+    """Every check of a search that reads neither the data set nor the target: the space, the
+    strategy against the space, the evaluator and its options (a table is read), the budget
+    against the space's size, the checkpoint folder. What ``nas search`` runs first, and what
+    ``nas serve`` runs on a request before it queues it (one source of truth).
 
     Raises:
-        NasInputError: bad space, data, option or target; nothing was written.
+        NasInputError: with the line to show; nothing was written.
     """
-    from nas.data import default_data, load_for_space
     from nas.evaluators.factory import AUTO, auto_evaluator, check_evaluator
     from nas.spaces.base import LatencyInput
 
     space = load_space(opts.space)
     if opts.latency_input is not None:
         space = space.with_latency_input(LatencyInput.parse(opts.latency_input))
-    if opts.evaluator == AUTO:
+    if opts.evaluator == AUTO:  # recorded resolved, so a resume or a worker runs the same
         opts = opts.model_copy(update={"evaluator": auto_evaluator(space, opts.data)})
     evaluator = check_evaluator(_evaluator_options(opts), space)
     gradient = get_strategy(opts.strategy_name).driver == GRADIENT
@@ -166,11 +179,29 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
         _check_budget(opts.budget, space)
     if evaluator.kind == "supernet" or opts.checkpoint_dir is not None:
         _check_checkpoint_dir(opts)
+    return CheckedSearch(opts, space, evaluator, gradient)
+
+
+def make_plan(opts: SearchOptions) -> SearchPlan:
+    """:func:`check_search`, then the data set and target read and every default resolved.
+
+    Raises:
+        NasInputError: bad space, data, option or target; nothing was written.
+    """
+    from nas.data import default_data, load_for_space
+
+    checked = check_search(opts)
+    opts, space, evaluator, gradient = (
+        checked.opts,
+        checked.space,
+        checked.evaluator,
+        checked.gradient,
+    )
     data, target = None, None
-    if evaluator.needs_data:
+    if evaluator.needs_data:  # a table evaluator needs neither data nor a target (nor torch)
         from nas.hardware import create_target
 
-        if opts.data is None:
+        if opts.data is None:  # recorded by name, so workers and resumes read the same set
             opts = opts.model_copy(update={"data": default_data()})
         data = load_for_space(
             opts.data, space, train_images=opts.train_images, val_images=opts.val_images

@@ -32,10 +32,12 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nas.errors import NasInputError
+from nas.limits import LimitError
 from nas.search.options import SearchOptions
 from nas.service import metrics, web
 from nas.service import queue as q
@@ -250,16 +252,19 @@ def _add_search_routes(
 ) -> None:
     @app.post("/api/searches", status_code=201, tags=["searches"])
     def submit(options: SearchOptions) -> dict[str, Any]:
-        """Queue a search; the body takes every ``nas search`` option (nas.search.options)."""
-        from nas.spaces import load_space
+        """Queue a search; the body takes every ``nas search`` option (nas.search.options),
+        checked as ``nas search`` checks them (``nas.search.driver.check_search``) before it
+        is queued."""
+        from nas.search.driver import check_search
 
         owned = [k for k in SERVER_OWNED if k in options.model_fields_set]
         if owned:
             raise HTTPException(400, f"the server decides {', '.join(owned)}; leave it out")
         given = options.given()  # only what the request set: the rest keeps its defaults
         resolved = _resolve_paths(config, given)
-        space = load_space(resolved.get("space", options.space))
-        SearchOptions(**resolved)  # the resolved paths still make valid options
+        # a request nas search would refuse is refused here, with its line (400), not queued
+        # to fail in a worker
+        space = check_search(SearchOptions(**resolved, storage=config.storage)).space
         study = options.study or (f"{space.name}-{options.strategy_name}-{secrets.token_hex(3)}")
         if q.active_study(store, study) is not None:
             raise HTTPException(409, f"study {study!r} already has a queued or running search")
@@ -428,41 +433,58 @@ def _add_catalogue_routes(app: FastAPI, config: ServiceConfig) -> None:
     async def upload(file: UploadFile) -> dict[str, Any]:
         """Upload a ``.npz`` with ``x`` and ``y``; answers the name to pass as ``data``.
 
-        Read with ``allow_pickle=False``; the size is capped (``--max-upload-mb``)."""
+        Read with ``allow_pickle=False``; the size is capped (``--max-upload-mb``), and so is
+        its unpacked size (``nas.limits.MAX_NPZ_UNPACKED_BYTES``, from the zip directory)."""
         raw = await file.read(config.max_upload_bytes + 1)
         if len(raw) > config.max_upload_bytes:
             raise HTTPException(413, f"upload larger than {config.max_upload_bytes} bytes")
-        info = _check_npz(raw)
-        digest = hashlib.sha256(raw).hexdigest()[:16]
-        rel = f"uploads/{digest}.npz"
-        dest = config.data_dir / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if not dest.exists():
-            tmp = dest.with_suffix(".part")
-            tmp.write_bytes(raw)
-            tmp.replace(dest)
-        return {"data": rel, **info}
+        # checking, hashing and writing take seconds for a large upload: never on the loop
+        return await run_in_threadpool(_keep_upload, config.data_dir, raw)
+
+
+def _keep_upload(data_dir: Path, raw: bytes) -> dict[str, Any]:
+    """Check an uploaded ``.npz`` and write it under ``data_dir/uploads``; what to answer."""
+    info = _check_npz(raw)
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    rel = f"uploads/{digest}.npz"
+    dest = data_dir / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not dest.exists():
+        tmp = dest.with_suffix(".part")
+        tmp.write_bytes(raw)
+        tmp.replace(dest)
+    return {"data": rel, **info}
 
 
 def _check_npz(raw: bytes) -> dict[str, Any]:
-    import numpy as np
+    """The checks of ``nas search --data`` (:func:`nas.data.checks.check_npz`: zip directory
+    and array headers, nothing unpacked), then every member read through once in 1 MiB
+    pieces so that a corrupt one is refused now (zipfile checks each CRC), in little memory.
+
+    Raises:
+        HTTPException: 413 when it unpacks beyond the cap, 400 for anything else.
+    """
+    from nas.data.checks import check_npz
 
     try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
-            if "x" not in z.files or "y" not in z.files:
-                raise HTTPException(400, "the .npz needs arrays x and y")
-            x, y = z["x"], z["y"]
-    except HTTPException:
-        raise
-    except Exception as exc:  # zipfile, numpy's format errors, pickled object arrays
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            x_shape, y_shape = check_npz(z, "the .npz")
+            for name in ("x.npy", "y.npy"):
+                with z.open(name) as member:
+                    while member.read(1 << 20):
+                        pass
+    except LimitError as exc:
+        raise HTTPException(413, str(exc)) from None
+    except NasInputError as exc:
+        raise HTTPException(400, str(exc)) from None
+    except Exception as exc:  # zipfile's errors: not a zip, a bad CRC, a truncated member
         raise HTTPException(
             400, f"not a readable .npz without pickles ({type(exc).__name__})"
         ) from None
-    if len(x) != len(y) or len(x) == 0:
-        raise HTTPException(
-            400, f"x and y must have the same, non-zero length ({len(x)}, {len(y)})"
-        )
-    return {"samples": int(len(x)), "x_shape": list(x.shape)}
+    if not x_shape or not y_shape or x_shape[0] != y_shape[0] or x_shape[0] == 0:
+        x_n, y_n = (s[0] if s else 0 for s in (x_shape, y_shape))
+        raise HTTPException(400, f"x and y must have the same, non-zero length ({x_n}, {y_n})")
+    return {"samples": x_shape[0], "x_shape": list(x_shape)}
 
 
 def _complete(store: Store, search: q.Search) -> list[Any]:

@@ -171,7 +171,7 @@ def work_queue(
     def _stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
-        raise KeyboardInterrupt
+        interrupts.deliver(KeyboardInterrupt())  # held while Optuna records a trial
 
     signal.signal(signal.SIGTERM, _stop)
     try:

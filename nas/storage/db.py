@@ -17,13 +17,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
+from optuna.trial import FrozenTrial
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from nas.errors import StorageError
-from nas.storage.optuna_compat import OPTUNA_TABLES, check_schema, sqlite_holds_studies
+from nas.storage.optuna_compat import (
+    OPTUNA_TABLES,
+    StaleCallback,
+    check_schema,
+    set_finished_trial_user_attr,
+    sqlite_holds_studies,
+)
 
 log = logging.getLogger(__name__)
 
@@ -173,12 +180,23 @@ def _read_only_connect(path: Path) -> Callable[[], sqlite3.Connection]:
     return connect
 
 
-def _retry_stale() -> object:
+def _retry_stale() -> StaleCallback:
+    """What happens to a trial failed as stale (by Optuna's heartbeat sweep or nas's, see
+    :func:`nas.storage.coordination.fail_stale`): re-queued (Optuna's retry, up to twice), and
+    given its ``fail_reason``, which a kill -9 leaves no one else to write."""
     import warnings
+
+    from nas.storage import keys
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "experimental" since Optuna 2.8, still the API to use
-        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)
+
+    def on_stale(study: optuna.Study, trial: FrozenTrial) -> None:
+        retry(study, trial)  # first: the retry copies the failed trial's user attributes
+        set_finished_trial_user_attr(study, trial, keys.FAIL_REASON, keys.STALE_REASON)
+
+    return on_stale
 
 
 def _parse_url(url: str) -> URL:

@@ -43,6 +43,8 @@ ZERO_COST_PROXY = "zero_cost_proxy"  # the proxy (or "vote") the accuracy axis i
 # ---- several workers (nas/storage/coordination.py) ----------------------------------------
 WORKER = "worker"  # "host/boot/pidns:pid#trial_number" of the process that ran the trial
 FAIL_REASON = "fail_reason"  # why a trial failed ("interrupted", the candidate's error)
+# the fail_reason of a trial failed by the stale-trial sweep (its worker was killed or hung)
+STALE_REASON = "worker stopped heartbeating (killed or hung)"
 
 # ---- DARTS trials (nas.search.darts) ------------------------------------------------
 ARCH_WEIGHTS = "arch_weights"  # per edge key: softmax of the architecture logits, op order

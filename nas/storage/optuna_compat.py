@@ -113,6 +113,30 @@ def stale_trial_callback(study: optuna.Study) -> StaleCallback | None:
 
 # ---- plain SQL against Optuna's tables --------------------------------------------------------
 
+_DROP_USER_ATTR = text('DELETE FROM trial_user_attributes WHERE trial_id = :t AND "key" = :k')
+_ADD_USER_ATTR = text(
+    'INSERT INTO trial_user_attributes (trial_id, "key", value_json) VALUES (:t, :k, :v)'
+)
+
+
+def set_finished_trial_user_attr(
+    study: optuna.Study, trial: FrozenTrial, key: str, value: Any
+) -> None:
+    """A user attribute on a trial that has already finished, which Optuna's API refuses:
+    the reason a stale trial was failed, known only once Optuna's sweep (or nas's) failed it.
+    Nothing for a storage that is not a database. A process that has cached the finished
+    trial keeps its copy; every other reader sees the attribute."""
+    import json
+
+    storage = storage_of(study)
+    engine = getattr(getattr(storage, "_backend", storage), "engine", None)
+    if engine is None:  # in-memory storage
+        return
+    with engine.begin() as con:
+        con.execute(_DROP_USER_ATTR, {"t": trial_id(trial), "k": key})
+        con.execute(_ADD_USER_ATTR, {"t": trial_id(trial), "k": key, "v": json.dumps(value)})
+
+
 _STUDY = text("SELECT study_id FROM studies WHERE study_name = :name")
 _TRIALS = text(
     "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials "

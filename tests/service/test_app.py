@@ -15,6 +15,7 @@ from starlette.routing import Route
 from nas.errors import OptionError
 from nas.service.app import OPEN_PATHS, ServiceConfig, create_app
 from nas.service.server import check_token
+from tests.conftest import zip_bomb_npz
 from tests.service.helpers import TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -25,6 +26,9 @@ def config(tmp_path: Path) -> ServiceConfig:
     data = tmp_path / "data"
     data.mkdir()
     (tmp_path / "secret.csv").write_text("arch,accuracy\n")
+    # a benchmark table whose accuracy column is not called "accuracy" (nb201_hw.csv's kind)
+    cell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
+    (data / "hw.csv").write_text(f"arch,cifar10_valid,latency_ms\n{cell},90.1,2.5\n")
     return ServiceConfig(
         storage=f"sqlite:///{tmp_path / 'studies.db'}",
         token=TOKEN,
@@ -107,6 +111,15 @@ def test_request_size_is_capped(client: TestClient) -> None:
         ({"budget": 0}, "budget"),
         ({"strategy": "nope"}, "nope"),
         ({"space": "no-such-space"}, "no-such-space"),
+        # what nas search refuses before it writes anything (nas.search.driver.check_search), so a
+        # request is refused too instead of being queued to fail in a worker
+        ({"space": "mobile", "strategy": "darts"}, "--strategy darts needs a cell space"),
+        (
+            {"space": "nb201", "evaluator": "table:hw.csv", "data": "digits"},
+            "--data is not used with a table evaluator",
+        ),
+        ({"space": "nb201", "evaluator": "table:hw.csv"}, "has no accuracy column 'accuracy'"),
+        ({"space": "nb201", "budget": 20000}, "more than the 15625 distinct architectures"),
     ],
 )
 def test_bad_submissions_are_refused_with_a_reason(client: TestClient, options, message) -> None:
@@ -114,6 +127,14 @@ def test_bad_submissions_are_refused_with_a_reason(client: TestClient, options, 
     assert r.status_code in (400, 422), r.text
     assert message in r.text
     assert client.get("/api/searches", headers=AUTH).json() == []  # nothing was queued
+
+
+def test_a_request_nas_search_accepts_is_queued(client: TestClient) -> None:
+    for options in ({"space": "nb201", "evaluator": "synthetic", "budget": 3}, {}):
+        r = client.post("/api/searches", headers=AUTH, json=options)
+        assert r.status_code == 201, r.text
+    states = [s["state"] for s in client.get("/api/searches", headers=AUTH).json()]
+    assert states == ["queued", "queued"]
 
 
 def test_upload_reads_npz_without_pickles(client: TestClient, config: ServiceConfig) -> None:
@@ -127,10 +148,42 @@ def test_upload_reads_npz_without_pickles(client: TestClient, config: ServiceCon
     pickled = io.BytesIO()
     np.savez(pickled, x=np.array([{"a": 1}], dtype=object), y=np.arange(1))
     r = client.post("/api/datasets", headers=AUTH, files={"file": ("p.npz", pickled.getvalue())})
-    assert r.status_code == 400 and "without pickles" in r.text
+    assert r.status_code == 400 and "Python objects (a pickle)" in r.text
     big = b"\0" * (65 * 1024)
     r = client.post("/api/datasets", headers=AUTH, files={"file": ("b.npz", big)})
     assert r.status_code == 413
+
+
+def test_upload_refuses_a_zip_bomb_from_its_directory_off_the_event_loop(
+    client: TestClient, config: ServiceConfig, monkeypatch
+) -> None:
+    import asyncio
+
+    import nas.service.app as app_module
+
+    checked_on_loop = []
+    check = app_module._check_npz
+
+    def spy(raw: bytes):  # the check (and the write) run in a worker thread, not on the loop
+        try:
+            asyncio.get_running_loop()
+            checked_on_loop.append(True)
+        except RuntimeError:
+            checked_on_loop.append(False)
+        return check(raw)
+
+    monkeypatch.setattr(app_module, "_check_npz", spy)
+    bomb = zip_bomb_npz(3_000_000_000)  # 385 bytes that say x unpacks to 3 GB
+    r = client.post("/api/datasets", headers=AUTH, files={"file": ("bomb.npz", bomb)})
+    assert r.status_code == 413, r.text
+    detail = r.json()["detail"]
+    assert "unpack to 3,000,000,448 bytes" in detail and "MAX_NPZ_UNPACKED_BYTES" in detail
+    assert "\n" not in detail
+    assert checked_on_loop == [False]
+    assert not (config.data_dir / "uploads").exists()  # nothing was kept
+    truncated = zip_bomb_npz(2000)  # within the cap, but the member is shorter than it says
+    r = client.post("/api/datasets", headers=AUTH, files={"file": ("t.npz", truncated)})
+    assert r.status_code == 400, r.text
 
 
 def test_unknown_search_is_404_and_catalogue_answers(client: TestClient) -> None:

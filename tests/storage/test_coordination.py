@@ -148,6 +148,7 @@ def test_silent_trial_is_failed_after_the_grace_period_and_requeued(
     assert trials[1].state == TrialState.WAITING
     assert trials[1].params == trials[0].params
     assert trials[1].system_attrs["failed_trial"] == 0
+    _assert_stale_reason(store, failed=0, retried=1)
 
 
 def test_trial_of_an_exited_local_worker_is_failed_at_once(storage_url: str) -> None:
@@ -163,6 +164,17 @@ def test_trial_of_an_exited_local_worker_is_failed_at_once(storage_url: str) -> 
     states = [tr.state for tr in study.trials]
     assert states[:3] == [TrialState.FAIL, TrialState.RUNNING, TrialState.RUNNING]
     assert states[3] == TrialState.WAITING  # re-queued
+    _assert_stale_reason(store, failed=0, retried=3)
+
+
+def _assert_stale_reason(store: Store, *, failed: int, retried: int) -> None:
+    """The trial failed as stale says why where fail reasons are read (``nas serve``'s
+    trials, through nas.storage.fastread); its retry does not inherit the reason."""
+    from nas.storage.fastread import load_trials
+
+    trials = load_trials(store, "s")
+    assert trials[failed].user_attrs[keys.FAIL_REASON] == keys.STALE_REASON
+    assert keys.FAIL_REASON not in trials[retried].user_attrs
 
 
 def test_trial_never_tagged_by_its_worker_is_failed_after_a_long_wait(
