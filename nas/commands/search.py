@@ -133,7 +133,6 @@ def print_summary(result: SearchResult) -> int:
         )
     elif sec.get("total"):
         console.print(f"time: {len(result.worker_status)} workers, total {sec['total']:.0f} s")
-    url, name = shown(result.storage), shown(result.study_name)
     if result.interrupted:
         err_console.print(
             f"nas: interrupted with {result.completed}/{result.budget} trials complete; "
@@ -151,13 +150,14 @@ def print_summary(result: SearchResult) -> int:
             "trials complete"
         )
         return 1
-    console.print(
-        "next:\n"
-        f"  nas show {name} --storage {url}\n"
-        f"  optuna-dashboard {url}\n"
-        f"  nas export {name} --pick knee --out export/ --storage {url}",
+    from nas.analysis.next_steps import next_commands
+
+    cmds = next_commands(result.study_name, result.storage, s, after="search")
+    console.print(  # only commands that work for this study (a table holds nothing to export)
+        "\n".join(["next:", *(f"  {c}" for c in cmds)]),
         soft_wrap=True,
         highlight=False,
+        markup=False,
     )
     return 0
 
