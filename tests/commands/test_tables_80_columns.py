@@ -184,6 +184,7 @@ def test_compress_table_keeps_every_number_at_80_columns_and_in_a_file() -> None
 
     rows = [
         row("exported", "torch 2.13.0+cpu", 2_235_738, 0.9556, _lat(117.0, noisy=True)),
+        row("fine-tuned", "torch 2.13.0+cpu", 2_235_738, 0.9612, _lat(118.3)),
         row("pruned", "torch 2.13.0+cpu", 1_120_370, 0.9528, _lat(157.89)),
         row("exported", "onnxruntime 1.32.0", 2_235_738, 0.9556, _lat(23.62)),
         row("pruned", "onnxruntime 1.32.0", 1_120_370, 0.9528, _lat(16.91)),
