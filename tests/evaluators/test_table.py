@@ -260,6 +260,7 @@ def test_a_table_study_offers_no_export_and_shows_its_test_column(nb201, rows, t
     held-out test column beside the searched one), ``nas export`` and the dashboard."""
     from dashboard.data import Reader
     from dashboard.layout import arch_panel
+    from dashboard.report import render_report
     from tests.commands.test_tables_80_columns import _in_pty
     from tests.dashboard.test_dashboard_views import _texts
 
@@ -302,3 +303,5 @@ def test_a_table_study_offers_no_export_and_shows_its_test_column(nb201, rows, t
     d = Reader(f"sqlite:///{tmp_path / 'studies.db'}").study("tab")
     panel = _texts(arch_panel(d, 0, url))
     assert "export-none" in panel and "export-cmd" not in panel and "nas export" not in panel
+    html = render_report(Reader(f"sqlite:///{tmp_path / 'studies.db'}"), "tab")
+    assert "Nothing to export: study" in html and "nas export" not in html
