@@ -110,13 +110,17 @@ def make_progress() -> Progress:
 
 def print_summary(result: SearchResult) -> int:
     """The Pareto front so far, timings and next steps; the exit status of the run."""
+    from nas.analysis.results import knee
+
     s = result.settings
+    k = knee(result.front)  # what the export hint below picks
     console.print(
         front_table(
             result.front,
             f"Pareto front of {shown(result.study_name)}: {len(result.front)} of "
             f"{result.completed} "
             f"trials ({s.space}, {s.strategy}, target {s.target})",
+            marks={k.number: "knee"} if k is not None else None,
         )
     )
     sec = result.seconds
