@@ -140,7 +140,7 @@ def settings_summary(settings: StudySettings) -> list[str]:
         "evaluator": settings.evaluator,
         "seed": settings.seed,
     }
-    first = ", ".join(f"{k} {v}" for k, v in said.items() if v is not None)
+    first = ", ".join(f"{k} {v}" for k, v in said.items() if v not in (None, ""))
     network = kind_of(settings) not in ("table", "synthetic")
     fields = SearchOptions.model_fields
     options = [
