@@ -165,10 +165,12 @@ def shell_lines(cmd: str, width: int, indent: str = "  ") -> list[str]:
     breaks between words end in `` \\``; a word too long for a line is cut with a backslash
     and goes on at the start of the next line (the shell joins ``\\``-newline inside a word
     too, outside quotes). A trailing ``# comment`` goes on a line of its own, first."""
+    import shlex
+
     command, sep, comment = cmd.partition("  # ")
     lines = [f"{indent}# {comment}"] if sep else []
     line = indent
-    for word in command.split(" "):
+    for word in map(shlex.quote, shlex.split(command)):  # a quoted word stays one word
         if line.strip() and len(line) + 1 + len(word) + 2 > width:
             lines.append(line + " \\")
             line = indent + "  "

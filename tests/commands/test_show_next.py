@@ -137,3 +137,26 @@ def test_the_search_hint_opens_the_study_in_optuna_dashboard(tmp_path: Path) -> 
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_folded_commands_run_as_printed_when_pasted_into_a_shell() -> None:
+    from nas.commands.common import shell_lines
+
+    cmd = (
+        "nas export 'my study' --pick knee --out export/ --storage "
+        "sqlite:////a/rather/long/folder/name/that/goes/on/and/on/studies.db"
+        "  # untrained weights: add --finetune-epochs N to train them"
+    )
+    for width in (30, 40, 80):
+        lines = shell_lines(cmd, width)
+        assert lines[0] == "  # untrained weights: add --finetune-epochs N to train them"
+        assert all(len(ln) <= width for ln in lines[1:]), lines
+        pasted = "\n".join(lines[1:]).strip()
+        assert pasted.startswith("nas export ")
+        argv = subprocess.run(
+            ["bash", "-c", "printf '%s\\n' " + pasted.removeprefix("nas ")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        assert argv == shlex.split(cmd, comments=True)[1:], (width, lines)
