@@ -17,6 +17,7 @@ from dashboard import info
 from dashboard.data import Reader, StudyData
 from nas.analysis import evidence
 from nas.analysis.axis import AccuracyAxis, axis_of_trial
+from nas.analysis.next_steps import export_refusal
 from nas.analysis.summaries import StudySummary
 from nas.errors import NasInputError
 from nas.storage import keys
@@ -319,10 +320,19 @@ def arch_panel(d: StudyData, number: int | None, url: str, why: str = "") -> htm
                 figure=fg.plot_arch(arch_mod.arch_info(arch or {}), "Network"),
                 config=GRAPH_CONFIG,
             ),
-            html.P("Export this network:"),
-            html.Pre(arch_mod.export_command(d.name, number, url), id="export-cmd", style=MONO),
+            *_export(d, number, url),
         ]
     )
+
+
+def _export(d: StudyData, number: int, url: str) -> list[Any]:
+    """The command that exports the trial's network, or why this study has none to export."""
+    if why := export_refusal(d.name, d.settings):
+        return [html.P(f"Nothing to export: {why}", id="export-none")]
+    return [
+        html.P("Export this network:"),
+        html.Pre(arch_mod.export_command(d.name, number, url), id="export-cmd", style=MONO),
+    ]
 
 
 def problem(exc: Exception, base: str = "/") -> html.Div:

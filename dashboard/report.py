@@ -13,6 +13,7 @@ from pathlib import Path
 from dashboard import arch as arch_mod
 from dashboard import info
 from dashboard.data import Reader, StudyData
+from nas.analysis.next_steps import export_refusal
 from nas.storage import keys
 
 
@@ -127,8 +128,11 @@ def _figures(
                 ),
             )
         )
+        why = export_refusal(d.name, d.settings)
         knee_html = (
-            f"<p>Export it with:</p><pre>"
+            f"<p>Nothing to export: {html.escape(why)}</p>"
+            if why
+            else f"<p>Export it with:</p><pre>"
             f"{html.escape(arch_mod.export_command(d.name, p.knee, reader.shown))}</pre>"
         )
     figs.append(

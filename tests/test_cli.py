@@ -57,7 +57,7 @@ def test_cli_search_show_and_studies_in_a_subprocess(tmp_path: Path) -> None:
     r = _run("studies", "--storage", url, cwd=tmp_path)
     assert r.returncode == 0 and "cli" in r.stdout and "3/3" in r.stdout
     r = _run("show", "cli", "--storage", url, cwd=tmp_path)
-    assert r.returncode == 0 and "Pareto front" in r.stdout and "space: tiny" in r.stdout
+    assert r.returncode == 0 and "Pareto front" in r.stdout and "space tiny," in r.stdout
     # checkpoint saved beside the database
     assert list((tmp_path / "nas_checkpoints").glob("tiny-*.safetensors"))
 

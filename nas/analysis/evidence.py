@@ -130,8 +130,7 @@ def fidelity_lines(settings: StudySettings | None, records: str | None = None) -
 # ---- anchors -------------------------------------------------------------------------------
 ANCHOR_NOTE_PLAIN = "largest, smallest: the space's anchors, scored first by every new search"
 ANCHOR_NOTE = (
-    f"{ANCHOR_NOTE_PLAIN}; the largest is also the supernet's teacher: its inherited acc is "
-    "the likeliest flattered"
+    f"{ANCHOR_NOTE_PLAIN}; the largest, the supernet's teacher, is the likeliest flattered"
 )
 
 
@@ -152,3 +151,35 @@ def anchor_roles(anchors: Mapping[str, str], trials: Iterable[FrozenTrial]) -> d
         for t in trials
         if isinstance(h := t.user_attrs.get(keys.ARCH_HASH), str) and h in anchors
     }
+
+
+# ---- held-out test accuracy ----------------------------------------------------------------
+def test_column(settings: StudySettings | None) -> str | None:
+    """The held-out column beside a table study's searched one (``cifar10_valid`` ->
+    ``cifar10_test``), or None: a table stores every column of its row (``table_row``), and
+    NAS-Bench-style tables name their test column after the validation one."""
+    if kind_of(settings) != "table":
+        return None
+    assert settings is not None
+    searched = settings.evaluator.rpartition(" accuracy=")[2].partition(" latency=")[0]
+    for val in ("valid", "val"):
+        if val in searched:
+            return searched.replace(val, "test", 1)
+    return None
+
+
+def test_accuracies(
+    settings: StudySettings | None, trials: Iterable[FrozenTrial]
+) -> dict[int, float]:
+    """Trial number -> held-out test accuracy (a fraction) where the study has one: a table
+    study's test column (:func:`test_column`, percent in the file)."""
+    column = test_column(settings)
+    if column is None:
+        return {}
+    out = {}
+    for t in trials:
+        row = t.user_attrs.get(keys.TABLE_ROW)
+        value = row.get(column) if isinstance(row, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[t.number] = float(value) / 100
+    return out

@@ -83,16 +83,19 @@ def front_table(
     accuracy: str = "accuracy",
     marks: dict[int, str] | None = None,
     note: str = "",
+    test: dict[int, float] | None = None,
 ) -> RenderableType:
     """The Pareto front as a table: one row a trial, fastest first.
 
     Trial, accuracy and latency always show in full. The architecture is a column when it
     fits in ``width`` (default: the console's), else a numbered line of its own under the
-    table, folded at the edge. A noisy latency carries :data:`NOISY` and a note.
+    table, folded at the edge. A noisy latency carries :data:`NOISY` and a note under the
+    table.
 
     ``accuracy`` names the accuracy (``inherited acc`` heads the column on two lines);
     ``marks`` puts a word next to some trial numbers (``0 (largest)``), which ``note``
-    explains under the table.
+    explains under the table. ``test`` (trial number -> fraction) adds a ``test %`` column
+    where the study holds a held-out accuracy (a table study's test column).
     """
     from nas.analysis.axis import axis_of_trial
 
@@ -105,8 +108,10 @@ def front_table(
         acc_head = f"{axis.short} ± se"
     else:  # "inherited acc": the kind of accuracy on a line of its own
         acc_head = f"{accuracy.removesuffix(' acc')}\n{axis.short} ± se"
+    test_head = ["test %"] if test else []
     cols: dict[str, list[str]] = {
-        h: [] for h in ("trial", acc_head, "latency ms", "p90 ms", "params M", "MFLOPs")
+        h: []
+        for h in ("trial", acc_head, *test_head, "latency ms", "p90 ms", "params M", "MFLOPs")
     }
     archs: list[str] = []
     noisy = False
@@ -119,6 +124,7 @@ def front_table(
             (
                 f"{t.number} ({marks[t.number]})" if t.number in marks else str(t.number),
                 axis.fmt(ua.get(keys.ACCURACY, 0), ua.get(keys.ACCURACY_SE)),
+                *([f"{100 * test[t.number]:.2f}" if t.number in test else "-"] if test else []),
                 fmt_latency(ua.get(keys.LATENCY_MS), lat),
                 fmt_ms(lat.get("p90_ms")),
                 f"{float(ua.get(keys.PARAMS_M, 0)):.2f}" if keys.PARAMS_M in ua else "-",
@@ -128,9 +134,10 @@ def front_table(
         ):
             cols[h].append(v)
         archs.append(str(ua.get(keys.ARCH_STR, "")))
-    caption = "\n".join(filter(None, (NOISY_NOTE if noisy else "", note)))
-    table = Table(title=title, title_justify="left", caption=caption or None)
-    table.caption_justify = "left"
+    # the notes under the table, folded at the terminal's edge (a caption would fold them at
+    # the table's, a line or two more)
+    notes = [Text(n) for n in (NOISY_NOTE if noisy else "", note) if n]
+    table = Table(title=title, title_justify="left")
     for h, cells in cols.items():
         numeric_column(table, h, cells)
     widest = {h: max(len(line) for line in h.split("\n")) for h in cols}
@@ -143,11 +150,32 @@ def front_table(
         row = [v[i] for v in cols.values()]
         table.add_row(*row, *([archs[i]] if inline else []))
     if inline or not trials:
-        return table
+        return Group(table, *notes) if notes else table
     # a grid, so a folded architecture keeps its hanging indent under the trial number
     below = Table.grid(padding=(0, 1))
     below.add_column(justify="right", no_wrap=True)
     below.add_column(overflow="fold")
     for t, a in zip(trials, archs, strict=True):
         below.add_row(f"  trial {t.number}:", a)
-    return Group(table, Text("architectures:"), below)
+    return Group(table, below, *notes)
+
+
+def shell_lines(cmd: str, width: int, indent: str = "  ") -> list[str]:
+    """``cmd`` folded to ``width`` columns so that it still runs when pasted into a shell:
+    breaks between words end in `` \\``; a word too long for a line is cut with a backslash
+    and goes on at the start of the next line (the shell joins ``\\``-newline inside a word
+    too, outside quotes). A trailing ``# comment`` goes on a line of its own, first."""
+    import shlex
+
+    command, sep, comment = cmd.partition("  # ")
+    lines = [f"{indent}# {comment}"] if sep else []
+    line = indent
+    for word in map(shlex.quote, shlex.split(command)):  # a quoted word stays one word
+        if line.strip() and len(line) + 1 + len(word) + 2 > width:
+            lines.append(line + " \\")
+            line = indent + "  "
+        line += (" " if line.strip() else "") + word
+        while len(line) > width and "'" not in word:  # cut inside an unquoted word
+            lines.append(line[: width - 1] + "\\")
+            line = line[width - 1 :]
+    return [*lines, line]

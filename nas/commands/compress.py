@@ -106,7 +106,8 @@ def compress_table(
     shape = "x".join(str(d) for d in report["latency_input"])
     opts = report["options"]
     table = Table(
-        title=f"nas compress: prune {opts['prune']}, {opts['quantize']}; latency (ms) at "
+        title=f"nas compress: prune {opts['prune']}, fine-tune "
+        f"{opts.get('finetune_epochs', '?')} epoch(s), {opts['quantize']}; latency (ms) at "
         f"{shape}, {report['threads']} thread(s)",
         title_justify="left",
         caption="\n".join(notes) or None,

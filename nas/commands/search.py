@@ -110,13 +110,17 @@ def make_progress() -> Progress:
 
 def print_summary(result: SearchResult) -> int:
     """The Pareto front so far, timings and next steps; the exit status of the run."""
+    from nas.analysis.results import knee
+
     s = result.settings
+    k = knee(result.front)  # what the export hint below picks
     console.print(
         front_table(
             result.front,
             f"Pareto front of {shown(result.study_name)}: {len(result.front)} of "
             f"{result.completed} "
             f"trials ({s.space}, {s.strategy}, target {s.target})",
+            marks={k.number: "knee"} if k is not None else None,
         )
     )
     sec = result.seconds
@@ -133,7 +137,6 @@ def print_summary(result: SearchResult) -> int:
         )
     elif sec.get("total"):
         console.print(f"time: {len(result.worker_status)} workers, total {sec['total']:.0f} s")
-    url, name = shown(result.storage), shown(result.study_name)
     if result.interrupted:
         err_console.print(
             f"nas: interrupted with {result.completed}/{result.budget} trials complete; "
@@ -151,13 +154,14 @@ def print_summary(result: SearchResult) -> int:
             "trials complete"
         )
         return 1
-    console.print(
-        "next:\n"
-        f"  nas show {name} --storage {url}\n"
-        f"  optuna-dashboard {url}\n"
-        f"  nas export {name} --pick knee --out export/ --storage {url}",
+    from nas.analysis.next_steps import next_commands
+
+    cmds = next_commands(result.study_name, result.storage, s, after="search")
+    console.print(  # only commands that work for this study (a table holds nothing to export)
+        "\n".join(["next:", *(f"  {c}" for c in cmds)]),
         soft_wrap=True,
         highlight=False,
+        markup=False,
     )
     return 0
 

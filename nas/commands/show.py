@@ -1,4 +1,5 @@
-"""``nas show STUDY``: a study's settings and Pareto front, or its anytime history."""
+"""``nas show STUDY``: a study's settings and Pareto front (its knee marked, the next commands
+under it), or its anytime history."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import textwrap
 from rich.table import Table
 
 from nas.analysis.axis import ACCURACY, AccuracyAxis
-from nas.commands.common import add_storage, console, front_table, shown
+from nas.commands.common import add_storage, console, front_table, shell_lines, shown
 from nas.limits import printable
+from nas.storage.studies import StudySettings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -43,13 +45,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "study's --max-latency-ms, else 1.1x its slowest completed trial); give the same value "
         "to compare studies",
     )
+    p.add_argument(
+        "--settings",
+        action="store_true",
+        help="print every stored setting and option of the study (default: those that apply "
+        "to its strategy, objective and evaluator, where they differ from the defaults)",
+    )
     add_storage(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from nas.analysis import evidence
-    from nas.analysis.results import pareto_front
+    from nas.analysis.next_steps import next_commands
+    from nas.analysis.results import knee, pareto_front
     from nas.analysis.summaries import summarize
     from nas.storage import Store
     from nas.storage import studies as st
@@ -61,37 +70,92 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"[bold]{shown(study.study_name)}[/] in {shown(args.storage)}")
     if settings is not None:
         # what the accuracy is and how far to trust it, before any number (issues 20, 24)
-        said_first = (
+        said = (
+            *([] if args.settings else settings_summary(settings)),
             settings.input_line(),
             evidence.accuracy_note(settings),
             *evidence.fidelity_lines(settings),
         )
-        for line in filter(None, said_first):  # folded under their own indent, file or not
-            text = textwrap.fill(printable(line), console.width, initial_indent="  ")
+        for line in filter(None, said):  # folded under their own indent, file or not
+            text = textwrap.fill(
+                printable(line), console.width, initial_indent="  ", break_on_hyphens=False
+            )
             console.print(text.replace("\n", "\n  "), highlight=False, markup=False)
-        said = {"fidelity", "scoring_input", "latency_input"}  # the lines above say them
-        rest = {k: v for k, v in vars(settings).items() if k not in said}
-        for line in settings_lines(rest):
-            console.print(printable(line), highlight=False, markup=False)  # stored values
-    console.print(
-        f"  trials: {summary.complete} complete / {summary.budget or '?'} budget, "
-        f"{summary.running} running, {summary.failed} failed"
+        if args.settings:
+            done = {"fidelity", "scoring_input", "latency_input"}  # the lines above say them
+            rest = {k: v for k, v in vars(settings).items() if k not in done}
+            for line in settings_lines(rest):
+                console.print(printable(line), highlight=False, markup=False)  # stored values
+    trials = (
+        f"{summary.complete} complete trials ({summary.budget or '?'} budget, "
+        f"{summary.running} running, {summary.failed} failed)"
     )
     max_latency_ms = settings.max_latency_ms if settings else None
     name = evidence.accuracy_name(settings)
     if args.history:
+        console.print(f"  trials: {trials}")
         axis = evidence.axis_of(settings)  # "inherited acc" for a supernet study
-        trials = study.get_trials(deepcopy=False)
-        console.print(history_table(trials, args, max_latency_ms, axis))
+        console.print(history_table(study.get_trials(deepcopy=False), args, max_latency_ms, axis))
         return 0
     front = pareto_front(st.complete_trials(study), max_latency_ms)
     marks = evidence.anchor_roles(st.anchors_of(study.user_attrs), front)
     note = evidence.anchor_note(settings) if marks else ""
+    if (k := knee(front)) is not None:  # what nas export picks by default
+        marks[k.number] = ", ".join(filter(None, (marks.get(k.number), "knee")))
     table = front_table(
-        front, f"Pareto front: {len(front)} trials", accuracy=name, marks=marks, note=note
+        front,
+        f"Pareto front: {len(front)} of {trials}",
+        accuracy=name,
+        marks=marks,
+        note=note,
+        test=evidence.test_accuracies(settings, front),
     )
     console.print(table)
+    if front:
+        cmds = next_commands(study.study_name, args.storage, settings, after="show")
+        console.print("next:", highlight=False)
+        for cmd in cmds:  # folded so that they still run when pasted into a shell
+            for line in shell_lines(cmd, console.width):
+                console.print(line, highlight=False, markup=False, soft_wrap=True)
     return 0
+
+
+def settings_summary(settings: StudySettings) -> list[str]:
+    """The study's settings in one paragraph: what was searched, how, and the options that apply
+    to its strategy, objective and evaluator (a table study trains and times nothing), where
+    they differ from the defaults (``--settings`` prints every stored value)."""
+    from nas.analysis.evidence import kind_of
+    from nas.search.options import SearchOptions, applies, flag
+
+    weighted = settings.objective == "weighted"
+    said = {
+        "space": settings.space,
+        "data": settings.data,
+        "strategy": settings.strategy,
+        "objective": settings.objective,
+        "latency_target_ms": settings.latency_target_ms if weighted else None,
+        "latency_weight": settings.latency_weight if weighted else None,
+        "max_latency_ms": settings.max_latency_ms,
+        "target": settings.target,
+        "evaluator": settings.evaluator,
+        "seed": settings.seed,
+    }
+    first = ", ".join(f"{k} {v}" for k, v in said.items() if v not in (None, ""))
+    network = kind_of(settings) not in ("table", "synthetic")
+    fields = SearchOptions.model_fields
+    options = [
+        f"{flag(k)} {v}"
+        for k, v in settings.options.items()
+        if k in fields
+        and k not in said
+        and k not in ("storage", "study", "latency_input")
+        and v is not None
+        and v != fields[k].default
+        and applies(k, strategy=settings.strategy, objective=settings.objective, network=network)
+    ]
+    if not options:
+        return [first]
+    return [f"{first}; options: {' '.join(options)} (others default)"]
 
 
 def settings_lines(settings: dict, indent: str = "  ") -> list[str]:

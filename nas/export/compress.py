@@ -5,9 +5,11 @@ prunable layer (:mod:`nas.export.widths`: physically, so the network really is s
 fine-tune on the training split; write the pruned network as an export of the same format;
 quantise its ONNX model to int8 (:mod:`nas.export.quantize`); then measure every variant on
 the same machine, threads and input shape (torch eager as in the search, ONNX Runtime for
-the ONNX files) and write the before/after table. The ONNX files run exactly as the
-``onnxruntime`` target runs a network (:mod:`nas.hardware.ort`), so every row records the
-fingerprint id a search on that target would cache the latency under.
+the ONNX files) and write the before/after table. Beside the pruned network the table holds
+the exported one fine-tuned the same epochs with the same seed, unpruned (``fine-tuned``), so
+that fine-tuning's gain and pruning's cost each show on their own. The ONNX files run
+exactly as the ``onnxruntime`` target runs a network (:mod:`nas.hardware.ort`), so every row
+records the fingerprint id a search on that target would cache the latency under.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from nas.hardware.timing import TimingConfig
 log = logging.getLogger(__name__)
 
 QUANTIZE = ("int8", "none")
+FINETUNED = "fine-tuned"  # the row of the exported network fine-tuned, unpruned
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ def compress(opts: CompressOptions) -> CompressResult:
 
     with seeded(opts.seed):  # the pruners' own draws (NNI reads torch's global generator)
         pruned, cannot, notes = _prune_and_finetune(net, data, opts)
+    tuned = _finetuned_unpruned(net, data, opts) if cannot is None else None
     test = evaluate(pruned, data.x_test, data.y_test)
     lat = cpu.measure(pruned, shape).to_dict()
     pruned_metrics = _pruned_metrics(pruned, data, shape, cpu, (test, lat))
@@ -141,6 +145,14 @@ def compress(opts: CompressOptions) -> CompressResult:
     after = "pruned" if cannot is None else "not pruned"
     ort = OnnxRuntimeTarget(threads=cpu.threads, timing=opts.timing)
     rows = _measure(opts, data, (cpu, ort), shape, (net, src), (pruned, out), (test, lat), after)
+    if tuned is not None:  # like with like: beside "pruned", which was fine-tuned as much
+        acc_lat = (evaluate(tuned, data.x_test, data.y_test), cpu.measure(tuned, shape).to_dict())
+        rows.insert(1, _row(FINETUNED, cpu, src / files.WEIGHTS, tuned, shape, acc_lat, ""))
+        notes.append(
+            f"{FINETUNED}: the exported network fine-tuned {opts.finetune_epochs} epoch(s) "
+            f"with seed {opts.seed} like the pruned one, not pruned (not written): pruning's own "
+            f"cost is pruned - {FINETUNED}"
+        )
     report = _report(opts, (net, pruned), shape, (cpu, ort), rows, notes)
     files.write_json(out / files.REPORT, report)
     files.write_bytes(out / files.REPORT_MD, markdown(rows, report).encode())
@@ -164,6 +176,22 @@ def _prune_and_finetune(
         if opts.quantize == "int8":
             notes.append("int8 quantization still applies")
     return pruned, cannot, notes
+
+
+def _finetuned_unpruned(net: Any, data: Any, opts: CompressOptions) -> Any | None:
+    """The exported network fine-tuned as the pruned one is (same epochs, same seed), or
+    None without fine-tuning."""
+    import copy
+
+    from nas.export.finetune import finetune
+    from nas.supernet.seeding import seeded
+
+    if not opts.finetune_epochs:
+        return None
+    tuned = copy.deepcopy(net)
+    with seeded(opts.seed):  # as the pruned network's fine-tuning ran
+        finetune(tuned, data, epochs=opts.finetune_epochs, seed=opts.seed)
+    return tuned.eval()
 
 
 def _pruned_spec(spec: Any, pruned: Any, opts: CompressOptions) -> Any:
@@ -291,14 +319,16 @@ def _row(
     module: Any,
     shape: tuple[int, ...],
     acc_lat: tuple[float, dict[str, Any]],
+    file: str | None = None,
 ) -> Row:
-    """The row of ``module`` (stored at ``path``) with its accuracy and latency on ``target``."""
+    """The row of ``module`` (stored at ``path``, or at the same size but not written where
+    ``file`` is '') with its accuracy and latency on ``target``."""
     from nas.hardware.cost import count_flops, count_params
 
     return Row(
         name,
         str(target.fingerprint()["runtime"]),
-        str(path),
+        str(path) if file is None else file,
         count_params(module),
         count_flops(module, shape) / 1e6,
         path.stat().st_size,
@@ -315,7 +345,8 @@ def markdown(rows: list[Row], report: dict[str, Any]) -> str:
     )
     lines = [
         f"| {r.model} | {r.runtime} | {r.params:,} | {r.flops_m:.1f} | "
-        f"{r.size_bytes / 1024:.1f} KiB ({Path(r.file).name}) | {100 * r.test_accuracy:.2f} | "
+        f"{r.size_bytes / 1024:.1f} KiB ({Path(r.file).name if r.file else 'not written'}) | "
+        f"{100 * r.test_accuracy:.2f} | "
         f"{r.latency['median_ms']:.2f} | {r.latency['p10_ms']:.2f}-{r.latency['p90_ms']:.2f} |"
         for r in rows
     ]

@@ -2,6 +2,10 @@
 
     python predict.py IMAGES.npz [--model model.onnx] [--batch 256]
 
+``--model`` names a file in the current folder or, failing that, beside this script
+(``--model model.int8.onnx`` after ``nas compress``, from anywhere). A file that is in neither
+place, or images that cannot be read, get one line on stderr and exit status 2.
+
 IMAGES.npz holds ``x``: images as (N, H, W), (N, C, H, W) or (N, H, W, C), with pixel values
 as the search's data set stored them (``preprocessing.pixel_scale`` in architecture.json says
 what they are divided by: 255 for 8-bit images, 16 for scikit-learn's digits, 1 for values
@@ -93,17 +97,49 @@ def predict(x: np.ndarray, model: Path, batch: int = 256) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
+def model_path(name: str) -> Path:
+    """``name`` as given where it is a file, else beside this script (``model.int8.onnx``)."""
+    given = Path(name)
+    if given.is_file() or given.is_absolute() or not (HERE / given).is_file():
+        return given
+    return HERE / given
+
+
+class BadInput(Exception):
+    """A model or image file that cannot be used; main prints it as one line."""
+
+
+def _images(path: str) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return f["x"], (f["y"] if "y" in f.files else None)
+    except (OSError, ValueError, KeyError) as exc:
+        raise BadInput(f"cannot read images {path}: {exc}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("images", help=".npz with x (and optionally y)")
-    p.add_argument("--model", default=str(HERE / "model.onnx"), help="default: model.onnx here")
+    p.add_argument(
+        "--model",
+        default=str(HERE / "model.onnx"),
+        help="ONNX file, in the current folder or beside this script (default: model.onnx here)",
+    )
     p.add_argument("--batch", type=int, default=256)
     args = p.parse_args(argv)
-    with np.load(args.images, allow_pickle=False) as f:
-        x = f["x"]
-        y = f["y"] if "y" in f.files else None
+    try:
+        model = model_path(args.model)
+        if not model.is_file():
+            raise BadInput(
+                f"no model {args.model} in {Path.cwd()} or beside predict.py ({HERE}); "
+                f"the export's models: {', '.join(sorted(q.name for q in HERE.glob('*.onnx')))}"
+            )
+        x, y = _images(args.images)
+    except BadInput as exc:
+        print(f"predict.py: error: {exc}", file=sys.stderr)
+        return 2
     classes = json.loads((HERE / "architecture.json").read_text())["classes"]
-    pred = predict(x, Path(args.model), max(1, args.batch))
+    pred = predict(x, model, max(1, args.batch))
     if y is None:
         for k in pred:
             print(classes[int(k)])

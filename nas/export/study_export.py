@@ -146,19 +146,17 @@ def _untrained(
 
 
 def _supernet_study(store: Any, name: str) -> tuple[Any, Any]:
-    """``(study, its settings)``; refuses a study nas did not make or made with neither a
-    supernet nor zero-cost proxies (a table holds no networks)."""
+    """``(study, its settings)``; refuses, in one line, a study that holds no network to
+    rebuild (:func:`nas.analysis.next_steps.export_refusal`: not made by nas, a table's or
+    a synthetic one)."""
+    from nas.analysis.next_steps import export_refusal
     from nas.storage import studies as st
 
     study = st.load(store, name)
     settings = st.settings_of(study)
-    if settings is None:
-        raise StorageError(f"study {name!r} was not made by nas")
-    if settings.evaluator.partition(":")[0] not in ("supernet", "zero-cost"):
-        raise StorageError(
-            f"study {name!r} used evaluator {settings.evaluator!r}; nas export rebuilds "
-            "networks from a supernet checkpoint, which only the supernet evaluator makes"
-        )
+    if why := export_refusal(name, settings):
+        raise StorageError(why)
+    assert settings is not None
     return study, settings
 
 

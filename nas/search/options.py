@@ -51,6 +51,9 @@ class Cli:
     help (registry contents, read at that moment).
     ``group`` puts the flag in an argument group; ``driver`` marks an option only searches of
     that driver use (a search of another driver refuses a value other than the default).
+    ``objective`` marks an option only that objective uses; ``network`` one that only searches
+    that build and time networks use (not a table's look-ups). ``nas show`` prints a study's
+    options that apply to it (:func:`applies`).
     """
 
     metavar: str | None = None
@@ -59,6 +62,8 @@ class Cli:
     more: Callable[[], str] | None = None
     group: str | None = None
     driver: str | None = None
+    objective: str | None = None
+    network: bool = False
 
 
 def whole_number(text: str) -> int:
@@ -122,27 +127,27 @@ class SearchOptions(BaseModel):
         "darts (cell spaces nb201, darts) trains the supernet by differentiable search and "
         "records the derived cell after every epoch",
     )
-    data: str | None = Field(
+    data: Annotated[str | None, Cli(network=True)] = Field(
         None,
         description="fashion-mnist (default where Debian's dataset-fashion-mnist is installed), "
         "digits (embedded; the default elsewhere), a .npz with x and y, a folder of MNIST-format "
         "IDX files, a CIFAR-10 python folder, or an image folder with one sub-folder per class",
     )
-    train_images: Annotated[int, Cli(parse=whole_number)] = Field(
+    train_images: Annotated[int, Cli(parse=whole_number, network=True)] = Field(
         8_000,
         ge=10,
         le=10_000_000,
         description="the supernet trains on a fixed stratified subset of at most N training "
         "images (the same images on every run and machine)",
     )
-    val_images: Annotated[int, Cli(parse=whole_number)] = Field(
+    val_images: Annotated[int, Cli(parse=whole_number, network=True)] = Field(
         2_000,
         ge=10,
         le=10_000_000,
         description="candidates are scored on a fixed stratified subset of at most N "
         "validation images; the standard error of an accuracy p is sqrt(p(1-p)/N)",
     )
-    latency_input: Annotated[str | None, Cli(metavar="BxCxHxW")] = Field(
+    latency_input: Annotated[str | None, Cli(metavar="BxCxHxW", network=True)] = Field(
         None,
         description="measure latency at another input shape than candidates are scored at "
         "(a proxy task: train small, deploy large, e.g. 1x3x224x224); by default accuracy and "
@@ -170,13 +175,13 @@ class SearchOptions(BaseModel):
         description="pareto: maximise accuracy and minimise latency; weighted: MnasNet score "
         "accuracy * (latency / T) ** w",
     )
-    latency_target_ms: Annotated[float | None, Cli(metavar="T")] = Field(
+    latency_target_ms: Annotated[float | None, Cli(metavar="T", objective="weighted")] = Field(
         None,
         gt=0,
         le=limits.MAX_LATENCY_MS,
         description="latency target T of the weighted objective",
     )
-    latency_weight: Annotated[float, Cli(metavar="W")] = Field(
+    latency_weight: Annotated[float, Cli(metavar="W", objective="weighted")] = Field(
         -0.07,
         ge=-limits.MAX_ABS_LATENCY_WEIGHT,
         le=limits.MAX_ABS_LATENCY_WEIGHT,
@@ -188,46 +193,48 @@ class SearchOptions(BaseModel):
         le=limits.MAX_LATENCY_MS,
         description="hard constraint: candidates slower than X ms are infeasible",
     )
-    target: str = Field(
+    target: Annotated[str, Cli(network=True)] = Field(
         "cpu",
         description="where latency is measured: cpu, onnxruntime, cuda, remote:HOST:PORT "
         "(a 'nas device serve' agent; token in NAS_DEVICE_TOKEN)",
     )
-    clock: Literal["wall", "cpu"] = Field(
+    clock: Annotated[Literal["wall", "cpu"], Cli(network=True)] = Field(
         "wall",
         description="wall: elapsed time; cpu: the measuring thread's CPU time, which other jobs "
         "on a shared machine do not inflate (use with --threads 1)",
     )
-    latency: Annotated[str, Cli(choices=_latency_modes)] = Field(
+    latency: Annotated[str, Cli(choices=_latency_modes, network=True)] = Field(
         "measured",
         description="measured: time every candidate end to end; predicted: lookup table plus "
         "fitted correction (profiled once per target); hybrid: predict all, measure only "
         "candidates that could enter the Pareto front",
     )
-    threads: Annotated[int | None, Cli(parse=whole_number)] = Field(
+    threads: Annotated[int | None, Cli(parse=whole_number, network=True)] = Field(
         None,
         ge=1,
         le=limits.MAX_THREADS,
         description="threads of the latency measurement (default: torch's default)",
     )
-    supernet_epochs: Annotated[int | None, Cli(parse=whole_number, driver=SAMPLER)] = Field(
+    supernet_epochs: Annotated[
+        int | None, Cli(parse=whole_number, driver=SAMPLER, network=True)
+    ] = Field(
         None,
         ge=1,
         le=limits.MAX_EPOCHS,
         description="supernet training epochs over the --train-images subset (default: as many "
         f"as make about {DEFAULT_SUPERNET_STEPS} optimiser steps; the number used is recorded)",
     )
-    batch_size: Annotated[int, Cli(parse=whole_number)] = Field(
+    batch_size: Annotated[int, Cli(parse=whole_number, network=True)] = Field(
         128, ge=1, le=limits.MAX_BATCH_SIZE, description="supernet training batch"
     )
-    supernet_seed: Annotated[int, Cli(parse=whole_number, driver=SAMPLER)] = Field(
+    supernet_seed: Annotated[int, Cli(parse=whole_number, driver=SAMPLER, network=True)] = Field(
         0,
         ge=0,
         le=limits.MAX_SEED,
         description="seed of supernet training and of the BatchNorm re-estimation that scores "
         "candidates (part of the checkpoint's key, so searches with other --seed share it)",
     )
-    calib_batches: Annotated[int, Cli(parse=whole_number)] = Field(
+    calib_batches: Annotated[int, Cli(parse=whole_number, network=True)] = Field(
         4,
         ge=1,
         le=limits.MAX_CALIB_BATCHES,
@@ -257,7 +264,7 @@ class SearchOptions(BaseModel):
     latency_column: Annotated[str | None, Cli(metavar="L", driver=SAMPLER)] = Field(
         None, description="table column used as latency in ms (default 'latency_ms')"
     )
-    checkpoint_dir: str | None = Field(
+    checkpoint_dir: Annotated[str | None, Cli(network=True)] = Field(
         None,
         description="where supernet checkpoints go (default: nas_checkpoints/ beside the "
         "database)",
@@ -393,6 +400,24 @@ class SearchOptions(BaseModel):
 _DRIVER_NOTE = {
     GRADIENT: " (DARTS trains its own supernet in one process; its --budget counts epochs)"
 }
+
+
+def applies(name: str, *, strategy: str, objective: str, network: bool) -> bool:
+    """Whether option ``name`` means anything to a search with ``strategy`` and ``objective``
+    (``network``: it builds and times networks, unlike a table's look-ups); from the field's
+    :class:`Cli` marker."""
+    from nas.strategies import get_strategy
+
+    cli = _cli(name)
+    try:
+        driver: str | None = get_strategy(strategy).driver
+    except OptionError:  # a strategy this version does not know: keep the option
+        driver = None
+    if cli.driver and driver and cli.driver != driver:
+        return False
+    if cli.objective and cli.objective != objective:
+        return False
+    return network or not cli.network
 
 
 def flag(name: str) -> str:

@@ -37,11 +37,20 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nas.errors import NasInputError
+from nas.export.select import PICKS
 from nas.limits import LimitError
 from nas.search.options import SearchOptions
 from nas.service import metrics, web
 from nas.service import queue as q
 from nas.storage.db import Store
+
+# ?pick= takes nas export's --pick words; the API's first words for two of them stay accepted
+PICK_ALIASES = {"fastest": "latency", "most-accurate": "accuracy"}
+PICK_PATTERN = "^(" + "|".join((*PICKS, *PICK_ALIASES)) + r"|trial:\d{1,9})$"
+PICK_HELP = (
+    "knee (default), latency or accuracy, as nas export --pick (fastest = latency, "
+    "most-accurate = accuracy), or trial:N"
+)
 
 log = logging.getLogger(__name__)
 
@@ -353,9 +362,7 @@ def _add_result_routes(app: FastAPI, store: Store) -> None:
     @app.get("/api/searches/{search_id}/export", tags=["results"], response_class=Response)
     def export(
         search_id: SearchId,
-        pick: Annotated[str, Query(pattern=r"^(knee|fastest|most-accurate|trial:\d{1,9})$")] = (
-            "knee"
-        ),
+        pick: Annotated[str, Query(pattern=PICK_PATTERN, description=PICK_HELP)] = "knee",
     ) -> Response:
         """A zip of ``nas export``'s artifacts for the picked trial."""
         search = _get(store, search_id)
@@ -378,7 +385,7 @@ def _export_zip(store: Store, search: q.Search, pick: str) -> tuple[bytes, int]:
     if pick.startswith("trial:"):
         chosen = {"trial": int(pick.partition(":")[2])}
     else:
-        chosen = {"pick": {"fastest": "latency", "most-accurate": "accuracy"}.get(pick, pick)}
+        chosen = {"pick": PICK_ALIASES.get(pick, pick)}
     with tempfile.TemporaryDirectory(prefix="nas-export-") as tmp:
         r = export_study(
             ExportOptions(

@@ -1,7 +1,7 @@
 """The CLI's tables where people read them: an 80-column terminal (a real pty) and a log file.
 
 Trial, accuracy and latency always print in full; long architectures move under the table;
-``options`` prints as a block; a noisy latency is marked.
+the settings print in words, not as a dict; a noisy latency is marked.
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ from tests.dashboard.synthetic import make_study
 STUDY = "a-study-with-a-rather-long-name"
 
 
-def _in_pty(args: list[str], columns: int = 80, cmd: list[str] | None = None) -> str:
-    """What ``nas ARGS`` (or ``cmd``) prints in a terminal of ``columns`` columns."""
+def _in_pty(
+    args: list[str], columns: int = 80, cmd: list[str] | None = None, cwd: Path | None = None
+) -> str:
+    """What ``nas ARGS`` (or ``cmd``) prints in a terminal of ``columns`` columns (in ``cwd``)."""
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     env = {k: v for k, v in subprocess_env().items() if k not in ("COLUMNS", "LINES")}
     env["TERM"] = "xterm"
-    proc = subprocess.Popen(cmd or nas_cmd(*args), stdout=child, stderr=child, env=env)
+    proc = subprocess.Popen(cmd or nas_cmd(*args), stdout=child, stderr=child, env=env, cwd=cwd)
     os.close(child)
     chunks = []
     while True:
@@ -90,12 +92,16 @@ def _check_show(out: str, url: str, width: int) -> None:
     for t in front:
         acc = f"{100 * t.user_attrs[keys.ACCURACY]:.2f}"
         lat = f"{t.user_attrs[keys.LATENCY_MS]:.2f}~"  # noisy, and marked
-        assert re.search(rf"│ +{t.number} │ +{acc} │ +{re.escape(lat)} │", out), (t.number, out)
+        mark = r"( \(knee\))?"  # the knee of the front is marked
+        assert re.search(rf"│ +{t.number}{mark} │ +{acc} │ +{re.escape(lat)} │", out), (
+            t.number,
+            out,
+        )
         # the whole architecture is there, on the row or folded on lines under the table
         arch = " ".join(t.user_attrs[keys.ARCH_STR].split())
         assert arch in " ".join(out.split()) or re.search(rf"│ {re.escape(arch)} +│", out)
     assert "~ noisy:" in out
-    assert "options:\n    space: mobile" in out and "{" not in out
+    assert "space mobile," in out and "{" not in out  # settings in words, no dict
 
 
 def test_show_at_80_columns_in_a_terminal(study: str) -> None:
@@ -178,6 +184,7 @@ def test_compress_table_keeps_every_number_at_80_columns_and_in_a_file() -> None
 
     rows = [
         row("exported", "torch 2.13.0+cpu", 2_235_738, 0.9556, _lat(117.0, noisy=True)),
+        row("fine-tuned", "torch 2.13.0+cpu", 2_235_738, 0.9612, _lat(118.3)),
         row("pruned", "torch 2.13.0+cpu", 1_120_370, 0.9528, _lat(157.89)),
         row("exported", "onnxruntime 1.32.0", 2_235_738, 0.9556, _lat(23.62)),
         row("pruned", "onnxruntime 1.32.0", 1_120_370, 0.9528, _lat(16.91)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -252,3 +253,55 @@ def test_five_failures_in_a_row_stop_the_search_with_the_reason(
         run_search(_opts(storage_url, evaluator=f"table:{table}", budget=3, strategy="random"))
     study = optuna.load_study(study_name="t", storage=storage_url)
     assert [t.state for t in study.trials] == [TrialState.FAIL] * 5
+
+
+def test_a_table_study_offers_no_export_and_shows_its_test_column(nb201, rows, tmp_path) -> None:
+    """Where a user meets a table study: the search's hints, ``nas show`` at 80 columns (the
+    held-out test column beside the searched one), ``nas export`` and the dashboard."""
+    from dashboard.data import Reader
+    from dashboard.layout import arch_panel
+    from dashboard.report import render_report
+    from tests.commands.test_tables_80_columns import _in_pty
+    from tests.dashboard.test_dashboard_views import _texts
+
+    header = ["arch", "cifar10_valid", "cifar10_test", "latency_ms"]
+    table = _write(
+        tmp_path / "bench.csv",
+        header,
+        [
+            [k, r["accuracy"], f"{float(r['accuracy']) - 1:.3f}", r["latency_ms"]]
+            for k, r in rows.items()
+        ],
+    )
+    url = "sqlite:///studies.db"
+    found = _cli(
+        "search", "--space", "nb201", "--evaluator", f"table:{table}", "--study", "tab",
+        "--accuracy-column", "cifar10_valid", "--budget", "5", "--storage", url, cwd=tmp_path,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    hints = found.stdout.split("next:\n", 1)[1]
+    assert "optuna-dashboard sqlite:///studies.db" in hints and "nas export" not in hints
+
+    out = _in_pty(["show", "tab", "--storage", url], cwd=tmp_path)
+    assert max(len(ln) for ln in out.splitlines()) <= 80 and "…" not in out, out
+    assert "nas export" not in out and "nas report tab" in out
+    assert "--calib-batches" not in out and "--supernet-epochs" not in out  # nothing trained
+    assert re.search(r"┃ +trial ┃ acc % ± se ┃ test % ┃", out), out
+    study = optuna.load_study(study_name="tab", storage=f"sqlite:///{tmp_path / 'studies.db'}")
+    shown = 0
+    for t in study.get_trials(states=(TrialState.COMPLETE,)):
+        test = float(rows[t.user_attrs[keys.ARCH_STR]]["accuracy"]) - 1
+        shown += bool(re.search(rf"│ +{t.number}( \([a-z, ]+\))? │ +[\d.]+ │ +{test:.2f} │", out))
+    assert shown >= 1, out
+
+    refused = _cli("export", "tab", "--out", "exp", "--storage", url, cwd=tmp_path)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().count("\n") == 0, refused.stderr
+    assert "looked its accuracies up in a table" in refused.stderr
+    assert not (tmp_path / "exp").exists()
+
+    d = Reader(f"sqlite:///{tmp_path / 'studies.db'}").study("tab")
+    panel = _texts(arch_panel(d, 0, url))
+    assert "export-none" in panel and "export-cmd" not in panel and "nas export" not in panel
+    html = render_report(Reader(f"sqlite:///{tmp_path / 'studies.db'}"), "tab")
+    assert "Nothing to export: study" in html and "nas export" not in html

@@ -124,6 +124,26 @@ def test_export_says_the_weights_are_untrained(searched: str, tmp_path: Path) ->
     assert any("UNTRAINED" in n for n in r.notes)
 
 
+def test_the_export_hint_runs_and_says_the_weights_come_untrained(
+    searched: str, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """``nas show``'s export command works as printed (a zero-cost study rebuilds its seeded,
+    untrained network) and says, in a shell comment above it, how to train it."""
+    import shlex
+
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["show", "zc", "--storage", searched]) == 0
+    hints = capsys.readouterr().out.split("next:\n", 1)[1].replace("\\\n", "").splitlines()
+    comment = next(i for i, ln in enumerate(hints) if ln.strip().startswith("#"))
+    assert "untrained weights: add --finetune-epochs N" in hints[comment]
+    export = shlex.split(hints[comment + 1])
+    assert export[:2] == ["nas", "export"] and "--pick" in export
+    monkeypatch.chdir(tmp_path)
+    assert main(export[1:]) == 0
+    assert "UNTRAINED" in capsys.readouterr().out
+    assert json.loads((tmp_path / "export" / "metrics.json").read_text())["weights"] == "untrained"
+
+
 def test_the_axis_of_each_evaluator() -> None:
     assert axis_of_evaluator("supernet").fmt(0.93123, 0.004) == "93.12 ± 0.40"
     zc = axis_of_evaluator("zero-cost:synflow")

@@ -48,6 +48,7 @@ def test_compressed_folder_is_an_export_with_int8_and_report(compressed) -> None
     report = json.loads((out / files.REPORT).read_text())
     assert [(r["model"], r["runtime"].split()[0]) for r in report["rows"]] == [
         ("exported", "torch"),
+        ("fine-tuned", "torch"),
         ("pruned", "torch"),
         ("exported", "onnxruntime"),
         ("pruned", "onnxruntime"),
@@ -58,10 +59,34 @@ def test_compressed_folder_is_an_export_with_int8_and_report(compressed) -> None
     # torch and ONNX Runtime fp32 agree on accuracy for the same network (up to an argmax
     # tie broken differently by BatchNorm folding's rounding)
     rows = report["rows"]
-    assert rows[0]["test_accuracy"] == pytest.approx(rows[2]["test_accuracy"], abs=0.01)
-    assert rows[1]["test_accuracy"] == pytest.approx(rows[3]["test_accuracy"], abs=0.01)
+    assert rows[0]["test_accuracy"] == pytest.approx(rows[3]["test_accuracy"], abs=0.01)
+    assert rows[2]["test_accuracy"] == pytest.approx(rows[4]["test_accuracy"], abs=0.01)
     md = (out / files.REPORT_MD).read_text()
-    assert md.count("\n| ") == 6 and "pruned + int8" in md
+    assert md.count("\n| ") == 7 and "pruned + int8" in md and "(not written)" in md
+
+
+def test_fine_tuning_alone_has_a_row_of_its_own(export_dir: Path, compressed) -> None:
+    """Like with like: the unpruned export fine-tuned the same epochs with the same seed, so
+    the table credits fine-tuning and pruning each with its own change (issue 24 item 3)."""
+    from nas.export.artifacts import read_spec
+    from nas.export.compress import _load_data
+    from nas.export.finetune import finetune
+    from nas.export.study_export import evaluate
+    from nas.supernet.seeding import seeded
+
+    rows = {(r.model, r.runtime.split()[0]): r for r in compressed.rows}
+    tuned, exported = rows[("fine-tuned", "torch")], rows[("exported", "torch")]
+    assert tuned.params == exported.params > rows[("pruned", "torch")].params
+    # the same fine-tuning, redone here on the export: the same test accuracy
+    net = nas.load(export_dir)
+    data = _load_data(read_spec(export_dir), None)  # the export's data, as compress reads it
+    with seeded(0):
+        finetune(net, data, epochs=1, seed=0)
+    assert evaluate(net, data.x_test, data.y_test) == tuned.test_accuracy
+    assert any(
+        n.startswith("fine-tuned: the exported network fine-tuned 1 epoch(s) with seed 0")
+        for n in compressed.notes
+    )
 
 
 def test_onnx_latency_hits_the_onnxruntime_targets_cache_key(
@@ -95,8 +120,8 @@ def test_pruned_model_is_smaller_and_loads(export_dir: Path, compressed) -> None
     assert sum(p.numel() for p in small.parameters()) < sum(p.numel() for p in big.parameters())
     assert widths(small) == {k: round(v * 0.5) for k, v in widths(big).items()}
     report = json.loads((compressed.out / files.REPORT).read_text())
-    assert report["rows"][1]["params"] == sum(p.numel() for p in small.parameters())
-    assert report["rows"][1]["flops_m"] < report["rows"][0]["flops_m"]
+    assert report["rows"][2]["params"] == sum(p.numel() for p in small.parameters())
+    assert report["rows"][2]["flops_m"] < report["rows"][0]["flops_m"]
     assert (compressed.out / files.WEIGHTS).stat().st_size < (
         export_dir / files.WEIGHTS
     ).stat().st_size

@@ -195,3 +195,23 @@ def test_unknown_search_is_404_and_catalogue_answers(client: TestClient) -> None
     assert client.get("/api/targets", headers=AUTH).json() == ["cpu", "onnxruntime"]
     m = client.get("/metrics", headers=AUTH)
     assert m.status_code == 200 and 'nas_searches{state="queued"} 0.0' in m.text
+
+
+def test_export_pick_takes_the_cli_words_and_the_api_aliases(client: TestClient) -> None:
+    """``?pick=`` agrees with ``nas export --pick`` (latency, accuracy, knee); fastest and
+    most-accurate stay accepted; anything else is refused before the search is looked up."""
+    from nas.export.select import PICKS
+
+    for pick in (*PICKS, "fastest", "most-accurate", "trial:3"):
+        r = client.get(f"/api/searches/7/export?pick={pick}", headers=AUTH)
+        assert r.status_code == 404, (pick, r.text)  # accepted: no search 7 here
+    for pick in ("slowest", "trial:x", "Latency"):
+        r = client.get(f"/api/searches/7/export?pick={pick}", headers=AUTH)
+        assert r.status_code == 422, (pick, r.text)
+    schema = client.get("/openapi.json", headers=AUTH).json()
+    params = schema["paths"]["/api/searches/{search_id}/export"]["get"]["parameters"]
+    pick = next(p for p in params if p["name"] == "pick")
+    assert (
+        "as nas export --pick (fastest = latency, most-accurate = accuracy)"
+        in (pick["description"])
+    )

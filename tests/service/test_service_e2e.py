@@ -46,7 +46,7 @@ def test_submit_watch_front_trials(server: Server) -> None:
     # the table study has no supernet to export from: a clear 400, not a crash
     with pytest.raises(ClientError) as err:
         c.export(s["id"], server.tmp / "x.zip")
-    assert err.value.status == 400 and "supernet" in err.value.detail
+    assert err.value.status == 400 and "no network weights to export" in err.value.detail
 
 
 def test_command_line_submit_status_cancel(server: Server) -> None:

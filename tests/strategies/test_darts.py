@@ -230,6 +230,15 @@ def test_darts_run_records_one_trial_per_epoch(tmp_path: Path, storage_url: str)
     with pytest.raises(OptionError, match="cannot be resumed midway"):
         run_search(_darts_opts(tmp_path, storage_url, budget=3))
     assert len(optuna.load_study(study_name="d", storage=storage_url).trials) == 2
+    # and nas export writes the knee cell as a standalone network (docs/darts.md)
+    import nas
+    from nas.export.study_export import ExportOptions, export_study
+
+    done = export_study(ExportOptions(study="d", out=str(tmp_path / "cell"), storage=storage_url))
+    assert done.trial in {t.number for t in trials}
+    assert (tmp_path / "cell" / "model.onnx").is_file()
+    with torch.no_grad():
+        assert nas.load(tmp_path / "cell")(torch.zeros(space.latency_input.shape)).shape == (1, 10)
 
 
 def test_darts_refuses_a_space_without_mixed_edges(tmp_path: Path, storage_url: str) -> None:
