@@ -13,13 +13,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from nas.commands.common import console, err_console, numeric_column, shown
-from nas.limits import shorten
 from nas.options import whole_number
 
 
 def server_url(text: str) -> str:
     """``--server``: an http(s) URL with a host (argparse applies it to $NAS_SERVER too)."""
     from urllib.parse import urlsplit
+
+    from nas.limits import shorten
 
     try:
         parts = urlsplit(text)

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 from nas.commands.common import add_storage, console, err_console
-from nas.limits import shorten
 from nas.options import whole_number
 
 TOKEN_ENV = "NAS_TOKEN"
@@ -78,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     token = os.environ.get(TOKEN_ENV) or None
     check_token(token, no_auth=args.no_auth, host=args.host)
     from nas.hardware.target import target_names  # the registry, without torch
+    from nas.limits import shorten
 
     if not 0 <= args.slots <= 64:
         raise OptionError(f"--slots must be 0-64, got {args.slots}")
