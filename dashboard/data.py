@@ -69,7 +69,10 @@ class LatencyRow:
 
 def hide_password(url: str) -> str:
     """``url`` as pages show it: ``postgresql://nas:***@db/nas`` for one with a password."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed "[" of an IPv6 host: Store refuses it with one line
+        return url.partition("@")[2] or url
     if parts.password is None:
         return url
     user, _, host = parts.netloc.rpartition("@")

@@ -1,5 +1,6 @@
-"""A listening socket for nas's servers (``nas serve``, ``nas device serve``), and the
-variable that holds the device agent's token (read by the agent and by the remote target)."""
+"""A listening socket for nas's servers (``nas serve``, ``nas device serve``), the variable
+that holds the device agent's token (read by the agent and by the remote target), and the
+shortest token either server takes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from nas.errors import OptionError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DEVICE_TOKEN_ENV = "NAS_DEVICE_TOKEN"  # shared by `nas device serve` and remote:HOST:PORT
+MIN_TOKEN_CHARS = 16  # a shared token of both servers (NAS_TOKEN, NAS_DEVICE_TOKEN)
 
 
 def bind(host: str, port: int) -> socket.socket:

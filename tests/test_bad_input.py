@@ -101,6 +101,24 @@ BAD = [
     # names: short and printable, refused on the way in
     (["search", "--study", "x" * 10_000], "the study name has 10000 characters; at most 128"),
     (["search", "--study", "a\x1b[2Jb\nc"], "the study name 'a\\x1b[2Jb\\nc' holds control"),
+    # storages, servers and tokens (issue 25): a line, not a traceback or a silent start
+    (
+        ["search", "--storage", "postgresql://nas:pw@[::1/x"],
+        "cannot parse storage URL 'postgresql://nas:***@[::1/x'",
+    ),
+    (["search", "--storage", "sqlite://"], "storage sqlite:// is SQLite in memory"),
+    (["status", "--server", "notaurl"], "argument --server: expected the server's URL"),
+    # each server row has a second bad option that is checked later: were the first accepted
+    # by mistake, the row fails on the second instead of serving for ever
+    (["serve", "--slots", "-1", "--data-dir", "@broken.yaml"], "--slots must be 0-64, got -1"),
+    (
+        ["serve", "--allow-target", "tpu", "--data-dir", "@broken.yaml"],
+        "--allow-target: unknown target 'tpu'",
+    ),
+    (
+        ["device", "serve", "--port", "0", "--token", "x", "--max-upload-mb", "-1"],
+        "the device token must have at least 16 characters, got 1",
+    ),
     # written before the refusal: a plain Optuna database stays as it was
     (["search", "--study", "plain", "--storage", "@optuna-only.db"], "was not made by nas"),
 ]
@@ -254,7 +272,7 @@ def _argv(argv: list[str], folder: Path) -> list[str]:
             out += ["--space", str(TINY)]
         if "--evaluator" not in out:  # nothing heavy even if a row were accepted by mistake
             out += ["--evaluator", "synthetic"]
-    if "--storage" not in out:
+    if "--storage" not in out and out[0] not in ("status", "device"):  # they take none
         out += ["--storage", f"sqlite:///{folder / 'studies.db'}"]
     return out
 
@@ -270,6 +288,7 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(
     _inputs(tmp_path, existing_db)
     monkeypatch.chdir(tmp_path)  # relative paths (missing.npz, nas_checkpoints/) land here
     monkeypatch.setenv("NAS_DEVICE_TOKEN", "secret")  # so a remote row fails on the address
+    monkeypatch.setenv("NAS_TOKEN", "a-token-long-enough")  # so a serve row fails on its option
     before = _files(tmp_path)
     code = main(_argv(argv, tmp_path))
     err = capsys.readouterr().err

@@ -16,9 +16,29 @@ from nas.commands.common import console, err_console, numeric_column, shown
 from nas.search.options import whole_number
 
 
+def server_url(text: str) -> str:
+    """``--server``: an http(s) URL with a host (argparse applies it to $NAS_SERVER too)."""
+    from urllib.parse import urlsplit
+
+    from nas.limits import shorten
+
+    try:
+        parts = urlsplit(text)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(
+            f"expected the server's URL, e.g. http://127.0.0.1:8080, got {shorten(text)}"
+        )
+    return text
+
+
 def _server(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--server",
+        type=server_url,
         default=os.environ.get("NAS_SERVER", "http://127.0.0.1:8080"),
         metavar="URL",
         help="the nas serve to talk to (default: $NAS_SERVER or http://127.0.0.1:8080); "

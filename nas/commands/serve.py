@@ -76,8 +76,17 @@ def run(args: argparse.Namespace) -> int:
 
     token = os.environ.get(TOKEN_ENV) or None
     check_token(token, no_auth=args.no_auth, host=args.host)
-    if args.slots > 64:
+    from nas.hardware.target import target_names  # the registry, without torch
+    from nas.limits import shorten
+
+    if not 0 <= args.slots <= 64:
         raise OptionError(f"--slots must be 0-64, got {args.slots}")
+    known = target_names()
+    for t in args.allow_target or ():
+        if t.partition(":")[0] not in known:
+            raise OptionError(
+                f"--allow-target: unknown target {shorten(t)}; known targets: {', '.join(known)}"
+            )
     if not 0 < args.max_upload_mb <= 16384:
         raise OptionError(f"--max-upload-mb must be in (0, 16384], got {args.max_upload_mb}")
     data_dir = Path(args.data_dir)

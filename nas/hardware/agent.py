@@ -35,7 +35,7 @@ from typing import Any
 
 from nas.errors import OptionError
 from nas.hardware.timing import TimingConfig
-from nas.listen import DEVICE_TOKEN_ENV
+from nas.listen import DEVICE_TOKEN_ENV, MIN_TOKEN_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +227,11 @@ def make_server(
     if not token:
         raise OptionError(
             f"the device agent needs a token: set {DEVICE_TOKEN_ENV} or pass --token"
+        )
+    if len(token) < MIN_TOKEN_CHARS:
+        raise OptionError(
+            f"the device token must have at least {MIN_TOKEN_CHARS} characters, got "
+            f"{len(token)} (e.g. {DEVICE_TOKEN_ENV}=$(openssl rand -hex 24))"
         )
     if not (0 < max_upload_mb <= 16384):
         raise OptionError(f"--max-upload-mb must be in (0, 16384], got {max_upload_mb}")

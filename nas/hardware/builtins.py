@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from nas.hardware.cpu import CpuTarget
 from nas.hardware.target import Target, register_target
 
-register_target("cpu", CpuTarget)
+
+# Each target imports its runtime (torch, onnxruntime, CUDA) only when chosen, so the names
+# are listed without it.
+def _cpu(**options: Any) -> Target:
+    from nas.hardware.cpu import CpuTarget
+
+    return CpuTarget(**options)
 
 
-# The other targets import their runtimes (onnxruntime, CUDA) only when chosen.
 def _onnxruntime(**options: Any) -> Target:
     from nas.hardware.ort import OnnxRuntimeTarget
 
@@ -29,6 +33,7 @@ def _remote(**options: Any) -> Target:
     return RemoteTarget(**options)
 
 
+register_target("cpu", _cpu)
 register_target("onnxruntime", _onnxruntime)
 register_target("cuda", _cuda)
 register_target("remote", _remote)

@@ -12,11 +12,13 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from nas.errors import OptionError
 from nas.hardware.timing import LatencyStats
+
+if TYPE_CHECKING:  # the registry imports no torch: `nas serve` checks names without it
+    from torch import nn
 
 Shape = tuple[int, ...]
 

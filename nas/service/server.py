@@ -19,12 +19,11 @@ import threading
 import time
 
 from nas.errors import OptionError
-from nas.listen import LOOPBACK, bind
+from nas.listen import LOOPBACK, MIN_TOKEN_CHARS, bind
 from nas.service.app import ServiceConfig, create_app
 
 log = logging.getLogger(__name__)
 
-MIN_TOKEN_CHARS = 16
 IDLE_SECONDS = 5  # keep-alive connections idle this long are closed
 
 

@@ -68,9 +68,13 @@ def heartbeat_settings() -> tuple[int, int]:
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file behind a ``sqlite:///`` URL (``None`` for other back-ends or memory)."""
-    u = make_url(url)
-    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+    """The file behind a ``sqlite:///`` URL (``None`` for other back-ends).
+
+    Raises:
+        StorageError: a URL that does not parse, or SQLite in memory (:func:`_parse_url`).
+    """
+    u = _parse_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database:
         return None
     return Path(u.database)
 
@@ -200,13 +204,36 @@ def _retry_stale() -> StaleCallback:
 
 
 def _parse_url(url: str) -> URL:
+    """The parsed URL of a database that outlives this process.
+
+    Raises:
+        StorageError: not a URL (SQLAlchemy raises ``ValueError`` for a bad port or an
+            unclosed ``[`` of an IPv6 host), or SQLite in memory, which would vanish with the
+            process and which no worker or heartbeat thread could share.
+    """
     try:
-        return make_url(url)
-    except ArgumentError:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
         raise StorageError(
-            f"cannot parse storage URL {url!r}; expected e.g. sqlite:///studies.db "
-            "or postgresql://user@host/db"
+            f"cannot parse storage URL {_hide_password(url)!r}; expected e.g. "
+            "sqlite:///studies.db or postgresql://user@host/db"
         ) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise StorageError(
+            f"storage {url} is SQLite in memory, lost when nas exits and invisible to its "
+            "workers; name a file: sqlite:///studies.db"
+        )
+    return parsed
+
+
+def _hide_password(url: str) -> str:
+    """``url`` with what lies between ``user:`` and ``@`` starred (it could not be parsed,
+    so SQLAlchemy cannot hide the password)."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not (sep and at and ":" in userinfo):
+        return url
+    return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}"
 
 
 def _sqlite_engine_kwargs(url: str, parsed: URL, path: Path, read_only: bool) -> dict[str, object]:

@@ -18,17 +18,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+from nas.errors import StorageError
 from nas.storage.db import sqlite_path
 
 
 def base_dir(storage_url: str) -> Path | None:
     """The folder of a SQLite database (absolute), None for server databases (and for a URL
     that does not parse: opening the storage reports that one, in its own words)."""
-    from sqlalchemy.exc import ArgumentError
-
     try:
         path = sqlite_path(storage_url)
-    except (ArgumentError, ValueError):
+    except StorageError:
         return None
     return path.resolve().parent if path is not None else None
 

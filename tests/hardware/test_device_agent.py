@@ -19,7 +19,7 @@ from nas.hardware.onnx_export import to_onnx_bytes
 from nas.hardware.remote import DeviceError
 from tests.conftest import nas_cmd, subprocess_env
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-0123456789"
 SHAPE = (1, 3, 8, 8)
 
 
