@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from nas.commands.arguments import add_arguments, from_args
 from nas.errors import OptionError
-from nas.search.options import SearchOptions, add_arguments, flag, from_args
+from nas.search.options import SearchOptions, flag
 
 
 def _parse(argv: list[str]) -> SearchOptions:

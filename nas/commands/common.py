@@ -75,6 +75,39 @@ def numeric_column(table: Table, header: str, cells: list[str]) -> None:
     table.add_column(header, justify="right", no_wrap=True, min_width=width)
 
 
+def _front_columns(
+    trials: list, axis: Any, acc_head: str, marks: dict[int, str], test: dict[int, float] | None
+) -> tuple[dict[str, list[str]], list[str], bool]:
+    """``(column head -> cells, architecture strings, any latency noisy)`` of the front."""
+    test_head = ["test %"] if test else []
+    cols: dict[str, list[str]] = {
+        h: []
+        for h in ("trial", acc_head, *test_head, "latency ms", "p90 ms", "params M", "MFLOPs")
+    }
+    archs: list[str] = []
+    noisy = False
+    for t in trials:
+        ua = t.user_attrs
+        lat = ua.get(keys.LATENCY) or {}
+        noisy |= bool(lat.get("noisy"))
+        for h, v in zip(
+            cols,
+            (
+                f"{t.number} ({marks[t.number]})" if t.number in marks else str(t.number),
+                axis.fmt(ua.get(keys.ACCURACY, 0), ua.get(keys.ACCURACY_SE)),
+                *([f"{100 * test[t.number]:.2f}" if t.number in test else "-"] if test else []),
+                fmt_latency(ua.get(keys.LATENCY_MS), lat),
+                fmt_ms(lat.get("p90_ms")),
+                f"{float(ua.get(keys.PARAMS_M, 0)):.2f}" if keys.PARAMS_M in ua else "-",
+                f"{float(ua.get(keys.FLOPS_M, 0)):.0f}" if keys.FLOPS_M in ua else "-",
+            ),
+            strict=True,
+        ):
+            cols[h].append(v)
+        archs.append(str(ua.get(keys.ARCH_STR, "")))
+    return cols, archs, noisy
+
+
 def front_table(
     trials: list,
     title: str,
@@ -108,32 +141,7 @@ def front_table(
         acc_head = f"{axis.short} ± se"
     else:  # "inherited acc": the kind of accuracy on a line of its own
         acc_head = f"{accuracy.removesuffix(' acc')}\n{axis.short} ± se"
-    test_head = ["test %"] if test else []
-    cols: dict[str, list[str]] = {
-        h: []
-        for h in ("trial", acc_head, *test_head, "latency ms", "p90 ms", "params M", "MFLOPs")
-    }
-    archs: list[str] = []
-    noisy = False
-    for t in trials:
-        ua = t.user_attrs
-        lat = ua.get(keys.LATENCY) or {}
-        noisy |= bool(lat.get("noisy"))
-        for h, v in zip(
-            cols,
-            (
-                f"{t.number} ({marks[t.number]})" if t.number in marks else str(t.number),
-                axis.fmt(ua.get(keys.ACCURACY, 0), ua.get(keys.ACCURACY_SE)),
-                *([f"{100 * test[t.number]:.2f}" if t.number in test else "-"] if test else []),
-                fmt_latency(ua.get(keys.LATENCY_MS), lat),
-                fmt_ms(lat.get("p90_ms")),
-                f"{float(ua.get(keys.PARAMS_M, 0)):.2f}" if keys.PARAMS_M in ua else "-",
-                f"{float(ua.get(keys.FLOPS_M, 0)):.0f}" if keys.FLOPS_M in ua else "-",
-            ),
-            strict=True,
-        ):
-            cols[h].append(v)
-        archs.append(str(ua.get(keys.ARCH_STR, "")))
+    cols, archs, noisy = _front_columns(trials, axis, acc_head, marks, test)
     # the notes under the table, folded at the terminal's edge (a caption would fold them at
     # the table's, a line or two more)
     notes = [Text(n) for n in (NOISY_NOTE if noisy else "", note) if n]

@@ -56,7 +56,7 @@ def add_submit(sub: argparse._SubParsersAction) -> None:
             "--storage, --checkpoint-dir and --workers belong to the server and are refused."
         ),
     )
-    from nas.search.options import add_arguments
+    from nas.commands.arguments import add_arguments
 
     add_arguments(p)  # nas search's own options: one declaration (nas.search.options)
     _server(p)

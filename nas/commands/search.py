@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from nas.search.options import add_arguments
+    from nas.commands.arguments import add_arguments
 
     p = sub.add_parser(
         "search",
@@ -167,8 +167,8 @@ def print_summary(result: SearchResult) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nas.commands.arguments import from_args
     from nas.search.driver import run_search
-    from nas.search.options import from_args
 
     opts = from_args(args)
     with progress_display() as progress:

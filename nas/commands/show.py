@@ -69,23 +69,7 @@ def run(args: argparse.Namespace) -> int:
     settings = st.settings_of(study)
     console.print(f"[bold]{shown(study.study_name)}[/] in {shown(args.storage)}")
     if settings is not None:
-        # what the accuracy is and how far to trust it, before any number (issues 20, 24)
-        said = (
-            *([] if args.settings else settings_summary(settings)),
-            settings.input_line(),
-            evidence.accuracy_note(settings),
-            *evidence.fidelity_lines(settings),
-        )
-        for line in filter(None, said):  # folded under their own indent, file or not
-            text = textwrap.fill(
-                printable(line), console.width, initial_indent="  ", break_on_hyphens=False
-            )
-            console.print(text.replace("\n", "\n  "), highlight=False, markup=False)
-        if args.settings:
-            done = {"fidelity", "scoring_input", "latency_input"}  # the lines above say them
-            rest = {k: v for k, v in vars(settings).items() if k not in done}
-            for line in settings_lines(rest):
-                console.print(printable(line), highlight=False, markup=False)  # stored values
+        _print_settings(settings, every=args.settings)
     trials = (
         f"{summary.complete} complete trials ({summary.budget or '?'} budget, "
         f"{summary.running} running, {summary.failed} failed)"
@@ -118,6 +102,29 @@ def run(args: argparse.Namespace) -> int:
             for line in shell_lines(cmd, console.width):
                 console.print(line, highlight=False, markup=False, soft_wrap=True)
     return 0
+
+
+def _print_settings(settings: StudySettings, *, every: bool) -> None:
+    """What the accuracy is and how far to trust it, before any number (issues 20, 24); the
+    settings in one paragraph, or ``every`` stored value."""
+    from nas.analysis import evidence
+
+    said = (
+        *([] if every else settings_summary(settings)),
+        settings.input_line(),
+        evidence.accuracy_note(settings),
+        *evidence.fidelity_lines(settings),
+    )
+    for line in filter(None, said):  # folded under their own indent, file or not
+        text = textwrap.fill(
+            printable(line), console.width, initial_indent="  ", break_on_hyphens=False
+        )
+        console.print(text.replace("\n", "\n  "), highlight=False, markup=False)
+    if every:
+        done = {"fidelity", "scoring_input", "latency_input"}  # the lines above say them
+        rest = {k: v for k, v in vars(settings).items() if k not in done}
+        for line in settings_lines(rest):
+            console.print(printable(line), highlight=False, markup=False)  # stored values
 
 
 def settings_summary(settings: StudySettings) -> list[str]:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from nas.storage import Store
     from nas.storage.studies import StudySettings
     from nas.supernet.darts_search import DartsConfig, DartsSearch
+    from nas.supernet.mixed import CellSupernet
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,6 @@ def run_darts(
     ``evaluation``, ``latency``.
     """
     from nas.evaluators.supernet import SupernetEvaluator
-    from nas.hardware.lut.cells import cell_op_table
     from nas.storage.latency_cache import LatencyCache
     from nas.supernet import create_supernet
     from nas.supernet.darts_search import DartsSearch
@@ -136,13 +136,7 @@ def run_darts(
     seconds = {"supernet": 0.0, "evaluation": 0.0, "latency": 0.0}
     table = None
     if cfg.latency_weight > 0:
-        t0 = time.perf_counter()
-        table, measured = cell_op_table(net, edges, space, target, store)
-        reporter.message(
-            f"latency table: {measured} operations measured, the rest read from the space's "
-            f"lookup table ({time.perf_counter() - t0:.1f} s)"
-        )
-        study.set_user_attr(keys.DARTS_LATENCY_TABLE, table)
+        table = _latency_table(net, edges, space, target, store, study, reporter)
     search = DartsSearch(net, edges, cfg, table)
     evaluator = SupernetEvaluator(
         space, net, data, target, cache=cache, calib_batches=run.calib_batches, seed=run.seed
@@ -162,6 +156,29 @@ def run_darts(
         seconds["latency"] += float(trial.user_attrs.get(keys.LATENCY_SECONDS, 0.0))
         report_trial(study, trial, cfg.epochs, reporter, settings.max_latency_ms)
     return seconds
+
+
+def _latency_table(
+    net: CellSupernet,
+    edges: list,
+    space: Space,
+    target: Target,
+    store: Store,
+    study: optuna.Study,
+    reporter: Reporter,
+) -> dict[str, list[float]]:
+    """The per-operation latencies of the latency term, from the space's lookup table on
+    ``target``, recorded on the study."""
+    from nas.hardware.lut.cells import cell_op_table
+
+    t0 = time.perf_counter()
+    table, measured = cell_op_table(net, edges, space, target, store)
+    reporter.message(
+        f"latency table: {measured} operations measured, the rest read from the space's "
+        f"lookup table ({time.perf_counter() - t0:.1f} s)"
+    )
+    study.set_user_attr(keys.DARTS_LATENCY_TABLE, table)
+    return table
 
 
 def _record_epoch(
