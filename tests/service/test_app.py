@@ -137,6 +137,36 @@ def test_a_request_nas_search_accepts_is_queued(client: TestClient) -> None:
     assert states == ["queued", "queued"]
 
 
+def test_every_builtin_data_set_of_nas_search_is_listed_and_accepted_where_installed(
+    client: TestClient, tmp_path: Path, monkeypatch
+) -> None:
+    from nas.data import BUILTIN, FASHION
+
+    # Fashion-MNIST "installed" (the folder Debian's package fills) and then not
+    fashion = tmp_path / "fashion"
+    fashion.mkdir()
+    (fashion / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    monkeypatch.setenv("NAS_FASHION_MNIST", str(fashion))
+    listed = client.get("/api/datasets", headers=AUTH).json()["builtin"]
+    assert [d["name"] for d in listed] == list(BUILTIN)  # nas search's names, one source
+    assert all(d["available"] and d["reason"] is None for d in listed)
+    for name in BUILTIN:
+        r = client.post("/api/searches", headers=AUTH, json={"space": "mobile", "data": name})
+        assert r.status_code == 201, r.text
+        assert r.json()["options"]["data"] == name  # a name, not a path in the data folder
+
+    monkeypatch.setenv("NAS_FASHION_MNIST", str(tmp_path / "nowhere"))
+    listed = {d["name"]: d for d in client.get("/api/datasets", headers=AUTH).json()["builtin"]}
+    assert not listed[FASHION]["available"]
+    assert "Fashion-MNIST is not installed in" in listed[FASHION]["reason"]
+    r = client.post("/api/searches", headers=AUTH, json={"space": "mobile", "data": FASHION})
+    assert r.status_code == 400, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith("Fashion-MNIST is not installed in") and "on this server" in detail
+    assert "POST /api/datasets" in detail and "\n" not in detail
+    assert len(client.get("/api/searches", headers=AUTH).json()) == len(BUILTIN)
+
+
 def test_upload_reads_npz_without_pickles(client: TestClient, config: ServiceConfig) -> None:
     buf = io.BytesIO()
     np.savez(buf, x=np.zeros((4, 1, 8, 8), np.float32), y=np.arange(4))
