@@ -222,6 +222,10 @@ def create_app(config: ServiceConfig) -> FastAPI:
         title="nas",
         summary="Hardware-aware neural architecture search as a service",
         version=__import__("nas").__version__,
+        # FastAPI's Swagger UI and ReDoc pages load their scripts from a CDN (blank offline) and
+        # would want the bearer header a browser cannot send; the schema stays at /openapi.json
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(_Guard, config=config)
     registry = metrics.Metrics(store)

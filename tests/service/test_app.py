@@ -49,7 +49,7 @@ def _concrete(path: str) -> str:
 
 def test_every_route_but_healthz_needs_the_token(client: TestClient) -> None:
     routes = [r for r in client.app.routes if isinstance(r, (APIRoute, Route))]
-    assert len(routes) >= 15  # the API, /docs, /openapi.json...
+    assert len(routes) >= 15  # the API, /openapi.json, the login pages...
     checked = 0
     for route in routes:
         for method in route.methods or ():
@@ -69,6 +69,15 @@ def test_every_route_but_healthz_needs_the_token(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     assert client.get("/dashboard/").status_code == 401  # mounted, not in the route table
     assert client.get("/api/searches", headers=AUTH).status_code == 200
+
+
+def test_no_cdn_docs_pages_and_the_schema_for_the_token(client: TestClient) -> None:
+    # Swagger UI and ReDoc load their scripts from a CDN (blank offline): they are off
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert client.get(path, headers=AUTH).status_code == 404, path
+    assert client.get("/openapi.json").status_code == 401
+    schema = client.get("/openapi.json", headers=AUTH)
+    assert schema.status_code == 200 and "/api/searches" in schema.json()["paths"]
 
 
 def test_token_rules() -> None:
