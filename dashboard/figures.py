@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from dashboard.arch import ArchInfo, CellArch, ChainArch, PlainArch
 from dashboard.info import (
     AnytimeInfo,
+    AxisCut,
     CompareInfo,
     FitInfo,
     HardwareInfo,
@@ -24,6 +25,7 @@ from dashboard.info import (
     LutInfo,
     ParetoInfo,
     Point,
+    axis_cut,
 )
 from nas.analysis.anytime import AnytimePoint
 from nas.analysis.axis import ACCURACY, AccuracyAxis
@@ -284,6 +286,9 @@ def plot_pareto(
         _point_at(fig, sel, f"{label} {sel.number}", info.axis)
     fig.update_xaxes(title="latency (ms, median)")
     fig.update_yaxes(title=info.axis.title)
+    cut = axis_cut(info.points)
+    if cut is not None:
+        _cut_axis(fig, info, cut)
     return _layout(
         fig,
         title or "Pareto front — click a point to see its network",
@@ -291,6 +296,32 @@ def plot_pareto(
         legend={"orientation": "h", "y": -0.18},
         height=460,
         clickmode="event",
+    )
+
+
+def _cut_axis(fig: go.Figure, info: ParetoInfo, cut: AxisCut) -> None:
+    """Start the accuracy axis at the cut and say on the chart which trials are under it."""
+    top = max(p.accuracy for p in info.points)
+    pad = 0.06 * (top - cut.floor) or 0.01
+    scale = info.axis.scale
+    fig.update_yaxes(range=[_r(scale * (cut.floor - pad)), _r(scale * (top + pad))])
+    low = cut.below[0]
+    n = len(cut.below)
+    fig.add_annotation(
+        xref="paper",
+        yref="paper",
+        x=0.0,
+        y=0.0,
+        xanchor="left",
+        yanchor="bottom",
+        showarrow=False,
+        font={"size": 11, "color": "#555"},
+        text=(
+            f"▼ axis cut: {n} trial{'s' if n > 1 else ''} below, lowest "
+            f"{info.axis.fmt(low.accuracy)}{' %' if info.axis.percent else ''} at "
+            f"{low.latency_ms:.3f} ms (trial {low.number})"
+        ),
+        name="axis-cut",
     )
 
 

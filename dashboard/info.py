@@ -92,6 +92,35 @@ def point(
     )
 
 
+@dataclass(frozen=True)
+class AxisCut:
+    """Where the accuracy axis starts when a few trials score far below the rest (NAS-Bench-201's
+    all-``none`` cell: 10 % at 0 ms), and those trials, which are then off the chart."""
+
+    floor: float  # fraction: the lowest accuracy kept on the axis
+    below: tuple[Point, ...]  # the trials under it, lowest first
+
+
+MIN_POINTS_TO_CUT = 8  # quartiles of fewer trials say little
+
+
+def axis_cut(points: Sequence[Point]) -> AxisCut | None:
+    """The cut that keeps an outlier from squashing the axis: trials under Tukey's far-out
+    fence (first quartile - 3 x the interquartile range) of the accuracies are left below the
+    axis (the chart says so); None when there are none, or too few trials to tell."""
+    acc = np.array([p.accuracy for p in points], dtype=float)
+    if len(acc) < MIN_POINTS_TO_CUT:
+        return None
+    q1, q3 = np.percentile(acc, [25, 75])
+    if q3 <= q1:
+        return None
+    fence = q1 - 3 * (q3 - q1)
+    below = sorted((p for p in points if p.accuracy < fence), key=lambda p: p.accuracy)
+    if not below:
+        return None
+    return AxisCut(float(min(a for a in acc if a >= fence)), tuple(below))
+
+
 def pareto_info(study: StudyData) -> ParetoInfo:
     """Every completed trial as a point; the feasible front and its knee marked."""
     done = study.complete

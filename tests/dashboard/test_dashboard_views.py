@@ -142,6 +142,35 @@ def test_a_study_without_params_or_flops_shows_neither(storage_url: str) -> None
     assert arch_str.style["overflowWrap"] == "anywhere"  # type: ignore[attr-defined]
 
 
+def test_an_outlier_far_below_does_not_squash_the_accuracy_axis(storage_url: str) -> None:
+    study = make_study(storage_url, "nb", 12, space="nb201", evaluator="table:bench.csv")
+    d = Reader(storage_url).study("nb")
+    fig = fg.plot_pareto(info.pareto_info(d))
+    assert fig.layout.yaxis.range is None and not fig.layout.annotations  # nothing to cut
+    # NAS-Bench-201's all-none cell: 9.7 %, 0 ms, on the front (nothing is faster)
+    none = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    first = study.trials[0]
+    attrs = {**first.user_attrs, keys.ARCH_STR: none, keys.ACCURACY: 0.097, keys.LATENCY_MS: 0.0}
+    study.add_trial(
+        optuna.trial.create_trial(
+            params=first.params,
+            distributions=first.distributions,
+            values=[0.097, 0.0],
+            user_attrs=attrs,
+        )
+    )
+    d = Reader(storage_url).study("nb")
+    p = info.pareto_info(d)
+    fig = fg.plot_pareto(p)
+    lo, hi = fig.layout.yaxis.range
+    others = [100 * q.accuracy for q in p.points if q.number != 12]
+    assert 9.7 < lo < min(others) and hi > max(others)  # the axis spans the rest
+    [note] = [a.text for a in fig.layout.annotations if a.name == "axis-cut"]
+    assert note == "▼ axis cut: 1 trial below, lowest 9.70 % at 0.000 ms (trial 12)"
+    # still a point of the chart (off the axis), so the traces keep every trial
+    assert 12 in [n for tr in fig.data for n in (tr.customdata or ())]
+
+
 def test_dashboard_reader_cannot_write_the_database(storage_url: str) -> None:
     make_study(storage_url, "s", 3, space=str(TINY))
     db = Path(storage_url.removeprefix("sqlite:///"))
