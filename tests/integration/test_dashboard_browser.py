@@ -205,6 +205,18 @@ def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path:
         "return g && g.data && g.data.length ? g.data[0].x.length : null;"
     )
     assert wait.until(lambda d: d.execute_script(bars)) == depth
+    # stages named as the space's labels; the colour scale is the space's kernels (tiny: 3, 5)
+    # whatever this network uses, so a colour means one kernel in every network
+    scale = browser.execute_script(
+        "const t = document.querySelector('#arch-graph .js-plotly-plot').data[0];"
+        "return [t.x[0], t.marker.cmin, t.marker.cmax];"
+    )
+    assert scale == ["stage0.layer0", 3, 5]
+    # the one-line form wraps inside its panel instead of running out of it
+    overflow = (
+        "const e = document.getElementById('arch-str'); return e.scrollWidth - e.clientWidth;"
+    )
+    assert browser.execute_script(overflow) <= 0
     browser.save_screenshot(str(tmp_path / "study.png"))
 
     # ---- the hardware view draws the stored lookup table as a heatmap --------------------
@@ -215,6 +227,11 @@ def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path:
         )
     )
     assert heat == ["heatmap", ["k3 e3", "k3 e6", "k5 e3"]]
+    # titled by its target and space, not by hashes
+    heading = browser.execute_script(
+        "return document.querySelector('#lut-view .gtitle').textContent;"
+    )
+    assert "target cpu (torch 2.5.1, 1 thread), space tiny" in heading, heading
     drawn = (
         "return document.querySelectorAll('#lut-view .heatmaplayer image, #lut-view .hm').length"
     )
