@@ -125,11 +125,12 @@ def layer_options(space: str) -> dict[str, tuple[object, ...]]:
     """A chain space's options per layer key (``{"kernel": (3, 5, 7), "expand": (1, 3, 6)}``),
     read from the space the study names; empty where it cannot be read (a space file that moved)
     or is not a chain space."""
+    from nas.errors import NasInputError
     from nas.spaces.loader import load_space
 
     try:
         choices = load_space(space).choices
-    except Exception:  # noqa: BLE001 - a picture without a fixed scale is better than none
+    except (NasInputError, OSError):  # a picture without a fixed scale is better than none
         return {}
     out: dict[str, set[object]] = {}
     for c in choices:
