@@ -18,6 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nas.storage.studies import StudySettings
 
 _STAGE_DEPTH = re.compile(r"^stage(\d+)\.depth$")
 _STAGE_WIDTH = re.compile(r"^stage(\d+)\.width$")
@@ -106,6 +111,32 @@ def _chain(arch: Mapping[str, object]) -> ChainArch | None:
         stages.append(tuple(stage))
     per_stage = tuple(widths.get(i) for i in range(len(depths))) if widths else ()
     return ChainArch(tuple(stages), tuple(keys), per_stage)
+
+
+def study_layer_options(settings: StudySettings | None) -> dict[str, tuple[object, ...]]:
+    """:func:`layer_options` of the space a study was searched on (as its search named it)."""
+    if settings is None:
+        return {}
+    return layer_options(str(settings.options.get("space") or settings.space))
+
+
+@cache
+def layer_options(space: str) -> dict[str, tuple[object, ...]]:
+    """A chain space's options per layer key (``{"kernel": (3, 5, 7), "expand": (1, 3, 6)}``),
+    read from the space the study names; empty where it cannot be read (a space file that moved)
+    or is not a chain space."""
+    from nas.errors import NasInputError
+    from nas.spaces.loader import load_space
+
+    try:
+        choices = load_space(space).choices
+    except (NasInputError, OSError):  # a picture without a fixed scale is better than none
+        return {}
+    out: dict[str, set[object]] = {}
+    for c in choices:
+        if m := _LAYER.match(c.label):
+            out.setdefault(m.group(3), set()).update(c.options)
+    return {k: tuple(sorted(v, key=str)) for k, v in out.items()}
 
 
 def export_command(study: str, trial: int, storage: str) -> str:

@@ -165,6 +165,7 @@ class Reader:
                 t.fingerprint_id,
                 lut.entries(t.space_digest, t.fingerprint_id),
                 lut.fits(t.space_digest, t.fingerprint_id),
+                lut.fingerprint(t.space_digest, t.fingerprint_id),
             )
             for t in lut.tables()
         ]
@@ -197,6 +198,7 @@ class LookupTable:
     fingerprint_id: str
     entries: dict[str, float]  # lut key -> median ms
     fits: dict[int, dict[str, Any]]  # num_classes -> {"a", "b", "n", "meta"}
+    fingerprint: dict[str, Any] = field(default_factory=dict)  # the target it was profiled on
 
 
 def _json(text: str) -> dict[str, Any]:

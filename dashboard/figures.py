@@ -6,7 +6,7 @@ Each ``plot_*`` function is pure (record in, ``go.Figure`` out), so the live app
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 
 import plotly.graph_objects as go
@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from dashboard.arch import ArchInfo, CellArch, ChainArch, PlainArch
 from dashboard.info import (
     AnytimeInfo,
+    AxisCut,
     CompareInfo,
     FitInfo,
     HardwareInfo,
@@ -24,6 +25,7 @@ from dashboard.info import (
     LutInfo,
     ParetoInfo,
     Point,
+    axis_cut,
 )
 from nas.analysis.anytime import AnytimePoint
 from nas.analysis.axis import ACCURACY, AccuracyAxis
@@ -123,8 +125,18 @@ def _details(p: Point) -> str:
     anchor = (
         f"<b>anchor: the space's {p.anchor} network</b> (scored first)<br>" if p.anchor else ""
     )
-    size = f"params {_fmt(p.params_m, '.3f')} M · {_fmt(p.flops_m, '.1f')} MFLOPs"
-    return f"{anchor}{size}<br>{p.arch_str}"
+    size = size_text(p.params_m, p.flops_m)
+    return f"{anchor}{size}<br>{p.arch_str}" if size else f"{anchor}{p.arch_str}"
+
+
+def size_text(params_m: float | None, flops_m: float | None) -> str:
+    """``params 1.234 M · 56.7 MFLOPs``, each only where it is known (a table study knows
+    neither: its networks were never built)."""
+    parts = [
+        *([f"params {params_m:.3f} M"] if params_m is not None else []),
+        *([f"{flops_m:.1f} MFLOPs"] if flops_m is not None else []),
+    ]
+    return " · ".join(parts)
 
 
 NOISY_LEGEND = "~ noisy latency (open marker)"
@@ -274,6 +286,9 @@ def plot_pareto(
         _point_at(fig, sel, f"{label} {sel.number}", info.axis)
     fig.update_xaxes(title="latency (ms, median)")
     fig.update_yaxes(title=info.axis.title)
+    cut = axis_cut(info.points)
+    if cut is not None:
+        _cut_axis(fig, info, cut)
     return _layout(
         fig,
         title or "Pareto front — click a point to see its network",
@@ -281,6 +296,32 @@ def plot_pareto(
         legend={"orientation": "h", "y": -0.18},
         height=460,
         clickmode="event",
+    )
+
+
+def _cut_axis(fig: go.Figure, info: ParetoInfo, cut: AxisCut) -> None:
+    """Start the accuracy axis at the cut and say on the chart which trials are under it."""
+    top = max(p.accuracy for p in info.points)
+    pad = 0.06 * (top - cut.floor) or 0.01
+    scale = info.axis.scale
+    fig.update_yaxes(range=[_r(scale * (cut.floor - pad)), _r(scale * (top + pad))])
+    low = cut.below[0]
+    n = len(cut.below)
+    fig.add_annotation(
+        xref="paper",
+        yref="paper",
+        x=0.0,
+        y=0.0,
+        xanchor="left",
+        yanchor="bottom",
+        showarrow=False,
+        font={"size": 11, "color": "#555"},
+        text=(
+            f"▼ axis cut: {n} trial{'s' if n > 1 else ''} below, lowest "
+            f"{info.axis.fmt(low.accuracy)}{' %' if info.axis.percent else ''} at "
+            f"{low.latency_ms:.3f} ms (trial {low.number})"
+        ),
+        name="axis-cut",
     )
 
 
@@ -395,37 +436,54 @@ def plot_importance(info: ImportanceInfo, title: str = "Parameter importance") -
 
 
 # ---- architecture ----------------------------------------------------------------------------
-def plot_arch(info: ArchInfo, title: str = "Architecture") -> go.Figure:
+def plot_arch(
+    info: ArchInfo,
+    title: str = "Architecture",
+    options: Mapping[str, Sequence[object]] | None = None,
+) -> go.Figure:
+    """The network's picture; ``options`` (a chain space's per-layer choices, by key: see
+    :func:`dashboard.arch.layer_options`) fixes the colour scale to the space's kernels."""
     if isinstance(info, ChainArch):
-        return plot_chain(info, title)
+        return plot_chain(info, title, options)
     if isinstance(info, CellArch):
         return plot_cell(info, title)
     return plot_plain(info, title)
 
 
-def plot_chain(info: ChainArch, title: str = "Architecture") -> go.Figure:
-    """One bar per active layer: height the expansion ratio, colour the kernel size."""
+def plot_chain(
+    info: ChainArch,
+    title: str = "Architecture",
+    options: Mapping[str, Sequence[object]] | None = None,
+) -> go.Figure:
+    """One bar per active layer: height the expansion ratio, colour the kernel size.
+
+    Stages and layers are named as the space's labels name them (``stage0.layer1.kernel``).
+    The colour scale spans the space's options for the coloured key, so a colour means the
+    same kernel in every network; without them, the ones this network uses."""
     keys = info.layer_keys
     height_key = "expand" if "expand" in keys else (keys[0] if keys else "")
     color_key = "kernel" if "kernel" in keys else (keys[1] if len(keys) > 1 else height_key)
-    xs, ys, colors, texts = [], [], [], []
+    xs, ys, colors, texts, ticks = [], [], [], [], []
     for i, stage in enumerate(info.stages):
         for j, layer in enumerate(stage):
-            xs.append(f"S{i + 1}.L{j + 1}")
+            xs.append(f"stage{i}.layer{j}")
+            ticks.append(f"layer{j}")
             ys.append(layer.get(height_key, 1))
             colors.append(layer.get(color_key, 0))
             texts.append(" ".join(f"{k[0]}{v}" for k, v in layer.items()))
+    scale = [v for v in (options or {}).get(color_key, ()) if isinstance(v, (int, float))]
+    colorbar: dict[str, object] = {"title": {"text": color_key}, "thickness": 12}
+    marker: dict[str, object] = {"color": colors, "colorscale": "Viridis", "colorbar": colorbar}
+    if len(scale) >= 2:
+        marker.update(cmin=min(scale), cmax=max(scale))
+        colorbar.update(tickvals=sorted(scale))
     fig = go.Figure(
         go.Bar(
             x=xs,
             y=ys,
             text=texts,
             textposition="outside",
-            marker={
-                "color": colors,
-                "colorscale": "Viridis",
-                "colorbar": {"title": {"text": color_key}, "thickness": 12},
-            },
+            marker=marker,
             hovertemplate=f"%{{x}}: %{{text}}<extra>{height_key} %{{y}}</extra>",
         )
     )
@@ -443,7 +501,7 @@ def plot_chain(info: ChainArch, title: str = "Architecture") -> go.Figure:
             x=start + (depth - 1) / 2 if depth else start - 0.5,
             y=1.0,
             yref="paper",
-            text=f"stage {i + 1}<br>depth {depth}"
+            text=f"stage{i}<br>depth {depth}"
             + (f", width {info.widths[i]}" if i < len(info.widths) and info.widths[i] else ""),
             showarrow=False,
             font={"size": 11},
@@ -452,7 +510,7 @@ def plot_chain(info: ChainArch, title: str = "Architecture") -> go.Figure:
         start += depth
     ymax = max(ys, default=1)
     fig.update_yaxes(title=height_key, range=[0, 1.3 * float(ymax)])  # type: ignore[arg-type]
-    fig.update_xaxes(type="category", title="layer")
+    fig.update_xaxes(type="category", title="layer", tickvals=xs, ticktext=ticks)
     return _layout(
         fig, title, height=320, showlegend=False, margin={"l": 60, "r": 20, "t": 80, "b": 50}
     )
@@ -662,7 +720,8 @@ def plot_lut(info: LutInfo, title: str = "Latency lookup table") -> go.Figure:
         for f in info.fits
     )
     sub = "<br>".join(x for x in (fixed, fits or "no predictor fit stored") if x)
-    head = f"{title} — target {info.fingerprint_id}, space {info.space_digest[:8]}"
+    target, space = info.target or info.fingerprint_id, info.space or info.space_digest[:8]
+    head = f"{title} — target {target}, space {space}"
     return _layout(
         fig,
         f"{head}<br><span style='font-size:11px'>{sub}</span>",

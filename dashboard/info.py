@@ -11,6 +11,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,6 +90,35 @@ def point(
         accuracy_se=_float(ua.get(keys.ACCURACY_SE)),
         anchor=anchor,
     )
+
+
+@dataclass(frozen=True)
+class AxisCut:
+    """Where the accuracy axis starts when a few trials score far below the rest (NAS-Bench-201's
+    all-``none`` cell: 10 % at 0 ms), and those trials, which are then off the chart."""
+
+    floor: float  # fraction: the lowest accuracy kept on the axis
+    below: tuple[Point, ...]  # the trials under it, lowest first
+
+
+MIN_POINTS_TO_CUT = 8  # quartiles of fewer trials say little
+
+
+def axis_cut(points: Sequence[Point]) -> AxisCut | None:
+    """The cut that keeps an outlier from squashing the axis: trials under Tukey's far-out
+    fence (first quartile - 3 x the interquartile range) of the accuracies are left below the
+    axis (the chart says so); None when there are none, or too few trials to tell."""
+    acc = np.array([p.accuracy for p in points], dtype=float)
+    if len(acc) < MIN_POINTS_TO_CUT:
+        return None
+    q1, q3 = np.percentile(acc, [25, 75])
+    if q3 <= q1:
+        return None
+    fence = q1 - 3 * (q3 - q1)
+    below = sorted((p for p in points if p.accuracy < fence), key=lambda p: p.accuracy)
+    if not below:
+        return None
+    return AxisCut(float(min(a for a in acc if a >= fence)), tuple(below))
 
 
 def pareto_info(study: StudyData) -> ParetoInfo:
@@ -338,12 +368,14 @@ class LutInfo:
 
     space_digest: str
     fingerprint_id: str
-    rows: tuple[str, ...]  # "stage 2 · first · 16→24 s2 @112×112", top to bottom
+    rows: tuple[str, ...]  # "stage1 · first · 16→24 s2 @112×112", top to bottom
     columns: tuple[str, ...]  # "k3 e4"
     ms: tuple[tuple[float | None, ...], ...]  # rows x columns; None: not profiled
     fixed: tuple[tuple[str, float], ...]  # stem and head entries: (label, ms)
     fits: tuple[FitInfo, ...]
     matches_study: bool  # the study's space and target
+    target: str = ""  # for people: "cpu (torch 2.5.1, 1 thread)"; the id where unknown
+    space: str = ""  # the study's space name where the table is its space's, else the digest
 
 
 def _fit_info(num_classes: int, fit: dict[str, Any]) -> FitInfo:
@@ -391,13 +423,13 @@ def lut_info(table: LookupTable, study: StudyData | None = None) -> LutInfo:
     # Larger inputs run first; at one input size a stage's later layers come before the next
     # stage's first layer, which reads their width (widths grow along the network).
     order = sorted(blocks, key=lambda p: (-p[0], -p[1], p[2], not _later(pos_keys[p]), p[3]))
-    rows, stage = [], 0
+    rows, stage = [], -1  # stages counted from 0, as the space's labels count them (stage0.depth)
     for p in order:
         k = pos_keys[p]
-        stage += not _later(k) or stage == 0
+        stage += not _later(k) or stage == -1
         where = "later" if _later(k) else "first"
         rows.append(
-            f"stage {stage} · {where} · {k.in_ch}→{k.out_ch} s{k.stride} @{k.height}×{k.width}"
+            f"stage{stage} · {where} · {k.in_ch}→{k.out_ch} s{k.stride} @{k.height}×{k.width}"
         )
     options = sorted({opt for cells in blocks.values() for opt in cells})
     grid = tuple(tuple(blocks[p].get(opt) for opt in options) for p in order)
@@ -410,6 +442,7 @@ def lut_info(table: LookupTable, study: StudyData | None = None) -> LutInfo:
     matches = (
         s is not None and s.space_digest == table.space_digest and table.fingerprint_id in fps
     )
+    same_space = s is not None and s.space_digest == table.space_digest
     return LutInfo(
         table.space_digest,
         table.fingerprint_id,
@@ -419,7 +452,24 @@ def lut_info(table: LookupTable, study: StudyData | None = None) -> LutInfo:
         tuple(sorted(fixed)),
         tuple(_fit_info(n, f) for n, f in sorted(table.fits.items())),
         matches,
+        target=target_name(table.fingerprint, table.fingerprint_id),
+        space=Path(s.space).stem if same_space and s is not None else table.space_digest[:8],
     )
+
+
+def target_name(fingerprint: dict[str, Any], fingerprint_id: str) -> str:
+    """A target fingerprint in a few words: ``cpu (torch 2.5.1, 1 thread)``; the id (a hash)
+    only for a table stored without one."""
+    name = fingerprint.get("target")
+    if not name:
+        return fingerprint_id
+    threads = fingerprint.get("threads")
+    details = [
+        *([str(fingerprint["runtime"])] if fingerprint.get("runtime") else []),
+        *([str(fingerprint["gpu"])] if fingerprint.get("gpu") else []),
+        *([f"{threads} thread{'s' if threads != 1 else ''}"] if threads else []),
+    ]
+    return f"{name} ({', '.join(details)})" if details else str(name)
 
 
 FIT_HEAD = (

@@ -46,6 +46,7 @@ MONO = {
     "background": "#f4f4f4",
     "padding": "6px",
     "whiteSpace": "pre-wrap",
+    "overflowWrap": "anywhere",  # an nb201 cell string has no space to break at
 }
 
 
@@ -300,7 +301,7 @@ def arch_panel(d: StudyData, number: int | None, url: str, why: str = "") -> htm
             else ""
         )
         + (" ~ noisy: re-measure on a quiet machine" if p.noisy else "")
-        + f" · params {fg._fmt(p.params_m, '.3f')} M · {fg._fmt(p.flops_m, '.1f')} MFLOPs"
+        + (f" · {size}" if (size := fg.size_text(p.params_m, p.flops_m)) else "")
         + f" · latency {ua.get(keys.LATENCY_SOURCE, 'measured')}"
         if p is not None
         else "no accuracy/latency recorded"
@@ -314,10 +315,14 @@ def arch_panel(d: StudyData, number: int | None, url: str, why: str = "") -> htm
                 else []
             ),
             html.P(metrics_line, id="arch-metrics"),
-            html.Div(str(ua.get(keys.ARCH_STR, "")), style=MONO),
+            html.Div(str(ua.get(keys.ARCH_STR, "")), style=MONO, id="arch-str"),
             dcc.Graph(
                 id="arch-graph",
-                figure=fg.plot_arch(arch_mod.arch_info(arch or {}), "Network"),
+                figure=fg.plot_arch(
+                    arch_mod.arch_info(arch or {}),
+                    "Network",
+                    arch_mod.study_layer_options(d.settings),
+                ),
                 config=GRAPH_CONFIG,
             ),
             *_export(d, number, url),

@@ -125,6 +125,7 @@ def _figures(
                 fg.plot_arch(
                     arch_mod.arch_info(a if isinstance(a, dict) else t.params),
                     f"Network of trial {p.knee} (knee of the front)",
+                    arch_mod.study_layer_options(d.settings),
                 ),
             )
         )

@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "serve",
         help="serve an HTTP API to submit, watch, cancel and collect searches",
         description=(
-            "Serve the nas API (OpenAPI at /docs and /openapi.json) and run queued searches "
+            "Serve the nas API (OpenAPI schema at /openapi.json) and run queued searches "
             "in --slots worker processes. Searches are queued in the database, so they survive "
             "a restart; with PostgreSQL, 'nas worker --queue' on other machines takes queued "
             "searches too. Every route but /healthz needs 'Authorization: Bearer $NAS_TOKEN'; "

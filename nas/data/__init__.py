@@ -45,6 +45,14 @@ def fashion_available() -> bool:
     return is_idx_folder(fashion_dir())
 
 
+def builtin_missing(name: str) -> str | None:
+    """Why the built-in data set ``name`` (one of :data:`BUILTIN`) cannot be read on this
+    machine, or ``None`` when it can."""
+    if name == FASHION and not fashion_available():
+        return f"Fashion-MNIST is not installed in {fashion_dir()}"
+    return None
+
+
 def default_data() -> str:
     """The data set a search uses when ``--data`` is not given: Fashion-MNIST (70,000 real
     28x28 images) where it is installed, else the digits that ship inside scikit-learn.
@@ -93,10 +101,10 @@ def _read(spec: str) -> Dataset:
     if spec == DIGITS:
         return read_digits()
     if spec == FASHION:
-        folder = fashion_dir()
-        if not is_idx_folder(folder):
-            raise DataError(f"Fashion-MNIST is not installed in {folder}: {FASHION_HINT}")
-        return read_idx_folder(folder, FASHION, FASHION_CLASSES)
+        missing = builtin_missing(FASHION)
+        if missing:
+            raise DataError(f"{missing}: {FASHION_HINT}")
+        return read_idx_folder(fashion_dir(), FASHION, FASHION_CLASSES)
     path = Path(spec)
     if path.is_file():
         if path.suffix != ".npz":
@@ -117,6 +125,7 @@ __all__ = [
     "DIGITS",
     "FASHION",
     "Dataset",
+    "builtin_missing",
     "default_data",
     "fashion_available",
     "fit_to_space",

@@ -36,6 +36,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from nas.data import BUILTIN, builtin_missing
 from nas.errors import NasInputError
 from nas.export.select import PICKS
 from nas.limits import LimitError
@@ -192,7 +193,15 @@ def _resolve_paths(config: ServiceConfig, opts: dict[str, Any]) -> dict[str, Any
     if space is not None and space not in builtin_names():
         out["space"] = str(confine(config.data_dir, str(space), "space file"))
     data = out.get("data")
-    if data is not None and data != "digits":
+    if data in BUILTIN:
+        missing = builtin_missing(str(data))
+        if missing:
+            raise HTTPException(
+                400,
+                f"{missing} on this server: ask its administrator to install it, or upload "
+                "a .npz (POST /api/datasets) and pass its name as data",
+            )
+    elif data is not None:
         out["data"] = str(confine(config.data_dir, str(data), "data"))
     kind, sep, rest = str(out.get("evaluator", "")).partition(":")
     if kind == "table" and sep:
@@ -213,6 +222,10 @@ def create_app(config: ServiceConfig) -> FastAPI:
         title="nas",
         summary="Hardware-aware neural architecture search as a service",
         version=__import__("nas").__version__,
+        # FastAPI's Swagger UI and ReDoc pages load their scripts from a CDN (blank offline) and
+        # would want the bearer header a browser cannot send; the schema stays at /openapi.json
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(_Guard, config=config)
     registry = metrics.Metrics(store)
@@ -425,8 +438,10 @@ def _add_catalogue_routes(app: FastAPI, config: ServiceConfig) -> None:
         return list(config.targets)
 
     @app.get("/api/datasets", tags=["catalogue"])
-    def datasets() -> dict[str, list[str]]:
-        """``digits`` and the ``.npz`` files and tables in the data folder."""
+    def datasets() -> dict[str, Any]:
+        """The built-in data sets of ``nas search --data`` (each with whether it is installed
+        on this server, and, when not, why), and the ``.npz`` files and tables in the data
+        folder."""
         root = config.data_dir
         found = sorted(
             p.relative_to(root).as_posix()
@@ -434,7 +449,11 @@ def _add_catalogue_routes(app: FastAPI, config: ServiceConfig) -> None:
             for p in root.rglob(pattern)
             if p.is_file()
         )
-        return {"builtin": ["digits"], "files": found}
+        builtin = [
+            {"name": name, "available": (why := builtin_missing(name)) is None, "reason": why}
+            for name in BUILTIN
+        ]
+        return {"builtin": builtin, "files": found}
 
     @app.post("/api/datasets", status_code=201, tags=["catalogue"])
     async def upload(file: UploadFile) -> dict[str, Any]:

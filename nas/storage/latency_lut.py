@@ -179,6 +179,24 @@ class LatencyTableStore:
             ).all()
         return sorted((TableRef(d, f, int(n)) for d, f, n in rows), key=lambda t: -t.entries)
 
+    def fingerprint(self, space_digest: str, fingerprint_id: str) -> dict[str, Any]:
+        """The target fingerprint the table was profiled on (``{"target": "cpu", "runtime":
+        ..., "threads": ...}``; empty for a table without entries)."""
+        with self.store.session() as s:
+            text = s.scalars(
+                select(LatencyTableRecord.fingerprint_json)
+                .where(
+                    LatencyTableRecord.space_digest == space_digest,
+                    LatencyTableRecord.fingerprint_id == fingerprint_id,
+                )
+                .limit(1)
+            ).first()
+        try:
+            value = json.loads(text) if text else {}
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
     def fits(self, space_digest: str, fingerprint_id: str) -> dict[int, dict]:
         """Every stored correction of the table: ``num_classes -> {"a", "b", "n", "meta"}``."""
         with self.store.session() as s:

@@ -179,6 +179,9 @@ PASSED = {
 }
 
 
+FINGERPRINT = {"target": "cpu", "runtime": "torch 2.5.1", "threads": 1, "cpu": "x86_64"}
+
+
 def _store_table(url: str, digest: str, fid: str, validation: dict | None = PASSED) -> None:
     """A small table as `nas hardware profile` stores it: stem, two stages, head, and a fit
     with its validation on held-out networks (``validation=None``: a fit from before)."""
@@ -195,7 +198,7 @@ def _store_table(url: str, digest: str, fid: str, validation: dict | None = PASS
         entries[f"mbconv:i24-o24-m0-s1-k{k}-e{e}-c0-1x8x8"] = 0.05 * k * e / 9
     entries["mbconv:i24-o32-m0-s2-k3-e3-c0-1x8x8"] = 0.07  # a stage with one option profiled
     for key, ms in entries.items():
-        lut.put(digest, fid, key, {"median_ms": ms}, {"device": "cpu"})
+        lut.put(digest, fid, key, {"median_ms": ms}, FINGERPRINT)
     meta: dict = {"floor_ratio": 0.9, "table_sums_ms": [1.0, 2.0, 3.0]}
     meta["measured_ms"] = [1.2, 2.1, 3.3]
     if validation is not None:
@@ -216,11 +219,11 @@ def test_lut_info_lays_the_table_out_by_position_and_option(storage_url: str) ->
     [lut] = info.lut_infos(tables, r.study("s"))  # only the study's space and target
     assert lut.matches_study and lut.fingerprint_id == FINGERPRINT_ID
     assert lut.columns == ("k3 e3", "k3 e6", "k5 e3")
-    # network order: the 16x16 stage's first layer, then its later layers, then stage 3
+    # network order: the 16x16 stage's first layer, then its later layers, then the next stage
     assert [row.split(" · ")[:2] for row in lut.rows] == [
-        ["stage 1", "first"],
-        ["stage 1", "later"],
-        ["stage 2", "first"],
+        ["stage0", "first"],
+        ["stage0", "later"],
+        ["stage1", "first"],
     ]
     assert lut.ms[0] == pytest.approx((0.1, 0.2, 0.1 * 15 / 9))
     assert lut.ms[2] == (pytest.approx(0.07), None, None)  # not profiled: no value, not zero

@@ -82,6 +82,95 @@ def test_arch_panel_shows_metrics_network_and_export_command(storage_url: str) -
     assert d.trial(3).user_attrs["arch_str"] in text  # type: ignore[union-attr]
 
 
+def _find(component: object, id_: str) -> object:
+    """The component with ``id_`` in a Dash tree."""
+    if getattr(component, "id", None) == id_:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str):
+            found = _find(child, id_)
+            if found is not None:
+                return found
+    return None
+
+
+def test_network_view_names_stages_as_the_space_and_gives_a_kernel_one_colour(
+    storage_url: str,
+) -> None:
+    make_study(storage_url, "s", 12, space=str(TINY))
+    d = Reader(storage_url).study("s")
+    seen = set()
+    for t in d.complete:
+        graph = _find(arch_panel(d, t.number, storage_url, "clicked"), "arch-graph")
+        [bar] = graph.figure.data  # type: ignore[attr-defined]
+        seen.add(tuple(sorted(set(bar.marker.color))))
+        # the colour scale spans the space's kernels (tiny: 3 and 5), not this network's
+        assert (bar.marker.cmin, bar.marker.cmax) == (3, 5)
+        assert list(bar.marker.colorbar.tickvals) == [3, 5]
+        # the labels the space (and the parameter importance chart) use: stage0.layer1
+        assert all(re.fullmatch(r"stage\d\.layer\d", x) for x in bar.x)
+        labels = t.user_attrs[keys.ARCH]  # the architecture's own labels: stage0.layer1.kernel
+        assert all(f"{x}.kernel" in labels for x in bar.x)
+        notes = [a.text.split("<br>")[0] for a in graph.figure.layout.annotations]  # type: ignore[attr-defined]
+        assert notes == [f"stage{i}" for i in range(len(notes))]
+    assert len(seen) > 1  # networks with different kernels, drawn on the same scale
+
+
+def test_a_study_without_params_or_flops_shows_neither(storage_url: str) -> None:
+    study = make_study(storage_url, "tab", 3, space="nb201", evaluator="table:bench.csv")
+    first = study.trials[0]
+    attrs = {k: v for k, v in first.user_attrs.items() if k not in (keys.PARAMS_M, keys.FLOPS_M)}
+    study.add_trial(
+        optuna.trial.create_trial(
+            params=first.params,
+            distributions=first.distributions,
+            values=first.values,
+            user_attrs=attrs,
+        )
+    )
+    d = Reader(storage_url).study("tab")
+    panel = arch_panel(d, 3, storage_url, "clicked")
+    line = _find(panel, "arch-metrics").children  # type: ignore[attr-defined]
+    assert "latency" in line and "params" not in line and "MFLOPs" not in line
+    hovers = [t for tr in fg.plot_pareto(info.pareto_info(d)).data for t in tr.text or ()]
+    assert hovers and not any("params -" in h or "- MFLOPs" in h for h in hovers)
+    assert sum("params " in h for h in hovers) == 3  # the trials that know theirs show them
+    # the nb201 cell string (no space in it) wraps inside its panel instead of overflowing
+    arch_str = _find(panel, "arch-str")
+    assert arch_str.children == first.user_attrs["arch_str"]  # type: ignore[attr-defined]
+    assert arch_str.style["overflowWrap"] == "anywhere"  # type: ignore[attr-defined]
+
+
+def test_an_outlier_far_below_does_not_squash_the_accuracy_axis(storage_url: str) -> None:
+    study = make_study(storage_url, "nb", 12, space="nb201", evaluator="table:bench.csv")
+    d = Reader(storage_url).study("nb")
+    fig = fg.plot_pareto(info.pareto_info(d))
+    assert fig.layout.yaxis.range is None and not fig.layout.annotations  # nothing to cut
+    # NAS-Bench-201's all-none cell: 9.7 %, 0 ms, on the front (nothing is faster)
+    none = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    first = study.trials[0]
+    attrs = {**first.user_attrs, keys.ARCH_STR: none, keys.ACCURACY: 0.097, keys.LATENCY_MS: 0.0}
+    study.add_trial(
+        optuna.trial.create_trial(
+            params=first.params,
+            distributions=first.distributions,
+            values=[0.097, 0.0],
+            user_attrs=attrs,
+        )
+    )
+    d = Reader(storage_url).study("nb")
+    p = info.pareto_info(d)
+    fig = fg.plot_pareto(p)
+    lo, hi = fig.layout.yaxis.range
+    others = [100 * q.accuracy for q in p.points if q.number != 12]
+    assert 9.7 < lo < min(others) and hi > max(others)  # the axis spans the rest
+    [note] = [a.text for a in fig.layout.annotations if a.name == "axis-cut"]
+    assert note == "▼ axis cut: 1 trial below, lowest 9.70 % at 0.000 ms (trial 12)"
+    # still a point of the chart (off the axis), so the traces keep every trial
+    assert 12 in [n for tr in fig.data for n in (tr.customdata or ())]
+
+
 def test_dashboard_reader_cannot_write_the_database(storage_url: str) -> None:
     make_study(storage_url, "s", 3, space=str(TINY))
     db = Path(storage_url.removeprefix("sqlite:///"))
@@ -235,7 +324,12 @@ def test_hardware_view_shows_the_lookup_table_or_the_command_that_makes_one(
     [heat] = graph.figure.data
     assert heat.type == "heatmap" and list(heat.x) == ["k3 e3", "k3 e6", "k5 e3"]
     title = graph.figure.layout.title.text
-    assert "R² " in title and FINGERPRINT_ID in title
+    assert "R² " in title
+    # named by its target and the study's space, not by the fingerprint's hash
+    assert "target cpu (torch 2.5.1, 1 thread), space tiny" in title
+    assert FINGERPRINT_ID not in title
+    # stages counted from 0, as the space's labels count them (stage0.depth)
+    assert [row.split(" · ")[0] for row in heat.y] == ["stage0", "stage0", "stage1"]
     assert "held-out tau 0.867 on 10, median error 3.1 %: passed" in title
     # under the chart, the fit's validation on held-out networks, as a table
     assert fits.id == "lut-fit"

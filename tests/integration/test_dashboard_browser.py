@@ -205,6 +205,23 @@ def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path:
         "return g && g.data && g.data.length ? g.data[0].x.length : null;"
     )
     assert wait.until(lambda d: d.execute_script(bars)) == depth
+    # stages named as the space's labels; the colour scale is the space's kernels (tiny: 3, 5)
+    # whatever this network uses, so a colour means one kernel in every network
+    # (read in one script each, null until drawn: the page re-renders every second)
+    scale = wait.until(
+        lambda d: d.execute_script(
+            "const g = document.querySelector('#arch-graph .js-plotly-plot');"
+            "const t = g && g.data && g.data[0];"
+            "return t ? [t.x[0], t.marker.cmin, t.marker.cmax] : null;"
+        )
+    )
+    assert scale == ["stage0.layer0", 3, 5]
+    # the one-line form wraps inside its panel instead of running out of it
+    overflow = (
+        "const e = document.getElementById('arch-str');"
+        "return e && e.clientWidth ? [e.scrollWidth - e.clientWidth] : null;"
+    )
+    assert wait.until(lambda d: d.execute_script(overflow))[0] <= 0
     browser.save_screenshot(str(tmp_path / "study.png"))
 
     # ---- the hardware view draws the stored lookup table as a heatmap --------------------
@@ -215,6 +232,13 @@ def test_dashboard_in_a_real_browser(served: tuple[str, str], browser, tmp_path:
         )
     )
     assert heat == ["heatmap", ["k3 e3", "k3 e6", "k5 e3"]]
+    # titled by its target and space, not by hashes
+    heading = wait.until(
+        lambda d: d.execute_script(
+            "const t = document.querySelector('#lut-view .gtitle'); return t && t.textContent;"
+        )
+    )
+    assert "target cpu (torch 2.5.1, 1 thread), space tiny" in heading, heading
     drawn = (
         "return document.querySelectorAll('#lut-view .heatmaplayer image, #lut-view .hm').length"
     )

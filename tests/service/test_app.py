@@ -49,7 +49,7 @@ def _concrete(path: str) -> str:
 
 def test_every_route_but_healthz_needs_the_token(client: TestClient) -> None:
     routes = [r for r in client.app.routes if isinstance(r, (APIRoute, Route))]
-    assert len(routes) >= 15  # the API, /docs, /openapi.json...
+    assert len(routes) >= 15  # the API, /openapi.json, the login pages...
     checked = 0
     for route in routes:
         for method in route.methods or ():
@@ -69,6 +69,15 @@ def test_every_route_but_healthz_needs_the_token(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     assert client.get("/dashboard/").status_code == 401  # mounted, not in the route table
     assert client.get("/api/searches", headers=AUTH).status_code == 200
+
+
+def test_no_cdn_docs_pages_and_the_schema_for_the_token(client: TestClient) -> None:
+    # Swagger UI and ReDoc load their scripts from a CDN (blank offline): they are off
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert client.get(path, headers=AUTH).status_code == 404, path
+    assert client.get("/openapi.json").status_code == 401
+    schema = client.get("/openapi.json", headers=AUTH)
+    assert schema.status_code == 200 and "/api/searches" in schema.json()["paths"]
 
 
 def test_token_rules() -> None:
@@ -135,6 +144,36 @@ def test_a_request_nas_search_accepts_is_queued(client: TestClient) -> None:
         assert r.status_code == 201, r.text
     states = [s["state"] for s in client.get("/api/searches", headers=AUTH).json()]
     assert states == ["queued", "queued"]
+
+
+def test_every_builtin_data_set_of_nas_search_is_listed_and_accepted_where_installed(
+    client: TestClient, tmp_path: Path, monkeypatch
+) -> None:
+    from nas.data import BUILTIN, FASHION
+
+    # Fashion-MNIST "installed" (the folder Debian's package fills) and then not
+    fashion = tmp_path / "fashion"
+    fashion.mkdir()
+    (fashion / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    monkeypatch.setenv("NAS_FASHION_MNIST", str(fashion))
+    listed = client.get("/api/datasets", headers=AUTH).json()["builtin"]
+    assert [d["name"] for d in listed] == list(BUILTIN)  # nas search's names, one source
+    assert all(d["available"] and d["reason"] is None for d in listed)
+    for name in BUILTIN:
+        r = client.post("/api/searches", headers=AUTH, json={"space": "mobile", "data": name})
+        assert r.status_code == 201, r.text
+        assert r.json()["options"]["data"] == name  # a name, not a path in the data folder
+
+    monkeypatch.setenv("NAS_FASHION_MNIST", str(tmp_path / "nowhere"))
+    listed = {d["name"]: d for d in client.get("/api/datasets", headers=AUTH).json()["builtin"]}
+    assert not listed[FASHION]["available"]
+    assert "Fashion-MNIST is not installed in" in listed[FASHION]["reason"]
+    r = client.post("/api/searches", headers=AUTH, json={"space": "mobile", "data": FASHION})
+    assert r.status_code == 400, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith("Fashion-MNIST is not installed in") and "on this server" in detail
+    assert "POST /api/datasets" in detail and "\n" not in detail
+    assert len(client.get("/api/searches", headers=AUTH).json()) == len(BUILTIN)
 
 
 def test_upload_reads_npz_without_pickles(client: TestClient, config: ServiceConfig) -> None:
