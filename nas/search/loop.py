@@ -14,8 +14,8 @@ A worker's trial can be failed by *another* worker's stale-trial sweep while it 
 from a ``suggest`` or ``set_user_attr``) and the worker would die. So each trial is run by
 :func:`run_trial` (Optuna's ask and tell with its heartbeat thread, as ``optimize`` does):
 such a trial's late result is dropped with a warning -- the trial stays FAIL with its
-``fail_reason``, its budget slot and architecture claim are free, its retry is queued -- and
-the loop goes on with the next trial.
+``fail_reason``, its budget slot and architecture claim are free, it is retried as a dead
+worker's trial would be -- and the loop goes on with the next trial.
 
 A repeat is pruned without spending budget. Repeats only reach the objective when every
 architecture is taken, so :data:`MAX_CONSECUTIVE_REPEATS` of them in a row end this worker's
@@ -111,7 +111,7 @@ def _dropped(trial: optuna.Trial) -> None:
     log.warning(
         "trial %d was failed by another worker's stale-trial sweep while this worker ran it "
         "(its heartbeat came late: a busy machine, or NAS_GRACE_SECONDS too short); its result "
-        "is dropped, its retry is queued, and this worker goes on",
+        "is dropped, the trial is retried as a dead worker's would be, and this worker goes on",
         trial.number,
     )
 
