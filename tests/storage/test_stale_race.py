@@ -120,3 +120,40 @@ def test_taken_over_trial_is_dropped(
     holders = slot_holders(store, "s").values()
     assert [by_id[h].state for h in holders] == [TrialState.COMPLETE] * BUDGET
     assert not [t for t in trials if t.state == TrialState.RUNNING]
+
+
+def test_the_heartbeat_thread_runs_until_the_trial_is_told(
+    storage_url: str, tiny_space, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Study.optimize stopped the heartbeat before its tell, which can wait for SQLite's lock
+    from contextlib import contextmanager
+
+    from nas.search import loop
+    from nas.storage import optuna_compat
+
+    events: list[str] = []
+    real_thread = optuna_compat.heartbeat_thread
+
+    @contextmanager
+    def recorded(study: optuna.Study, trial_id: int):  # type: ignore[no-untyped-def]
+        with real_thread(study, trial_id):
+            events.append("beating")
+            yield
+            events.append("stopped")
+
+    monkeypatch.setattr(loop.compat, "heartbeat_thread", recorded)
+    store = Store(storage_url)
+    settings = StudySettings(
+        space="tiny", space_digest="d", data="table:t.csv", data_fingerprint="f",
+        strategy="random", objective="pareto", target="table:latency_ms",
+    )  # fmt: skip
+    study = st.create_or_resume(store, "s", settings, budget=1)
+    sampler = optuna.samplers.RandomSampler(seed=0)
+    real_after = sampler.after_trial
+    monkeypatch.setattr(
+        sampler, "after_trial", lambda *a: (events.append("told"), real_after(*a))[1]
+    )
+    study.sampler = sampler
+    objective = TrialObjective(tiny_space, _Stub(None), settings, study, store=store, budget=1)
+    assert optimize_until_budget(study, objective, 1, SilentReporter()) == 1
+    assert events == ["beating", "told", "stopped"]
