@@ -35,7 +35,7 @@ TIERS: list[set[str]] = [
     # nas.pareto: dominance, ranks, knee, hypervolume (numpy only; every layer uses it)
     {"nas.errors", "nas.version", "nas.atomic", "nas.reporting", "nas.client", "nas.pareto"},
     {"nas.limits"},  # the caps of input from outside: imports nas.errors only
-    {"nas.data", "nas.spaces", "nas.storage", "nas.listen"},
+    {"nas.data", "nas.spaces", "nas.storage", "nas.listen", "nas.serving"},
     {"nas.analysis"},  # fronts, anytime curves, summaries over stored trials (no torch)
     {"nas.supernet", "dashboard"},
     {"nas.hardware"},

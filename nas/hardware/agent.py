@@ -20,8 +20,10 @@ so measurements never disturb each other; health checks answer meanwhile. The se
 Each measurement runs in a child process (:class:`Measurer`, kept between requests so ONNX
 Runtime is imported once) under a time limit (``--time-limit-s``): a model that runs for ever
 (an ONNX ``Loop`` of 10^9 iterations) is stopped by killing the child, answered with 504 and
-the reason, and the next request gets a fresh child. Idle keep-alive connections are closed
-after a few seconds.
+the reason, and the next request gets a fresh child. The token and the upload's
+``Content-Length`` are checked from the request head before any of the body is read; idle and
+half-open connections are closed, and a flood of them cannot make ``/health`` answer 503
+(:mod:`nas.serving`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_UPLOAD_MB = 64.0
 DEFAULT_TIME_LIMIT_S = 300.0
 STARTUP_LIMIT_S = 300.0  # a measuring process must be ready within this
-IDLE_SECONDS = 5  # keep-alive connections idle this long are closed
 MAX_INPUT_ELEMENTS = 64 * 2**20  # 256 MB of float32: refuses shapes that would exhaust memory
 ALLOWED_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "com.microsoft"}
 

@@ -15,7 +15,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from nas.hardware.agent import (
-    IDLE_SECONDS,
     Agent,
     AgentState,
     MeasurementTimeout,
@@ -23,21 +22,52 @@ from nas.hardware.agent import (
     check_onnx,
     parse_shape,
 )
+from nas.serving import send_refusal, uvicorn_config
 
 log = logging.getLogger(__name__)
+
+
+OPEN_PATHS = frozenset({"/health"})  # answered without a token, and never refused as busy
+MAX_IN_FLIGHT = 64  # requests answered at a time (one measures; the others wait for it)
+MAX_CONNECTIONS = 1024  # uvicorn's backstop: over it, every request is answered 503
+
+
+class _Guard:
+    """ASGI middleware: the token on every path but ``OPEN_PATHS``, and a ``Content-Length``
+    within the upload cap on a POST, both checked from the request head before any of the
+    body is read (a client without the token cannot make the agent buffer an upload)."""
+
+    def __init__(self, app: Any, state: AgentState) -> None:
+        self.app, self.cap = app, state.max_upload_bytes
+        self.expected = f"Bearer {state.token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        if not hmac.compare_digest(headers.get(b"authorization", b""), self.expected):
+            await send_refusal(send, 401, {"error": "missing or wrong token"})
+            return
+        if scope["method"] == "POST":
+            length = headers.get(b"content-length", b"")
+            if not length.isdigit():
+                await send_refusal(send, 411, {"error": "Content-Length required"})
+                return
+            if int(length) > self.cap:
+                why = f"upload of {int(length)} bytes exceeds {self.cap}"
+                await send_refusal(send, 413, {"error": why})
+                return
+        await self.app(scope, receive, send)
 
 
 def create_agent_app(state: AgentState):  # type: ignore[no-untyped-def]
     """The agent's FastAPI application (answers ``{"error": ...}`` on every refusal)."""
     app = FastAPI(title="nas device agent", docs_url=None, redoc_url=None, openapi_url=None)
-    expected = f"Bearer {state.token}".encode()
+    app.add_middleware(_Guard, state=state)
 
     def refuse(status: int, text: str) -> JSONResponse:
         return JSONResponse({"error": text}, status_code=status)
-
-    def authorised(request: Request) -> bool:
-        given = request.headers.get("authorization", "").encode()
-        return hmac.compare_digest(given, expected)
 
     @app.exception_handler(404)
     async def _not_found(request: Request, exc: Exception) -> JSONResponse:
@@ -58,20 +88,15 @@ def create_agent_app(state: AgentState):  # type: ignore[no-untyped-def]
         }
 
     @app.get("/fingerprint")
-    def fingerprint(request: Request) -> Any:
-        if not authorised(request):
-            return refuse(401, "missing or wrong token")
+    def fingerprint() -> Any:  # the token was checked by _Guard
         return {"fingerprint": state.fingerprint}
 
     @app.post("/measure")
     async def measure(request: Request, shape: str = "") -> Any:
-        # Read (bounded by the cap) before answering, so a refused client sees the 401
-        # instead of a connection reset in the middle of its upload.
+        # token and Content-Length were checked by _Guard before any of the body was read
         body = await _read_upload(request, state.max_upload_bytes)
         if isinstance(body, tuple):
             return refuse(*body)
-        if not authorised(request):
-            return refuse(401, "missing or wrong token")
         try:
             dims = parse_shape(shape)
             check_onnx(body)
@@ -86,13 +111,8 @@ def create_agent_app(state: AgentState):  # type: ignore[no-untyped-def]
 
 
 async def _read_upload(request: Request, cap: int) -> bytes | tuple[int, str]:
-    """The request's body of at most ``cap`` bytes, or ``(status, why)`` to refuse it."""
-    length = request.headers.get("content-length")
-    if length is None or not length.isdigit():
-        return 411, "Content-Length required"
-    if int(length) > cap:
-        # answered from the header, the body is never read (uvicorn drops the connection)
-        return 413, f"upload of {length} bytes exceeds {cap}"
+    """The request's body of at most ``cap`` bytes (its ``Content-Length`` was checked by
+    :class:`_Guard`), or ``(status, why)`` to refuse it."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -119,14 +139,13 @@ def serve(agent: Agent) -> None:
     """Run ``agent`` on its socket until interrupted; then stop its measuring process."""
     import uvicorn
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_agent_app(agent.state),
-            log_level="warning",
-            timeout_keep_alive=IDLE_SECONDS,
-            limit_concurrency=64,
-        )
+    config = uvicorn_config(
+        create_agent_app(agent.state),
+        max_in_flight=MAX_IN_FLIGHT,
+        max_connections=MAX_CONNECTIONS,
+        exempt=OPEN_PATHS,
     )
+    server = uvicorn.Server(config)
     try:
         server.run(sockets=[agent.sock])
     finally:

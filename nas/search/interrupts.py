@@ -2,12 +2,12 @@
 
 Python raises ``KeyboardInterrupt`` wherever the main thread happens to be. Inside a trial's
 evaluation (seconds to minutes of work) that is what we want: the objective fails the trial
-with ``fail_reason = "interrupted"`` and Optuna re-raises. Inside Optuna's own bookkeeping
+with ``fail_reason = "interrupted"`` and the trial loop re-raises. Inside the bookkeeping
 around it (asking for a trial, telling its values, our callbacks) it is not: an interrupt
-there leaves Optuna's ``_run_trial`` failing with ``UnboundLocalError`` and the trial RUNNING
-in the database. So while the trial loop is inside ``study.optimize`` (:func:`optuna_call`)
-and not evaluating (:func:`evaluating`), :func:`deliver` holds the interrupt and the loop
-raises it as soon as Optuna returns, a few milliseconds later. Anywhere else it raises at once.
+there could leave the trial RUNNING in the database. So while the trial loop runs a trial
+(:func:`optuna_call` around :func:`nas.search.loop.run_trial`) and is not evaluating
+(:func:`evaluating`), :func:`deliver` holds the interrupt and the loop raises it as soon as
+the trial is told, a few milliseconds later. Anywhere else it raises at once.
 
 Signal handlers run in the main thread, between bytecodes, so plain module state is enough.
 """
@@ -59,7 +59,7 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
 
 @contextmanager
 def optuna_call() -> Iterator[None]:
-    """One ``study.optimize`` call of the trial loop: an interrupt that arrives outside the
+    """One trial of the trial loop (ask, evaluate, tell): an interrupt that arrives outside the
     evaluation is raised when it returns. Ctrl-C goes through :func:`deliver` meanwhile (where
     Python's own handler is in place in the main thread; an ignored or custom one is kept)."""
     global _in_optuna

@@ -8,6 +8,15 @@ only a cheap pre-check: the budget slot a trial reserves in the objective
 (:mod:`nas.storage.coordination`) is what makes the final number of COMPLETE trials exact, and
 the architecture claim (:mod:`nas.strategies.no_repeat`) what makes them distinct.
 
+A worker's trial can be failed by *another* worker's stale-trial sweep while it still runs
+(its heartbeat came late: a busy machine, a grace period set too short). Optuna's
+``Study.optimize`` then raises (``Cannot tell a FAIL trial``, or ``UpdateFinishedTrialError``
+from a ``suggest`` or ``set_user_attr``) and the worker would die. So each trial is run by
+:func:`run_trial` (Optuna's ask and tell with its heartbeat thread, as ``optimize`` does):
+such a trial's late result is dropped with a warning -- the trial stays FAIL with its
+``fail_reason``, its budget slot and architecture claim are free, it is retried as a dead
+worker's trial would be -- and the loop goes on with the next trial.
+
 A repeat is pruned without spending budget. Repeats only reach the objective when every
 architecture is taken, so :data:`MAX_CONSECUTIVE_REPEATS` of them in a row end this worker's
 loop (the space has no unseen architecture left for it) instead of spinning.
@@ -26,6 +35,7 @@ from nas.evaluators.base import CandidateError
 from nas.search import interrupts
 from nas.search.objective import TrialObjective, report_trial
 from nas.storage import keys
+from nas.storage import optuna_compat as compat
 from nas.storage.coordination import fail_stale
 
 if TYPE_CHECKING:
@@ -43,6 +53,76 @@ def _complete_and_running(study: optuna.Study) -> tuple[int, int]:
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
     ]
     return states.count(TrialState.COMPLETE), len(states)
+
+
+def _failed_elsewhere(study: optuna.Study, trial_id: int) -> bool:
+    """Whether the trial this worker runs is FAIL in the storage before this worker told it:
+    another worker's stale-trial sweep failed it (the only way one worker finishes another's
+    trial)."""
+    return compat.storage_of(study).get_trial(trial_id).state == TrialState.FAIL
+
+
+def run_trial(
+    study: optuna.Study, objective: TrialObjective, catch: tuple[type[Exception], ...]
+) -> FrozenTrial | None:
+    """Ask for a trial, run ``objective`` on it and tell its outcome, as
+    ``study.optimize(objective, n_trials=1, catch=catch)`` does.
+
+    Two differences: the heartbeat thread runs until the trial is told (a tell that waits for
+    SQLite's write lock must not look stale), and a trial that another worker's stale-trial
+    sweep failed meanwhile is dropped with a warning instead of raising.
+
+    Returns:
+        The finished trial, or ``None`` when it was dropped.
+
+    Raises:
+        Whatever the objective raised, other than ``TrialPruned`` and ``catch`` (the trial is
+        told FAIL first, as Optuna does).
+    """
+    trial = compat.ask(study)
+    tid = compat.trial_id(trial)
+    values: list[float] | float | None = None
+    state: TrialState | None = None
+    with compat.heartbeat_thread(study, tid):  # until told: see the docstring
+        try:
+            values = objective(trial)
+        except optuna.TrialPruned:
+            state = TrialState.PRUNED
+        except catch:
+            state = TrialState.FAIL
+        except BaseException as exc:
+            # an error of this worker: told FAIL and raised; one caused by the takeover (a
+            # suggest or set_user_attr on the failed trial) is not an error of this worker
+            if not (isinstance(exc, Exception) and _failed_elsewhere(study, tid)):
+                _tell_failed(study, trial)
+                raise
+            _dropped(trial)
+            return None
+        try:
+            return study.tell(trial, values, state=state)
+        except Exception:  # "Cannot tell a FAIL trial", UpdateFinishedTrialError
+            if not _failed_elsewhere(study, tid):
+                raise
+    _dropped(trial)
+    return None
+
+
+def _dropped(trial: optuna.Trial) -> None:
+    log.warning(
+        "trial %d was failed by another worker's stale-trial sweep while this worker ran it "
+        "(its heartbeat came late: a busy machine, or NAS_GRACE_SECONDS too short); its result "
+        "is dropped, the trial is retried as a dead worker's would be, and this worker goes on",
+        trial.number,
+    )
+
+
+def _tell_failed(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Tell FAIL, unless another worker failed the trial first."""
+    try:
+        study.tell(trial, state=TrialState.FAIL)
+    except Exception:
+        if not _failed_elsewhere(study, compat.trial_id(trial)):
+            raise
 
 
 def optimize_until_budget(
@@ -88,7 +168,9 @@ def optimize_until_budget(
             time.sleep(poll_seconds)  # others hold the rest of the budget; one may still fail
             continue
         with interrupts.optuna_call():  # Ctrl-C never lands inside Optuna's bookkeeping
-            study.optimize(objective, n_trials=1, catch=(CandidateError,), callbacks=[after])
+            finished = run_trial(study, objective, (CandidateError,))
+            if finished is not None:
+                after(study, finished)
         if repeats >= MAX_CONSECUTIVE_REPEATS:
             log.warning(
                 "%d proposals in a row repeated architectures other trials hold; the space has "

@@ -17,9 +17,11 @@ architecture of the space is taken.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.analysis.results import best_accuracy, pareto_front
@@ -135,7 +137,9 @@ class TrialObjective:
                 return self._run(trial)
         except KeyboardInterrupt as exc:
             reason = "cancelled" if isinstance(exc, Cancelled) else "interrupted"
-            trial.set_user_attr(keys.FAIL_REASON, reason)
+            # a trial another worker failed as stale keeps that reason
+            with contextlib.suppress(UpdateFinishedTrialError):
+                trial.set_user_attr(keys.FAIL_REASON, reason)
             raise
 
     def _claim(self, trial: optuna.Trial, h: str) -> FrozenTrial | None:

@@ -156,6 +156,8 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     ]
     if status == 401:
         headers.append((b"www-authenticate", b"Bearer"))
+    if status in (401, 413):  # the body is left unread: nothing the client still sends is kept
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
 

@@ -21,10 +21,12 @@ import time
 from nas.errors import OptionError
 from nas.listen import LOOPBACK, MIN_TOKEN_CHARS, bind
 from nas.service.app import ServiceConfig, create_app
+from nas.serving import uvicorn_config
 
 log = logging.getLogger(__name__)
 
-IDLE_SECONDS = 5  # keep-alive connections idle this long are closed
+MAX_IN_FLIGHT = 500  # requests answered at a time (event streams included)
+MAX_CONNECTIONS = 4096  # uvicorn's backstop: over it, every request is answered 503
 
 
 def check_token(token: str | None, *, no_auth: bool, host: str) -> None:
@@ -106,12 +108,11 @@ def serve(config: ServiceConfig, *, host: str, port: int, announce=print) -> Non
     app = create_app(config)  # opens and migrates the storage before any worker starts
     slots = Slots(config.storage, config.slots)
     server = uvicorn.Server(
-        uvicorn.Config(
+        uvicorn_config(
             app,
-            log_level="warning",
-            timeout_keep_alive=IDLE_SECONDS,
-            limit_concurrency=500,
-            h11_max_incomplete_event_size=64 * 1024,  # headers
+            max_in_flight=MAX_IN_FLIGHT,
+            max_connections=MAX_CONNECTIONS,
+            exempt=("/healthz",),
         )
     )
     bound_host, bound_port = sock.getsockname()[:2]

@@ -23,7 +23,8 @@ Optuna's own loader and ours side by side) and add the revision to ``TESTED_SCHE
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import optuna
@@ -98,6 +99,27 @@ def heartbeat_now(study: optuna.Study, trial_id: int) -> None:
     record = getattr(storage_of(study), "record_heartbeat", None)  # None: in-memory storage
     if record is not None:
         record(trial_id)
+
+
+@contextmanager
+def heartbeat_thread(study: optuna.Study, trial_id: int) -> Iterator[None]:
+    """Optuna's heartbeat thread for the trial while the block runs (what ``Study.optimize``
+    runs around the objective; nothing for a storage without heartbeats)."""
+    from optuna.storages._heartbeat import get_heartbeat_thread
+
+    with get_heartbeat_thread(trial_id, storage_of(study)):
+        yield
+
+
+def ask(study: optuna.Study) -> optuna.Trial:
+    """``study.ask()`` for a trial loop that runs the heartbeat thread itself
+    (:func:`heartbeat_thread`): Optuna warns that heartbeats need ``Study.optimize`` because
+    only there does it run the thread."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
+        return study.ask()
 
 
 def has_heartbeat(study: optuna.Study) -> bool:

@@ -112,6 +112,33 @@ def test_oversized_upload_is_refused_before_it_is_read(agent: Agent) -> None:
     assert agent.measurements() == before
 
 
+def test_unauthenticated_upload_is_refused_before_its_body_is_read(agent: Agent) -> None:
+    # Headers only, announcing a body under the cap: the agent used to wait for the body and
+    # read it (63 MiB uploads without a token grew it by 770 MB) before looking at the token.
+    before = agent.measurements()
+    with socket.create_connection(("127.0.0.1", agent.port), timeout=60) as s:
+        s.sendall(
+            b"POST /measure?shape=1x3x8x8 HTTP/1.1\r\nHost: x\r\nContent-Length: 400000\r\n\r\n"
+        )
+        data = b""
+        while chunk := s.recv(65536):  # answered and closed without the body
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 401") and b"token" in data
+    assert agent.measurements() == before
+
+
+def test_silent_connections_do_not_shut_out_health_or_measurements(agent: Agent) -> None:
+    # 70 connections that send nothing used to fill uvicorn's limit of 64 connections, and
+    # every request, /health included, was answered 503
+    idle = [socket.create_connection(("127.0.0.1", agent.port), timeout=60) for _ in range(70)]
+    try:
+        assert agent.request("GET", "/health", token=None)[0] == 200
+        assert agent.request("GET", "/fingerprint")[0] == 200
+    finally:
+        for s in idle:
+            s.close()
+
+
 def test_remote_target_refuses_a_model_above_the_device_cap(agent: Agent) -> None:
     target = create_target(f"remote:127.0.0.1:{agent.port}", token=TOKEN)
     big = torch.nn.Linear(1024, 512)  # 2 MiB of weights, the agent takes 0.5 MiB
