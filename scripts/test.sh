@@ -29,6 +29,7 @@ fi
 .venv/bin/python -m pip --disable-pip-version-check -q install -e ".[nni]"
 export PYTHONHASHSEED=0
 status=0
-.venv/bin/python -m pytest -q "$@" || status=$?
+# the slowest tests, so that what makes CI long is in every log (issue 23)
+.venv/bin/python -m pytest -q --durations=25 "$@" || status=$?
 # pytest's 5 means "no tests collected": that is a failure of this script too.
 exit $status
