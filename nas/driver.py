@@ -158,9 +158,8 @@ def run_search(
     if plan.kind == "supernet" or opts.checkpoint_dir is not None:
         _check_checkpoint_dir(opts)
     data, target = None, None
-    if plan.needs_data:  # a table evaluator needs neither data nor a target (nor torch)
-        from nas.hardware import create_target
-
+    timed = plan.needs_data or plan.needs_target  # networks are built and timed on --target
+    if plan.needs_data:  # a table evaluator needs no data (nor torch, unless it times)
         if opts.data is None:  # recorded by name, so workers and resumes read the same set
             opts = opts.model_copy(update={"data": default_data()})
             eopts = replace(eopts, data=opts.data)
@@ -170,6 +169,9 @@ def run_search(
         if opts.supernet_epochs is None and not gradient:
             opts = opts.model_copy(update={"supernet_epochs": default_epochs(opts, data)})
             eopts = replace(eopts, supernet_epochs=opts.supernet_epochs)
+    if timed:
+        from nas.hardware import create_target
+
         target = create_target(opts.target, threads=opts.threads, **timing_options(opts.clock))
         target.fingerprint_id()  # a remote device that is unreachable or refuses is bad input
     from nas.storage.paths import base_dir, portable_options, portable_record
@@ -191,7 +193,7 @@ def run_search(
         seed=opts.seed,
         nas_version=__version__,
         scoring_input=space.scoring_input.text if plan.needs_data else "",
-        latency_input=space.latency_input.text if plan.needs_data else "",
+        latency_input=space.latency_input.text if timed else "",
         options=stored,
     )
     store = Store(opts.storage)
@@ -205,11 +207,13 @@ def run_search(
         name = default_study_name(store, stem, settings)
     if gradient:
         darts.check_resume(store, name, opts.budget)
-    elif plan.prebuilt is None and data is not None and target is not None:
+    elif plan.prebuilt is None and target is not None:
         from nas.evaluators.factory import latency_predictor
 
         # profiled, fitted and validated before the study exists: a refused fit writes none
-        predictor = latency_predictor(eopts, space, target, store, data.num_classes, rep)
+        classes = data.num_classes if data is not None else plan.num_classes
+        assert classes is not None
+        predictor = latency_predictor(eopts, space, target, store, classes, rep)
         plan = replace(plan, predictor=predictor)
     # ---- study ---------------------------------------------------------------------------
     study = st.create_or_resume(store, name, settings, opts.budget)
