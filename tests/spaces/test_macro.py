@@ -124,3 +124,26 @@ def test_bad_layer_ops_are_refused_with_one_line(change: dict, message: str) -> 
     raw.update(change)
     with pytest.raises(SpaceError, match=message):
         space_from_dict(raw)
+
+
+def test_lookup_table_rows_cover_the_identity_layers(macro: ChainSpace) -> None:
+    """Identity layers are table rows where they compute (a 1x1 conv + BN), none elsewhere;
+    the rows chain shapes like the network."""
+    import torch
+
+    from nas.hardware.lut import all_specs, build_layer, layer_specs, lut_key
+
+    rows = {lut_key(s) for s in all_specs(macro, 10)}
+    # stem, head; per stage: position 0 (k3e3, k5e6, shortcut), positions 1.. (k3e3, k5e6)
+    assert len(rows) == 2 + 3 * (3 + 2)
+    for code in ("00000000", "22222222", "01201201"):
+        specs = layer_specs(macro, macro.from_code(code), 10)
+        assert {lut_key(s) for s in specs} <= rows
+        firsts = sum(code[i] == "0" for i in (0, 2, 5))  # identity where stride and width change
+        assert [s.kind for s in specs].count("shortcut") == firsts
+        x = torch.zeros(specs[0].input_shape)
+        with torch.no_grad():
+            for spec in specs:
+                assert tuple(x.shape) == spec.input_shape, lut_key(spec)
+                x = build_layer(macro, spec)(x)
+        assert tuple(x.shape) == (1, 10)
