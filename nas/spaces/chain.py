@@ -53,7 +53,6 @@ from nas.spaces.fields import (
 BLOCK_LAYER_CHOICES: dict[str, dict[str, tuple[int, ...]]] = {
     "mbconv": {"kernel": (1, 3, 5, 7, 9), "expand": (1, 2, 3, 4, 5, 6, 8)},
 }
-IDENTITY = "identity"  # the name of the shortcut operation in ``layer_ops``
 MAX_LAYER_OPS = 10  # one digit each in the one-line form
 
 
