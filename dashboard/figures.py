@@ -6,6 +6,7 @@ Each ``plot_*`` function is pure (record in, ``go.Figure`` out), so the live app
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 
@@ -450,6 +451,15 @@ def plot_arch(
     return plot_plain(info, title)
 
 
+def _op_numbers(layer: dict[str, int | str]) -> dict[str, int | str]:
+    """A ``layer_ops`` layer (``{"op": "k3e6"}``) as kernel and expansion; identity 0 and 0."""
+    op = layer.get("op")
+    if not isinstance(op, str):
+        return layer
+    m = re.fullmatch(r"k(\d+)e(\d+)", op)
+    return {"kernel": int(m[1]), "expand": int(m[2])} if m else {"kernel": 0, "expand": 0}
+
+
 def plot_chain(
     info: ChainArch,
     title: str = "Architecture",
@@ -459,18 +469,26 @@ def plot_chain(
 
     Stages and layers are named as the space's labels name them (``stage0.layer1.kernel``).
     The colour scale spans the space's options for the coloured key, so a colour means the
-    same kernel in every network; without them, the ones this network uses."""
+    same kernel in every network; without them, the ones this network uses. An identity layer
+    of a ``layer_ops`` space has no bar."""
     keys = info.layer_keys
+    if "op" in keys:
+        keys = ("kernel", "expand")
     height_key = "expand" if "expand" in keys else (keys[0] if keys else "")
     color_key = "kernel" if "kernel" in keys else (keys[1] if len(keys) > 1 else height_key)
     xs, ys, colors, texts, ticks = [], [], [], [], []
     for i, stage in enumerate(info.stages):
         for j, layer in enumerate(stage):
+            numbers = _op_numbers(layer)
             xs.append(f"stage{i}.layer{j}")
             ticks.append(f"layer{j}")
-            ys.append(layer.get(height_key, 1))
-            colors.append(layer.get(color_key, 0))
-            texts.append(" ".join(f"{k[0]}{v}" for k, v in layer.items()))
+            ys.append(numbers.get(height_key, 1))
+            colors.append(numbers.get(color_key, 0))
+            texts.append(
+                str(layer["op"])
+                if "op" in layer
+                else " ".join(f"{k[0]}{v}" for k, v in layer.items())
+            )
     scale = [v for v in (options or {}).get(color_key, ()) if isinstance(v, (int, float))]
     colorbar: dict[str, object] = {"title": {"text": color_key}, "thickness": 12}
     marker: dict[str, object] = {"color": colors, "colorscale": "Viridis", "colorbar": colorbar}

@@ -6,7 +6,8 @@ validation come from the registry (:func:`evaluator_usage`, :func:`check_evaluat
 
 ``supernet`` trains (or loads) the space's weight-sharing supernet on ``--data`` and measures
 latency on ``--target``; ``table:PATH.csv`` looks both up in a tabular benchmark
-(:mod:`nas.evaluators.table`) and needs neither data nor a target; ``zero-cost[:NAME|vote]``
+(:mod:`nas.evaluators.table`) and needs neither data nor a target (a table without a latency
+column: latency measured on ``--target``, no data); ``zero-cost[:NAME|vote]``
 trains nothing, scores each fresh network with a zero-cost proxy and measures latency on
 ``--target`` (:mod:`nas.evaluators.zero_cost`).
 """
@@ -62,6 +63,8 @@ class EvaluatorPlan:
     kind: str
     record: str
     needs_data: bool = True
+    needs_target: bool = False  # a target even without data (a table timed on --target)
+    num_classes: int | None = None  # of the networks timed when there is no data
     data: str | None = None
     data_fingerprint: str | None = None
     target: str | None = None
@@ -87,7 +90,7 @@ def auto_evaluator(space: Space, data: str | None) -> str:
 
 
 Builder = Callable[
-    [EvaluatorOptions, EvaluatorPlan, Space, "Dataset", "Target", Store, "Reporter"],
+    [EvaluatorOptions, EvaluatorPlan, Space, "Dataset | None", "Target", Store, "Reporter"],
     tuple[Evaluator, dict[str, Any]],
 ]
 
@@ -179,22 +182,34 @@ def _check_zero_cost(opts: EvaluatorOptions, space: Space, arg: str) -> Evaluato
 def _check_table(opts: EvaluatorOptions, space: Space, arg: str) -> EvaluatorPlan:
     from nas.evaluators.table import (
         DEFAULT_ACCURACY_COLUMN,
-        DEFAULT_LATENCY_COLUMN,
+        TABLE_CLASSES,
         TableEvaluator,
         TableSpec,
         file_digest,
+        latency_column,
     )
 
     if not arg:
         raise OptionError("--evaluator table needs the table's path: table:PATH.csv")
     if opts.data is not None:
         raise OptionError("--data is not used with a table evaluator (the table holds the scores)")
+    path = Path(arg)
     spec = TableSpec(
-        Path(arg),
+        path,
         opts.accuracy_column or DEFAULT_ACCURACY_COLUMN,
-        opts.latency_column or DEFAULT_LATENCY_COLUMN,
+        latency_column(path, opts.latency_column),
     )
     evaluator = TableEvaluator(space, spec)
+    if spec.latency_column is None:  # accuracy from the table, latency measured on --target
+        return EvaluatorPlan(
+            "table",
+            spec.describe(),
+            needs_data=False,
+            needs_target=True,
+            data=f"table:{spec.path.name}",
+            data_fingerprint=file_digest(spec.path),
+            num_classes=TABLE_CLASSES,
+        )
     return EvaluatorPlan(
         "table",
         spec.describe(),
@@ -219,7 +234,8 @@ def build_evaluator(
     plan = plan or check_evaluator(opts, space)
     if plan.prebuilt is not None:
         return plan.prebuilt, {}
-    assert data is not None and target is not None, f"{plan.kind} needs data and a target"
+    assert target is not None, f"{plan.kind} needs a target"
+    assert data is not None or not plan.needs_data, f"{plan.kind} needs data"
     build = _REGISTRY[plan.kind].build
     assert build is not None, f"{plan.kind} is built by its check"
     return build(opts, plan, space, data, target, store, reporter)
@@ -232,7 +248,7 @@ def _supernet(
     opts: EvaluatorOptions,
     plan: EvaluatorPlan,
     space: Space,
-    data: Dataset,
+    data: Dataset | None,
     target: Target,
     store: Store,
     reporter: Reporter,
@@ -243,6 +259,7 @@ def _supernet(
     from nas.supernet.train import TrainConfig
     from nas.supernet.trained import default_directory, obtain_supernet
 
+    assert data is not None
     cfg = TrainConfig(
         epochs=opts.supernet_epochs or 20, batch_size=opts.batch_size, seed=opts.supernet_seed
     )
@@ -256,7 +273,7 @@ def _supernet(
         )
     seconds = time.perf_counter() - t0
     reporter.message(f"supernet {status} ({seconds:.1f} s)")
-    meter = _latency_meter(opts, plan, space, data, target, store, reporter)
+    meter = _latency_meter(opts, plan, space, data.num_classes, target, store, reporter)
     evaluator = SupernetEvaluator(
         space,
         supernet,
@@ -274,7 +291,7 @@ def _zero_cost(
     opts: EvaluatorOptions,
     plan: EvaluatorPlan,
     space: Space,
-    data: Dataset,
+    data: Dataset | None,
     target: Target,
     store: Store,
     reporter: Reporter,
@@ -282,7 +299,8 @@ def _zero_cost(
     """The zero-cost evaluator: no supernet; latency measured as the supernet evaluator's."""
     from nas.evaluators.zero_cost import ZeroCostEvaluator
 
-    meter = _latency_meter(opts, plan, space, data, target, store, reporter)
+    assert data is not None
+    meter = _latency_meter(opts, plan, space, data.num_classes, target, store, reporter)
     proxy = plan.record.partition(":")[2]
     t0 = time.perf_counter()
     evaluator = ZeroCostEvaluator(space, data, target, meter, proxy=proxy, seed=opts.supernet_seed)
@@ -294,11 +312,32 @@ def _zero_cost(
     return evaluator, {"supernet": "untrained", "seconds": seconds}
 
 
+def _table_timed(
+    opts: EvaluatorOptions,
+    plan: EvaluatorPlan,
+    space: Space,
+    data: Dataset | None,
+    target: Target,
+    store: Store,
+    reporter: Reporter,
+) -> tuple[Evaluator, dict[str, Any]]:
+    """A table without a latency column: its accuracies, latency measured on ``--target``."""
+    from nas.evaluators.table import DEFAULT_ACCURACY_COLUMN, TableEvaluator, TableSpec
+
+    assert plan.num_classes is not None
+    meter = _latency_meter(opts, plan, space, plan.num_classes, target, store, reporter)
+    path = Path(opts.evaluator.partition(":")[2])
+    spec = TableSpec(path, opts.accuracy_column or DEFAULT_ACCURACY_COLUMN, None)
+    evaluator = TableEvaluator(space, spec, latency=meter)
+    reporter.message(f"table {spec.path.name}: accuracy from the table, latency on {target.name}")
+    return evaluator, {}
+
+
 def _latency_meter(
     opts: EvaluatorOptions,
     plan: EvaluatorPlan,
     space: Space,
-    data: Dataset,
+    num_classes: int,
     target: Target,
     store: Store,
     reporter: Reporter,
@@ -309,7 +348,7 @@ def _latency_meter(
     from nas.storage.latency_cache import LatencyCache
 
     predictor = plan.predictor or latency_predictor(
-        opts, space, target, store, data.num_classes, reporter
+        opts, space, target, store, num_classes, reporter
     )
     return LatencyMeter(
         space,
@@ -317,7 +356,7 @@ def _latency_meter(
         mode=opts.latency,
         cache=LatencyCache(store),
         predictor=predictor,
-        num_classes=data.num_classes,
+        num_classes=num_classes,
     )
 
 
@@ -364,8 +403,10 @@ register_evaluator(
         "table",
         "table:PATH.csv",
         "look each architecture up in a tabular benchmark keyed by its canonical string "
-        "(column 'arch'); no supernet, --data and --target not used",
+        "(column 'arch'); no supernet, --data not used; latency from the table's latency "
+        "column, or measured on --target where the table has none",
         _check_table,
+        _table_timed,
     )
 )
 register_evaluator(

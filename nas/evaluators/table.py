@@ -5,6 +5,11 @@ CSV file with one row per architecture, keyed by the ``arch`` column, which hold
 one-line canonical form (:meth:`nas.spaces.Space.describe`; for ``nb201`` the benchmark's own
 string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``).
 
+A table without a latency column (``latency_ms``, or the one ``--latency-column`` names) gives
+only accuracy: each architecture's network is then built (fresh weights: latency does not
+depend on them) and timed on ``--target``, cached like any measured latency, with the cost
+metrics every network-building evaluator stores. NAS-Bench-Macro is such a table.
+
 Accuracy columns in these files are percentages; the evaluator divides by 100 so the stored
 ``accuracy`` is a fraction in [0, 1] like the supernet evaluator's. Latency is read as it is
 (milliseconds). Every column of the matched row is stored with the trial as ``table_row``
@@ -14,6 +19,7 @@ can be reported for the chosen architecture without being searched on.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import logging
 import math
@@ -21,7 +27,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasInputError
 from nas.evaluators.base import CandidateError, Evaluation, Evaluator
@@ -30,11 +36,17 @@ from nas.spaces import Space
 from nas.spaces.base import Arch
 from nas.storage import keys
 
+if TYPE_CHECKING:
+    from nas.evaluators.latency import LatencyMeter  # imports torch: a plain table must not
+
 log = logging.getLogger(__name__)
 
 KEY_COLUMN = "arch"
 DEFAULT_ACCURACY_COLUMN = "accuracy"
 DEFAULT_LATENCY_COLUMN = "latency_ms"
+# The classifier of networks timed for a table: the published tables (NAS-Bench-201 on
+# CIFAR-10, NAS-Bench-Macro) are 10-way; the classifier is a negligible share of the latency.
+TABLE_CLASSES = 10
 _PROBES = 16  # sampled architectures that must hit the table before a search starts
 
 
@@ -48,14 +60,25 @@ class TableSpec:
 
     path: Path
     accuracy_column: str = DEFAULT_ACCURACY_COLUMN
-    latency_column: str = DEFAULT_LATENCY_COLUMN
+    latency_column: str | None = DEFAULT_LATENCY_COLUMN  # None: measured on the target
 
     def describe(self) -> str:
         """What a study records as its evaluator: a resume must name the same file and columns."""
-        return (
-            f"table:{self.path.resolve()} "
-            f"accuracy={self.accuracy_column} latency={self.latency_column}"
-        )
+        latency = self.latency_column or "measured on the target"
+        return f"table:{self.path.resolve()} accuracy={self.accuracy_column} latency={latency}"
+
+
+def latency_column(path: Path, given: str | None) -> str | None:
+    """The latency column to read: ``given`` (``--latency-column``), else ``latency_ms`` where
+    the table has it, else None (latency measured on the target)."""
+    if given is not None:
+        return given
+    try:
+        with path.open(newline="") as f:
+            header = next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return DEFAULT_LATENCY_COLUMN  # the evaluator reports what is wrong with the file
+    return DEFAULT_LATENCY_COLUMN if DEFAULT_LATENCY_COLUMN in header else None
 
 
 def file_digest(path: Path) -> str:
@@ -87,11 +110,17 @@ class TableEvaluator(Evaluator):
 
     name = "table"
 
-    def __init__(self, space: Space, spec: TableSpec) -> None:
+    def __init__(
+        self, space: Space, spec: TableSpec, *, latency: LatencyMeter | None = None
+    ) -> None:
+        """``latency``: how the networks are timed where ``spec`` has no latency column
+        (``None`` while the table is only being checked)."""
         import pandas as pd
 
         self.space = space
         self.spec = spec
+        self.latency = latency
+        self._target_facts: tuple[dict[str, Any], str] | None = None
         path = spec.path
         if not path.is_file():
             raise TableError(f"table {path} does not exist")
@@ -102,24 +131,25 @@ class TableEvaluator(Evaluator):
             )
         try:
             # pandas 3 parses floats round-trip exactly (tests compare with float(text))
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, dtype={KEY_COLUMN: str})  # "00000001" stays a string
         except (ValueError, OSError, UnicodeDecodeError) as exc:
             raise TableError(f"table {path} is not a readable CSV file: {exc}") from None
         columns = [str(c) for c in frame.columns]
+        numeric = [c for c in (spec.accuracy_column, spec.latency_column) if c is not None]
         for role, col in (
             ("key", KEY_COLUMN),
             ("accuracy", spec.accuracy_column),
             ("latency", spec.latency_column),
         ):
-            if col not in columns:
+            if col is not None and col not in columns:
                 raise TableError(
                     f"table {path.name} has no {role} column {col!r}; "
                     f"its columns are: {', '.join(columns)}"
                 )
-        for col in (spec.accuracy_column, spec.latency_column):
+        for col in numeric:
             if not pd.api.types.is_numeric_dtype(frame[col]):
                 raise TableError(f"column {col!r} of table {path.name} is not numeric")
-        for col in (spec.accuracy_column, spec.latency_column):
+        for col in numeric:
             values = frame[col]
             bad = values[values.isin([math.inf, -math.inf]) | (values < 0)]
             if len(bad):  # an empty cell (NaN) is a missing value, refused per architecture
@@ -168,13 +198,17 @@ class TableEvaluator(Evaluator):
                 f"architecture {key} is not in table {self.spec.path.name} "
                 f"({len(self.rows)} rows keyed by column {KEY_COLUMN!r})"
             )
-        acc, lat = row[self.spec.accuracy_column], row[self.spec.latency_column]
+        column = self.spec.latency_column
+        acc = row[self.spec.accuracy_column]
+        lat = row[column] if column is not None else 0.0
         if acc is None or lat is None:
             raise CandidateError(
                 f"architecture {key} has no value in column "
-                f"{self.spec.accuracy_column if acc is None else self.spec.latency_column!r} "
+                f"{self.spec.accuracy_column if acc is None else column!r} "
                 f"of table {self.spec.path.name}"
             )
+        if column is None:
+            return self._timed(arch, float(acc) / 100.0, row, t0)
         return Evaluation(
             accuracy=float(acc) / 100.0,
             latency_ms=float(lat),
@@ -184,3 +218,31 @@ class TableEvaluator(Evaluator):
                 keys.EVAL_SECONDS: time.perf_counter() - t0,
             },
         )
+
+    def _timed(self, arch: Arch, accuracy: float, row: dict[str, Any], t0: float) -> Evaluation:
+        """The table's accuracy with latency (and cost metrics) measured on the target."""
+        from nas.evaluators.latency import measure_network
+        from nas.supernet import create_subnet
+        from nas.supernet.seeding import seeded
+
+        assert self.latency is not None, "a table without latency needs a LatencyMeter"
+        if self._target_facts is None:
+            target = self.latency.target
+            self._target_facts = (target.fingerprint(), target.fingerprint_id())
+        with seeded(0):  # fresh weights: latency does not depend on them
+            net = create_subnet(self.space, arch, TABLE_CLASSES).eval()
+        attrs, latency_ms = measure_network(
+            self.latency,
+            arch,
+            net,
+            accuracy,
+            fingerprint=self._target_facts[0],
+            fingerprint_id=self._target_facts[1],
+            eval_seconds=time.perf_counter() - t0,
+        )
+        attrs[keys.TABLE_ROW] = row
+        return Evaluation(accuracy=accuracy, latency_ms=latency_ms, attrs=attrs)
+
+    def observe(self, accuracy: float, latency_ms: float) -> None:
+        if self.latency is not None:
+            self.latency.observe(accuracy, latency_ms)

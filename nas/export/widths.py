@@ -62,8 +62,8 @@ def _chain_groups(net: nn.Module) -> list[Group]:
     assert isinstance(net, ChainNet)
     out: list[Group] = []
     for i, block in enumerate(net.blocks):
-        assert isinstance(block, MBConv)
-        if isinstance(block.expand, nn.Sequential):
+        # an identity layer (a Shortcut) has no hidden channels of its own
+        if isinstance(block, MBConv) and isinstance(block.expand, nn.Sequential):
             b = f"blocks.{i}"
             out.append(
                 Group(

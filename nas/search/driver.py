@@ -198,9 +198,7 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
         checked.gradient,
     )
     data, target = None, None
-    if evaluator.needs_data:  # a table evaluator needs neither data nor a target (nor torch)
-        from nas.hardware import create_target
-
+    if evaluator.needs_data:  # a table evaluator needs no data (nor torch, unless it times)
         if opts.data is None:  # recorded by name, so workers and resumes read the same set
             opts = opts.model_copy(update={"data": default_data()})
         data = load_for_space(
@@ -208,6 +206,9 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
         )
         if opts.supernet_epochs is None and not gradient:
             opts = opts.model_copy(update={"supernet_epochs": default_epochs(opts, data)})
+    if evaluator.needs_data or evaluator.needs_target:  # networks built and timed on --target
+        from nas.hardware import create_target
+
         target = create_target(opts.target, threads=opts.threads, **timing_options(opts.clock))
         target.fingerprint_id()  # a remote device that is unreachable or refuses is bad input
     settings = _settings(opts, space, evaluator, data)
@@ -249,7 +250,9 @@ def _settings(
         seed=opts.seed,
         nas_version=__version__,
         scoring_input=space.scoring_input.text if evaluator.needs_data else "",
-        latency_input=space.latency_input.text if evaluator.needs_data else "",
+        latency_input=(
+            space.latency_input.text if evaluator.needs_data or evaluator.needs_target else ""
+        ),
         options=stored,
     )
 
@@ -272,12 +275,12 @@ def _before_study(plan: SearchPlan, store: Store, name: str, rep: Reporter) -> S
     if plan.gradient:
         darts.check_resume(store, name, plan.opts.budget)
         return plan
-    if plan.evaluator.prebuilt is None and plan.data is not None and plan.target is not None:
+    if plan.evaluator.prebuilt is None and plan.target is not None:
         from nas.evaluators.factory import latency_predictor
 
-        predictor = latency_predictor(
-            plan.eopts, plan.space, plan.target, store, plan.data.num_classes, rep
-        )
+        classes = plan.data.num_classes if plan.data is not None else plan.evaluator.num_classes
+        assert classes is not None
+        predictor = latency_predictor(plan.eopts, plan.space, plan.target, store, classes, rep)
         return replace(plan, evaluator=replace(plan.evaluator, predictor=predictor))
     return plan
 

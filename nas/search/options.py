@@ -262,7 +262,9 @@ class SearchOptions(BaseModel):
         None, description="table column searched as accuracy, in percent (default 'accuracy')"
     )
     latency_column: Annotated[str | None, Cli(metavar="L", driver=SAMPLER)] = Field(
-        None, description="table column used as latency in ms (default 'latency_ms')"
+        None,
+        description="table column used as latency in ms (default 'latency_ms'; a table "
+        "without one: latency measured on --target)",
     )
     checkpoint_dir: Annotated[str | None, Cli(network=True)] = Field(
         None,

@@ -113,7 +113,13 @@ class Space(ABC):
             if li is None
             else LatencyInput(li.batch, li.channels, li.height, li.width)
         )
-        blob = json.dumps(model.model_dump(exclude={"description"}), sort_keys=True)
+        dump = model.model_dump(exclude={"description"})
+        # A field added to a format after its spaces were hashed counts only where it is set,
+        # so a file that does not use it keeps its digest (its studies, lookup tables, records).
+        for key in getattr(model, "LATER_FIELDS", ()):
+            if dump.get(key) == type(model).model_fields[key].default:
+                del dump[key]
+        blob = json.dumps(dump, sort_keys=True)
         self.digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property

@@ -9,6 +9,14 @@ A stage may also give its width as a list of options (``channels: [8, 16, 24]``)
 output width is then a choice too (elastic width, as in Once-for-All and ProxylessNAS), and
 the supernet slices its blocks' channels to the chosen width.
 
+Instead of ``layer_choices`` (kernel x expansion per layer) a space may list the operations
+a layer may be, ``layer_ops`` (NAS-Bench-Macro, Su et al., CVPR 2021: identity, MBConv k3 e3,
+MBConv k5 e6): the per-layer choice is then one label ``op`` whose values name the operations
+(``identity``, ``k3e3``, ...). An identity layer passes its input on, through a 1x1 conv and
+BatchNorm where it changes stride or width (NAS-Bench-Macro's convention); since it makes
+depth a choice already, such spaces have one depth and one width per stage, and the one-line
+form is NAS-Bench-Macro's code: one digit per layer, the operation's index in ``layer_ops``.
+
 Labels: ``stage{i}.depth``, ``stage{i}.width`` (elastic stages only) and
 ``stage{i}.layer{j}.{choice}``, counted from 0.
 """
@@ -18,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -29,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from nas.errors import ArchitectureError
 from nas.spaces.base import Choice, Space, Value
 from nas.spaces.fields import (
     Channels,
@@ -44,6 +53,7 @@ from nas.spaces.fields import (
 BLOCK_LAYER_CHOICES: dict[str, dict[str, tuple[int, ...]]] = {
     "mbconv": {"kernel": (1, 3, 5, 7, 9), "expand": (1, 2, 3, 4, 5, 6, 8)},
 }
+MAX_LAYER_OPS = 10  # one digit each in the one-line form
 
 
 class _Strict(BaseModel):
@@ -61,6 +71,22 @@ class StemModel(_Strict):
     channels: Channels
     kernel: Literal[3, 5, 7] = 3
     stride: Literal[1, 2] = 2
+
+
+class MBConvOpModel(_Strict):
+    """One MBConv operation of ``layer_ops``: its kernel size and expansion ratio."""
+
+    kernel: PositiveInt
+    expand: PositiveInt
+
+    @property
+    def name(self) -> str:
+        return f"k{self.kernel}e{self.expand}"
+
+
+def op_name(op: MBConvOpModel | str) -> str:
+    """An operation's value in an architecture (``identity``, ``k3e3``)."""
+    return op if isinstance(op, str) else op.name
 
 
 class StageModel(_Strict):
@@ -94,8 +120,19 @@ class ChainSpaceModel(_Strict):
     )
     stages: list[StageModel] = stage_list()
     depth: list[Depth] = option_list()
-    layer_choices: dict[str, list[PositiveInt]]
+    layer_choices: dict[str, list[PositiveInt]] | None = Field(
+        default=None, description="per layer, each block choice's options (their product)"
+    )
+    layer_ops: list[Literal["identity"] | MBConvOpModel] | None = Field(
+        default=None,
+        description="instead of layer_choices: the operations a layer may be (identity or MBConv)",
+    )
     head_channels: Channels | None = None
+    activation: Literal["relu6", "relu"] = "relu6"
+
+    # Fields added after spaces were first hashed: left out of the digest at their default,
+    # so a file that does not use them keeps its digest (and its studies and lookup tables).
+    LATER_FIELDS: ClassVar[tuple[str, ...]] = ("layer_ops", "activation")
 
     @field_validator("stages")
     @classmethod
@@ -122,8 +159,10 @@ class ChainSpaceModel(_Strict):
     @field_validator("layer_choices")
     @classmethod
     def _check_layer_choices(
-        cls, v: dict[str, list[int]], info: ValidationInfo
-    ) -> dict[str, list[int]]:
+        cls, v: dict[str, list[int]] | None, info: ValidationInfo
+    ) -> dict[str, list[int]] | None:
+        if v is None:
+            return v
         block = info.data.get("block", "mbconv")
         allowed = BLOCK_LAYER_CHOICES[block]
         if set(v) != set(allowed):
@@ -138,14 +177,51 @@ class ChainSpaceModel(_Strict):
                 )
         return v
 
+    @field_validator("layer_ops")
+    @classmethod
+    def _check_layer_ops(
+        cls, v: list[str | MBConvOpModel] | None
+    ) -> list[str | MBConvOpModel] | None:
+        if v is None:
+            return v
+        names = [op_name(op) for op in v]
+        if not 1 <= len(v) <= MAX_LAYER_OPS or len(set(names)) != len(names):
+            raise ValueError(f"must be 1..{MAX_LAYER_OPS} distinct operations, got {names}")
+        allowed = BLOCK_LAYER_CHOICES["mbconv"]
+        for op in v:
+            if isinstance(op, MBConvOpModel) and (
+                op.kernel not in allowed["kernel"] or op.expand not in allowed["expand"]
+            ):
+                raise ValueError(
+                    f"{op.name}: kernel must be one of {list(allowed['kernel'])} and expand "
+                    f"one of {list(allowed['expand'])}"
+                )
+        return v
+
+    def kernels(self) -> list[int]:
+        """Every kernel size a layer may have."""
+        if self.layer_ops is not None:
+            return [op.kernel for op in self.layer_ops if isinstance(op, MBConvOpModel)] or [1]
+        assert self.layer_choices is not None
+        return list(self.layer_choices["kernel"])
+
     @model_validator(mode="after")
     def _check_channels(self) -> ChainSpaceModel:
-        min_map = max(self.layer_choices.get("kernel", [3])) // 2 + 1
+        if (self.layer_choices is None) == (self.layer_ops is None):
+            raise ValueError("give exactly one of layer_choices and layer_ops")
+        if self.layer_ops is not None:
+            for i, stage in enumerate(self.stages):
+                if isinstance(stage.channels, list) or len(stage.depth or self.depth) > 1:
+                    raise ValueError(
+                        f"stage {i}: with layer_ops (identity makes depth a choice already) "
+                        "every stage has one width and one depth"
+                    )
+        k = max(self.kernels())
+        min_map = k // 2 + 1
         if self.train_resolution < min_map:
             raise ValueError(
                 f"train_resolution {self.train_resolution} is below {min_map}: on a smaller "
-                f"map a {max(self.layer_choices['kernel'])}x"
-                f"{max(self.layer_choices['kernel'])} kernel sees only padding"
+                f"map a {k}x{k} kernel sees only padding"
             )
         if self.latency_input is not None and self.latency_input.channels != self.input_channels:
             raise ValueError(
@@ -214,8 +290,20 @@ class ChainSpace(Space):
     def __init__(self, model: ChainSpaceModel) -> None:
         self._load_common(model)
         self.block = model.block
+        self.activation: str = model.activation
+        # layer_ops spaces: each operation's name -> its layer dict ({} for identity)
+        self.ops: dict[str, dict[str, int]] | None = (
+            None
+            if model.layer_ops is None
+            else {
+                op_name(op): {}
+                if isinstance(op, str)
+                else {"kernel": op.kernel, "expand": op.expand}
+                for op in model.layer_ops
+            }
+        )
         # the strides the network really runs at for its scoring resolution (see adapt_strides)
-        self.min_map = max(model.layer_choices["kernel"]) // 2 + 1
+        self.min_map = max(model.kernels()) // 2 + 1
         strides = adapt_strides(
             [model.stem.stride, *(s.stride for s in model.stages)],
             model.train_resolution,
@@ -230,7 +318,13 @@ class ChainSpace(Space):
             )
             for s, st in zip(model.stages, strides[1:], strict=True)
         )
-        self.layer_keys = tuple(model.layer_choices)
+        per_layer: dict[str, tuple[Value, ...]] = (
+            {"op": tuple(self.ops)}
+            if self.ops is not None
+            else {k: tuple(v) for k, v in (model.layer_choices or {}).items()}
+        )
+        self.layer_options = per_layer  # each per-layer label's options
+        self.layer_keys = tuple(per_layer)
         choices: list[Choice] = []
         for i, stage in enumerate(self.stages):
             choices.append(Choice(f"stage{i}.depth", stage.depth_options))
@@ -238,9 +332,7 @@ class ChainSpace(Space):
                 choices.append(Choice(f"stage{i}.width", stage.width_options))
             for j in range(stage.max_depth):
                 for key in self.layer_keys:
-                    choices.append(
-                        Choice(f"stage{i}.layer{j}.{key}", tuple(model.layer_choices[key]))
-                    )
+                    choices.append(Choice(f"stage{i}.layer{j}.{key}", per_layer[key]))
         self.choices = tuple(choices)
 
     def active_labels(self, arch: Mapping[str, Value]) -> list[str]:
@@ -257,11 +349,16 @@ class ChainSpace(Space):
         return labels
 
     def layers(self, arch: Mapping[str, Value]) -> list[list[dict[str, int]]]:
-        """Per stage, the active layers' choices: ``[[{"kernel": 3, "expand": 6}, ...], ...]``."""
+        """Per stage, the active layers' choices: ``[[{"kernel": 3, "expand": 6}, ...], ...]``;
+        an identity layer (``layer_ops`` spaces) is ``{}``: no block."""
         canon = self.canonical(arch)
         out: list[list[dict[str, int]]] = []
         for i in range(len(self.stages)):
             depth = int(canon[f"stage{i}.depth"])
+            if self.ops is not None:
+                ops = self.ops
+                out.append([dict(ops[str(canon[f"stage{i}.layer{j}.op"])]) for j in range(depth)])
+                continue
             out.append(
                 [
                     {key: int(canon[f"stage{i}.layer{j}.{key}"]) for key in self.layer_keys}
@@ -280,7 +377,13 @@ class ChainSpace(Space):
 
     def describe(self, arch: Mapping[str, Value]) -> str:
         # "k3e6 k5e4 | k7e3 k3e3 k3e3 | ..." : one group per stage, one token per layer; an
-        # elastic stage starts with its width ("w16: k3e6 k5e4 | ...").
+        # elastic stage starts with its width ("w16: k3e6 k5e4 | ..."). A layer_ops space:
+        # NAS-Bench-Macro's code, one digit per layer ("01201201"), its tables' key.
+        if self.ops is not None:
+            index = {name: str(n) for n, name in enumerate(self.ops)}
+            canon = self.canonical(arch)
+            return "".join(index[str(canon[label])] for label in canon if label.endswith(".op"))
+
         def token(layer: dict[str, int]) -> str:
             return "".join(f"{key[0]}{layer[key]}" for key in self.layer_keys)
 
@@ -292,20 +395,52 @@ class ChainSpace(Space):
             groups.append(f"w{width}: {text}" if stage.elastic_width else text)
         return " | ".join(groups)
 
+    def from_code(self, code: str) -> dict[str, Value]:
+        """The architecture whose one-line form is ``code`` (``layer_ops`` spaces: one digit per
+        layer, NAS-Bench-Macro's key ``01201201``); the inverse of :meth:`describe`.
+
+        Raises:
+            ArchitectureError: not a ``layer_ops`` space, or not one valid digit per layer.
+        """
+        ops = list(self.ops or ())
+        labels = [c.label for c in self.choices if c.label.endswith(".op")]
+        if (
+            not ops
+            or len(code) != len(labels)
+            or not all(ch.isdigit() and int(ch) < len(ops) for ch in code)
+        ):
+            raise ArchitectureError(
+                f"{code[:40]!r} is not an architecture code of space {self.name!r} "
+                f"({len(labels)} digits, each 0..{len(ops) - 1})"
+            )
+        arch: dict[str, Value] = {
+            f"stage{i}.depth": st.depth_options[0] for i, st in enumerate(self.stages)
+        }
+        arch.update({label: ops[int(ch)] for label, ch in zip(labels, code, strict=True)})
+        return self.canonical(arch)
+
     def size(self) -> int:
-        per_layer = math.prod(len(self.model.layer_choices[k]) for k in self.layer_keys)
+        per_layer = math.prod(len(v) for v in self.layer_options.values())
         return math.prod(
             len(st.width_options) * sum(per_layer**d for d in st.depth_options)
             for st in self.stages
         )
 
+    def _rank(self, value: Value) -> tuple[int, ...]:
+        """How large a choice's value makes the network: the value itself, or for an operation
+        of ``layer_ops`` its (expansion, kernel), identity the smallest."""
+        if self.ops is not None and isinstance(value, str):
+            layer = self.ops[value]
+            return (layer.get("expand", 0), layer.get("kernel", 0))
+        return (int(value),)
+
     def largest(self) -> dict[str, Value]:
         """The architecture with every choice at its largest value (sandwich rule)."""
-        return self.canonical({c.label: max(c.options) for c in self.choices})  # type: ignore[type-var]
+        return self.canonical({c.label: max(c.options, key=self._rank) for c in self.choices})
 
     def smallest(self) -> dict[str, Value]:
         """The architecture with every choice at its smallest value (sandwich rule)."""
-        return self.canonical({c.label: min(c.options) for c in self.choices})  # type: ignore[type-var]
+        return self.canonical({c.label: min(c.options, key=self._rank) for c in self.choices})
 
     def anchors(self) -> list[dict[str, Value]]:
         return [self.largest(), self.smallest()]

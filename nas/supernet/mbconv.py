@@ -9,11 +9,20 @@ compute the same function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from nas.supernet.depthwise import DepthwiseConv2d, depthwise
+
+# A chain space's ``activation``: the module the static blocks hold, the function the elastic
+# blocks call (MobileNetV2's ReLU6 by default; NAS-Bench-Macro trains with ReLU).
+ACTIVATIONS: dict[str, tuple[type[nn.Module], Callable[[torch.Tensor], torch.Tensor]]] = {
+    "relu6": (nn.ReLU6, F.relu6),
+    "relu": (nn.ReLU, F.relu),
+}
 
 
 def conv_bn(in_ch: int, out_ch: int, kernel: int, stride: int, groups: int = 1) -> nn.Sequential:
@@ -35,19 +44,21 @@ class MBConv(nn.Module):
         kernel: int,
         expand: int,
         use_expand: bool = True,
+        activation: str = "relu6",
     ) -> None:
         super().__init__()
         hidden = in_ch * expand
+        act = ACTIVATIONS[activation][0]
         # MobileNetV2's first block has no expansion conv at all (use_expand=False); searchable
         # blocks always keep it, even at ratio 1, so they match their elastic parent.
         self.expand = (
-            nn.Sequential(*conv_bn(in_ch, hidden, 1, 1), nn.ReLU6(inplace=True))
+            nn.Sequential(*conv_bn(in_ch, hidden, 1, 1), act(inplace=True))
             if use_expand
             else nn.Identity()
         )
         # same layers as conv_bn; the convolution trains fast on small maps (depthwise.py)
         self.depthwise = nn.Sequential(
-            DepthwiseConv2d(hidden, kernel, stride), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True)
+            DepthwiseConv2d(hidden, kernel, stride), nn.BatchNorm2d(hidden), act(inplace=True)
         )
         self.project = conv_bn(hidden, out_ch, 1, 1)
         self.residual = stride == 1 and in_ch == out_ch
@@ -87,9 +98,19 @@ class ElasticMBConv(nn.Module):
     """An MBConv whose kernel size, expansion ratio and output width are chosen per forward
     call; its input width is the incoming tensor's (at most ``in_ch``)."""
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int, max_kernel: int, max_expand: int):
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        stride: int,
+        max_kernel: int,
+        max_expand: int,
+        activation: str = "relu6",
+    ):
         super().__init__()
         self.in_ch, self.out_ch, self.stride = in_ch, out_ch, stride
+        self.activation = activation
+        self._act = ACTIVATIONS[activation][1]
         self.max_kernel, self.max_expand = max_kernel, max_expand
         hidden = in_ch * max_expand
         self.expand_conv = nn.Conv2d(in_ch, hidden, 1, bias=False)
@@ -113,13 +134,13 @@ class ElasticMBConv(nn.Module):
         out = self.out_ch if out_ch is None else out_ch
         hidden = in_ch * expand
         h = F.conv2d(x, self.expand_conv.weight[:hidden, :in_ch])  # (B, hidden, H, W)
-        h = F.relu6(_bn(h, self.expand_bn, hidden))
+        h = self._act(_bn(h, self.expand_bn, hidden))
         # Taps more than (size - 1) pixels from the centre only ever see zero padding; dropping
         # them gives the same output and spares oneDNN's very slow large-kernel depthwise
         # backward on the tiny maps of the late stages.
         k = min(kernel, 2 * max(h.shape[2], h.shape[3]) - 1)
         h = depthwise(h, self._dw_weight(k, hidden), self.stride)
-        h = F.relu6(_bn(h, self.dw_bn, hidden))  # (B, hidden, H/s, W/s)
+        h = self._act(_bn(h, self.dw_bn, hidden))  # (B, hidden, H/s, W/s)
         y = _bn(F.conv2d(h, self.project_conv.weight[:out, :hidden]), self.project_bn, out)
         # the residual follows the active widths, as the static block's does
         return x + y if self.stride == 1 and in_ch == out else y
@@ -131,7 +152,7 @@ class ElasticMBConv(nn.Module):
         """A static :class:`MBConv` holding copies of the active weights."""
         cin = self.in_ch if in_ch is None else in_ch
         out = self.out_ch if out_ch is None else out_ch
-        block = MBConv(cin, out, self.stride, kernel, expand)
+        block = MBConv(cin, out, self.stride, kernel, expand, activation=self.activation)
         hidden = cin * expand
         assert isinstance(block.expand, nn.Sequential)
         for seq, conv_w, bn, n in (
@@ -144,3 +165,15 @@ class ElasticMBConv(nn.Module):
             conv.weight.copy_(conv_w)
             _copy_bn(dst_bn, bn, n)
         return block
+
+
+class Shortcut(nn.Module):
+    """An identity layer (NAS-Bench-Macro's ``Identity``): the input as it is, or through a 1x1
+    conv and BatchNorm, no activation, where the layer changes stride or width."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int) -> None:
+        super().__init__()
+        self.proj = conv_bn(in_ch, out_ch, 1, stride) if stride != 1 or in_ch != out_ch else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, C', H/s, W/s)
+        return x if self.proj is None else self.proj(x)

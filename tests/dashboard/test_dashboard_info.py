@@ -133,6 +133,18 @@ def test_chain_arch_reads_the_widths_of_an_elastic_width_space() -> None:
     assert labels[0].endswith(f"width {space.widths(arch)[0]}")  # type: ignore[attr-defined]
 
 
+def test_chain_arch_draws_the_operations_of_a_layer_ops_space() -> None:
+    from dashboard.figures import plot_chain
+
+    space = load_space("macro")
+    a = arch_info(space.from_code("01201201"))  # type: ignore[attr-defined]
+    assert isinstance(a, ChainArch) and a.depths == (2, 3, 3) and a.layer_keys == ("op",)
+    bars = plot_chain(a).data[0]
+    assert list(bars.text) == ["identity", "k3e3", "k5e6"] * 2 + ["identity", "k3e3"]
+    assert list(bars.y) == [0, 3, 6] * 2 + [0, 3]  # expansion; identity: no bar
+    assert list(bars.marker.color) == [0, 3, 5] * 2 + [0, 3]  # kernel
+
+
 def test_cell_arch_has_every_edge_of_an_nb201_cell() -> None:
     space = load_space("nb201")
     arch = space.sample(random.Random(0))

@@ -29,7 +29,7 @@ def _perturbed_supernet(space, seed: int = 0):
     return net.eval()
 
 
-@pytest.mark.parametrize("space_name", [str(TINY), "mobile"])
+@pytest.mark.parametrize("space_name", [str(TINY), "mobile", "macro"])
 def test_extracted_equals_supernet_path(space_name: str) -> None:
     space = load_space(space_name)
     net = _perturbed_supernet(space)

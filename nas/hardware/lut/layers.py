@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 class LayerSpec:
     """One layer as the table sees it: what it computes and the shape it runs at."""
 
-    kind: str  # "stem" | "mbconv" | "head"
+    kind: str  # "stem" | "mbconv" | "shortcut" (an identity layer's 1x1 conv) | "head"
     in_ch: int
     out_ch: int
     stride: int
@@ -93,6 +93,18 @@ def _head(space: ChainSpace, ch: int, h: int, w: int, num_classes: int) -> Layer
     )
 
 
+def _block(
+    in_ch: int, out_ch: int, stride: int, layer: dict[str, int], h: int, w: int, batch: int
+) -> LayerSpec | None:
+    """The entry of one searched layer; None for an identity layer that computes nothing."""
+    if layer:
+        k, e = layer["kernel"], layer["expand"]
+        return LayerSpec("mbconv", in_ch, out_ch, stride, k, e, h, w, batch)
+    if stride == 1 and in_ch == out_ch:
+        return None
+    return LayerSpec("shortcut", in_ch, out_ch, stride, 1, 0, h, w, batch)
+
+
 def layer_specs(space: Space, arch: Mapping[str, Value], num_classes: int) -> list[LayerSpec]:
     """The layers of ``arch`` in forward order (stem, its active blocks, head)."""
     cs = _chain(space)
@@ -102,9 +114,10 @@ def layer_specs(space: Space, arch: Mapping[str, Value], num_classes: int) -> li
     for stage, width, layers in zip(cs.stages, cs.widths(arch), cs.layers(arch), strict=True):
         for j, layer in enumerate(layers):
             stride = stage.stride if j == 0 else 1
-            k, e = layer["kernel"], layer["expand"]
-            specs.append(LayerSpec("mbconv", ch, width, stride, k, e, h, w, batch))
-            ch, h, w = width, _out(h, k, stride), _out(w, k, stride)
+            spec = _block(ch, width, stride, layer, h, w, batch)
+            if spec is not None:
+                specs.append(spec)
+            ch, h, w = width, _out(h, 3, stride), _out(w, 3, stride)
     specs.append(_head(cs, ch, h, w, num_classes))
     return specs
 
@@ -114,8 +127,15 @@ def all_specs(space: Space, num_classes: int) -> list[LayerSpec]:
     cs = _chain(space)
     stem, ch, h, w = _stem(cs)
     out: dict[str, LayerSpec] = {lut_key(stem): stem}
-    kernels = cs.model.layer_choices["kernel"]
-    expands = cs.model.layer_choices["expand"]
+    options = (
+        list(cs.ops.values())
+        if cs.ops is not None
+        else [
+            {"kernel": k, "expand": e}
+            for k in cs.layer_options["kernel"]
+            for e in cs.layer_options["expand"]
+        ]
+    )
     batch = cs.latency_input.batch
     ins: tuple[int, ...] = (ch,)  # the widths the stage's input may have
     for stage in cs.stages:
@@ -126,9 +146,9 @@ def all_specs(space: Space, num_classes: int) -> list[LayerSpec]:
             if stage.max_depth > 1:
                 positions.append((width, 1, h1, w1))
             for in_ch, stride, hh, ww in positions:
-                for k in kernels:
-                    for e in expands:
-                        spec = LayerSpec("mbconv", in_ch, width, stride, k, e, hh, ww, batch)
+                for layer in options:
+                    spec = _block(in_ch, width, stride, layer, hh, ww, batch)  # type: ignore[arg-type]
+                    if spec is not None:
                         out[lut_key(spec)] = spec
         ins, h, w = stage.width_options, h1, w1
     for ch in ins:
@@ -142,11 +162,20 @@ def build_layer(space: Space, spec: LayerSpec) -> nn.Module:
     from torch import nn
 
     from nas.supernet.chain import ChainEnds  # the exact stem and head the networks use
-    from nas.supernet.mbconv import MBConv
+    from nas.supernet.mbconv import MBConv, Shortcut
 
     cs = _chain(space)
     if spec.kind == "mbconv":
-        return MBConv(spec.in_ch, spec.out_ch, spec.stride, spec.kernel, spec.expand).eval()
+        return MBConv(
+            spec.in_ch,
+            spec.out_ch,
+            spec.stride,
+            spec.kernel,
+            spec.expand,
+            activation=cs.activation,
+        ).eval()
+    if spec.kind == "shortcut":
+        return Shortcut(spec.in_ch, spec.out_ch, spec.stride).eval()
     ends = ChainEnds(cs, max(spec.classes, 1))
 
     class _Part(nn.Module):
