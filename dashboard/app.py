@@ -129,10 +129,18 @@ def create_app(url: str, *, refresh_seconds: float = REFRESH_SECONDS, base: str 
         return _layout(ctx)
 
     app.layout = layout
+    # Dash answers a script path it did not register (../../etc/passwd, an unknown package)
+    # by raising DependencyException, which Flask turns into a 500; it is a missing file
+    app.server.register_error_handler(dash.exceptions.DependencyException, _not_a_script)
     _add_routing(app, ctx)
     _add_home_callbacks(app, ctx)
     _add_study_callbacks(app, ctx)
     return app
+
+
+def _not_a_script(exc: Exception) -> flask.Response:
+    """404 for a component-suite path that Dash did not register (it serves none else)."""
+    return flask.Response("not found", status=404, mimetype="text/plain")
 
 
 def _page(ctx: _Context, path: str) -> html.Div:

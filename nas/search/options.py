@@ -106,6 +106,19 @@ def _latency_modes() -> tuple[str, ...]:
     return LATENCY_MODES
 
 
+def _strategy_names() -> list[str]:
+    from nas.strategies import strategy_names
+
+    return strategy_names()
+
+
+def _enum_or_null(schema: dict[str, Any], names: Sequence[str]) -> None:
+    """The JSON schema of an optional option whose values come from a registry: one of the
+    registry's names, or null. Filled in when the schema is made (the service's OpenAPI), so
+    a client or a fuzzer generates only values the server takes."""
+    schema["anyOf"] = [{"type": "string", "enum": list(names)}, {"type": "null"}]
+
+
 # the default supernet schedule: about this many sandwich steps, whatever the data set's size
 DEFAULT_SUPERNET_STEPS = 250
 
@@ -126,6 +139,7 @@ class SearchOptions(BaseModel):
         description="how candidates are proposed (default: nsga2 for pareto, tpe for weighted); "
         "darts (cell spaces nb201, darts) trains the supernet by differentiable search and "
         "records the derived cell after every epoch",
+        json_schema_extra=lambda schema: _enum_or_null(schema, _strategy_names()),
     )
     data: Annotated[str | None, Cli(network=True)] = Field(
         None,
@@ -208,6 +222,7 @@ class SearchOptions(BaseModel):
         description="measured: time every candidate end to end; predicted: lookup table plus "
         "fitted correction (profiled once per target); hybrid: predict all, measure only "
         "candidates that could enter the Pareto front",
+        json_schema_extra=lambda schema: schema.update(enum=list(_latency_modes())),
     )
     threads: Annotated[int | None, Cli(parse=whole_number, network=True)] = Field(
         None,

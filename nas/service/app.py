@@ -33,7 +33,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nas.data import BUILTIN, builtin_missing
@@ -43,6 +43,7 @@ from nas.limits import LimitError
 from nas.search.options import SearchOptions
 from nas.service import metrics, web
 from nas.service import queue as q
+from nas.service.openapi import EVENTS_DOC, EventStream, errors
 from nas.storage.db import Store
 
 # ?pick= takes nas export's --pick words; the API's first words for two of them stay accepted
@@ -264,7 +265,7 @@ def _add_service_routes(app: FastAPI, registry: metrics.Metrics, started: float)
         """Liveness; no token needed."""
         return {"status": "ok", "uptime_s": round(time.time() - started, 1)}
 
-    @app.get("/metrics", tags=["service"], response_class=Response)
+    @app.get("/metrics", tags=["service"], response_class=Response, responses=errors())
     def prometheus() -> Response:
         """Prometheus metrics (searches per state, trials, request latency)."""
         body, content_type = registry.render()
@@ -274,7 +275,7 @@ def _add_service_routes(app: FastAPI, registry: metrics.Metrics, started: float)
 def _add_search_routes(
     app: FastAPI, config: ServiceConfig, store: Store, registry: metrics.Metrics
 ) -> None:
-    @app.post("/api/searches", status_code=201, tags=["searches"])
+    @app.post("/api/searches", status_code=201, tags=["searches"], responses=errors(400, 409, 413))
     def submit(options: SearchOptions) -> dict[str, Any]:
         """Queue a search; the body takes every ``nas search`` option (nas.search.options),
         checked as ``nas search`` checks them (``nas.search.driver.check_search``) before it
@@ -297,34 +298,39 @@ def _add_search_routes(
         registry.submitted.inc()
         return search.to_dict()
 
-    @app.get("/api/searches", tags=["searches"])
+    @app.get("/api/searches", tags=["searches"], responses=errors())
     def list_searches(
         state: q.State | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> list[dict[str, Any]]:
         """Searches, newest first, with their state."""
         return [s.to_dict() for s in q.list_searches(store, state=state, limit=limit)]
 
-    @app.get("/api/searches/{search_id}", tags=["searches"])
+    @app.get("/api/searches/{search_id}", tags=["searches"], responses=errors(404))
     def one(search_id: SearchId) -> dict[str, Any]:
         return _get(store, search_id).to_dict()
 
-    @app.get("/api/searches/{search_id}/progress", tags=["searches"])
+    @app.get("/api/searches/{search_id}/progress", tags=["searches"], responses=errors(404))
     def progress(search_id: SearchId) -> dict[str, Any]:
         """Complete / budget, best accuracy, front size, elapsed and an ETA estimate."""
         return _progress(store, _get(store, search_id))
 
-    @app.get("/api/searches/{search_id}/events", tags=["searches"])
+    @app.get(
+        "/api/searches/{search_id}/events",
+        tags=["searches"],
+        response_class=EventStream,
+        responses={200: EVENTS_DOC, **errors(404, inline=True)},
+    )
     async def events(
         search_id: SearchId,
         interval: Annotated[float, Query(ge=0.2, le=60)] = 1.0,
         max_seconds: Annotated[float, Query(gt=0, le=86400)] = 3600,
-    ) -> StreamingResponse:
+    ) -> EventStream:
         """Server-sent events: a ``progress`` event on every change, ``end`` when it ends."""
         _get(store, search_id)
         stream = _progress_events(store, search_id, interval, max_seconds)
-        return StreamingResponse(stream, media_type="text/event-stream")
+        return EventStream(stream)
 
-    @app.post("/api/searches/{search_id}/cancel", tags=["searches"])
+    @app.post("/api/searches/{search_id}/cancel", tags=["searches"], responses=errors(404))
     def cancel(search_id: SearchId) -> dict[str, Any]:
         """Cancel: a queued search at once, a running one within seconds (its running trial
         is failed with reason "cancelled")."""
@@ -353,7 +359,7 @@ async def _progress_events(
 
 
 def _add_result_routes(app: FastAPI, store: Store) -> None:
-    @app.get("/api/searches/{search_id}/front", tags=["results"])
+    @app.get("/api/searches/{search_id}/front", tags=["results"], responses=errors(404))
     def front(search_id: SearchId) -> list[dict[str, Any]]:
         """The Pareto front, fastest first."""
         from nas.analysis.results import pareto_front
@@ -363,7 +369,7 @@ def _add_result_routes(app: FastAPI, store: Store) -> None:
         cap = search.options.get("max_latency_ms")
         return [_trial(t) for t in pareto_front(trials, cap)]
 
-    @app.get("/api/searches/{search_id}/trials", tags=["results"])
+    @app.get("/api/searches/{search_id}/trials", tags=["results"], responses=errors(404))
     def trials(search_id: SearchId) -> list[dict[str, Any]]:
         """Every trial of the search's study, in order, with its state and results."""
         from nas.storage.fastread import load_trials
@@ -374,7 +380,12 @@ def _add_result_routes(app: FastAPI, store: Store) -> None:
         except NasInputError:
             return []
 
-    @app.get("/api/searches/{search_id}/export", tags=["results"], response_class=Response)
+    @app.get(
+        "/api/searches/{search_id}/export",
+        tags=["results"],
+        response_class=Response,
+        responses={200: {"content": {"application/zip": {}}}, **errors(400, 404, 409)},
+    )
     def export(
         search_id: SearchId,
         pick: Annotated[str, Query(pattern=PICK_PATTERN, description=PICK_HELP)] = "knee",
@@ -416,7 +427,7 @@ def _export_zip(store: Store, search: q.Search, pick: str) -> tuple[bytes, int]:
 
 
 def _add_catalogue_routes(app: FastAPI, config: ServiceConfig) -> None:
-    @app.get("/api/spaces", tags=["catalogue"])
+    @app.get("/api/spaces", tags=["catalogue"], responses=errors())
     def spaces() -> dict[str, list[str]]:
         """Built-in spaces, and space files in the data folder."""
         from nas.spaces.loader import builtin_names
@@ -428,18 +439,18 @@ def _add_catalogue_routes(app: FastAPI, config: ServiceConfig) -> None:
         )
         return {"builtin": builtin_names(), "files": files}
 
-    @app.get("/api/strategies", tags=["catalogue"])
+    @app.get("/api/strategies", tags=["catalogue"], responses=errors())
     def strategies() -> list[str]:
         from nas.strategies import strategy_names
 
         return strategy_names()
 
-    @app.get("/api/targets", tags=["catalogue"])
+    @app.get("/api/targets", tags=["catalogue"], responses=errors())
     def targets() -> list[str]:
         """The targets a request may name on this server."""
         return list(config.targets)
 
-    @app.get("/api/datasets", tags=["catalogue"])
+    @app.get("/api/datasets", tags=["catalogue"], responses=errors())
     def datasets() -> dict[str, Any]:
         """The built-in data sets of ``nas search --data`` (each with whether it is installed
         on this server, and, when not, why), and the ``.npz`` files and tables in the data
@@ -457,7 +468,7 @@ def _add_catalogue_routes(app: FastAPI, config: ServiceConfig) -> None:
         ]
         return {"builtin": builtin, "files": found}
 
-    @app.post("/api/datasets", status_code=201, tags=["catalogue"])
+    @app.post("/api/datasets", status_code=201, tags=["catalogue"], responses=errors(400, 413))
     async def upload(file: UploadFile) -> dict[str, Any]:
         """Upload a ``.npz`` with ``x`` and ``y``; answers the name to pass as ``data``.
 

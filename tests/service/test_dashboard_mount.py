@@ -136,3 +136,63 @@ def test_without_auth_the_dashboard_is_open(tmp_path: Path) -> None:
     client = TestClient(create_app(_config(tmp_path, token=None)), follow_redirects=False)
     assert client.get("/dashboard/_dash-layout").status_code == 200
     assert client.get("/login").headers["location"] == "/dashboard/"
+
+
+# Dash serves scripts from the packages it registered; any other path below
+# _dash-component-suites raised DependencyException, which Flask answered with a 500
+TRAVERSALS = (
+    "/dashboard/_dash-component-suites/%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/dashboard/_dash-component-suites/dash/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/dashboard/_dash-component-suites/dash/..%2f..%2f..%2f..%2fetc%2fpasswd.js",
+    "/dashboard/_dash-component-suites/%2E%2E/%2E%2E/etc/passwd",
+    "/dashboard/_dash-component-suites/nosuch/x.js",
+    "/dashboard/_dash-component-suites/dash/not-registered.js",
+    "/dashboard/assets/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+)
+
+
+def _refused_cleanly(status: int, body: bytes) -> bool:
+    return status in (400, 404) and b"root:" not in body
+
+
+def test_paths_out_of_the_script_folders_are_not_found(client: TestClient) -> None:
+    for path in TRAVERSALS:
+        # httpx keeps percent-encoded dots as they are: the app sees them decoded
+        r = client.get(path, headers=AUTH)
+        assert _refused_cleanly(r.status_code, r.content), (path, r.status_code)
+    renderer = "/dashboard/_dash-component-suites/dash/dash-renderer/build/dash_renderer.min.js"
+    ok = client.get(renderer, headers=AUTH)
+    assert ok.status_code == 200  # the registered scripts are still served
+
+
+def test_raw_dot_segments_over_http_are_not_found(tmp_path: Path) -> None:
+    # an HTTP client normalises "/../"; a raw request line reaches a real server as written
+    import socket
+    from urllib.parse import urlsplit
+
+    from tests.service.helpers import Server
+
+    server = Server(tmp_path, slots=0).start()
+    try:
+        u = urlsplit(server.url)
+        assert u.hostname is not None and u.port is not None
+        raw = (
+            "/dashboard/_dash-component-suites/../../../../etc/passwd",
+            "/dashboard/_dash-component-suites/dash/../../../../../etc/passwd",
+            "/dashboard/_dash-component-suites/dash/deps/../../../../../../etc/passwd.js",
+            *TRAVERSALS,
+        )
+        for path in raw:
+            head = (
+                f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+            with socket.create_connection((u.hostname, u.port), timeout=60) as s:
+                s.sendall(head)
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+            status = int(data.split(b" ", 2)[1])
+            assert _refused_cleanly(status, data), (path, data[:200])
+    finally:
+        server.stop()
