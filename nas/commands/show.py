@@ -117,9 +117,13 @@ def _print_settings(settings: StudySettings, *, every: bool) -> None:
     )
     for line in filter(None, said):  # folded under their own indent, file or not
         text = textwrap.fill(
-            printable(line), console.width, initial_indent="  ", break_on_hyphens=False
+            printable(line),
+            console.width,
+            initial_indent="  ",
+            subsequent_indent="  ",  # counted in the width: no line re-wrapped past the edge
+            break_on_hyphens=False,
         )
-        console.print(text.replace("\n", "\n  "), highlight=False, markup=False)
+        console.print(text, highlight=False, markup=False)
     if every:
         done = {"fidelity", "scoring_input", "latency_input"}  # the lines above say them
         rest = {k: v for k, v in vars(settings).items() if k not in done}
@@ -149,6 +153,7 @@ def settings_summary(settings: StudySettings) -> list[str]:
     }
     first = ", ".join(f"{k} {v}" for k, v in said.items() if v not in (None, ""))
     network = kind_of(settings) not in ("table", "synthetic")
+    trains = kind_of(settings) in ("supernet", "darts")
     fields = SearchOptions.model_fields
     options = [
         f"{flag(k)} {v}"
@@ -158,7 +163,13 @@ def settings_summary(settings: StudySettings) -> list[str]:
         and k not in ("storage", "study", "latency_input")
         and v is not None
         and v != fields[k].default
-        and applies(k, strategy=settings.strategy, objective=settings.objective, network=network)
+        and applies(
+            k,
+            strategy=settings.strategy,
+            objective=settings.objective,
+            network=network,
+            trains=trains,
+        )
     ]
     if not options:
         return [first]

@@ -52,8 +52,9 @@ class Cli:
     ``group`` puts the flag in an argument group; ``driver`` marks an option only searches of
     that driver use (a search of another driver refuses a value other than the default).
     ``objective`` marks an option only that objective uses; ``network`` one that only searches
-    that build and time networks use (not a table's look-ups). ``nas show`` prints a study's
-    options that apply to it (:func:`applies`).
+    that build and time networks use (not a table's look-ups); ``trains`` one that only searches
+    that train a supernet use (not a zero-cost proxy's or a table's). ``nas show`` prints a
+    study's options that apply to it (:func:`applies`).
     """
 
     metavar: str | None = None
@@ -64,6 +65,7 @@ class Cli:
     driver: str | None = None
     objective: str | None = None
     network: bool = False
+    trains: bool = False
 
 
 def whole_number(text: str) -> int:
@@ -231,7 +233,7 @@ class SearchOptions(BaseModel):
         description="threads of the latency measurement (default: torch's default)",
     )
     supernet_epochs: Annotated[
-        int | None, Cli(parse=whole_number, driver=SAMPLER, network=True)
+        int | None, Cli(parse=whole_number, driver=SAMPLER, network=True, trains=True)
     ] = Field(
         None,
         ge=1,
@@ -242,7 +244,9 @@ class SearchOptions(BaseModel):
     batch_size: Annotated[int, Cli(parse=whole_number, network=True)] = Field(
         128, ge=1, le=limits.MAX_BATCH_SIZE, description="supernet training batch"
     )
-    supernet_seed: Annotated[int, Cli(parse=whole_number, driver=SAMPLER, network=True)] = Field(
+    supernet_seed: Annotated[
+        int, Cli(parse=whole_number, driver=SAMPLER, network=True, trains=True)
+    ] = Field(
         0,
         ge=0,
         le=limits.MAX_SEED,
@@ -281,7 +285,7 @@ class SearchOptions(BaseModel):
         description="table column used as latency in ms (default 'latency_ms'; a table "
         "without one: latency measured on --target)",
     )
-    checkpoint_dir: Annotated[str | None, Cli(network=True)] = Field(
+    checkpoint_dir: Annotated[str | None, Cli(network=True, trains=True)] = Field(
         None,
         description="where supernet checkpoints go (default: nas_checkpoints/ beside the "
         "database)",
@@ -419,10 +423,12 @@ _DRIVER_NOTE = {
 }
 
 
-def applies(name: str, *, strategy: str, objective: str, network: bool) -> bool:
+def applies(
+    name: str, *, strategy: str, objective: str, network: bool, trains: bool = True
+) -> bool:
     """Whether option ``name`` means anything to a search with ``strategy`` and ``objective``
-    (``network``: it builds and times networks, unlike a table's look-ups); from the field's
-    :class:`Cli` marker."""
+    (``network``: it builds and times networks, unlike a table's look-ups; ``trains``: it trains
+    a supernet, unlike a zero-cost proxy); from the field's :class:`Cli` marker."""
     from nas.strategies import get_strategy
 
     cli = _cli(name)
@@ -433,6 +439,8 @@ def applies(name: str, *, strategy: str, objective: str, network: bool) -> bool:
     if cli.driver and driver and cli.driver != driver:
         return False
     if cli.objective and cli.objective != objective:
+        return False
+    if cli.trains and not trains:
         return False
     return network or not cli.network
 

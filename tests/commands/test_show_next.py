@@ -42,6 +42,9 @@ def test_show_of_a_searched_study_is_short_marks_the_knee_and_its_commands_work(
     lines = out.rstrip("\n").splitlines()
     assert len(lines) < 30 and max(len(ln) for ln in lines) <= 80, out
     assert "…" not in out
+    # the settings paragraph: every line under the name folded under its indent
+    head = lines[1 : next(i for i, ln in enumerate(lines) if ln.startswith("Pareto front"))]
+    assert head and all(ln.startswith("  ") for ln in head), out
     # only what applies to an NSGA-II Pareto search
     flat = " ".join(out.split())
     assert "darts" not in out and "latency_weight" not in out and "latency-weight" not in out
@@ -160,3 +163,21 @@ def test_folded_commands_run_as_printed_when_pasted_into_a_shell() -> None:
             check=True,
         ).stdout.splitlines()
         assert argv == shlex.split(cmd, comments=True)[1:], (width, lines)
+
+
+def test_a_zero_cost_study_shows_no_supernet_training_options() -> None:
+    """Nothing is trained in a zero-cost search: --supernet-epochs (resolved and stored for
+    every sampler search) is not one of its options on screen; a supernet study shows it."""
+    from nas.commands.show import settings_summary
+    from nas.storage.studies import StudySettings
+
+    options = {"supernet_epochs": 4, "supernet_seed": 3, "budget": 50}
+    for evaluator, shown in (("zero-cost:naswot", False), ("supernet", True)):
+        s = StudySettings(
+            "mobile", "d", "fashion-mnist", "f", "nsga2", "pareto", "cpu", evaluator,
+            options=options,
+        )  # fmt: skip
+        (line,) = settings_summary(s)
+        assert ("--supernet-epochs 4" in line) is shown, line
+        assert ("--supernet-seed 3" in line) is shown, line
+        assert "--budget 50" in line
