@@ -60,6 +60,18 @@ def test_layers_chain_shapes_like_the_network(tiny_space) -> None:
     assert tuple(x.shape) == (1, 7)
 
 
+def test_every_stem_and_head_of_mobile_runs_at_its_entry_shape() -> None:
+    """mobile's last stage has elastic widths: a head entry per width, each built to read that
+    width (every such entry failed in conv2d when the head was built for the widest)."""
+    space = load_space("mobile")
+    ends = [s for s in all_specs(space, 10) if s.kind in ("stem", "head")]
+    assert sorted(s.in_ch for s in ends if s.kind == "head") == [24, 48, 64]
+    with torch.no_grad():
+        for spec in ends:
+            out = build_layer(space, spec)(torch.zeros(spec.input_shape))
+            assert out.shape[0] == spec.batch, lut_key(spec)
+
+
 def test_layers_after_the_first_of_a_stage_share_one_key(tiny_space) -> None:
     arch = tiny_space.canonical(
         {

@@ -176,7 +176,8 @@ def build_layer(space: Space, spec: LayerSpec) -> nn.Module:
         ).eval()
     if spec.kind == "shortcut":
         return Shortcut(spec.in_ch, spec.out_ch, spec.stride).eval()
-    ends = ChainEnds(cs, max(spec.classes, 1))
+    # the head reads the last stage's width of this entry (elastic widths: one entry each)
+    ends = ChainEnds(cs, max(spec.classes, 1), last=spec.in_ch if spec.kind == "head" else None)
 
     class _Part(nn.Module):
         def __init__(self, ends: ChainEnds, first: bool) -> None:
