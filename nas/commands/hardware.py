@@ -115,7 +115,7 @@ def _add_validate(actions: argparse._SubParsersAction) -> None:
     val.set_defaults(run=run_validate)
 
 
-def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _setup(args: argparse.Namespace, *, read_only: bool = False):  # type: ignore[no-untyped-def]
     from nas.errors import OptionError
     from nas.hardware import create_target
     from nas.spaces import load_space
@@ -131,7 +131,7 @@ def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     target = create_target(args.target, threads=args.threads, **timing_options(args.clock))
     target.fingerprint_id()
-    return space, target, Store(args.storage)
+    return space, target, Store(args.storage, read_only=read_only)
 
 
 def run_profile(args: argparse.Namespace) -> int:
@@ -173,23 +173,34 @@ def run_profile(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from nas.errors import OptionError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from nas.errors import OptionError, StorageError
     from nas.hardware.lut import check_predictor, load_predictor
+    from nas.storage import Store
     from nas.storage.latency_cache import LatencyCache
 
     if args.samples < 2:
         raise OptionError(f"--samples must be >= 2, got {args.samples}")
     if args.passes < 1:
         raise OptionError(f"--passes must be >= 1, got {args.passes}")
-    space, target, store = _setup(args)
-    pred = load_predictor(
-        store,
-        space,
-        target,
-        args.classes,
-        on_message=lambda m: err_console.print(m),
-        require_validation=False,  # it shows what a search would refuse
-    )
+    # the stored predictor, read before anything is written: none is one line, not a profile
+    space, target, reader = _setup(args, read_only=True)
+    try:
+        pred = load_predictor(
+            reader,
+            space,
+            target,
+            args.classes,
+            require_validation=False,  # it shows what a search would refuse
+            profile=False,  # it checks a stored predictor; nas hardware profile makes one
+        )
+    except SQLAlchemyError:  # a database nas never wrote a table to
+        raise StorageError(
+            f"{args.storage} holds no latency lookup tables: make one with nas hardware "
+            f"profile --space {shown(space.name)} --target {shown(target.name)}"
+        ) from None
+    store = Store(args.storage)  # the check's measurements go to the latency cache
     print_fit(pred.correction, pred.validation)
 
     def shown_pair(p: int, i: int, n: int, predicted: float, measured: float) -> None:

@@ -35,6 +35,8 @@ BAD = [
     (["hardware", "validate", "--space", str(TINY), "--samples", "1"], "--samples must be >= 2"),
     (["hardware", "validate", "--space", "nosuch"], "unknown space 'nosuch'"),
     (["hardware", "validate", "--space", str(TINY), "--passes", "0"], "--passes must be >= 1"),
+    # nothing stored to validate: said, not profiled for minutes (no database is made either)
+    (["hardware", "validate", "--space", str(TINY), "--samples", "3"], "does not exist"),
 ]
 if not torch.cuda.is_available():
     BAD.append((["search", "--space", str(TINY), "--target", "cuda"], "no CUDA device"))
@@ -100,6 +102,24 @@ def test_profile_then_validate(tmp_path: Path, capsys, monkeypatch: pytest.Monke
     assert "checked on 4 other architectures" in cap.out
     assert "measurements: 2 passes agree to Kendall tau" in cap.out
     assert cap.err.count("[pass 2, ") == 4
+
+
+def test_validate_without_a_stored_predictor_says_so_and_profiles_nothing(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_targets.register(monkeypatch)
+    url = f"sqlite:///{tmp_path / 'db.db'}"
+    common = ["--space", str(TINY), "--target", "fake", "--storage", url]
+    # a database that holds studies but no table for this space and target
+    assert main(["search", "--space", str(TINY), "--budget", "2", "--evaluator",
+                 "synthetic", "--storage", url]) == 0  # fmt: skip
+    capsys.readouterr()
+    before = (tmp_path / "db.db").read_bytes()
+    assert main(["hardware", "validate", *common, "--samples", "3"]) == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "no latency predictor of space 'tiny' on fake" in lines[0]
+    assert "nas hardware profile --space tiny --target fake" in lines[0]
+    assert (tmp_path / "db.db").read_bytes() == before
 
 
 def test_profile_on_a_busy_machine_is_refused_and_reprofile_recovers(

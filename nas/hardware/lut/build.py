@@ -257,12 +257,15 @@ def load_predictor(
     seed: int = 0,
     on_message: Callable[[str], None] | None = None,
     require_validation: bool = True,
+    profile: bool = True,
 ) -> LatencyPredictor:
-    """The stored predictor; profiles the table and fits (and validates) it first if missing.
+    """The stored predictor; profiles the table and fits (and validates) it first if missing
+    (with ``profile``; else a missing table or fit is refused).
 
     Raises:
         FitRefused: a new fit fails its validation, or (with ``require_validation``) the
-            stored fit has no validation figures or figures that fail today's thresholds.
+            stored fit has no validation figures or figures that fail today's thresholds, or
+            (without ``profile``) there is no stored table or fit.
     """
     say = on_message or (lambda _msg: None)
     lut = LatencyTableStore(store)
@@ -271,6 +274,12 @@ def load_predictor(
     keys_needed = [lut_key(s) for s in all_specs(space, num_classes)]
     missing = [k for k in keys_needed if k not in table]
     fit = lut.fit(space.digest, fid, num_classes)
+    if (missing or fit is None) and not profile:
+        raise FitRefused(
+            f"no latency predictor of space {space.name!r} on {target.name} ({fid}) is stored "
+            f"in this database ({len(missing)} of {len(keys_needed)} table entries missing): "
+            f"make one with nas hardware profile --space {space.name} --target {target.name}"
+        )
     if missing or fit is None:
         if missing:
             say(f"profiling the latency lookup table: {len(missing)} layers on {target.name}")
