@@ -26,6 +26,7 @@ BAD = [
     (["search", "--data", "@short.npz"], "expected 40 labels in a 1-D array, got shape (30,)"),
     (["search", "--data", "@oneclass.npz"], "a classifier needs 2+ classes"),
     (["search", "--data", "missing.npz"], "data set 'missing.npz' not found"),
+    (["search", "--data", "/dev/zero"], "data set '/dev/zero' is not a file or a folder"),
     (["search", "--budget", "0"], "--budget must be at least 1, got 0"),
     (["search", "--budget", "-3"], "--budget must be at least 1, got -3"),
     (["search", "--budget", "x"], "expected a whole number, got 'x'"),

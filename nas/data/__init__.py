@@ -114,9 +114,10 @@ def _read(spec: str) -> Dataset:
         if is_idx_folder(path):
             return read_idx_folder(path)
         return read_cifar(path) if (path / "test_batch").exists() else read_image_folder(path)
+    what = "is not a file or a folder" if path.exists() else "not found"  # /dev/zero, a FIFO
     raise DataError(
-        f"data set {spec!r} not found; give fashion-mnist, digits, a .npz file, a folder of "
-        "IDX files, a CIFAR-10 python folder or an image folder"
+        f"data set {spec!r} {what}; give fashion-mnist, digits, a .npz file, a "
+        "folder of IDX files, a CIFAR-10 python folder or an image folder"
     )
 
 
