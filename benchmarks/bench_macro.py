@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 from scipy.stats import kendalltau, spearmanr
 
+from nas.hardware.fingerprint import cpu_model
 from nas.spaces import ChainSpace, load_space
 from nas.supernet import create_subnet
 from nas.supernet.proxies import compute_proxy, default_init
@@ -147,16 +148,6 @@ def correlations(
     return tau, t_lo, t_hi, rho, r_lo, r_hi
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
 def main() -> None:  # one report, top to bottom; the phases are the functions above
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--table", type=Path, default=TABLE)
@@ -259,7 +250,7 @@ def main() -> None:  # one report, top to bottom; the phases are the functions a
         f"seconds per candidate from the {timed} scored in this run (building a network: "
         f"create_subnet + default_init {seconds['build'] / per:.3f} s); torch threads "
         f"{args.threads}",
-        f"machine: {_cpu_model()}, {os.cpu_count()} logical cores; load average at the end: "
+        f"machine: {cpu_model()}, {os.cpu_count()} logical cores; load average at the end: "
         f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}; {time.strftime('%Y-%m-%d %H:%M %Z')}",
     ]
     text = "\n".join(lines)

@@ -40,6 +40,7 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
+from nas.hardware.fingerprint import cpu_model
 from nas.spaces import load_space
 from nas.spaces.loader import space_from_dict
 from nas.supernet import create_subnet
@@ -103,16 +104,6 @@ def time_mobile(n: int, seed: int) -> list[str]:
         lines.append(f"| {name} | {np.median(ts):.3f} | {max(ts):.3f} |")
     lines.append(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return lines
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def main() -> None:
@@ -200,7 +191,7 @@ def main() -> None:
         f"seconds from the {timed} cells scored in this run: building a network (create_subnet "
         f"+ default_init) {build / per:.4f} s/cell; this run {wall:.0f} s ({wall / per:.3f} "
         f"s/cell), torch threads {args.threads}",
-        f"machine: {_cpu_model()}, {os.cpu_count()} logical cores",
+        f"machine: {cpu_model()}, {os.cpu_count()} logical cores",
         f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}",
     ]
     text = "\n".join(lines)
