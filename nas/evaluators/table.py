@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nas.errors import NasInputError
+from nas.errors import ArchitectureError, NasInputError
 from nas.evaluators.base import CandidateError, Evaluation, Evaluator
-from nas.limits import MAX_TABLE_BYTES
+from nas.limits import MAX_TABLE_BYTES, shorten
 from nas.spaces import Space
 from nas.spaces.base import Arch
 from nas.storage import keys
@@ -133,7 +133,8 @@ class TableEvaluator(Evaluator):
             # pandas 3 parses floats round-trip exactly (tests compare with float(text))
             frame = pd.read_csv(path, dtype={KEY_COLUMN: str})  # "00000001" stays a string
         except (ValueError, OSError, UnicodeDecodeError) as exc:
-            raise TableError(f"table {path} is not a readable CSV file: {exc}") from None
+            reason = str(exc).strip()  # pandas ends its messages with a newline
+            raise TableError(f"table {path} is not a readable CSV file: {reason}") from None
         columns = [str(c) for c in frame.columns]
         numeric = [c for c in (spec.accuracy_column, spec.latency_column) if c is not None]
         for role, col in (
@@ -184,6 +185,19 @@ class TableEvaluator(Evaluator):
             raise TableError(
                 f"table {self.spec.path.name} has none of {_PROBES} sampled architectures of "
                 f"space {self.space.name!r} (e.g. {probes[0]!r}); its keys look like {first!r}"
+            )
+        foreign = []
+        for line, key in enumerate(self.rows, start=2):  # the header is line 1
+            try:
+                self.space.parse_key(key)
+            except ArchitectureError:
+                foreign.append((line, key))
+        if foreign:  # a search never samples these rows: refusing beats ignoring them silently
+            line, key = foreign[0]
+            raise TableError(
+                f"table {self.spec.path.name}: {len(foreign)} of {len(self.rows)} keys are not "
+                f"architectures of space {self.space.name!r} (line {line}: {shorten(key)}); "
+                "remove those rows or pick the table's --space"
             )
 
     def __len__(self) -> int:

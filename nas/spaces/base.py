@@ -97,6 +97,16 @@ class Space(ABC):
     def describe(self, arch: Mapping[str, Value]) -> str:
         """A readable one-line form of a canonical architecture."""
 
+    def parse_key(self, text: str) -> Arch | None:
+        """The architecture whose :meth:`describe` form is ``text``, for checking a table's keys;
+        ``None`` where this space has no parser for its one-line form (nothing is checked).
+
+        Raises:
+            ArchitectureError: ``text`` is not an architecture of this space.
+        """
+        del text
+        return None
+
     def _load_common(self, model: Any) -> None:
         """Fields every space file has (name, version, input and latency shapes) and the
         digest of the whole validated description (its free-text description excluded)."""

@@ -395,6 +395,10 @@ class ChainSpace(Space):
             groups.append(f"w{width}: {text}" if stage.elastic_width else text)
         return " | ".join(groups)
 
+    def parse_key(self, text: str) -> dict[str, Value] | None:
+        # only a layer_ops space's one-digit-per-layer code has a parser (NAS-Bench-Macro's key)
+        return self.from_code(text) if self.ops is not None else None
+
     def from_code(self, code: str) -> dict[str, Value]:
         """The architecture whose one-line form is ``code`` (``layer_ops`` spaces: one digit per
         layer, NAS-Bench-Macro's key ``01201201``); the inverse of :meth:`describe`.

@@ -128,6 +128,9 @@ class DartsSpace(CellSpace):
             parts.append(f"{cell}: " + " + ".join(nodes))
         return " | ".join(parts)
 
+    def parse_key(self, text: str) -> Arch | None:
+        return self.parse(text)
+
     def parse(self, text: str) -> Arch:
         """Inverse of :meth:`describe` (the two inputs of a node may come in either order).
 

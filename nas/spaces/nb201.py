@@ -70,6 +70,9 @@ class Nb201Space(CellSpace):
             nodes.append("|" + "|".join(f"{canon[f'edge{i}{j}']}~{j}" for j in range(i)) + "|")
         return "+".join(nodes)
 
+    def parse_key(self, text: str) -> Arch | None:
+        return self.parse(text)
+
     def parse(self, text: str) -> Arch:
         """Inverse of :meth:`describe`.
 

@@ -331,6 +331,8 @@ class Store:
                 root = root.__cause__
             text = str(root).strip()
             first = text.splitlines()[0] if text else type(root).__name__
+            if isinstance(root, ImportError):  # "No module named 'psycopg'" names no fix
+                first = _missing_driver(engine_url, root)
             raise StorageError(f"cannot open storage {shown}: {first}") from None
         try:
             check_schema(storage, shown)  # nas reads Optuna's tables: tested revisions only
@@ -377,3 +379,25 @@ class Store:
             raise
         finally:
             s.close()
+
+
+# The pip package that provides each SQLAlchemy driver module a storage URL may name.
+_DRIVER_PACKAGES = {
+    "psycopg2": "psycopg2-binary (pip install 'nas[postgres]')",
+    "psycopg": "psycopg[binary]",
+    "pg8000": "pg8000",
+    "asyncpg": "asyncpg",
+    "MySQLdb": "mysqlclient",
+    "pymysql": "PyMySQL",
+}
+
+
+def _missing_driver(engine_url: str, exc: ImportError) -> str:
+    """One line saying which database driver is missing and which package installs it."""
+    module = (exc.name or "").split(".")[0]
+    scheme = engine_url.split(":", 1)[0]
+    package = _DRIVER_PACKAGES.get(module, module or "its driver")
+    return (
+        f"the database driver for {scheme!r} is not installed (no module {module!r}); "
+        f"install {package}, or use a postgresql:// or sqlite:/// URL"
+    )

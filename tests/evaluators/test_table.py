@@ -120,6 +120,23 @@ def test_bad_tables_are_refused(nb201, tmp_path, header, line, spec, message) ->
     assert message in str(info.value)
 
 
+def test_rows_that_are_not_architectures_are_refused(nb201, rows, tmp_path) -> None:
+    """A row the search can never sample (a typo'd key, another space's key) is named, not
+    ignored: the table is refused in one line with the first such row's line number."""
+    lines = [[row[c] for c in COLUMNS] for row in rows.values()]
+    lines.insert(3, ["|nor_conv_3x3~0|+|oops~0|", "50", "1", "1"])
+    table = _write(tmp_path / "t.csv", COLUMNS, lines)
+    with pytest.raises(TableError) as info:
+        TableEvaluator(nb201, TableSpec(table))
+    assert f"1 of {len(lines)} keys are not architectures of space 'nb201' (line 5:" in str(
+        info.value
+    )
+    macro = tmp_path / "m.csv"  # NAS-Bench-Macro's keys are one digit per layer
+    macro.write_text((BENCH / "nas_bench_macro_cifar10.csv").read_text() + "0120,1,1,1,1,0,1,1\n")
+    with pytest.raises(TableError, match=r"1 of 6562 keys are not .* \(line 6563: '0120'\)"):
+        TableEvaluator(load_space("macro"), TableSpec(macro, "mean_acc", None))
+
+
 def test_repeated_keys_and_missing_files_are_refused(nb201, rows, tmp_path) -> None:
     k = next(iter(rows))
     table = _write(tmp_path / "d.csv", COLUMNS, [[rows[k][c] for c in COLUMNS]] * 2)

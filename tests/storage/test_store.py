@@ -118,3 +118,27 @@ def test_latency_cache_round_trip(storage_url: str) -> None:
     # shared across Store objects (and so across studies and processes)
     assert LatencyCache(Store(storage_url)).get("abc", "fp", [1, 3, 8, 8]) == {"median_ms": 1.5}
     assert shape_key((1, 3, 224, 224)) == "1x3x224x224"
+
+
+@pytest.mark.parametrize(
+    ("url", "module", "package"),
+    [
+        ("mysql://u:pw@localhost/x", "MySQLdb", "mysqlclient"),
+        ("postgresql+pg8000://u:pw@localhost/x", "pg8000", "pg8000"),
+    ],
+)
+def test_missing_database_driver_names_the_package(url: str, module: str, package: str) -> None:
+    """'No module named ...' named no fix; the line says which driver and what installs it."""
+    pytest.importorskip("sqlalchemy")
+    try:
+        __import__(module)
+    except ImportError:
+        pass
+    else:  # pragma: no cover - only where someone installed the driver
+        pytest.skip(f"{module} is installed here")
+    with pytest.raises(StorageError) as info:
+        Store(url)
+    message = str(info.value)
+    assert "pw" not in message  # the password is still hidden
+    assert f"no module {module!r}" in message and f"install {package}" in message
+    assert "\n" not in message
