@@ -100,6 +100,7 @@ def run_in_memory(
         strategy=strategy,
         objective="weighted" if weighted else "pareto",
         target=exp.latency,
+        evaluator="supernet",
         latency_target_ms=1.0 if weighted else None,
         latency_weight=0.0,
         seed=seed,

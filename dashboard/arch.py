@@ -117,7 +117,7 @@ def study_layer_options(settings: StudySettings | None) -> dict[str, tuple[objec
     """:func:`layer_options` of the space a study was searched on (as its search named it)."""
     if settings is None:
         return {}
-    return layer_options(str(settings.options.get("space") or settings.space))
+    return layer_options(str(settings.plan()["space"]))
 
 
 @cache

@@ -248,6 +248,35 @@ def plot_pareto(
     if not info.points:
         return empty_figure("no completed trials yet", title or "Pareto front")
     fig = go.Figure()
+    _add_trial_traces(fig, info)
+    if info.max_latency_ms is not None:
+        fig.add_vline(
+            x=info.max_latency_ms,
+            line={"dash": "dash", "color": "#444", "width": 1},
+            annotation_text=f"limit {info.max_latency_ms:g} ms",
+            annotation_position="top left",
+        )
+    sel = info.by_number(selected) if selected is not None else None
+    if sel is not None:
+        _point_at(fig, sel, f"{label} {sel.number}", info.axis)
+    fig.update_xaxes(title="latency (ms, median)")
+    fig.update_yaxes(title=info.axis.title)
+    cut = axis_cut(info.points)
+    if cut is not None:
+        _cut_axis(fig, info, cut)
+    return _layout(
+        fig,
+        title or "Pareto front — click a point to see its network",
+        hovermode="closest",
+        legend={"orientation": "h", "y": -0.18},
+        height=460,
+        clickmode="event",
+    )
+
+
+def _add_trial_traces(fig: go.Figure, info: ParetoInfo) -> None:
+    """The traces that partition the completed trials (dominated, front, over the limit), then
+    the legend entry of noisy points."""
     dominated = [p for p in info.points if p.feasible and not p.on_front]
     front = sorted((p for p in info.points if p.on_front), key=lambda p: p.latency_ms)
     over = [p for p in info.points if not p.feasible]
@@ -275,29 +304,6 @@ def plot_pareto(
     legend = _noisy_legend(info.points)
     if legend is not None:  # last, so the traces of trials keep their indices
         fig.add_trace(legend)
-    if info.max_latency_ms is not None:
-        fig.add_vline(
-            x=info.max_latency_ms,
-            line={"dash": "dash", "color": "#444", "width": 1},
-            annotation_text=f"limit {info.max_latency_ms:g} ms",
-            annotation_position="top left",
-        )
-    sel = info.by_number(selected) if selected is not None else None
-    if sel is not None:
-        _point_at(fig, sel, f"{label} {sel.number}", info.axis)
-    fig.update_xaxes(title="latency (ms, median)")
-    fig.update_yaxes(title=info.axis.title)
-    cut = axis_cut(info.points)
-    if cut is not None:
-        _cut_axis(fig, info, cut)
-    return _layout(
-        fig,
-        title or "Pareto front — click a point to see its network",
-        hovermode="closest",
-        legend={"orientation": "h", "y": -0.18},
-        height=460,
-        clickmode="event",
-    )
 
 
 def _cut_axis(fig: go.Figure, info: ParetoInfo, cut: AxisCut) -> None:
@@ -505,6 +511,17 @@ def plot_chain(
             hovertemplate=f"%{{x}}: %{{text}}<extra>{height_key} %{{y}}</extra>",
         )
     )
+    _mark_stages(fig, info)
+    ymax = max(ys, default=1)
+    fig.update_yaxes(title=height_key, range=[0, 1.3 * float(ymax)])  # type: ignore[arg-type]
+    fig.update_xaxes(type="category", title="layer", tickvals=xs, ticktext=ticks)
+    return _layout(
+        fig, title, height=320, showlegend=False, margin={"l": 60, "r": 20, "t": 80, "b": 50}
+    )
+
+
+def _mark_stages(fig: go.Figure, info: ChainArch) -> None:
+    """Shade every other stage behind its bars and name each stage, its depth and width."""
     start = 0
     for i, depth in enumerate(info.depths):
         if i % 2 == 0 and depth:
@@ -526,12 +543,6 @@ def plot_chain(
             yanchor="bottom",
         )
         start += depth
-    ymax = max(ys, default=1)
-    fig.update_yaxes(title=height_key, range=[0, 1.3 * float(ymax)])  # type: ignore[arg-type]
-    fig.update_xaxes(type="category", title="layer", tickvals=xs, ticktext=ticks)
-    return _layout(
-        fig, title, height=320, showlegend=False, margin={"l": 60, "r": 20, "t": 80, "b": 50}
-    )
 
 
 def plot_cell(info: CellArch, title: str = "Cell") -> go.Figure:

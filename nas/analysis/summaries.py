@@ -27,7 +27,7 @@ class StudySummary:
     best_accuracy: float | None
     front_size: int
     created: str
-    evaluator: str = "supernet"  # the study's --evaluator (what its accuracy axis holds)
+    evaluator: str  # the study's --evaluator (what its accuracy axis holds; "": not nas's)
 
 
 def summarize(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> StudySummary:
@@ -51,7 +51,7 @@ def summarize(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> S
         best_accuracy=best_accuracy(complete, max_lat),
         front_size=len(pareto_front(complete, max_lat)),
         created=f"{min(starts):%Y-%m-%d %H:%M}" if starts else "-",
-        evaluator=s.evaluator if s else "supernet",
+        evaluator=s.evaluator if s else "",
     )
 
 

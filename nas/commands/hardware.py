@@ -12,6 +12,9 @@ from nas.search.options import whole_number
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from nas.hardware import Target
+    from nas.hardware.lut import LatencyPredictor
+    from nas.spaces import Space
     from nas.storage.latency_lut import Validation
 
 DEFAULT_HOLDOUT, MIN_HOLDOUT = 10, 4  # nas.hardware.lut's (a test keeps them equal; no torch here)
@@ -172,19 +175,14 @@ def run_profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_validate(args: argparse.Namespace) -> int:
+def _stored_predictor(args: argparse.Namespace) -> tuple[Space, Target, LatencyPredictor]:
+    """``(space, target, predictor)`` of ``nas hardware validate``: the stored predictor, read
+    before anything is written; a database without one is one line, not a profile."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from nas.errors import OptionError, StorageError
-    from nas.hardware.lut import check_predictor, load_predictor
-    from nas.storage import Store
-    from nas.storage.latency_cache import LatencyCache
+    from nas.errors import StorageError
+    from nas.hardware.lut import load_predictor
 
-    if args.samples < 2:
-        raise OptionError(f"--samples must be >= 2, got {args.samples}")
-    if args.passes < 1:
-        raise OptionError(f"--passes must be >= 1, got {args.passes}")
-    # the stored predictor, read before anything is written: none is one line, not a profile
     space, target, reader = _setup(args, read_only=True)
     try:
         pred = load_predictor(
@@ -200,6 +198,20 @@ def run_validate(args: argparse.Namespace) -> int:
             f"{args.storage} holds no latency lookup tables: make one with nas hardware "
             f"profile --space {shown(space.name)} --target {shown(target.name)}"
         ) from None
+    return space, target, pred
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from nas.errors import OptionError
+    from nas.hardware.lut import check_predictor
+    from nas.storage import Store
+    from nas.storage.latency_cache import LatencyCache
+
+    if args.samples < 2:
+        raise OptionError(f"--samples must be >= 2, got {args.samples}")
+    if args.passes < 1:
+        raise OptionError(f"--passes must be >= 1, got {args.passes}")
+    space, target, pred = _stored_predictor(args)
     store = Store(args.storage)  # the check's measurements go to the latency cache
     print_fit(pred.correction, pred.validation)
 

@@ -71,7 +71,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nas.errors import OptionError
-    from nas.service.app import ServiceConfig
+    from nas.service.config import ServiceConfig
     from nas.service.server import check_token, serve
 
     token = os.environ.get(TOKEN_ENV) or None

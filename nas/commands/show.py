@@ -157,7 +157,7 @@ def settings_summary(settings: StudySettings) -> list[str]:
     fields = SearchOptions.model_fields
     options = [
         f"{flag(k)} {v}"
-        for k, v in settings.options.items()
+        for k, v in settings.plan().items()
         if k in fields
         and k not in said
         and k not in ("storage", "study", "latency_input")

@@ -35,19 +35,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class EvaluatorOptions:
-    """The options an evaluator is built from (the search fills them from its own)."""
+    """The options an evaluator is built from: the search plan's, resolved (no defaults here:
+    :class:`~nas.search.options.SearchOptions` declares them once)."""
 
-    evaluator: str = "supernet"  # supernet | table:PATH.csv | synthetic[:S] | zero-cost[:P]
-    accuracy_column: str | None = None
-    latency_column: str | None = None
-    data: str | None = None
-    storage: str = "sqlite:///studies.db"
-    checkpoint_dir: str | None = None
-    supernet_epochs: int = 20
-    batch_size: int = 128
-    calib_batches: int = 4
-    supernet_seed: int = 0
-    latency: str = "measured"  # nas.evaluators.base.LATENCY_MODES
+    evaluator: str  # supernet | table:PATH.csv | synthetic[:S] | zero-cost[:P]
+    accuracy_column: str | None
+    latency_column: str | None
+    data: str | None
+    storage: str
+    checkpoint_dir: str | None
+    supernet_epochs: int | None  # resolved by the plan wherever a supernet trains
+    batch_size: int
+    calib_batches: int
+    supernet_seed: int
+    latency: str  # nas.evaluators.base.LATENCY_MODES
 
 
 @dataclass(frozen=True)
@@ -255,17 +256,17 @@ def _supernet(
 ) -> tuple[Evaluator, dict[str, Any]]:
     """The supernet evaluator: train (or load) the supernet, then inherited weights."""
     from nas.evaluators.supernet import SupernetEvaluator
+    from nas.storage.paths import checkpoint_folder
     from nas.supernet.seeding import seeded
     from nas.supernet.train import TrainConfig
-    from nas.supernet.trained import default_directory, obtain_supernet
+    from nas.supernet.trained import obtain_supernet
 
     assert data is not None
+    assert opts.supernet_epochs is not None, "make_plan resolves the epochs of a supernet"
     cfg = TrainConfig(
-        epochs=opts.supernet_epochs or 20, batch_size=opts.batch_size, seed=opts.supernet_seed
+        epochs=opts.supernet_epochs, batch_size=opts.batch_size, seed=opts.supernet_seed
     )
-    directory = (
-        Path(opts.checkpoint_dir) if opts.checkpoint_dir else default_directory(opts.storage)
-    )
+    directory = checkpoint_folder(opts.checkpoint_dir, opts.storage)
     t0 = time.perf_counter()
     with seeded(opts.supernet_seed):  # the supernet's initial weights
         supernet, status = obtain_supernet(

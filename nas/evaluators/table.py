@@ -99,6 +99,60 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _read_checked(spec: TableSpec) -> Any:
+    """The table of ``spec`` as a pandas frame, refused (:class:`TableError`, one line) where
+    it is missing, too large, not a CSV, lacks a named column, or holds values out of range."""
+    import pandas as pd
+
+    path = spec.path
+    if not path.is_file():
+        raise TableError(f"table {path} does not exist")
+    if path.stat().st_size > MAX_TABLE_BYTES:
+        raise TableError(
+            f"table {path}: {path.stat().st_size:,} bytes, above the cap of "
+            f"{MAX_TABLE_BYTES:,} (nas.limits.MAX_TABLE_BYTES)"
+        )
+    try:
+        # pandas 3 parses floats round-trip exactly (tests compare with float(text))
+        frame = pd.read_csv(path, dtype={KEY_COLUMN: str})  # "00000001" stays a string
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise TableError(f"table {path} is not a readable CSV file: {exc}") from None
+    columns = [str(c) for c in frame.columns]
+    numeric = [c for c in (spec.accuracy_column, spec.latency_column) if c is not None]
+    for role, col in (
+        ("key", KEY_COLUMN),
+        ("accuracy", spec.accuracy_column),
+        ("latency", spec.latency_column),
+    ):
+        if col is not None and col not in columns:
+            raise TableError(
+                f"table {path.name} has no {role} column {col!r}; "
+                f"its columns are: {', '.join(columns)}"
+            )
+    for col in numeric:
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            raise TableError(f"column {col!r} of table {path.name} is not numeric")
+    for col in numeric:
+        values = frame[col]
+        bad = values[values.isin([math.inf, -math.inf]) | (values < 0)]
+        if len(bad):  # an empty cell (NaN) is a missing value, refused per architecture
+            row = int(bad.index[0]) + 2  # the file's line: the header is line 1
+            raise TableError(
+                f"column {col!r} of table {path.name} must hold finite numbers >= 0; line "
+                f"{row} has {bad.iloc[0]} ({len(bad)} such value(s))"
+            )
+    acc = frame[spec.accuracy_column]
+    if ((acc < 0) | (acc > 100)).any():
+        raise TableError(
+            f"column {spec.accuracy_column!r} of table {path.name} must hold percentages "
+            f"in [0, 100]; found {acc.min()} .. {acc.max()}"
+        )
+    repeated = frame[KEY_COLUMN][frame[KEY_COLUMN].duplicated()]
+    if len(repeated):
+        raise TableError(f"table {path.name} has the key {repeated.iloc[0]!r} more than once")
+    return frame
+
+
 class TableEvaluator(Evaluator):
     """Look each architecture up in a CSV table (see the module docstring).
 
@@ -115,59 +169,11 @@ class TableEvaluator(Evaluator):
     ) -> None:
         """``latency``: how the networks are timed where ``spec`` has no latency column
         (``None`` while the table is only being checked)."""
-        import pandas as pd
-
         self.space = space
         self.spec = spec
         self.latency = latency
         self._target_facts: tuple[dict[str, Any], str] | None = None
-        path = spec.path
-        if not path.is_file():
-            raise TableError(f"table {path} does not exist")
-        if path.stat().st_size > MAX_TABLE_BYTES:
-            raise TableError(
-                f"table {path}: {path.stat().st_size:,} bytes, above the cap of "
-                f"{MAX_TABLE_BYTES:,} (nas.limits.MAX_TABLE_BYTES)"
-            )
-        try:
-            # pandas 3 parses floats round-trip exactly (tests compare with float(text))
-            frame = pd.read_csv(path, dtype={KEY_COLUMN: str})  # "00000001" stays a string
-        except (ValueError, OSError, UnicodeDecodeError) as exc:
-            reason = str(exc).strip()  # pandas ends its messages with a newline
-            raise TableError(f"table {path} is not a readable CSV file: {reason}") from None
-        columns = [str(c) for c in frame.columns]
-        numeric = [c for c in (spec.accuracy_column, spec.latency_column) if c is not None]
-        for role, col in (
-            ("key", KEY_COLUMN),
-            ("accuracy", spec.accuracy_column),
-            ("latency", spec.latency_column),
-        ):
-            if col is not None and col not in columns:
-                raise TableError(
-                    f"table {path.name} has no {role} column {col!r}; "
-                    f"its columns are: {', '.join(columns)}"
-                )
-        for col in numeric:
-            if not pd.api.types.is_numeric_dtype(frame[col]):
-                raise TableError(f"column {col!r} of table {path.name} is not numeric")
-        for col in numeric:
-            values = frame[col]
-            bad = values[values.isin([math.inf, -math.inf]) | (values < 0)]
-            if len(bad):  # an empty cell (NaN) is a missing value, refused per architecture
-                row = int(bad.index[0]) + 2  # the file's line: the header is line 1
-                raise TableError(
-                    f"column {col!r} of table {path.name} must hold finite numbers >= 0; line "
-                    f"{row} has {bad.iloc[0]} ({len(bad)} such value(s))"
-                )
-        acc = frame[spec.accuracy_column]
-        if ((acc < 0) | (acc > 100)).any():
-            raise TableError(
-                f"column {spec.accuracy_column!r} of table {path.name} must hold percentages "
-                f"in [0, 100]; found {acc.min()} .. {acc.max()}"
-            )
-        repeated = frame[KEY_COLUMN][frame[KEY_COLUMN].duplicated()]
-        if len(repeated):
-            raise TableError(f"table {path.name} has the key {repeated.iloc[0]!r} more than once")
+        frame = _read_checked(spec)
         # One dict lookup per candidate: the whole point of a table is that a budget of
         # hundreds of trials takes seconds.
         self.rows: dict[str, dict[str, Any]] = {

@@ -117,7 +117,8 @@ def compress(opts: CompressOptions) -> CompressResult:
     metrics = files.read_json(src / files.METRICS)
     data = _load_data(spec, opts.data)
     net = load(src)
-    threads = opts.threads or int((metrics.get("fingerprint") or {}).get("threads") or 0) or None
+    recorded = (metrics.get("fingerprint") or {}).get("threads")  # the search's, if it said
+    threads = opts.threads or (int(recorded) if recorded else None)
     cpu = CpuTarget(threads=threads, timing=opts.timing)
     shape = spec.space.latency_input.shape
 

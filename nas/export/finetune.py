@@ -73,13 +73,7 @@ def finetune(
             if len(idx) < 2:  # BatchNorm needs two samples per channel in training mode
                 continue
             opt.zero_grad(set_to_none=True)
-            out = net(x[idx])  # (B, classes)
-            loss = F.cross_entropy(out, y[idx])
-            if guide is not None:
-                with torch.no_grad():
-                    soft = F.softmax(guide(x[idx]) / temperature, dim=1)
-                kd = F.kl_div(F.log_softmax(out / temperature, dim=1), soft, reduction="batchmean")
-                loss = (1 - distill) * loss + distill * temperature**2 * kd
+            loss = _loss(net, x[idx], y[idx], guide, distill, temperature)
             loss.backward()
             opt.step()
             sched.step()
@@ -89,6 +83,25 @@ def finetune(
     _copy_back(full, net)
     full.eval()
     return history
+
+
+def _loss(
+    net: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    guide: nn.Module | None,
+    distill: float,
+    temperature: float,
+) -> torch.Tensor:
+    """Cross-entropy on ``(x, y)``, mixed with the distillation term when there is a teacher."""
+    out = net(x)  # (B, classes)
+    loss = F.cross_entropy(out, y)
+    if guide is None:
+        return loss
+    with torch.no_grad():
+        soft = F.softmax(guide(x) / temperature, dim=1)
+    kd = F.kl_div(F.log_softmax(out / temperature, dim=1), soft, reduction="batchmean")
+    return (1 - distill) * loss + distill * temperature**2 * kd
 
 
 @torch.no_grad()

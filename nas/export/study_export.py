@@ -84,17 +84,15 @@ def export_study(opts: ExportOptions) -> ExportResult:
     trial, reason = select.choose(
         study, settings, trial=opts.trial, pick=opts.pick, max_latency_ms=opts.max_latency_ms
     )
-    # the stored paths (space file, data, checkpoints) resolved against the database's folder
-    o = local_options(settings.options, base_dir(opts.storage))
+    # the study's plan (every default resolved when it was made; an old study's upgraded),
+    # its stored paths (space file, data, checkpoints) resolved against the database's folder
+    o = local_options(settings.plan(), base_dir(opts.storage))
     space, data = _space_and_data(o, settings, opts.study)
-    # defaults of SearchOptions, for studies stored before the options were recorded. A
-    # sampler search's supernet and scoring use --supernet-seed (studies stored before it:
-    # --seed); DARTS trains and scores with --seed
+    # a sampler search's supernet and scoring use --supernet-seed; DARTS trains and scores
+    # with --seed
     darts_study = bool(study.user_attrs.get(keys.DARTS_CHECKPOINT))
-    seed = int(o.get("seed", settings.seed))
-    if not darts_study:
-        seed = int(o.get("supernet_seed", seed))
-    calib_batches = int(o.get("calib_batches", 4))
+    seed = int(o["seed"] if darts_study else o["supernet_seed"])
+    calib_batches = int(o["calib_batches"])
     zero_cost = settings.evaluator.partition(":")[0] == "zero-cost"
     if zero_cost:
         net, val, test = _untrained(trial, space, data, seed, opts.finetune_epochs)
@@ -166,19 +164,16 @@ def _space_and_data(o: dict[str, Any], settings: Any, study: str) -> tuple[Any, 
     from nas.spaces import load_space
     from nas.spaces.base import LatencyInput
 
-    space = load_space(str(o.get("space", settings.space)))
+    space = load_space(str(o["space"]))
     if space.digest != settings.space_digest:
         raise StorageError(
-            f"space {o.get('space')!r} has changed since study {study!r} was made "
+            f"space {o['space']!r} has changed since study {study!r} was made "
             f"(digest {space.digest}, study {settings.space_digest})"
         )
-    if o.get("latency_input"):
+    if o["latency_input"]:
         space = space.with_latency_input(LatencyInput.parse(str(o["latency_input"])))
     data = load_for_space(
-        o.get("data") or settings.data,
-        space,
-        train_images=o.get("train_images"),
-        val_images=o.get("val_images"),
+        o["data"], space, train_images=o["train_images"], val_images=o["val_images"]
     )
     if data.fingerprint() != settings.data_fingerprint:
         raise StorageError(f"data set {settings.data!r} has changed since the search")
@@ -210,9 +205,7 @@ def _rebuild(
         supernet, _ = load_checkpoint(store, str(darts_key), space, data.num_classes)
     else:
         cfg = TrainConfig(
-            epochs=int(o.get("supernet_epochs") or 20),
-            batch_size=int(o.get("batch_size", 128)),
-            seed=seed,
+            epochs=int(o["supernet_epochs"]), batch_size=int(o["batch_size"]), seed=seed
         )
         supernet, _ = load_supernet(store, space, data, cfg)
     arch = space.canonical(trial.user_attrs[keys.ARCH])
@@ -270,11 +263,11 @@ def _spec(
         source={
             "study": study.study_name,
             "trial": trial.number,
-            "data": o.get("data") or settings.data,  # a path as it is here, for compress
+            "data": o["data"],  # a path as it is here, for compress
             "data_fingerprint": settings.data_fingerprint,
             # the fixed subsets the search trained and scored on (compress reads the same)
-            "train_images": o.get("train_images"),
-            "val_images": o.get("val_images"),
+            "train_images": o["train_images"],
+            "val_images": o["val_images"],
             **done,
             # a zero-cost study's accuracy axis is a proxy score (in metrics.json), not this
             "search_val_accuracy": None

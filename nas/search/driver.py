@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import optuna
@@ -56,10 +55,10 @@ log = logging.getLogger(__name__)
 def _check_checkpoint_dir(opts: SearchOptions) -> None:
     """The supernet checkpoint's folder must be (or be creatable as) a writable folder; found
     up front, not after the supernet has trained for an hour."""
-    from nas.supernet.trained import default_directory
+    from nas.storage.paths import checkpoint_folder
 
     given = opts.checkpoint_dir
-    folder = Path(given) if given else default_directory(opts.storage)
+    folder = checkpoint_folder(given, opts.storage)
     what = (
         f"--checkpoint-dir {limits.clip(given, 200)}" if given else f"checkpoint folder {folder}"
     )
@@ -374,10 +373,9 @@ def _enqueue_anchors(study: optuna.Study, space: Space, budget: int) -> None:
 
 def _darts_run(opts: SearchOptions) -> darts.DartsRun:
     """The gradient driver's own config, from the search options."""
+    from nas.storage.paths import checkpoint_folder
     from nas.supernet.darts_search import DartsConfig
-    from nas.supernet.trained import default_directory
 
-    ckpt = Path(opts.checkpoint_dir) if opts.checkpoint_dir else None
     cfg = DartsConfig(
         epochs=opts.budget,
         batch_size=min(opts.batch_size, 64),
@@ -387,7 +385,7 @@ def _darts_run(opts: SearchOptions) -> darts.DartsRun:
         seed=opts.seed,
     )
     return darts.DartsRun(
-        cfg, opts.calib_batches, opts.seed, ckpt or default_directory(opts.storage)
+        cfg, opts.calib_batches, opts.seed, checkpoint_folder(opts.checkpoint_dir, opts.storage)
     )
 
 

@@ -2,7 +2,7 @@
 each route really gives, and the media type of the server-sent event stream.
 
 Every error of the API (``HTTPException``, the token and size checks of
-:class:`nas.service.app._Guard`, a bad option) is answered as ``{"detail": "one line"}``;
+:class:`nas.service.auth.Guard`, a bad option) is answered as ``{"detail": "one line"}``;
 :class:`ErrorDetail` is that answer's schema. FastAPI documents only 200 (or the route's own
 status) and 422 by itself, so a client generated from the schema, or a fuzzer checking the
 server against it (schemathesis's conformance checks, tests/service/test_fuzz.py), would take

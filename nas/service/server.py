@@ -20,7 +20,8 @@ import time
 
 from nas.errors import OptionError
 from nas.listen import LOOPBACK, MIN_TOKEN_CHARS, bind
-from nas.service.app import ServiceConfig, create_app
+from nas.service.app import create_app
+from nas.service.config import ServiceConfig
 from nas.serving import uvicorn_config
 
 log = logging.getLogger(__name__)

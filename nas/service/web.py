@@ -10,7 +10,7 @@ token (by POST: a token in a URL stays in the history and in proxy logs) and set
 HttpOnly (no script reads it), SameSite=Strict (no other site's page sends it) and scoped to
 ``/dashboard``. Its value is an HMAC of the token, not the token, and it opens the dashboard
 only: the API keeps asking for the bearer header, so a page cannot submit or cancel searches
-with the cookie of the person viewing it. :class:`nas.service.app._Guard` checks both.
+with the cookie of the person viewing it. :class:`nas.service.auth.Guard` checks both.
 """
 
 from __future__ import annotations

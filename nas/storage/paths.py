@@ -46,6 +46,17 @@ def from_stored(stored: str, base: Path | None) -> Path:
     return p if p.is_absolute() or base is None else base / p
 
 
+def checkpoint_folder(checkpoint_dir: str | None, storage_url: str) -> Path:
+    """Where a search keeps its supernet checkpoints: ``--checkpoint-dir``, else
+    ``nas_checkpoints/`` beside the SQLite file (``./nas_checkpoints`` for server databases:
+    each process's own folder, so it is not stored resolved)."""
+    if checkpoint_dir:
+        return Path(checkpoint_dir)
+    path = sqlite_path(storage_url)
+    base = path.parent if path is not None else Path.cwd()
+    return base / "nas_checkpoints"
+
+
 def _is_space_path(value: str) -> bool:
     # the rule of nas.spaces.loader.resolve: a path, not a built-in name
     return os.sep in value or value.endswith((".yaml", ".yml"))

@@ -26,11 +26,13 @@ class StudySettings:
     strategy: str
     objective: str  # "pareto" | "weighted"
     target: str
-    evaluator: str = "supernet"
+    # the options' values as the search resolved them (SearchOptions declares their defaults;
+    # every record since the first release holds them)
+    evaluator: str
+    latency_weight: float
+    seed: int
     latency_target_ms: float | None = None
-    latency_weight: float = -0.07
     max_latency_ms: float | None = None
-    seed: int = 0
     nas_version: str = ""
     # where accuracy and latency were measured (BxCxHxW); they differ only when the search
     # asked for a proxy (--latency-input): train small, deploy large
@@ -59,6 +61,13 @@ class StudySettings:
         if self.objective == "pareto":
             return [keys.ACCURACY, keys.LATENCY_MS]
         return [keys.SCORE]
+
+    def plan(self) -> dict[str, Any]:
+        """The search's options with every default resolved, also for a study stored by an
+        earlier release (:func:`nas.storage.plan.stored_plan`); paths as stored."""
+        from nas.storage.plan import stored_plan
+
+        return stored_plan(self.options, asdict(self))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StudySettings:

@@ -27,7 +27,7 @@ from nas.spaces import Space
 from nas.storage import Store
 from nas.storage import checkpoints as records
 from nas.storage.coordination import acquire_lock, refresh_lock, release_lock
-from nas.storage.db import sqlite_path
+from nas.storage.paths import checkpoint_folder
 from nas.storage.worker_registry import worker_id
 from nas.supernet import Supernet, create_supernet
 from nas.supernet.train import TrainConfig, train_supernet
@@ -53,9 +53,7 @@ def checkpoint_key(space: Space, data: Dataset, cfg: TrainConfig) -> str:
 
 def default_directory(storage_url: str) -> Path:
     """Beside the SQLite file; ``./nas_checkpoints`` for server databases."""
-    path = sqlite_path(storage_url)
-    base = path.parent if path is not None else Path.cwd()
-    return base / "nas_checkpoints"
+    return checkpoint_folder(None, storage_url)
 
 
 def _load(net: Supernet, path: Path) -> None:

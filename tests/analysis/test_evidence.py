@@ -22,6 +22,9 @@ SUPERNET = StudySettings(
     strategy="nsga2",
     objective="pareto",
     target="cpu",
+    evaluator="supernet",
+    latency_weight=-0.07,
+    seed=0,
 )
 RECORD = fidelity_record()
 

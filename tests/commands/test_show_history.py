@@ -15,7 +15,8 @@ def _study(url: str, name: str, results: list[tuple[float, float] | None], **set
     store = Store(url)
     s = StudySettings(
         space="nb201", space_digest="d", data="table:t.csv", data_fingerprint="f",
-        strategy="evolution", objective="pareto", target="table:latency_ms", **settings,
+        strategy="evolution", objective="pareto", target="table:latency_ms",
+        **{"evaluator": "supernet", "latency_weight": -0.07, "seed": 0, **settings},
     )  # fmt: skip
     study = st.create_or_resume(store, name, s, budget=len(results))
     for r in results:

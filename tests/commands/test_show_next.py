@@ -174,7 +174,7 @@ def test_a_zero_cost_study_shows_no_supernet_training_options() -> None:
     options = {"supernet_epochs": 4, "supernet_seed": 3, "budget": 50}
     for evaluator, shown in (("zero-cost:naswot", False), ("supernet", True)):
         s = StudySettings(
-            "mobile", "d", "fashion-mnist", "f", "nsga2", "pareto", "cpu", evaluator,
+            "mobile", "d", "fashion-mnist", "f", "nsga2", "pareto", "cpu", evaluator, -0.07, 0,
             options=options,
         )  # fmt: skip
         (line,) = settings_summary(s)

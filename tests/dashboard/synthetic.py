@@ -107,6 +107,7 @@ def make_study(
         target="cpu",
         evaluator=evaluator,
         max_latency_ms=max_latency_ms,
+        latency_weight=-0.07,
         seed=seed,
         options={"space": space},
     )

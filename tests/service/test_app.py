@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 from starlette.routing import Route
 
 from nas.errors import OptionError
-from nas.service.app import OPEN_PATHS, ServiceConfig, create_app
+from nas.service.app import create_app
+from nas.service.auth import OPEN_PATHS
+from nas.service.config import ServiceConfig
 from nas.service.server import check_token
 from tests.conftest import zip_bomb_npz
 from tests.service.helpers import TOKEN
@@ -198,10 +200,10 @@ def test_upload_refuses_a_zip_bomb_from_its_directory_off_the_event_loop(
 ) -> None:
     import asyncio
 
-    import nas.service.app as app_module
+    import nas.service.uploads as uploads
 
     checked_on_loop = []
-    check = app_module._check_npz
+    check = uploads.check_npz
 
     def spy(raw: bytes):  # the check (and the write) run in a worker thread, not on the loop
         try:
@@ -211,7 +213,7 @@ def test_upload_refuses_a_zip_bomb_from_its_directory_off_the_event_loop(
             checked_on_loop.append(False)
         return check(raw)
 
-    monkeypatch.setattr(app_module, "_check_npz", spy)
+    monkeypatch.setattr(uploads, "check_npz", spy)
     bomb = zip_bomb_npz(3_000_000_000)  # 385 bytes that say x unpacks to 3 GB
     r = client.post("/api/datasets", headers=AUTH, files={"file": ("bomb.npz", bomb)})
     assert r.status_code == 413, r.text

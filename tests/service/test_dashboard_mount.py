@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from nas.service import web
-from nas.service.app import ServiceConfig, create_app
+from nas.service.app import create_app
+from nas.service.config import ServiceConfig
 from tests.conftest import TINY
 from tests.dashboard.synthetic import make_study
 from tests.service.helpers import TOKEN

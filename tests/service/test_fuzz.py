@@ -21,7 +21,8 @@ from schemathesis.checks import (
 )
 
 from nas.service import queue as q
-from nas.service.app import ServiceConfig, create_app
+from nas.service.app import create_app
+from nas.service.config import ServiceConfig
 from nas.storage import Store
 from tests.service.helpers import TOKEN
 

@@ -75,6 +75,7 @@ def test_taken_over_trial_is_dropped(
     settings = StudySettings(
         space="tiny", space_digest="d", data="table:t.csv", data_fingerprint="f",
         strategy="random", objective="pareto", target="table:latency_ms",
+        evaluator="supernet", latency_weight=-0.07, seed=0,
     )  # fmt: skip
     study = st.create_or_resume(store, "s", settings, budget=BUDGET)
     study.sampler = optuna.samplers.RandomSampler(seed=0)
@@ -146,6 +147,7 @@ def test_the_heartbeat_thread_runs_until_the_trial_is_told(
     settings = StudySettings(
         space="tiny", space_digest="d", data="table:t.csv", data_fingerprint="f",
         strategy="random", objective="pareto", target="table:latency_ms",
+        evaluator="supernet", latency_weight=-0.07, seed=0,
     )  # fmt: skip
     study = st.create_or_resume(store, "s", settings, budget=1)
     sampler = optuna.samplers.RandomSampler(seed=0)

@@ -165,6 +165,17 @@ def refusal(space: Space, target: Target, v: Validation) -> str:
     )
 
 
+def _fit_and_holdout(
+    space: Space, samples: int, holdout: int, seed: int
+) -> tuple[list[Arch], list[Arch]]:
+    """The networks the correction is fitted on (the extremes among them) and ``holdout``
+    others, none of them a fitted one, that validate it."""
+    fit_archs = sample_archs(space, samples, seed)
+    fit_hashes = frozenset(space.hash(a) for a in fit_archs)
+    held = sample_archs(space, holdout, seed + _HOLDOUT_SEED, extremes=False, exclude=fit_hashes)
+    return fit_archs, held
+
+
 def fit_predictor(
     store: Store,
     space: Space,
@@ -196,11 +207,7 @@ def fit_predictor(
     new = _measure_layers(space, target, num_classes, known, on_entry)
     table = _whole(space, num_classes, known, new)
     bare = LatencyPredictor(space, table, Correction(), num_classes)
-    fit_archs = sample_archs(space, samples, seed)
-    fit_hashes = [space.hash(a) for a in fit_archs]
-    held = sample_archs(
-        space, holdout, seed + _HOLDOUT_SEED, extremes=False, exclude=frozenset(fit_hashes)
-    )
+    fit_archs, held = _fit_and_holdout(space, samples, holdout, seed)
     archs = fit_archs + held
     measured = _measure_networks(space, archs, target, num_classes, on_sample)
     sums = [bare.table_sum(a) for a in archs]
@@ -217,7 +224,7 @@ def fit_predictor(
         lut.put(space.digest, fid, key, stats, fp)
     meta = {
         "floor_ratio": corr.floor_ratio,
-        "arch_hashes": fit_hashes,
+        "arch_hashes": [space.hash(a) for a in fit_archs],
         "table_sums_ms": sums[:n],
         "measured_ms": measured[:n],
         "validation": v.to_dict(),
