@@ -116,7 +116,8 @@ def _read_checked(spec: TableSpec) -> Any:
         # pandas 3 parses floats round-trip exactly (tests compare with float(text))
         frame = pd.read_csv(path, dtype={KEY_COLUMN: str})  # "00000001" stays a string
     except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise TableError(f"table {path} is not a readable CSV file: {exc}") from None
+        reason = str(exc).strip()  # pandas ends its messages with a newline
+        raise TableError(f"table {path} is not a readable CSV file: {reason}") from None
     columns = [str(c) for c in frame.columns]
     numeric = [c for c in (spec.accuracy_column, spec.latency_column) if c is not None]
     for role, col in (
