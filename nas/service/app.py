@@ -40,7 +40,7 @@ from nas.data import BUILTIN, builtin_missing
 from nas.errors import NasInputError
 from nas.export.select import PICKS
 from nas.limits import LimitError
-from nas.search.options import SearchOptions
+from nas.search.options import DEFAULT_TARGET, SearchOptions
 from nas.service import metrics, web
 from nas.service import queue as q
 from nas.service.openapi import EVENTS_DOC, EventStream, errors
@@ -209,7 +209,7 @@ def _resolve_paths(config: ServiceConfig, opts: dict[str, Any]) -> dict[str, Any
     kind, sep, rest = str(out.get("evaluator", "")).partition(":")
     if kind == "table" and sep:
         out["evaluator"] = f"table:{confine(config.data_dir, rest, 'table')}"
-    target = str(out.get("target", "cpu"))
+    target = str(out.get("target", DEFAULT_TARGET))
     if target not in config.targets and target.partition(":")[0] not in config.targets:
         raise HTTPException(
             400, f"target {target!r} is not allowed here; this server allows {config.targets}"
