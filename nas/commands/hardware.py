@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from nas.commands.common import add_storage, console, err_console, numeric_column, shown
-from nas.search.options import whole_number
+from nas.search.options import DEFAULT_TARGET, whole_number
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -23,7 +23,9 @@ DEFAULT_HOLDOUT, MIN_HOLDOUT = 10, 4  # nas.hardware.lut's (a test keeps them eq
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", default="mobile", help="built-in space name or .yaml path")
     p.add_argument(
-        "--target", default="cpu", help="cpu, onnxruntime, cuda or remote:HOST:PORT (default cpu)"
+        "--target",
+        default=DEFAULT_TARGET,
+        help=f"onnxruntime, cpu, cuda or remote:HOST:PORT (default {DEFAULT_TARGET})",
     )
     p.add_argument("--threads", type=int, default=None, help="threads of the local targets")
     p.add_argument(

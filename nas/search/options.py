@@ -42,6 +42,12 @@ from nas.errors import OptionError
 SAMPLER, GRADIENT = "sampler", "gradient"
 
 
+# Latency is measured where the export runs by default: the deliverable of `nas export` is
+# model.onnx, and torch eager's per-operator overhead ranks small networks differently
+# (benchmarks/RESULTS.md, "Eager torch against ONNX Runtime").
+DEFAULT_TARGET = "onnxruntime"
+
+
 @dataclass(frozen=True)
 class Cli:
     """How a field appears on the command line (pydantic keeps it in the field's metadata).
@@ -210,8 +216,9 @@ class SearchOptions(BaseModel):
         description="hard constraint: candidates slower than X ms are infeasible",
     )
     target: Annotated[str, Cli(network=True)] = Field(
-        "cpu",
-        description="where latency is measured: cpu, onnxruntime, cuda, remote:HOST:PORT "
+        DEFAULT_TARGET,
+        description="where latency is measured: onnxruntime (the runtime of the exported "
+        "model.onnx, same session settings), cpu (torch eager), cuda, remote:HOST:PORT "
         "(a 'nas device serve' agent; token in NAS_DEVICE_TOKEN)",
     )
     clock: Annotated[Literal["wall", "cpu"], Cli(network=True)] = Field(

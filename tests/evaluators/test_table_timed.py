@@ -57,7 +57,7 @@ def test_macro_search_gets_table_accuracies_and_measured_latency(
     )
     result = run_search(opts)
     assert result.completed == budget and result.supernet == ""
-    assert result.settings.target == "cpu" and result.settings.latency_input == "1x3x32x32"
+    assert result.settings.target == "onnxruntime" and result.settings.latency_input == "1x3x32x32"
     space = load_space("macro")
     study = optuna.load_study(study_name="macro", storage=storage_url)
     done = [t for t in study.trials if t.state == TrialState.COMPLETE]
