@@ -126,9 +126,9 @@ def test_no_option_default_is_restated_outside_the_options() -> None:
         'cfg = o.get("calib_batches", 4)',
         "epochs = opts.supernet_epochs or 20",
         'n = int(o.get("supernet_epochs") or 20)',
-        'target = str(out.get("target", "cpu"))',
+        'target = str(out.get("target", "onnxruntime"))',
         'seed = getattr(opts, "supernet_seed", 0)',
-        'target = opts["target"] or "cpu"',
+        'target = opts["target"] or "onnxruntime"',
         "class Copy:\n    data: str | None = None\n    batch_size: int = 128\n    seed: int\n"
         "    space: str\n    target: str\n    latency: str",
         "class Copy:\n    latency_weight: float = -0.07\n    seed: int\n    target: str\n"
