@@ -259,7 +259,7 @@ def plot_pareto(
     sel = info.by_number(selected) if selected is not None else None
     if sel is not None:
         _point_at(fig, sel, f"{label} {sel.number}", info.axis)
-    fig.update_xaxes(title="latency (ms, median)")
+    fig.update_xaxes(title=info.latency_title)
     fig.update_yaxes(title=info.axis.title)
     cut = axis_cut(info.points)
     if cut is not None:

@@ -20,7 +20,7 @@ from optuna.trial import FrozenTrial
 from dashboard.data import LatencyRow, LookupTable, StudyData
 from nas.analysis.anytime import AnytimePoint, default_reference, history
 from nas.analysis.axis import ACCURACY, AccuracyAxis
-from nas.analysis.evidence import anchor_roles, axis_of
+from nas.analysis.evidence import anchor_roles, axis_of, latency_title
 from nas.analysis.results import knee, metrics, pareto_front
 from nas.storage import keys
 from nas.storage.latency_lut import LayerKey, Validation, parse_key
@@ -54,6 +54,7 @@ class ParetoInfo:
     max_latency_ms: float | None
     knee: int | None  # the front's knee trial number (the default pick)
     axis: AccuracyAxis = ACCURACY  # accuracy in percent, or a zero-cost proxy's score
+    latency_title: str = "latency (ms, median)"  # names the target (or the table's column)
 
     def by_number(self, number: int) -> Point | None:
         return next((p for p in self.points if p.number == number), None)
@@ -139,7 +140,12 @@ def pareto_info(study: StudyData) -> ParetoInfo:
         for t in done
     )
     return ParetoInfo(
-        pts, tuple(t.number for t in front), limit, k.number if k else None, _axis(study)
+        pts,
+        tuple(t.number for t in front),
+        limit,
+        k.number if k else None,
+        _axis(study),
+        latency_title(study.settings),
     )
 
 

@@ -76,6 +76,17 @@ def accuracy_title(settings: StudySettings | None) -> str:
     return f"{accuracy_name(settings)} (%)"
 
 
+def latency_title(settings: StudySettings | None) -> str:
+    """A chart axis's title naming where the latency comes from: ``latency on onnxruntime (ms,
+    median)``, or the table's column for a table study that reads it (target ``table:COLUMN``)."""
+    if settings is None:
+        return "latency (ms, median)"
+    kind, _, column = settings.target.partition(":")
+    if kind == "table" and column:
+        return f"latency: the table's {column} (ms)"
+    return f"latency on {settings.target} (ms, median)"
+
+
 def accuracy_note(settings: StudySettings | None) -> str:
     """One line on what the accuracy is ('' for a study not made by nas)."""
     kind = kind_of(settings)

@@ -113,3 +113,12 @@ def test_the_axis_of_each_kind_of_study() -> None:
     assert evidence.axis_of(zero_cost) == AccuracyAxis("vote score", percent=False)
     assert evidence.accuracy_note(zero_cost).startswith("vote score: a zero-cost proxy")
     assert evidence.axis_of_run("supernet", "nsga2").name == "inherited acc"
+
+
+def test_the_latency_axis_names_where_the_latency_comes_from() -> None:
+    assert evidence.latency_title(SUPERNET) == "latency on cpu (ms, median)"
+    ort = replace(SUPERNET, target="onnxruntime")
+    assert evidence.latency_title(ort) == "latency on onnxruntime (ms, median)"
+    table = replace(SUPERNET, evaluator="table:hw.csv", target="table:raspi4_latency_ms")
+    assert evidence.latency_title(table) == "latency: the table's raspi4_latency_ms (ms)"
+    assert evidence.latency_title(None) == "latency (ms, median)"

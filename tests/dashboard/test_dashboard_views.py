@@ -30,8 +30,11 @@ def _texts(component: object) -> str:
 
 def test_pareto_figure_partitions_the_trials_and_draws_the_limit(storage_url: str) -> None:
     make_study(storage_url, "c", 25, space=str(TINY), max_latency_ms=0.6)
-    p = info.pareto_info(Reader(storage_url).study("c"))
+    d = Reader(storage_url).study("c")
+    p = info.pareto_info(d)
     fig = fg.plot_pareto(p, selected=p.knee)
+    assert d.settings is not None and d.settings.target  # the axis says where it was timed
+    assert fig.layout.xaxis.title.text == f"latency on {d.settings.target} (ms, median)"
     numbers = [n for tr in fig.data for n in tr.customdata]
     assert sorted(numbers) == [x.number for x in p.points]
     front = next(tr for tr in fig.data if tr.name.startswith("Pareto front"))
