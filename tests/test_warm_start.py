@@ -20,13 +20,14 @@ from tests.conftest import TINY
 
 
 def test_select_takes_the_front_thins_it_evenly_and_fills_from_the_next_fronts() -> None:
-    # (score up, latency down): a front of five, a second front of two, a dominated point
-    scores = [1.0, 2.0, 3.0, 4.0, 5.0, 0.5, 1.5, 0.1, math.nan]
-    lats = [1.0, 2.0, 3.0, 4.0, 5.0, 2.0, 3.0, 9.0, 0.5]
+    # (score up, latency down): a front of five, a second front of two, a dominated point, a
+    # point with no score, and a copy of point 2 (the pre-screen cannot tell them apart)
+    scores = [1.0, 2.0, 3.0, 4.0, 5.0, 0.5, 1.5, 0.1, math.nan, 3.0]
+    lats = [1.0, 2.0, 3.0, 4.0, 5.0, 2.0, 3.0, 9.0, 0.5, 3.0]
     assert ws.select(scores, lats, 5) == [0, 1, 2, 3, 4]  # the whole front, by latency
     assert ws.select(scores, lats, 3) == [0, 2, 4]  # thinned: both ends and the middle
     assert ws.select(scores, lats, 7) == [0, 1, 2, 3, 4, 5, 6]  # then the second front
-    assert ws.select(scores, lats, 20) == [0, 1, 2, 3, 4, 5, 6, 7]  # never the nan point
+    assert ws.select(scores, lats, 20) == [0, 1, 2, 3, 4, 5, 6, 7]  # never nan, nor the copy
     assert ws.select(scores, lats, 0) == []
 
 

@@ -16,7 +16,8 @@ hardware-aware:
    table with one, the latency predictor where ``--latency predicted|hybrid`` fitted one, else
    the network's FLOPs as a stand-in (timing thousands of networks would cost more than the
    search). The study records which (:func:`latency_source`);
-4. keep the non-dominated set of (proxy score up, latency down); where it is larger than the
+4. keep the non-dominated set of (proxy score up, latency down), one architecture per distinct
+   (score, latency) pair; where it is larger than the
    first generation (NSGA-II's population for the budget, :func:`size_for`), thin it to points
    evenly spaced along latency, both ends kept; where it is smaller, add the next fronts;
 5. enqueue them (``optuna.Study.enqueue_trial``) after the space's anchors, and record the
@@ -127,9 +128,15 @@ def draw_pool(space: Space, size: int, seed: int) -> list[Arch]:
 
 def select(scores: Sequence[float], latencies: Sequence[float], k: int) -> list[int]:
     """Indices of the ``k`` points to start from (step 4 of the module docstring), fronts in
-    order, each front by latency. Points with a non-finite score or latency are never taken."""
+    order, each front by latency. Points with a non-finite score or latency are never taken,
+    nor a second point with the same score and latency as one before it."""
     s, lat = np.asarray(scores, dtype=float), np.asarray(latencies, dtype=float)
-    left = np.flatnonzero(np.isfinite(s) & np.isfinite(lat))
+    ok = np.flatnonzero(np.isfinite(s) & np.isfinite(lat))
+    # one of each (score, latency): the pre-screen cannot tell such architectures apart, so a
+    # second one adds nothing it knows (NAS-Bench-201 has hundreds of disconnected cells, all
+    # with latency 0 and the same parameter count)
+    _, first = np.unique(np.stack([s[ok], lat[ok]], axis=1), axis=0, return_index=True)
+    left = ok[np.sort(first)]
     chosen: list[int] = []
     while len(chosen) < k and len(left):
         mask = front_mask_2d(s[left], lat[left])
