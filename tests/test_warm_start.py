@@ -37,6 +37,10 @@ def test_the_option_reads_proxy_and_pool_and_keeps_one_form() -> None:
     assert ws.WarmStartSpec.parse("zen:7") == ws.WarmStartSpec("zen", 7)
     with pytest.raises(OptionError, match="unknown proxy 'snip'"):
         SearchOptions(warm_start="snip")  # needs data: not a pre-screen proxy
+    # the service takes the same model as its request body
+    body = SearchOptions.model_validate_json('{"warm_start": "flops:20", "space": "nb201"}')
+    assert body.warm_start == "flops:20"
+    assert "warm_start" in SearchOptions.model_json_schema()["properties"]
 
 
 def test_the_warm_start_proxies_are_registered_and_data_free() -> None:
