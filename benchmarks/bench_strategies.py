@@ -31,6 +31,7 @@ import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,8 +89,16 @@ class Run:
 
 
 def run_in_memory(
-    space, evaluator: TableEvaluator, exp: Experiment, strategy: str, seed: int, budget: int
+    space,
+    evaluator: TableEvaluator,
+    exp: Experiment,
+    strategy: str,
+    seed: int,
+    budget: int,
+    first: Sequence[dict] = (),
 ) -> Run:
+    """One search on Optuna's in-memory storage; ``first``: architectures enqueued as its
+    first trials (a warm start, benchmarks/bench_warm_start.py)."""
     # One objective = the weighted objective with exponent 0: score = accuracy exactly.
     weighted = exp.objective == "accuracy"
     settings = StudySettings(
@@ -117,6 +126,8 @@ def run_in_memory(
     )
     study.sampler = create_sampler(strategy, ctx)
     objective = TrialObjective(space, evaluator, settings, study)
+    for arch in first:
+        study.enqueue_trial(space.to_params(arch), skip_if_exists=True)
     t0 = time.perf_counter()
     optimize_until_budget(study, objective, budget, SilentReporter())
     seconds = time.perf_counter() - t0

@@ -52,6 +52,7 @@ MAX_CALIB_BATCHES = 10_000
 MAX_LATENCY_MS = 3_600_000.0  # an hour per inference: any latency option beyond it is a typo
 MAX_ABS_LATENCY_WEIGHT = 10.0  # the weighted objective's exponent (MnasNet: -0.07)
 MAX_ARCH_LR = 10.0
+MAX_WARM_START_POOL = 100_000  # --warm-start's pool: each is a network built and scored
 
 
 class LimitError(NasInputError):

@@ -53,6 +53,14 @@ BAD = [
         "--strategy darts does not use --supernet-epochs",
     ),
     (["search", "--darts-order", "2"], "--strategy nsga2 does not use --darts-order"),
+    (["search", "--warm-start", "naswot"], "--warm-start: unknown proxy 'naswot'; the pre-screen"),
+    (["search", "--warm-start", "params:0"], "the pool must be 1 to 100,000 architectures, got 0"),
+    (["search", "--warm-start", "params:many"], "the pool after ':' must be a whole number"),
+    (
+        ["search", "--strategy", "darts", "--space", "nb201", "--warm-start", "params"]
+        + ["--evaluator", "auto"],
+        "--strategy darts does not use --warm-start: only evolution, nsga2, random, tpe do",
+    ),
     (
         ["search", "--study", "existing", "--objective", "weighted", "--latency-target-ms", "2"],
         "study 'existing' was created with objective='pareto'",

@@ -304,6 +304,8 @@ def run_search(
     study = st.create_or_resume(store, name, plan.settings, opts.budget)
     if not plan.gradient:
         _enqueue_anchors(study, plan.space, opts.budget)
+        if opts.warm_start is not None:
+            _warm_start(plan, study, rep)
     seconds: dict[str, float] = {"supernet": 0.0, "evaluation": 0.0, "latency": 0.0}
     done = st.count_complete(study)
     result = SearchResult(name, opts.storage, opts.budget, done, [], plan.settings, "", seconds)
@@ -369,6 +371,29 @@ def _enqueue_anchors(study: optuna.Study, space: Space, budget: int) -> None:
     st.record_anchors(study, dict(zip(hashes, ("largest", "smallest"), strict=False)))
     for arch in anchors:
         study.enqueue_trial(space.to_params(arch), skip_if_exists=True)
+
+
+def _warm_start(plan: SearchPlan, study: optuna.Study, rep: Reporter) -> None:
+    """``--warm-start``: the pre-screen's picks enqueued after the anchors, once per study."""
+    from nas.evaluators.table import TABLE_CLASSES
+    from nas.search import warm_start as ws
+
+    opts = plan.opts
+    assert opts.warm_start is not None
+    if plan.data is not None:
+        classes = plan.data.num_classes
+    else:
+        classes = plan.evaluator.num_classes or TABLE_CLASSES
+    ws.enqueue(
+        study,
+        plan.space,
+        ws.WarmStartSpec.parse(opts.warm_start),
+        budget=opts.budget,
+        seed=opts.seed,
+        num_classes=classes,
+        latency=ws.latency_source(plan.evaluator, plan.space),
+        reporter=rep,
+    )
 
 
 def _darts_run(opts: SearchOptions) -> darts.DartsRun:

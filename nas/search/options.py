@@ -94,6 +94,12 @@ def _evaluator_list() -> str:
     return "; " + evaluator_usage()
 
 
+def _warm_start_proxies() -> str:
+    from nas.search.warm_start import WARM_START_PROXIES
+
+    return "; PROXY one of " + ", ".join(WARM_START_PROXIES)
+
+
 def _budget_meaning() -> str:
     """What the budget counts, per strategy, from the strategy registry."""
     from nas.strategies import get_strategy, strategy_names
@@ -292,6 +298,15 @@ class SearchOptions(BaseModel):
         description="table column used as latency in ms (default 'latency_ms'; a table "
         "without one: latency measured on --target)",
     )
+    warm_start: Annotated[
+        str | None, Cli(metavar="PROXY[:POOL]", driver=SAMPLER, more=_warm_start_proxies)
+    ] = Field(
+        None,
+        description="pre-screen POOL random architectures (default 5000) with a training-free "
+        "proxy and start the search from the best of them by proxy and a cheap latency "
+        "(the table's latency column, the latency predictor, else FLOPs): they are enqueued as "
+        "the first trials (docs/strategies.md)",
+    )
     checkpoint_dir: Annotated[str | None, Cli(network=True, trains=True)] = Field(
         None,
         description="where supernet checkpoints go (default: nas_checkpoints/ beside the "
@@ -379,6 +394,19 @@ class SearchOptions(BaseModel):
             except limits.LimitError as exc:
                 raise ValueError(str(exc)) from None
         return v
+
+    @field_validator("warm_start")
+    @classmethod
+    def _warm_start(cls, v: str | None) -> str | None:
+        """Stored as ``PROXY:POOL`` (the pool resolved), so a resume reads one form."""
+        if v is None:
+            return v
+        from nas.search.warm_start import WarmStartSpec
+
+        try:
+            return WarmStartSpec.parse(v).text
+        except OptionError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("latency")
     @classmethod

@@ -32,6 +32,8 @@ CONSTRAINT = "constraint"  # [latency_ms - max_latency_ms]; <= 0 is feasible
 SETTINGS = "settings"  # dict, see nas.storage.studies.StudySettings
 BUDGET = "budget"
 ANCHORS = "anchors"  # dict arch_hash -> "largest" | "smallest": the anchors a search enqueued
+# dict: the pre-screen of --warm-start (proxy, pool, latency source, picks: arch hashes, seconds)
+WARM_START = "warm_start"
 
 # ---- tabular evaluator --------------------------------------------------------------------
 TABLE_ROW = "table_row"  # every column of the matched table row, values as in the file

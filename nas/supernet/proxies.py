@@ -318,6 +318,7 @@ def compute_proxy(
     *,
     seed: int = 0,
     input_shape: tuple[int, ...] | None = None,
+    copy_net: bool = True,
 ) -> float:
     """The zero-cost proxy ``name`` of ``net`` (higher = predicted better).
 
@@ -330,6 +331,9 @@ def compute_proxy(
         seed: seeds the proxy's own generator (``zen``'s weights and inputs): same network,
             same batch, same seed -> same score.
         input_shape: ``(B, C, H, W)`` for a data-free proxy called without ``x``.
+        copy_net: False scores ``net`` itself, which the proxy may then change (its weights,
+            its layers): for a caller that built the network only to score it (the deep copy
+            costs more than ``params`` itself).
 
     Raises:
         OptionError: unknown proxy, or a batch, labels or shape the proxy needs are missing.
@@ -342,7 +346,7 @@ def compute_proxy(
         raise OptionError(f"proxy {name!r} needs a batch of images (it is not data-free)")
     if spec.needs_labels and y is None:
         raise OptionError(f"proxy {name!r} needs the batch's labels")
-    work = copy.deepcopy(net)
+    work = copy.deepcopy(net) if copy_net else net
     device = _device(work)
     batch = Batch(
         tuple(int(s) for s in shape),
