@@ -113,22 +113,34 @@ def _acc_lat(acc: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarra
 def front_mask_2d(acc: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarray):
     """True where no other point has accuracy >= and latency <= with one strictly better.
 
-    O(n log n): sort by latency (ties: higher accuracy first) and keep each point whose
-    accuracy is at least the best seen so far among strictly faster or equal points, so equal
-    points (duplicates) are all kept.
+    O(n log n), a sort and a sweep: in latency order (ties: higher accuracy first) a point is
+    on the front when its accuracy beats every point before its run of equal points, so
+    equal points (duplicates) are all kept or all dropped. The sweep is a running maximum
+    (numpy), not a Python loop: 50,000 points take milliseconds.
     """
     a, lt = _acc_lat(acc, lat)
     n = len(a)
-    mask = np.zeros(n, dtype=bool)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
     order = np.lexsort((-a, lt))
-    best, best_lat = -np.inf, np.nan
-    for i in order:
-        if a[i] > best:
-            mask[i] = True
-            best, best_lat = a[i], lt[i]
-        elif a[i] == best and lt[i] == best_lat:
-            mask[i] = True  # a duplicate of the last front point
+    sa, sl = a[order], lt[order]
+    before = np.concatenate(([-np.inf], np.maximum.accumulate(sa)[:-1]))  # best acc earlier
+    starts = np.ones(n, dtype=bool)  # the first point of each run of equal points
+    starts[1:] = (sa[1:] != sa[:-1]) | (sl[1:] != sl[:-1])
+    first = np.flatnonzero(starts)[np.cumsum(starts) - 1]  # each point's run start
+    mask = np.zeros(n, dtype=bool)
+    mask[order] = sa[first] > before[first]
     return mask
+
+
+def front_order_2d(
+    acc: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarray
+) -> np.ndarray:
+    """Indices of the front points (see :func:`front_mask_2d`), fastest first; equal latencies
+    most accurate first, then in index order."""
+    a, lt = _acc_lat(acc, lat)
+    idx = np.flatnonzero(front_mask_2d(a, lt))
+    return idx[np.lexsort((-a[idx], lt[idx]))]
 
 
 def hypervolume_2d(

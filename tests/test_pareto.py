@@ -71,6 +71,26 @@ def test_front_mask_2d_matches_brute_force_with_ties_and_duplicates() -> None:
         assert sorted(np.flatnonzero(slow).tolist()) == (first[0] if first else [])
 
 
+def test_front_order_2d_is_the_brute_force_front_fastest_first() -> None:
+    """Grids small and large (many ties and duplicates, or nearly none), n up to 300: the
+    front is the brute-force set, ordered by latency, then accuracy descending, then index."""
+    rng = np.random.default_rng(5)
+    for case in range(CASES):
+        n = int(rng.integers(0, 300 if case % 5 == 0 else 40))
+        pts = _points(rng, n, grid=[3, 6, 50, 10**6][case % 4])
+        acc, lat = pts[:, 0], pts[:, 1]
+        on = [
+            i
+            for i in range(n)
+            if not any(
+                acc[j] >= acc[i] and lat[j] <= lat[i] and (acc[j] > acc[i] or lat[j] < lat[i])
+                for j in range(n)
+            )
+        ]
+        want = sorted(on, key=lambda i: (lat[i], -acc[i], i))
+        assert pareto.front_order_2d(acc, lat).tolist() == want
+
+
 def _brute_hypervolume(acc: np.ndarray, lat: np.ndarray, ref: float) -> float:
     """Exact area on the grid of the points' own coordinates: sum of dominated cells."""
     xs = sorted({*lat.tolist(), ref})
@@ -151,6 +171,8 @@ def test_non_finite_values_are_refused(bad: float) -> None:
         pareto.non_dominated_fronts([[0.0, 1.0], [bad, 2.0]])
     with pytest.raises(ValueError, match="NaN or infinite"):
         pareto.front_mask_2d([0.5, bad], [1.0, 2.0])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        pareto.front_order_2d([0.5, 0.4], [bad, 2.0])
     with pytest.raises(ValueError, match="NaN or infinite"):
         pareto.hypervolume_2d([0.5], [bad], 10.0)
     with pytest.raises(ValueError, match="finite"):

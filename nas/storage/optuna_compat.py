@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import optuna
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import BaseTrial, FrozenTrial, TrialState
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from nas.errors import StorageError
@@ -177,6 +177,25 @@ _PARAMS = text(
     "SELECT p.trial_id, p.param_name, p.param_value, p.distribution_json FROM trial_params p "
     "JOIN trials t ON t.trial_id = p.trial_id WHERE t.study_id = :s ORDER BY p.param_id"
 )
+_STUDY_ATTRS = text('SELECT "key", value_json FROM study_user_attributes WHERE study_id = :s')
+_STATES = text("SELECT state, COUNT(*) FROM trials WHERE study_id = :s GROUP BY state")
+# two user attributes of every complete trial side by side, joined on the (trial_id, key)
+# unique index; a trial without both is left out
+_POINTS = text(
+    "SELECT t.number, a.value_json, b.value_json FROM trials t "
+    'JOIN trial_user_attributes a ON a.trial_id = t.trial_id AND a."key" = :acc '
+    'JOIN trial_user_attributes b ON b.trial_id = t.trial_id AND b."key" = :lat '
+    "WHERE t.study_id = :s AND t.state = 'COMPLETE' ORDER BY t.number"
+)
+_SOME_TRIALS = text(
+    "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials "
+    "WHERE study_id = :s AND number IN :numbers ORDER BY number"
+).bindparams(bindparam("numbers", expanding=True))
+_SOME_ATTRS = text(
+    'SELECT a.trial_id, a."key", a.value_json FROM trial_user_attributes a '
+    "WHERE a.trial_id IN :ids ORDER BY a.trial_user_attribute_id"
+).bindparams(bindparam("ids", expanding=True))
+_CHUNK = 500
 _CHANGES = text(
     "SELECT s.study_name, t.state, COUNT(t.trial_id), MAX(t.trial_id), "
     "MAX(t.datetime_complete) "
@@ -220,6 +239,57 @@ def study_rows(con: Connection, study_name: str, *, params: bool = True) -> Stud
         user_attrs=[tuple(r) for r in con.execute(_ATTRS, {"s": sid})],
         params=[tuple(r) for r in con.execute(_PARAMS, {"s": sid})] if params else [],
     )
+
+
+class StudyHead(NamedTuple):
+    """What a study says of itself without reading its trials: its id, user attributes
+    (key -> JSON) and the number of trials in each state (state name -> count)."""
+
+    study_id: int
+    attrs: dict[str, str]
+    states: dict[str, int]
+
+
+def study_head(con: Connection, study_name: str) -> StudyHead | None:
+    """The study's id, user attributes and trial counts (``None``: no such study)."""
+    sid = con.execute(_STUDY, {"name": study_name}).scalar()
+    if sid is None:
+        return None
+    return StudyHead(
+        study_id=int(sid),
+        attrs={k: v for k, v in con.execute(_STUDY_ATTRS, {"s": sid})},
+        states={str(state): int(n) for state, n in con.execute(_STATES, {"s": sid})},
+    )
+
+
+def complete_points(
+    con: Connection, study_id: int, acc_key: str, lat_key: str
+) -> list[tuple[int, str, str]]:
+    """``(number, JSON of acc_key, JSON of lat_key)`` of every complete trial that holds both
+    user attributes, in number order: what a front is computed from, and nothing else."""
+    return [
+        tuple(r)  # type: ignore[misc]
+        for r in con.execute(_POINTS, {"s": study_id, "acc": acc_key, "lat": lat_key})
+    ]
+
+
+def some_trial_rows(con: Connection, study_id: int, numbers: Sequence[int]) -> StudyRows:
+    """The trial and user-attribute rows of the trials ``numbers`` only (no values or
+    parameters), as :func:`study_rows` returns them."""
+    trials: list[tuple[Any, ...]] = []
+    attrs: list[tuple[Any, ...]] = []
+    wanted = sorted(set(numbers))
+    for i in range(0, len(wanted), _CHUNK):  # SQLite caps the number of bound values
+        rows = [
+            (tid, number, TrialState[state], start, complete)
+            for tid, number, state, start, complete in con.execute(
+                _SOME_TRIALS, {"s": study_id, "numbers": wanted[i : i + _CHUNK]}
+            )
+        ]
+        if rows:
+            attrs += [tuple(r) for r in con.execute(_SOME_ATTRS, {"ids": [r[0] for r in rows]})]
+        trials += rows
+    return StudyRows(trials=trials, values=[], user_attrs=attrs, params=[])
 
 
 def change_rows(con: Connection) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:
