@@ -48,7 +48,7 @@ def test_padded_trials_are_the_rows_a_search_writes(long_study: str) -> None:
     assert [t.number for t in trials] == list(range(1500))
     real, padded = trials[:20], trials[20:]
     assert {frozenset(t.user_attrs) for t in trials} == {frozenset(real[-1].user_attrs)}
-    for t in padded[:: 97]:
+    for t in padded[::97]:
         row = t.user_attrs[keys.TABLE_ROW]
         assert row["arch"] == t.user_attrs[keys.ARCH_STR]
         assert t.user_attrs[keys.ACCURACY] == row["cifar10_valid"] / 100
