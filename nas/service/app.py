@@ -41,7 +41,7 @@ from nas.errors import NasInputError
 from nas.export.select import PICKS
 from nas.limits import LimitError
 from nas.search.options import SearchOptions
-from nas.service import metrics, web
+from nas.service import metrics, study_cache, web
 from nas.service import queue as q
 from nas.service.openapi import EVENTS_DOC, EventStream, errors
 from nas.storage.db import Store
@@ -362,23 +362,23 @@ def _add_result_routes(app: FastAPI, store: Store) -> None:
     @app.get("/api/searches/{search_id}/front", tags=["results"], responses=errors(404))
     def front(search_id: SearchId) -> list[dict[str, Any]]:
         """The Pareto front, fastest first."""
-        from nas.analysis.results import pareto_front
-
         search = _get(store, search_id)
-        trials = _complete(store, search)
-        cap = search.options.get("max_latency_ms")
-        return [_trial(t) for t in pareto_front(trials, cap)]
+        view = study_cache.for_store(store).view(search.study_name)
+        return [] if view is None else view.front(search.options.get("max_latency_ms"))
 
     @app.get("/api/searches/{search_id}/trials", tags=["results"], responses=errors(404))
-    def trials(search_id: SearchId) -> list[dict[str, Any]]:
-        """Every trial of the search's study, in order, with its state and results."""
-        from nas.storage.fastread import load_trials
-
+    def trials(
+        search_id: SearchId,
+        offset: Annotated[int, Query(ge=0, description="first trial (in number order)")] = 0,
+        limit: Annotated[
+            int | None, Query(ge=1, le=10_000, description="at most this many (default: all)")
+        ] = None,
+    ) -> list[dict[str, Any]]:
+        """The search's trials in number order, with state and results: every one, or the
+        page ``offset``, ``limit``."""
         search = _get(store, search_id)
-        try:
-            return [_trial(t) for t in load_trials(store, search.study_name)]
-        except NasInputError:
-            return []
+        view = study_cache.for_store(store).view(search.study_name)
+        return [] if view is None else view.page(offset, limit)
 
     @app.get(
         "/api/searches/{search_id}/export",
@@ -539,49 +539,25 @@ def _complete(store: Store, search: q.Search) -> list[Any]:
 
 
 def _progress(store: Store, search: q.Search) -> dict[str, Any]:
-    from nas.analysis.results import best_accuracy, pareto_front
-
-    trials = _complete(store, search)
+    view = study_cache.for_store(store).view(search.study_name)
     cap = search.options.get("max_latency_ms")
-    done = len(trials)
+    done = 0 if view is None else len(view.done)
     end = search.finished_at or time.time()
     elapsed = (end - search.started_at) if search.started_at else 0.0
     eta = None
-    if search.state == q.State.RUNNING and done:
+    if view is not None and search.state == q.State.RUNNING and done and search.started_at:
         # rate of this run's trials (those completed since the search started)
-        recent = [
-            t
-            for t in trials
-            if t.datetime_complete
-            and search.started_at
-            and t.datetime_complete.timestamp() >= search.started_at
-        ]
+        recent = study_cache.completed_since(view, search.started_at)
         if recent and elapsed > 0:
-            eta = round(elapsed / len(recent) * max(0, search.budget - done), 1)
-    best = best_accuracy(trials, cap)
+            eta = round(elapsed / recent * max(0, search.budget - done), 1)
     return {
         "id": search.id,
         "state": search.state.value,
         "complete": done,
         "budget": search.budget,
-        "best_accuracy": best,
-        "front_size": len(pareto_front(trials, cap)),
+        "best_accuracy": None if view is None else view.best_accuracy(cap),
+        "front_size": 0 if view is None else len(view.front(cap)),
         "elapsed_s": round(elapsed, 1),
         "eta_s": eta,
         "error": search.error,
-    }
-
-
-def _trial(t: Any) -> dict[str, Any]:
-    from nas.storage import keys
-
-    ua = t.user_attrs
-    return {
-        "number": t.number,
-        "state": t.state.name.lower(),
-        "accuracy": ua.get(keys.ACCURACY),
-        "latency_ms": ua.get(keys.LATENCY_MS),
-        "params_m": ua.get(keys.PARAMS_M),
-        "arch": ua.get(keys.ARCH_STR),
-        "fail_reason": ua.get(keys.FAIL_REASON),
     }

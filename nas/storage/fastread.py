@@ -13,6 +13,7 @@ with Optuna's own loader, field by field.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -33,6 +34,8 @@ from nas.storage.optuna_compat import (
     some_trial_rows,
     study_head,
     study_rows,
+    study_token,
+    trial_rows_where,
 )
 
 
@@ -165,3 +168,32 @@ def _floats(raw: list[str]) -> np.ndarray:
     except ValueError:
         out = [json.loads(r) for r in raw]
         return np.array([np.nan if v is None else float(v) for v in out], dtype=float)
+
+
+def read_changes(
+    store: Store,
+    study_name: str,
+    *,
+    after: int = -1,
+    numbers: Sequence[int] = (),
+    attr_keys: Sequence[str] = (),
+) -> tuple[tuple[Any, ...], list[FrozenTrial]] | None:
+    """The study's change token (:func:`~nas.storage.optuna_compat.study_token`) and its
+    trials numbered above ``after`` or in ``numbers``, with the user attributes in
+    ``attr_keys`` only, in number order; None when there is no such study (yet). The token
+    is read first, so rows newer than it only make the next token differ."""
+    with store.engine.connect() as con:
+        head = study_head(con, study_name)
+        if head is None:
+            return None
+        token = (head.study_id, study_token(con, head.study_id))
+        rows = trial_rows_where(con, head.study_id, after=after, numbers=numbers, keys=attr_keys)
+    return token, _frozen(rows)
+
+
+def change_token(store: Store, study_name: str) -> tuple[Any, ...] | None:
+    """The study's change token alone (None: no such study): two primary-key maxima and a
+    count per state, milliseconds at 50,000 trials."""
+    with store.engine.connect() as con:
+        head = study_head(con, study_name)
+        return None if head is None else (head.study_id, study_token(con, head.study_id))

@@ -196,6 +196,26 @@ _SOME_ATTRS = text(
     "WHERE a.trial_id IN :ids ORDER BY a.trial_user_attribute_id"
 ).bindparams(bindparam("ids", expanding=True))
 _CHUNK = 500
+# what changes when a trial of the study is added, changes state or gets an attribute: the
+# largest trial and attribute ids (primary keys: O(1)) and the study's count per state
+_TOKEN = text(
+    "SELECT (SELECT MAX(trial_id) FROM trials), "
+    "(SELECT MAX(trial_user_attribute_id) FROM trial_user_attributes), "
+    "t.state, COUNT(*) FROM trials t WHERE t.study_id = :s GROUP BY t.state ORDER BY t.state"
+)
+_TRIALS_AFTER = text(
+    "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials "
+    "WHERE study_id = :s AND number > :after ORDER BY number"
+)
+_KEYS_AFTER = text(
+    'SELECT a.trial_id, a."key", a.value_json FROM trial_user_attributes a '
+    "JOIN trials t ON t.trial_id = a.trial_id WHERE t.study_id = :s AND t.number > :after "
+    'AND a."key" IN :keys ORDER BY a.trial_user_attribute_id'
+).bindparams(bindparam("keys", expanding=True))
+_SOME_KEYS = text(
+    'SELECT a.trial_id, a."key", a.value_json FROM trial_user_attributes a '
+    'WHERE a.trial_id IN :ids AND a."key" IN :keys ORDER BY a.trial_user_attribute_id'
+).bindparams(bindparam("ids", expanding=True), bindparam("keys", expanding=True))
 _CHANGES = text(
     "SELECT s.study_name, t.state, COUNT(t.trial_id), MAX(t.trial_id), "
     "MAX(t.datetime_complete) "
@@ -273,9 +293,11 @@ def complete_points(
     ]
 
 
-def some_trial_rows(con: Connection, study_id: int, numbers: Sequence[int]) -> StudyRows:
+def some_trial_rows(
+    con: Connection, study_id: int, numbers: Sequence[int], *, attrs_too: bool = True
+) -> StudyRows:
     """The trial and user-attribute rows of the trials ``numbers`` only (no values or
-    parameters), as :func:`study_rows` returns them."""
+    parameters; no attributes either with ``attrs_too=False``), as :func:`study_rows`."""
     trials: list[tuple[Any, ...]] = []
     attrs: list[tuple[Any, ...]] = []
     wanted = sorted(set(numbers))
@@ -286,9 +308,48 @@ def some_trial_rows(con: Connection, study_id: int, numbers: Sequence[int]) -> S
                 _SOME_TRIALS, {"s": study_id, "numbers": wanted[i : i + _CHUNK]}
             )
         ]
-        if rows:
+        if rows and attrs_too:
             attrs += [tuple(r) for r in con.execute(_SOME_ATTRS, {"ids": [r[0] for r in rows]})]
         trials += rows
+    return StudyRows(trials=trials, values=[], user_attrs=attrs, params=[])
+
+
+def study_token(con: Connection, study_id: int) -> tuple[Any, ...]:
+    """A value that changes whenever a trial of the study is added, changes state or gets a
+    user attribute (and, conservatively, when another study's does): a cache key."""
+    rows = [tuple(r) for r in con.execute(_TOKEN, {"s": study_id})]
+    return tuple(rows)
+
+
+def trial_rows_where(
+    con: Connection,
+    study_id: int,
+    *,
+    after: int,
+    numbers: Sequence[int] = (),
+    keys: Sequence[str] = (),
+) -> StudyRows:
+    """Trial rows numbered above ``after`` and those in ``numbers``, in number order, with
+    their user attributes named in ``keys`` only (no values or parameters)."""
+    trials = [
+        (tid, number, TrialState[state], start, complete)
+        for tid, number, state, start, complete in con.execute(
+            _TRIALS_AFTER, {"s": study_id, "after": after}
+        )
+    ]
+    attrs = [
+        tuple(r)
+        for r in con.execute(_KEYS_AFTER, {"s": study_id, "after": after, "keys": list(keys)})
+    ]
+    if numbers:
+        some = some_trial_rows(con, study_id, numbers, attrs_too=False).trials
+        ids = [t[0] for t in some]
+        for i in range(0, len(ids), _CHUNK):  # SQLite caps the number of bound values
+            attrs += [
+                tuple(r)
+                for r in con.execute(_SOME_KEYS, {"ids": ids[i : i + _CHUNK], "keys": list(keys)})
+            ]
+        trials = some + trials
     return StudyRows(trials=trials, values=[], user_attrs=attrs, params=[])
 
 
