@@ -63,6 +63,18 @@ def check_schema(storage: RDBStorage, shown: str) -> None:
         )
 
 
+def holds_tested_schema(con: Connection) -> bool:
+    """Whether the database holds Optuna's tables at a revision in ``TESTED_SCHEMAS``, read as
+    stored (``alembic_version``) without opening Optuna's storage; False for a file without
+    them (not an Optuna database, or a new one)."""
+    from sqlalchemy import inspect
+
+    if "alembic_version" not in inspect(con).get_table_names():
+        return False
+    revision = con.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return revision in TESTED_SCHEMAS
+
+
 # ---- trials and studies -----------------------------------------------------------------------
 
 
