@@ -145,7 +145,7 @@ class Reader:
         src = self._frozen(name)
         done = [
             t
-            for t in fastread.load_trials(self.store, name)
+            for t in fastread.load_trials(self.store, name, last_complete=limit)
             if t.state == TrialState.COMPLETE and t.values is not None
         ][-limit:]
         copy = optuna.create_study(directions=src.directions)

@@ -50,17 +50,20 @@ def _when(v: Any) -> datetime | None:
     return datetime.fromisoformat(str(v))
 
 
-def load_trials(store: Store, study_name: str, *, params: bool = True) -> list[FrozenTrial]:
+def load_trials(
+    store: Store, study_name: str, *, params: bool = True, last_complete: int | None = None
+) -> list[FrozenTrial]:
     """Every trial of ``study_name`` in number order, as Optuna would return them.
 
     System attributes and intermediate values are left empty (nas keeps its results in user
-    attributes); ``params=False`` skips the parameters too.
+    attributes); ``params=False`` skips the parameters too; ``last_complete=N`` reads only
+    from the N-th last complete trial on (N >= 1).
 
     Raises:
         StorageError: no such study.
     """
     with store.engine.connect() as con:
-        rows = study_rows(con, study_name, params=params)
+        rows = study_rows(con, study_name, params=params, last_complete=last_complete)
     if rows is None:
         raise StorageError(f"no study named {shorten(study_name)} in {store.url}")
     return _frozen(rows)

@@ -174,20 +174,26 @@ def set_finished_trial_user_attr(
 _STUDY = text("SELECT study_id FROM studies WHERE study_name = :name")
 _TRIALS = text(
     "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials "
-    "WHERE study_id = :s ORDER BY number"
+    "WHERE study_id = :s AND number >= :min ORDER BY number"
 )
 _VALUES = text(
     "SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v "
-    "JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = :s ORDER BY v.objective"
+    "JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = :s AND t.number >= :min "
+    "ORDER BY v.objective"
 )
 _ATTRS = text(
     'SELECT a.trial_id, a."key", a.value_json FROM trial_user_attributes a '
-    "JOIN trials t ON t.trial_id = a.trial_id WHERE t.study_id = :s "
+    "JOIN trials t ON t.trial_id = a.trial_id WHERE t.study_id = :s AND t.number >= :min "
     "ORDER BY a.trial_user_attribute_id"
 )
 _PARAMS = text(
     "SELECT p.trial_id, p.param_name, p.param_value, p.distribution_json FROM trial_params p "
-    "JOIN trials t ON t.trial_id = p.trial_id WHERE t.study_id = :s ORDER BY p.param_id"
+    "JOIN trials t ON t.trial_id = p.trial_id WHERE t.study_id = :s AND t.number >= :min "
+    "ORDER BY p.param_id"
+)
+_NTH_LAST_COMPLETE = text(
+    "SELECT number FROM trials WHERE study_id = :s AND state = 'COMPLETE' "
+    "ORDER BY number DESC LIMIT 1 OFFSET :k"
 )
 _STUDY_ATTRS = text('SELECT "key", value_json FROM study_user_attributes WHERE study_id = :s')
 _STATES = text("SELECT state, COUNT(*) FROM trials WHERE study_id = :s GROUP BY state")
@@ -253,23 +259,29 @@ class StudyRows(NamedTuple):
     params: list[tuple[Any, ...]]
 
 
-def study_rows(con: Connection, study_name: str, *, params: bool = True) -> StudyRows | None:
+def study_rows(
+    con: Connection, study_name: str, *, params: bool = True, last_complete: int | None = None
+) -> StudyRows | None:
     """Every trial row of ``study_name`` (``None``: no such study); ``params=False`` skips
-    the parameter rows."""
+    the parameter rows; ``last_complete=N`` starts at the N-th last complete trial."""
     sid = con.execute(_STUDY, {"name": study_name}).scalar()
     if sid is None:
         return None
+    low = 0
+    if last_complete is not None:
+        low = con.execute(_NTH_LAST_COMPLETE, {"s": sid, "k": last_complete - 1}).scalar() or 0
+    q = {"s": sid, "min": low}
     return StudyRows(
         trials=[
             (tid, number, TrialState[state], start, complete)
-            for tid, number, state, start, complete in con.execute(_TRIALS, {"s": sid})
+            for tid, number, state, start, complete in con.execute(_TRIALS, q)
         ],
         values=[
             (tid, _INF.get(value_type, value))
-            for tid, _objective, value, value_type in con.execute(_VALUES, {"s": sid})
+            for tid, _objective, value, value_type in con.execute(_VALUES, q)
         ],
-        user_attrs=[tuple(r) for r in con.execute(_ATTRS, {"s": sid})],
-        params=[tuple(r) for r in con.execute(_PARAMS, {"s": sid})] if params else [],
+        user_attrs=[tuple(r) for r in con.execute(_ATTRS, q)],
+        params=[tuple(r) for r in con.execute(_PARAMS, q)] if params else [],
     )
 
 

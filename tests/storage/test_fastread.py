@@ -89,3 +89,15 @@ def _check_read_front(storage_url: str, name: str, max_latency_ms: float | None)
     assert len(want) >= 3
     assert got.states == {s: sum(t.state == s for t in theirs) for s in {t.state for t in theirs}}
     assert got.attrs == study.user_attrs
+
+
+def test_last_complete_reads_the_tail_from_the_nth_last_complete_trial(storage_url: str) -> None:
+    make_study(storage_url, "s", 6, space=str(TINY), running=1, failed=1)  # 6, 7 unfinished
+    store = Store(storage_url, read_only=True)
+    every = load_trials(store, "s")
+    for n, first in ((1, 5), (3, 3), (6, 0), (50, 0)):
+        tail = load_trials(store, "s", last_complete=n)
+        assert [t.number for t in tail] == list(range(first, 8))
+        assert [(t.values, t.params, t.user_attrs) for t in tail] == [
+            (t.values, t.params, t.user_attrs) for t in every[first:]
+        ]
