@@ -19,6 +19,7 @@ a sort and a sweep, smaller than a compat shim around private code.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 
@@ -188,32 +189,46 @@ def knee_index_2d(acc: Sequence[float] | np.ndarray, lat: Sequence[float] | np.n
 class Front2D:
     """An incrementally kept (accuracy, latency) front: ``add`` a point, ask ``covers``.
 
-    Keeps one copy of equal points (a duplicate adds no area and cannot enter twice).
+    Keeps one copy of equal points (a duplicate adds no area and cannot enter twice). The
+    front is held in latency order, where its accuracy rises strictly, so both questions are
+    a binary search (``bisect``): O(log n) a point, where a scan of the front per point made
+    the anytime history of a 50,000-trial study take seconds.
     """
 
     def __init__(self) -> None:
-        self.acc = np.empty(0)
-        self.lat = np.empty(0)
+        self._acc: list[float] = []  # strictly rising
+        self._lat: list[float] = []  # strictly rising
 
     def __len__(self) -> int:
-        return len(self.acc)
+        return len(self._acc)
+
+    @property
+    def acc(self) -> np.ndarray:
+        return np.array(self._acc, dtype=float)
+
+    @property
+    def lat(self) -> np.ndarray:
+        return np.array(self._lat, dtype=float)
 
     def covers(self, accuracy: float, latency_ms: float) -> bool:
         """Some point of the front is at least as accurate and at least as fast."""
         _acc_lat([accuracy], [latency_ms])
-        return bool(np.any((self.acc >= accuracy) & (self.lat <= latency_ms)))
+        i = bisect.bisect_right(self._lat, latency_ms) - 1  # the most accurate that fast
+        return i >= 0 and self._acc[i] >= accuracy
 
     def add(self, accuracy: float, latency_ms: float) -> bool:
         """Add the point unless covered; drop the points it covers. True if the front changed."""
         if self.covers(accuracy, latency_ms):
             return False
-        keep = ~((self.acc <= accuracy) & (self.lat >= latency_ms))
-        self.acc = np.append(self.acc[keep], accuracy)
-        self.lat = np.append(self.lat[keep], latency_ms)
+        # the points it covers: from the first as slow or slower, up to the first more accurate
+        j = bisect.bisect_left(self._lat, latency_ms)
+        k = bisect.bisect_right(self._acc, accuracy, lo=j)
+        self._acc[j:k] = [float(accuracy)]
+        self._lat[j:k] = [float(latency_ms)]
         return True
 
     def points(self) -> list[tuple[float, float]]:
-        return [(float(a), float(t)) for a, t in zip(self.acc, self.lat, strict=True)]
+        return list(zip(self._acc, self._lat, strict=True))
 
     def hypervolume(self, ref_ms: float) -> float:
-        return hypervolume_2d(self.acc, self.lat, ref_ms)
+        return hypervolume_2d(self._acc, self._lat, ref_ms)

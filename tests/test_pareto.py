@@ -134,6 +134,25 @@ def test_front2d_incremental_matches_the_batch_front_and_hypervolume() -> None:
             assert front.covers(a, lt) == covered
 
 
+def test_front2d_bisect_matches_brute_force_on_long_runs() -> None:
+    """The binary-search front against the brute-force set after every point, on runs of up
+    to 200 points from coarse grids (ties, duplicates) and fine ones."""
+    rng = np.random.default_rng(7)
+    for case in range(40):
+        pts = _points(rng, int(rng.integers(1, 200)), grid=[3, 10, 50, 10**6][case % 4])
+        front = pareto.Front2D()
+        for k, (a, lt) in enumerate(pts, start=1):
+            seen = pts[:k]
+            covered = any(fa >= a and fl <= lt for fa, fl in seen[:-1])
+            assert front.add(a, lt) is not covered
+            on = {
+                (x, y)
+                for x, y in seen
+                if not any((u >= x and v <= y) and (u > x or v < y) for u, v in seen)
+            }
+            assert sorted(front.points()) == sorted(on)
+
+
 def test_feasible_fronts_rank_only_feasible_points() -> None:
     rng = np.random.default_rng(4)
     for _ in range(CASES):
