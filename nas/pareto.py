@@ -212,7 +212,8 @@ class Front2D:
 
     def covers(self, accuracy: float, latency_ms: float) -> bool:
         """Some point of the front is at least as accurate and at least as fast."""
-        _acc_lat([accuracy], [latency_ms])
+        if not (math.isfinite(accuracy) and math.isfinite(latency_ms)):  # as _acc_lat, faster
+            raise ValueError("(accuracy, latency): NaN or infinite values cannot be ranked")
         i = bisect.bisect_right(self._lat, latency_ms) - 1  # the most accurate that fast
         return i >= 0 and self._acc[i] >= accuracy
 
