@@ -168,6 +168,20 @@ def bench_api(db: Path, requests: int) -> list[str]:
     return out
 
 
+def bench_dashboard(url: str) -> list[str]:
+    """The dashboard's study view on the server, cold (bench_dashboard.py's measure): the
+    browser's part is not in this number."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_dashboard import server_side
+
+    r = server_side(url, STUDY)
+    return [
+        f"- dashboard study view, server side, cold: load {r['load_s']:.1f} s, charts "
+        f"{r['charts_s']:.1f} s, payload {r['payload_mb']:.1f} MB; importance (its own "
+        f"callback, after) {r['importance_s']:.1f} s"
+    ]
+
+
 def bench_report(url: str) -> list[str]:
     out = Path(tempfile.mkdtemp()) / "report.html"
     t = _wall("report", STUDY, "-o", str(out), "--storage", url)
@@ -198,6 +212,7 @@ def main() -> None:
     lines += bench_api(args.db, args.requests)
     if not args.skip_report:
         lines += bench_report(url)
+        lines += bench_dashboard(url)
     lines.append(f"- load after: {os.getloadavg()[0]:.2f} (1-min)")
     text = "\n".join(lines)
     print(text)
