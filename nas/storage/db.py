@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
+from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import URL, Engine, make_url
@@ -302,7 +303,7 @@ class Store:
         engine_url = url if path is not None else _with_installed_driver(url)
         shown = parsed.render_as_string(hide_password=True)  # never print a password
         self.backend = parsed.get_backend_name()
-        self._optuna: optuna.storages.RDBStorage | None = None
+        self._optuna: RDBStorage | None = None
         self._optuna_args = (engine_url, engine_kwargs, shown)
         light = _light_reader(engine_url, engine_kwargs) if read_only and path else None
         if light is not None:  # Optuna's storage opened only if something asks for it
@@ -326,7 +327,7 @@ class Store:
             check_revision(self.engine, shown)  # a newer nas's tables: refused before writing
 
     @property
-    def optuna(self) -> optuna.storages.RDBStorage:
+    def optuna(self) -> RDBStorage:
         """Optuna's storage of the URL (a light reader opens it on first use)."""
         if self._optuna is None:
             self._optuna = self._open_optuna(*self._optuna_args)  # type: ignore[arg-type]
@@ -334,7 +335,7 @@ class Store:
 
     def _open_optuna(
         self, engine_url: str, engine_kwargs: dict[str, object], shown: str
-    ) -> optuna.storages.RDBStorage:
+    ) -> RDBStorage:
         """Optuna's storage on ``engine_url``, its schema checked; a failure in one line."""
         import warnings
 
