@@ -21,9 +21,11 @@ from nas.storage.studies import StudySettings
 if TYPE_CHECKING:
     from nas.storage.fastread import FrontRead
 
-# Rows of the front printed by default: with the lines around them, a show fits in 30 lines
-# of an 80-column terminal (issue 24); --all prints every point.
+# Rows of the front printed by default, fewer where the settings and commands take more room:
+# a show fits in MAX_LINES lines (under 30 in an 80-column terminal, issue 24); --all prints
+# every point.
 ROWS = 8
+MAX_LINES = 29
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -73,25 +75,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     store = Store(args.storage, read_only=True)
     view = _read(store, args.study)
     raw = view.attrs.get(keys.SETTINGS)
     settings = StudySettings.from_dict(raw) if isinstance(raw, dict) else None
-    console.print(f"[bold]{shown(args.study)}[/] in {shown(args.storage)}")
-    if settings is not None:
-        _print_settings(settings, every=args.settings)
     n = {s: view.states.get(s, 0) for s in (TrialState.COMPLETE, TrialState.RUNNING)}
     trials = (
         f"{n[TrialState.COMPLETE]} complete trials ({view.attrs.get(keys.BUDGET) or '?'} "
         f"budget, {n[TrialState.RUNNING]} running, {view.states.get(TrialState.FAIL, 0)} failed)"
     )
+    # rendered first and written at the end: the front gets the lines left under MAX_LINES
+    with console.capture() as head:
+        console.print(f"[bold]{shown(args.study)}[/] in {shown(args.storage)}")
+        if settings is not None:
+            _print_settings(settings, every=args.settings)
     if args.history:
+        console.file.write(head.get())
         return _history(store, args, settings, trials)
-    _print_front(args.study, view.front, view.attrs, settings, trials, every=args.all)
-    if view.front:
-        _print_next(args.study, args.storage, settings)
+    with console.capture() as nxt:
+        if view.front:
+            _print_next(args.study, args.storage, settings)
+    room = MAX_LINES - _lines(head.get()) - _lines(nxt.get())
+    for rows in [None] if args.all else range(ROWS, 2, -1):  # as many rows as fit
+        with console.capture() as body:
+            _print_front(args.study, view.front, view.attrs, settings, trials, rows=rows)
+        if _lines(body.get()) <= room:
+            break
+    console.file.write(head.get() + body.get() + nxt.get())
     return 0
+
+
+def _lines(text: str) -> int:
+    return text.count("\n")
 
 
 def _read(store: Store, name: str) -> FrontRead:
@@ -129,10 +144,11 @@ def _print_front(
     settings: StudySettings | None,
     trials: str,
     *,
-    every: bool,
+    rows: int | None,
 ) -> None:
-    """The front as a table (a long one summarised in :data:`ROWS` rows: its ends, its knee,
-    its anchors and evenly spaced points between) and the knee's architecture."""
+    """The front as a table (a long one summarised in ``rows`` rows: its ends, its knee, its
+    anchors and evenly spaced points between) and the knee's architecture; ``rows`` None:
+    every point and every architecture (``--all``)."""
     from nas.analysis import evidence
     from nas.analysis.results import knee
     from nas.storage import studies as st
@@ -143,20 +159,21 @@ def _print_front(
     if k is not None:
         marks[k.number] = ", ".join(filter(None, (marks.get(k.number), "knee")))
     _fold(f"Pareto front: {len(front)} of {trials}", indent="")
-    rows = front if every else [front[i] for i in pick_rows(front, marks, ROWS)]
+    every = rows is None
+    shown_rows = front if rows is None else [front[i] for i in pick_rows(front, marks, rows)]
     table = front_table(
-        rows,
+        shown_rows,
         "",
         accuracy=evidence.accuracy_name(settings),
         marks=marks,
         note=note,
-        test=evidence.test_accuracies(settings, rows),
+        test=evidence.test_accuracies(settings, shown_rows),
         archs_of=None if every or k is None else {k.number},
     )
     console.print(table)
-    if len(rows) < len(front):
+    if len(shown_rows) < len(front):
         _fold(
-            f"{len(rows)} of {len(front)} front points shown (both ends, the knee, points "
+            f"{len(shown_rows)} of {len(front)} front points shown (both ends, the knee, points "
             f"between); all of them with their architectures: add --all, or see the front's "
             "chart in nas report",
             indent="",

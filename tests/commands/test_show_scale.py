@@ -79,3 +79,12 @@ def test_show_of_a_long_front_fits_30_lines_of_80_columns(long_study: str) -> No
     assert out.split("\nnext:\n", 1)[1].split()[:2] == ["nas", "dashboard"]
     every = _in_pty(["show", "hw", "--all", "--storage", long_study])
     assert len(re.findall(r"^│", every, re.M)) == len(front)
+    # narrower, the settings and commands fold onto more lines: fewer rows, still under 30
+    narrow = _in_pty(["show", "hw", "--storage", long_study], columns=70)
+    lines = narrow.rstrip("\n").splitlines()
+    assert len(lines) < 30 and max(len(ln) for ln in lines) <= 70, narrow
+    shown = len(re.findall(r"^│", narrow, re.M))
+    assert 3 <= shown < 8 and f"{shown} of {len(front)} front points shown" in " ".join(
+        narrow.split()
+    )
+    assert re.search(rf"│ +{k.number} \(knee\) │", narrow), narrow
