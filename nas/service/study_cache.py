@@ -68,23 +68,27 @@ class StudyView:
     memo: dict[Any, Any] = field(default_factory=dict)  # (what, cap) -> value
 
     def update(self, token: tuple[Any, ...], trials: list[FrozenTrial]) -> None:
+        """Take the re-read ``trials`` (unsettled ones and those above ``last``)."""
+        unordered = False  # new numbers arrive in order; a trial completing out of order not
         for t in trials:
             self.rows[t.number] = api_row(t)
             self.last = max(self.last, t.number)
             if t.state == TrialState.COMPLETE:
+                unordered |= bool(self.done) and t.number < next(reversed(self.done))
                 self.done[t.number] = t.datetime_complete
             if _settled(t):
                 self.unsettled.discard(t.number)
             else:
                 self.unsettled.add(t.number)
-        if trials:
-            self.rows = dict(sorted(self.rows.items()))
+        if unordered:
             self.done = dict(sorted(self.done.items()))
         self.token = token
         self.memo = {}
 
     def page(self, offset: int, limit: int | None) -> list[dict[str, Any]]:
-        rows = list(self.rows.values())
+        if "rows" not in self.memo:
+            self.memo["rows"] = list(self.rows.values())
+        rows = self.memo["rows"]
         return rows[offset:] if limit is None else rows[offset : offset + limit]
 
     def complete(self) -> list[Any]:
@@ -132,8 +136,8 @@ class StudyCache:
 
     def view(self, study_name: str) -> StudyView | None:
         """The study's current view (None: no such study yet)."""
+        token = fastread.change_token(self.store, study_name)  # outside the lock: concurrent
         with self._lock:
-            token = fastread.change_token(self.store, study_name)
             if token is None:
                 self._views.pop(study_name, None)
                 return None
