@@ -82,6 +82,19 @@ def test_cached_views_equal_uncached_reads_as_the_study_changes(
     assert view is not None and view.front(cap)[0]["number"] == new.number
     assert view.best_accuracy(cap) == pytest.approx(0.999)
     assert reads[-1]["after"] == new.number - 1
+    # two trials finishing out of order: the front and rows stay in number order
+    first, second = study.ask(), study.ask()
+    _check(cache, storage_url, "s", cap)
+    for t, lat in ((second, 0.01), (first, 0.01)):  # the same point: both on the front
+        t.set_user_attr(keys.ACCURACY, 0.5)
+        t.set_user_attr(keys.LATENCY_MS, lat)
+        study.tell(t, [0.5, lat])
+        _check(cache, storage_url, "s", cap)
+    assert [r["number"] for r in cache.view("s").front(cap)[:3]] == [  # type: ignore[union-attr]
+        new.number,
+        first.number,
+        second.number,
+    ]
 
 
 def test_trials_pages_front_and_progress_over_http(config) -> None:  # noqa: F811
