@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,7 +41,15 @@ class StudyData:
     @property
     def complete(self) -> list[FrozenTrial]:
         """Completed trials that carry accuracy and latency (what every chart plots)."""
-        return [t for t in self.trials if t.state == TrialState.COMPLETE and metrics(t)]
+        return list(self._complete)
+
+    @cached_property
+    def _complete(self) -> tuple[FrozenTrial, ...]:  # every chart asks: once per study read
+        return tuple(t for t in self.trials if t.state == TrialState.COMPLETE and metrics(t))
+
+    @cached_property
+    def _by_number(self) -> dict[int, FrozenTrial]:
+        return {t.number: t for t in self.trials}
 
     @property
     def max_latency_ms(self) -> float | None:
@@ -50,10 +59,7 @@ class StudyData:
         return sum(t.state == state for t in self.trials)
 
     def trial(self, number: int) -> FrozenTrial | None:
-        for t in self.trials:
-            if t.number == number:
-                return t
-        return None
+        return self._by_number.get(number)
 
 
 @dataclass(frozen=True)
@@ -145,7 +151,7 @@ class Reader:
         src = self._frozen(name)
         done = [
             t
-            for t in fastread.load_trials(self.store, name)
+            for t in fastread.load_trials(self.store, name, last_complete=limit)
             if t.state == TrialState.COMPLETE and t.values is not None
         ][-limit:]
         copy = optuna.create_study(directions=src.directions)

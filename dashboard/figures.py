@@ -243,7 +243,9 @@ def plot_pareto(
     """Accuracy vs latency: every completed trial one point, the front as a line.
 
     Traces partition the trials (dominated, front, over the limit), so the points of all traces
-    together are exactly the completed trials; ``customdata`` holds each trial number.
+    together are exactly the completed trials; ``customdata`` holds each trial number. Past
+    :data:`MAX_DRAWN` dominated (or over-limit) trials, an even sample of them is drawn and the
+    chart says so (:func:`decimate`); the front and the anchors are always drawn in full.
     """
     if not info.points:
         return empty_figure("no completed trials yet", title or "Pareto front")
@@ -280,10 +282,14 @@ def _add_trial_traces(fig: go.Figure, info: ParetoInfo) -> None:
     dominated = [p for p in info.points if p.feasible and not p.on_front]
     front = sorted((p for p in info.points if p.on_front), key=lambda p: p.latency_ms)
     over = [p for p in info.points if not p.feasible]
+    n_dominated, n_over = len(dominated), len(over)
+    dominated, over = decimate(dominated), decimate(over)
+    if len(dominated) < n_dominated or len(over) < n_over:
+        _say_decimated(fig, len(dominated) + len(over), n_dominated + n_over, len(front))
     fig.add_trace(
         _scatter(
             dominated,
-            f"trials ({len(dominated)})",
+            f"trials ({_drawn(len(dominated), n_dominated)})",
             axis=info.axis,
             mode="markers",
             marker={"color": DOMINATED, "size": 7, "opacity": 0.75},
@@ -294,7 +300,7 @@ def _add_trial_traces(fig: go.Figure, info: ParetoInfo) -> None:
         fig.add_trace(
             _scatter(
                 over,
-                f"over the limit ({len(over)})",
+                f"over the limit ({_drawn(len(over), n_over)})",
                 " · over the latency limit",
                 info.axis,
                 mode="markers",
@@ -304,6 +310,40 @@ def _add_trial_traces(fig: go.Figure, info: ParetoInfo) -> None:
     legend = _noisy_legend(info.points)
     if legend is not None:  # last, so the traces of trials keep their indices
         fig.add_trace(legend)
+
+
+# Dominated (or over-limit) trials drawn at most on the Pareto chart: 50,000 points made a
+# 7 MB report and a slow browser; the front is never thinned (issue 23).
+MAX_DRAWN = 5000
+
+
+def decimate(points: list[Point], most: int | None = None) -> list[Point]:
+    """At most ``most`` (default :data:`MAX_DRAWN`) of ``points`` (in trial order): every k-th,
+    so the cloud keeps its shape and its history, plus every anchor, which is always shown."""
+    most = MAX_DRAWN if most is None else most
+    if len(points) <= most:
+        return points
+    step = -(-len(points) // most)  # ceil
+    return [p for k, p in enumerate(points) if k % step == 0 or p.anchor]
+
+
+def _drawn(shown: int, total: int) -> str:
+    return str(total) if shown == total else f"{shown} of {total} drawn"
+
+
+def _say_decimated(fig: go.Figure, shown: int, total: int, front: int) -> None:
+    fig.add_annotation(
+        xref="paper",
+        yref="paper",
+        x=1.0,
+        y=1.0,
+        xanchor="right",
+        yanchor="bottom",
+        showarrow=False,
+        font={"size": 11, "color": "#555"},
+        text=f"{shown} of {total} trials off the front drawn (an even sample); all {front} on it",
+        name="decimated",
+    )
 
 
 def _cut_axis(fig: go.Figure, info: ParetoInfo, cut: AxisCut) -> None:

@@ -11,6 +11,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,11 @@ class ParetoInfo:
     latency_title: str = "latency (ms, median)"  # names the target (or the table's column)
 
     def by_number(self, number: int) -> Point | None:
-        return next((p for p in self.points if p.number == number), None)
+        return self._index.get(number)
+
+    @cached_property
+    def _index(self) -> dict[int, Point]:  # the report looks up every front row: O(1) each
+        return {p.number: p for p in self.points}
 
 
 def _float(v: object) -> float | None:

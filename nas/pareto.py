@@ -19,6 +19,7 @@ a sort and a sweep, smaller than a compat shim around private code.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 
@@ -113,22 +114,34 @@ def _acc_lat(acc: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarra
 def front_mask_2d(acc: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarray):
     """True where no other point has accuracy >= and latency <= with one strictly better.
 
-    O(n log n): sort by latency (ties: higher accuracy first) and keep each point whose
-    accuracy is at least the best seen so far among strictly faster or equal points, so equal
-    points (duplicates) are all kept.
+    O(n log n), a sort and a sweep: in latency order (ties: higher accuracy first) a point is
+    on the front when its accuracy beats every point before its run of equal points, so
+    equal points (duplicates) are all kept or all dropped. The sweep is a running maximum
+    (numpy), not a Python loop: 50,000 points take milliseconds.
     """
     a, lt = _acc_lat(acc, lat)
     n = len(a)
-    mask = np.zeros(n, dtype=bool)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
     order = np.lexsort((-a, lt))
-    best, best_lat = -np.inf, np.nan
-    for i in order:
-        if a[i] > best:
-            mask[i] = True
-            best, best_lat = a[i], lt[i]
-        elif a[i] == best and lt[i] == best_lat:
-            mask[i] = True  # a duplicate of the last front point
+    sa, sl = a[order], lt[order]
+    before = np.concatenate(([-np.inf], np.maximum.accumulate(sa)[:-1]))  # best acc earlier
+    starts = np.ones(n, dtype=bool)  # the first point of each run of equal points
+    starts[1:] = (sa[1:] != sa[:-1]) | (sl[1:] != sl[:-1])
+    first = np.flatnonzero(starts)[np.cumsum(starts) - 1]  # each point's run start
+    mask = np.zeros(n, dtype=bool)
+    mask[order] = sa[first] > before[first]
     return mask
+
+
+def front_order_2d(
+    acc: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarray
+) -> np.ndarray:
+    """Indices of the front points (see :func:`front_mask_2d`), fastest first; equal latencies
+    most accurate first, then in index order."""
+    a, lt = _acc_lat(acc, lat)
+    idx = np.flatnonzero(front_mask_2d(a, lt))
+    return idx[np.lexsort((-a[idx], lt[idx]))]
 
 
 def hypervolume_2d(
@@ -176,32 +189,47 @@ def knee_index_2d(acc: Sequence[float] | np.ndarray, lat: Sequence[float] | np.n
 class Front2D:
     """An incrementally kept (accuracy, latency) front: ``add`` a point, ask ``covers``.
 
-    Keeps one copy of equal points (a duplicate adds no area and cannot enter twice).
+    Keeps one copy of equal points (a duplicate adds no area and cannot enter twice). The
+    front is held in latency order, where its accuracy rises strictly, so both questions are
+    a binary search (``bisect``): O(log n) a point, where a scan of the front per point made
+    the anytime history of a 50,000-trial study take seconds.
     """
 
     def __init__(self) -> None:
-        self.acc = np.empty(0)
-        self.lat = np.empty(0)
+        self._acc: list[float] = []  # strictly rising
+        self._lat: list[float] = []  # strictly rising
 
     def __len__(self) -> int:
-        return len(self.acc)
+        return len(self._acc)
+
+    @property
+    def acc(self) -> np.ndarray:
+        return np.array(self._acc, dtype=float)
+
+    @property
+    def lat(self) -> np.ndarray:
+        return np.array(self._lat, dtype=float)
 
     def covers(self, accuracy: float, latency_ms: float) -> bool:
         """Some point of the front is at least as accurate and at least as fast."""
-        _acc_lat([accuracy], [latency_ms])
-        return bool(np.any((self.acc >= accuracy) & (self.lat <= latency_ms)))
+        if not (math.isfinite(accuracy) and math.isfinite(latency_ms)):  # as _acc_lat, faster
+            raise ValueError("(accuracy, latency): NaN or infinite values cannot be ranked")
+        i = bisect.bisect_right(self._lat, latency_ms) - 1  # the most accurate that fast
+        return i >= 0 and self._acc[i] >= accuracy
 
     def add(self, accuracy: float, latency_ms: float) -> bool:
         """Add the point unless covered; drop the points it covers. True if the front changed."""
         if self.covers(accuracy, latency_ms):
             return False
-        keep = ~((self.acc <= accuracy) & (self.lat >= latency_ms))
-        self.acc = np.append(self.acc[keep], accuracy)
-        self.lat = np.append(self.lat[keep], latency_ms)
+        # the points it covers: from the first as slow or slower, up to the first more accurate
+        j = bisect.bisect_left(self._lat, latency_ms)
+        k = bisect.bisect_right(self._acc, accuracy, lo=j)
+        self._acc[j:k] = [float(accuracy)]
+        self._lat[j:k] = [float(latency_ms)]
         return True
 
     def points(self) -> list[tuple[float, float]]:
-        return [(float(a), float(t)) for a, t in zip(self.acc, self.lat, strict=True)]
+        return list(zip(self._acc, self._lat, strict=True))
 
     def hypervolume(self, ref_ms: float) -> float:
-        return hypervolume_2d(self.acc, self.lat, ref_ms)
+        return hypervolume_2d(self._acc, self._lat, ref_ms)

@@ -71,6 +71,26 @@ def test_front_mask_2d_matches_brute_force_with_ties_and_duplicates() -> None:
         assert sorted(np.flatnonzero(slow).tolist()) == (first[0] if first else [])
 
 
+def test_front_order_2d_is_the_brute_force_front_fastest_first() -> None:
+    """Grids small and large (many ties and duplicates, or nearly none), n up to 300: the
+    front is the brute-force set, ordered by latency, then accuracy descending, then index."""
+    rng = np.random.default_rng(5)
+    for case in range(CASES):
+        n = int(rng.integers(0, 300 if case % 5 == 0 else 40))
+        pts = _points(rng, n, grid=[3, 6, 50, 10**6][case % 4])
+        acc, lat = pts[:, 0], pts[:, 1]
+        on = [
+            i
+            for i in range(n)
+            if not any(
+                acc[j] >= acc[i] and lat[j] <= lat[i] and (acc[j] > acc[i] or lat[j] < lat[i])
+                for j in range(n)
+            )
+        ]
+        want = sorted(on, key=lambda i: (lat[i], -acc[i], i))
+        assert pareto.front_order_2d(acc, lat).tolist() == want
+
+
 def _brute_hypervolume(acc: np.ndarray, lat: np.ndarray, ref: float) -> float:
     """Exact area on the grid of the points' own coordinates: sum of dominated cells."""
     xs = sorted({*lat.tolist(), ref})
@@ -114,6 +134,25 @@ def test_front2d_incremental_matches_the_batch_front_and_hypervolume() -> None:
             assert front.covers(a, lt) == covered
 
 
+def test_front2d_bisect_matches_brute_force_on_long_runs() -> None:
+    """The binary-search front against the brute-force set after every point, on runs of up
+    to 200 points from coarse grids (ties, duplicates) and fine ones."""
+    rng = np.random.default_rng(7)
+    for case in range(40):
+        pts = _points(rng, int(rng.integers(1, 200)), grid=[3, 10, 50, 10**6][case % 4])
+        front = pareto.Front2D()
+        for k, (a, lt) in enumerate(pts, start=1):
+            seen = pts[:k]
+            covered = any(fa >= a and fl <= lt for fa, fl in seen[:-1])
+            assert front.add(a, lt) is not covered
+            on = {
+                (x, y)
+                for x, y in seen
+                if not any((u >= x and v <= y) and (u > x or v < y) for u, v in seen)
+            }
+            assert sorted(front.points()) == sorted(on)
+
+
 def test_feasible_fronts_rank_only_feasible_points() -> None:
     rng = np.random.default_rng(4)
     for _ in range(CASES):
@@ -151,6 +190,8 @@ def test_non_finite_values_are_refused(bad: float) -> None:
         pareto.non_dominated_fronts([[0.0, 1.0], [bad, 2.0]])
     with pytest.raises(ValueError, match="NaN or infinite"):
         pareto.front_mask_2d([0.5, bad], [1.0, 2.0])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        pareto.front_order_2d([0.5, 0.4], [bad, 2.0])
     with pytest.raises(ValueError, match="NaN or infinite"):
         pareto.hypervolume_2d([0.5], [bad], 10.0)
     with pytest.raises(ValueError, match="finite"):

@@ -43,9 +43,7 @@ def pareto_front(
         return []
     acc = np.array([m[0] for _, m in pts])
     lat = np.array([m[1] for _, m in pts])
-    mask = pareto.front_mask_2d(acc, lat)
-    front = [pts[i] for i in np.flatnonzero(mask)]
-    return [t for t, _ in sorted(front, key=lambda p: (p[1][1], -p[1][0]))]
+    return [pts[i][0] for i in pareto.front_order_2d(acc, lat)]
 
 
 def best_accuracy(trials: list[FrozenTrial], max_latency_ms: float | None = None) -> float | None:

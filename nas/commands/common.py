@@ -75,6 +75,9 @@ def numeric_column(table: Table, header: str, cells: list[str]) -> None:
     table.add_column(header, justify="right", no_wrap=True, min_width=width)
 
 
+OPTIONAL_COLUMNS = ("p90 ms", "params M", "MFLOPs")
+
+
 def _front_columns(
     trials: list, axis: Any, acc_head: str, marks: dict[int, str], test: dict[int, float] | None
 ) -> tuple[dict[str, list[str]], list[str], bool]:
@@ -117,6 +120,7 @@ def front_table(
     marks: dict[int, str] | None = None,
     note: str = "",
     test: dict[int, float] | None = None,
+    archs_of: set[int] | None = None,
 ) -> RenderableType:
     """The Pareto front as a table: one row a trial, fastest first.
 
@@ -128,7 +132,9 @@ def front_table(
     ``accuracy`` names the accuracy (``inherited acc`` heads the column on two lines);
     ``marks`` puts a word next to some trial numbers (``0 (largest)``), which ``note``
     explains under the table. ``test`` (trial number -> fraction) adds a ``test %`` column
-    where the study holds a held-out accuracy (a table study's test column).
+    where the study holds a held-out accuracy (a table study's test column). ``archs_of``
+    (trial numbers) limits the architecture lines under the table to those trials. A column
+    that no trial fills (a table study's p90, params, MFLOPs) is left out.
     """
     from nas.analysis.axis import axis_of_trial
 
@@ -142,10 +148,13 @@ def front_table(
     else:  # "inherited acc": the kind of accuracy on a line of its own
         acc_head = f"{accuracy.removesuffix(' acc')}\n{axis.short} ± se"
     cols, archs, noisy = _front_columns(trials, axis, acc_head, marks, test)
+    for h in OPTIONAL_COLUMNS:
+        if trials and all(c == "-" for c in cols[h]):
+            del cols[h]
     # the notes under the table, folded at the terminal's edge (a caption would fold them at
     # the table's, a line or two more)
     notes = [Text(n) for n in (NOISY_NOTE if noisy else "", note) if n]
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title or None, title_justify="left")
     for h, cells in cols.items():
         numeric_column(table, h, cells)
     widest = {h: max(len(line) for line in h.split("\n")) for h in cols}
@@ -164,7 +173,8 @@ def front_table(
     below.add_column(justify="right", no_wrap=True)
     below.add_column(overflow="fold")
     for t, a in zip(trials, archs, strict=True):
-        below.add_row(f"  trial {t.number}:", a)
+        if archs_of is None or t.number in archs_of:
+            below.add_row(f"  trial {t.number}:", a)
     return Group(table, below, *notes)
 
 

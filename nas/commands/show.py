@@ -6,13 +6,26 @@ from __future__ import annotations
 import argparse
 import math
 import textwrap
+from typing import TYPE_CHECKING
 
+import numpy as np
+from optuna.trial import TrialState
 from rich.table import Table
 
 from nas.analysis.axis import ACCURACY, AccuracyAxis
 from nas.commands.common import add_storage, console, front_table, shell_lines, shown
 from nas.limits import printable
+from nas.storage import Store, keys
 from nas.storage.studies import StudySettings
+
+if TYPE_CHECKING:
+    from nas.storage.fastread import FrontRead
+
+# Rows of the front printed by default, fewer where the settings and commands take more room:
+# a show fits in MAX_LINES lines (under 30 in an 80-column terminal, issue 24); --all prints
+# every point.
+ROWS = 8
+MAX_LINES = 29
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +59,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "to compare studies",
     )
     p.add_argument(
+        "--all",
+        action="store_true",
+        help=f"print every point of the front with its architecture (default: at most {ROWS} "
+        "rows, the knee's architecture under them)",
+    )
+    p.add_argument(
         "--settings",
         action="store_true",
         help="print every stored setting and option of the study (default: those that apply "
@@ -56,52 +75,146 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nas.analysis import evidence
-    from nas.analysis.next_steps import next_commands
-    from nas.analysis.results import knee, pareto_front
-    from nas.analysis.summaries import summarize
-    from nas.storage import Store
+    store = Store(args.storage, read_only=True)
+    view = _read(store, args.study)
+    raw = view.attrs.get(keys.SETTINGS)
+    settings = StudySettings.from_dict(raw) if isinstance(raw, dict) else None
+    n = {s: view.states.get(s, 0) for s in (TrialState.COMPLETE, TrialState.RUNNING)}
+    trials = (
+        f"{n[TrialState.COMPLETE]} complete trials ({view.attrs.get(keys.BUDGET) or '?'} "
+        f"budget, {n[TrialState.RUNNING]} running, {view.states.get(TrialState.FAIL, 0)} failed)"
+    )
+    # rendered first and written at the end: the front gets the lines left under MAX_LINES
+    with console.capture() as head:
+        console.print(f"[bold]{shown(args.study)}[/] in {shown(args.storage)}")
+        if settings is not None:
+            _print_settings(settings, every=args.settings)
+    if args.history:
+        console.file.write(head.get())
+        return _history(store, args, settings, trials)
+    with console.capture() as nxt:
+        if view.front:
+            _print_next(args.study, args.storage, settings)
+    room = MAX_LINES - _lines(head.get()) - _lines(nxt.get())
+    for rows in [None] if args.all else range(ROWS, 2, -1):  # as many rows as fit
+        with console.capture() as body:
+            _print_front(args.study, view.front, view.attrs, settings, trials, rows=rows)
+        if _lines(body.get()) <= room:
+            break
+    console.file.write(head.get() + body.get() + nxt.get())
+    return 0
+
+
+def _lines(text: str) -> int:
+    return text.count("\n")
+
+
+def _read(store: Store, name: str) -> FrontRead:
+    """The study's attributes, counts and front by plain SQL (``nas show`` at 50,000 trials
+    in well under a second, where Optuna's loader took half a minute at 20,000)."""
+    from nas.errors import StorageError
+    from nas.storage import fastread
     from nas.storage import studies as st
 
-    store = Store(args.storage, read_only=True)
-    study = st.load(store, args.study)
-    summary = summarize(study)
-    settings = st.settings_of(study)
-    console.print(f"[bold]{shown(study.study_name)}[/] in {shown(args.storage)}")
-    if settings is not None:
-        _print_settings(settings, every=args.settings)
-    trials = (
-        f"{summary.complete} complete trials ({summary.budget or '?'} budget, "
-        f"{summary.running} running, {summary.failed} failed)"
-    )
+    try:
+        return fastread.read_front(store, name)
+    except StorageError:
+        st.load(store, name)  # the same refusal, listing the studies there are
+        raise
+
+
+def _history(
+    store: Store, args: argparse.Namespace, settings: StudySettings | None, trials: str
+) -> int:
+    from nas.analysis import evidence
+    from nas.storage import fastread
+
+    console.print(f"  trials: {trials}")
+    axis = evidence.axis_of(settings)  # "inherited acc" for a supernet study
+    rows = fastread.load_trials(store, args.study, params=False)
     max_latency_ms = settings.max_latency_ms if settings else None
-    name = evidence.accuracy_name(settings)
-    if args.history:
-        console.print(f"  trials: {trials}")
-        axis = evidence.axis_of(settings)  # "inherited acc" for a supernet study
-        console.print(history_table(study.get_trials(deepcopy=False), args, max_latency_ms, axis))
-        return 0
-    front = pareto_front(st.complete_trials(study), max_latency_ms)
-    marks = evidence.anchor_roles(st.anchors_of(study.user_attrs), front)
+    console.print(history_table(rows, args, max_latency_ms, axis))
+    return 0
+
+
+def _print_front(
+    name: str,
+    front: list,
+    attrs: dict,
+    settings: StudySettings | None,
+    trials: str,
+    *,
+    rows: int | None,
+) -> None:
+    """The front as a table (a long one summarised in ``rows`` rows: its ends, its knee, its
+    anchors and evenly spaced points between) and the knee's architecture; ``rows`` None:
+    every point and every architecture (``--all``)."""
+    from nas.analysis import evidence
+    from nas.analysis.results import knee
+    from nas.storage import studies as st
+
+    marks = evidence.anchor_roles(st.anchors_of(attrs), front)
     note = evidence.anchor_note(settings) if marks else ""
-    if (k := knee(front)) is not None:  # what nas export picks by default
+    k = knee(front)  # what nas export picks by default
+    if k is not None:
         marks[k.number] = ", ".join(filter(None, (marks.get(k.number), "knee")))
+    _fold(f"Pareto front: {len(front)} of {trials}", indent="")
+    every = rows is None
+    shown_rows = front if rows is None else [front[i] for i in pick_rows(front, marks, rows)]
     table = front_table(
-        front,
-        f"Pareto front: {len(front)} of {trials}",
-        accuracy=name,
+        shown_rows,
+        "",
+        accuracy=evidence.accuracy_name(settings),
         marks=marks,
         note=note,
-        test=evidence.test_accuracies(settings, front),
+        test=evidence.test_accuracies(settings, shown_rows),
+        archs_of=None if every or k is None else {k.number},
     )
     console.print(table)
-    if front:
-        cmds = next_commands(study.study_name, args.storage, settings, after="show")
-        console.print("next:", highlight=False)
-        for cmd in cmds:  # folded so that they still run when pasted into a shell
-            for line in shell_lines(cmd, console.width):
-                console.print(line, highlight=False, markup=False, soft_wrap=True)
-    return 0
+    if len(shown_rows) < len(front):
+        _fold(
+            f"{len(shown_rows)} of {len(front)} front points shown (both ends, the knee, points "
+            f"between); all of them with their architectures: add --all, or see the front's "
+            "chart in nas report",
+            indent="",
+        )
+
+
+def pick_rows(front: list, marks: dict[int, str], k: int) -> list[int]:
+    """Indices of at most ``k`` front points to print, in front order: both ends and every
+    marked point (the knee, anchors), then evenly spaced ones until there are ``k``."""
+    n = len(front)
+    if n <= k:
+        return list(range(n))
+    chosen = {0, n - 1} | {i for i, t in enumerate(front) if t.number in marks}
+    steps = k
+    while len(chosen) < k and steps <= n:
+        for i in np.linspace(0, n - 1, steps).round().astype(int):
+            if len(chosen) >= k:
+                break
+            chosen.add(int(i))
+        steps *= 2
+    return sorted(chosen)[: max(k, len(chosen))]
+
+
+def _print_next(name: str, storage: str, settings: StudySettings | None) -> None:
+    from nas.analysis.next_steps import next_commands
+
+    console.print("next:", highlight=False)
+    for cmd in next_commands(name, storage, settings, after="show"):
+        for line in shell_lines(cmd, console.width):  # folded: still runs when pasted
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _fold(line: str, indent: str = "  ") -> None:
+    text = textwrap.fill(
+        printable(line),
+        console.width,
+        initial_indent=indent,
+        subsequent_indent=indent or "  ",  # counted in the width: never re-wrapped by rich
+        break_on_hyphens=False,
+    )
+    console.print(text, highlight=False, markup=False)
 
 
 def _print_settings(settings: StudySettings, *, every: bool) -> None:
@@ -116,14 +229,7 @@ def _print_settings(settings: StudySettings, *, every: bool) -> None:
         *evidence.fidelity_lines(settings),
     )
     for line in filter(None, said):  # folded under their own indent, file or not
-        text = textwrap.fill(
-            printable(line),
-            console.width,
-            initial_indent="  ",
-            subsequent_indent="  ",  # counted in the width: no line re-wrapped past the edge
-            break_on_hyphens=False,
-        )
-        console.print(text, highlight=False, markup=False)
+        _fold(line)
     if every:
         done = {"fidelity", "scoring_input", "latency_input"}  # the lines above say them
         rest = {k: v for k, v in vars(settings).items() if k not in done}
@@ -148,7 +254,7 @@ def settings_summary(settings: StudySettings) -> list[str]:
         "latency_weight": settings.latency_weight if weighted else None,
         "max_latency_ms": settings.max_latency_ms,
         "target": settings.target,
-        "evaluator": settings.evaluator,
+        "evaluator": _evaluator_words(settings),
         "seed": settings.seed,
     }
     first = ", ".join(f"{k} {v}" for k, v in said.items() if v not in (None, ""))
@@ -174,6 +280,15 @@ def settings_summary(settings: StudySettings) -> list[str]:
     if not options:
         return [first]
     return [f"{first}; options: {' '.join(options)} (others default)"]
+
+
+def _evaluator_words(settings: StudySettings) -> str:
+    """The evaluator, a table's path left out (``data`` names the file): ``table:/long/path
+    accuracy=A latency=L`` -> ``table (accuracy=A latency=L)``."""
+    kind, _, rest = settings.evaluator.partition(":")
+    if kind == "table" and " accuracy=" in rest:
+        return f"table ({rest.partition(' ')[2]})"
+    return settings.evaluator
 
 
 def settings_lines(settings: dict, indent: str = "  ") -> list[str]:

@@ -1,5 +1,5 @@
 """A search's progress as the API answers it: complete trials, best accuracy, front size,
-elapsed time and an ETA from this run's rate; the server-sent stream of it; one trial's row."""
+elapsed time and an ETA from this run's rate; the server-sent stream of it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from nas.errors import NasInputError
 from nas.service import queue as q
+from nas.service import study_cache
 from nas.storage.db import Store
 
 
@@ -27,51 +28,27 @@ def complete_trials(store: Store, search: q.Search) -> list[Any]:
 
 
 def progress_of(store: Store, search: q.Search) -> dict[str, Any]:
-    from nas.analysis.results import best_accuracy, pareto_front
-
-    trials = complete_trials(store, search)
+    view = study_cache.for_store(store).view(search.study_name)
     cap = search.options.get("max_latency_ms")
-    done = len(trials)
+    done = 0 if view is None else len(view.done)
     end = search.finished_at or time.time()
     elapsed = (end - search.started_at) if search.started_at else 0.0
     eta = None
-    if search.state == q.State.RUNNING and done:
+    if view is not None and search.state == q.State.RUNNING and done and search.started_at:
         # rate of this run's trials (those completed since the search started)
-        recent = [
-            t
-            for t in trials
-            if t.datetime_complete
-            and search.started_at
-            and t.datetime_complete.timestamp() >= search.started_at
-        ]
+        recent = study_cache.completed_since(view, search.started_at)
         if recent and elapsed > 0:
-            eta = round(elapsed / len(recent) * max(0, search.budget - done), 1)
-    best = best_accuracy(trials, cap)
+            eta = round(elapsed / recent * max(0, search.budget - done), 1)
     return {
         "id": search.id,
         "state": search.state.value,
         "complete": done,
         "budget": search.budget,
-        "best_accuracy": best,
-        "front_size": len(pareto_front(trials, cap)),
+        "best_accuracy": None if view is None else view.best_accuracy(cap),
+        "front_size": 0 if view is None else len(view.front(cap)),
         "elapsed_s": round(elapsed, 1),
         "eta_s": eta,
         "error": search.error,
-    }
-
-
-def trial_row(t: Any) -> dict[str, Any]:
-    from nas.storage import keys
-
-    ua = t.user_attrs
-    return {
-        "number": t.number,
-        "state": t.state.name.lower(),
-        "accuracy": ua.get(keys.ACCURACY),
-        "latency_ms": ua.get(keys.LATENCY_MS),
-        "params_m": ua.get(keys.PARAMS_M),
-        "arch": ua.get(keys.ARCH_STR),
-        "fail_reason": ua.get(keys.FAIL_REASON),
     }
 
 

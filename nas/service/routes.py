@@ -21,15 +21,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from nas.data import BUILTIN, builtin_missing
-from nas.errors import NasInputError
 from nas.export.select import PICKS
 from nas.search.options import SearchOptions
-from nas.service import metrics
+from nas.service import metrics, study_cache
 from nas.service import queue as q
 from nas.service.config import ServiceConfig
 from nas.service.openapi import EVENTS_DOC, EventStream, errors
 from nas.service.paths import resolve_paths
-from nas.service.progress import complete_trials, progress_events, progress_of, trial_row
+from nas.service.progress import complete_trials, progress_events, progress_of
 from nas.service.uploads import keep_upload
 from nas.storage.db import Store
 
@@ -148,23 +147,23 @@ def add_result_routes(app: FastAPI, store: Store) -> None:
     @app.get("/api/searches/{search_id}/front", tags=["results"], responses=errors(404))
     def front(search_id: SearchId) -> list[dict[str, Any]]:
         """The Pareto front, fastest first."""
-        from nas.analysis.results import pareto_front
-
         search = _get(store, search_id)
-        trials = complete_trials(store, search)
-        cap = search.options.get("max_latency_ms")
-        return [trial_row(t) for t in pareto_front(trials, cap)]
+        view = study_cache.for_store(store).view(search.study_name)
+        return [] if view is None else view.front(search.options.get("max_latency_ms"))
 
     @app.get("/api/searches/{search_id}/trials", tags=["results"], responses=errors(404))
-    def trials(search_id: SearchId) -> list[dict[str, Any]]:
-        """Every trial of the search's study, in order, with its state and results."""
-        from nas.storage.fastread import load_trials
-
+    def trials(
+        search_id: SearchId,
+        offset: Annotated[int, Query(ge=0, description="first trial (in number order)")] = 0,
+        limit: Annotated[
+            int | None, Query(ge=1, le=10_000, description="at most this many (default: all)")
+        ] = None,
+    ) -> list[dict[str, Any]]:
+        """The search's trials in number order, with state and results: every one, or the
+        page ``offset``, ``limit``."""
         search = _get(store, search_id)
-        try:
-            return [trial_row(t) for t in load_trials(store, search.study_name)]
-        except NasInputError:
-            return []
+        view = study_cache.for_store(store).view(search.study_name)
+        return [] if view is None else view.page(offset, limit)
 
     @app.get(
         "/api/searches/{search_id}/export",

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
+from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import URL, Engine, make_url
@@ -28,6 +29,7 @@ from nas.storage.optuna_compat import (
     OPTUNA_TABLES,
     StaleCallback,
     check_schema,
+    holds_tested_schema,
     set_finished_trial_user_attr,
     sqlite_holds_studies,
 )
@@ -267,6 +269,22 @@ def _sqlite_engine_kwargs(url: str, parsed: URL, path: Path, read_only: bool) ->
     return engine_kwargs
 
 
+def _light_reader(engine_url: str, engine_kwargs: dict[str, object]) -> Engine | None:
+    """A read-only SQLite engine without Optuna's storage, when the file holds a schema this
+    release reads (None: open it through Optuna, which says what is wrong). Optuna's storage
+    costs a third of a second to open (it imports Alembic to check the schema): most of
+    ``nas show``'s time on a quiet machine, where plain SQL reads all it prints."""
+    engine = create_engine(engine_url, **engine_kwargs)  # type: ignore[arg-type]
+    try:
+        with engine.connect() as con:
+            if holds_tested_schema(con):
+                return engine
+    except SQLAlchemyError:
+        pass
+    engine.dispose()
+    return None
+
+
 class Store:
     """One storage URL: the Optuna storage and a session helper for nas's own tables."""
 
@@ -285,8 +303,14 @@ class Store:
         engine_url = url if path is not None else _with_installed_driver(url)
         shown = parsed.render_as_string(hide_password=True)  # never print a password
         self.backend = parsed.get_backend_name()
-        self.optuna = self._open_optuna(engine_url, engine_kwargs, shown)
-        self.engine: Engine = self.optuna.engine
+        self._optuna: RDBStorage | None = None
+        self._optuna_args = (engine_url, engine_kwargs, shown)
+        light = _light_reader(engine_url, engine_kwargs) if read_only and path else None
+        if light is not None:  # Optuna's storage opened only if something asks for it
+            self.engine: Engine = light
+        else:
+            self._optuna = self._open_optuna(engine_url, engine_kwargs, shown)
+            self.engine = self._optuna.engine
         if path is not None:
             _sqlite_pragmas(self.engine, immediate=not read_only)
             if not read_only:
@@ -302,9 +326,16 @@ class Store:
 
             check_revision(self.engine, shown)  # a newer nas's tables: refused before writing
 
+    @property
+    def optuna(self) -> RDBStorage:
+        """Optuna's storage of the URL (a light reader opens it on first use)."""
+        if self._optuna is None:
+            self._optuna = self._open_optuna(*self._optuna_args)  # type: ignore[arg-type]
+        return self._optuna
+
     def _open_optuna(
         self, engine_url: str, engine_kwargs: dict[str, object], shown: str
-    ) -> optuna.storages.RDBStorage:
+    ) -> RDBStorage:
         """Optuna's storage on ``engine_url``, its schema checked; a failure in one line."""
         import warnings
 

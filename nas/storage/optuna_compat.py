@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import optuna
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import BaseTrial, FrozenTrial, TrialState
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from nas.errors import StorageError
@@ -61,6 +61,18 @@ def check_schema(storage: RDBStorage, shown: str) -> None:
             f"read (tested: {', '.join(sorted(TESTED_SCHEMAS))}); install an Optuna that "
             "writes a tested schema, or a nas release tested with this one"
         )
+
+
+def holds_tested_schema(con: Connection) -> bool:
+    """Whether the database holds Optuna's tables at a revision in ``TESTED_SCHEMAS``, read as
+    stored (``alembic_version``) without opening Optuna's storage; False for a file without
+    them (not an Optuna database, or a new one)."""
+    from sqlalchemy import inspect
+
+    if "alembic_version" not in inspect(con).get_table_names():
+        return False
+    revision = con.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return revision in TESTED_SCHEMAS
 
 
 # ---- trials and studies -----------------------------------------------------------------------
@@ -162,21 +174,66 @@ def set_finished_trial_user_attr(
 _STUDY = text("SELECT study_id FROM studies WHERE study_name = :name")
 _TRIALS = text(
     "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials "
-    "WHERE study_id = :s ORDER BY number"
+    "WHERE study_id = :s AND number >= :min ORDER BY number"
 )
 _VALUES = text(
     "SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v "
-    "JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = :s ORDER BY v.objective"
+    "JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = :s AND t.number >= :min "
+    "ORDER BY v.objective"
 )
 _ATTRS = text(
     'SELECT a.trial_id, a."key", a.value_json FROM trial_user_attributes a '
-    "JOIN trials t ON t.trial_id = a.trial_id WHERE t.study_id = :s "
+    "JOIN trials t ON t.trial_id = a.trial_id WHERE t.study_id = :s AND t.number >= :min "
     "ORDER BY a.trial_user_attribute_id"
 )
 _PARAMS = text(
     "SELECT p.trial_id, p.param_name, p.param_value, p.distribution_json FROM trial_params p "
-    "JOIN trials t ON t.trial_id = p.trial_id WHERE t.study_id = :s ORDER BY p.param_id"
+    "JOIN trials t ON t.trial_id = p.trial_id WHERE t.study_id = :s AND t.number >= :min "
+    "ORDER BY p.param_id"
 )
+_NTH_LAST_COMPLETE = text(
+    "SELECT number FROM trials WHERE study_id = :s AND state = 'COMPLETE' "
+    "ORDER BY number DESC LIMIT 1 OFFSET :k"
+)
+_STUDY_ATTRS = text('SELECT "key", value_json FROM study_user_attributes WHERE study_id = :s')
+_STATES = text("SELECT state, COUNT(*) FROM trials WHERE study_id = :s GROUP BY state")
+# two user attributes of every complete trial side by side, joined on the (trial_id, key)
+# unique index; a trial without both is left out
+_POINTS = text(
+    "SELECT t.number, a.value_json, b.value_json FROM trials t "
+    'JOIN trial_user_attributes a ON a.trial_id = t.trial_id AND a."key" = :acc '
+    'JOIN trial_user_attributes b ON b.trial_id = t.trial_id AND b."key" = :lat '
+    "WHERE t.study_id = :s AND t.state = 'COMPLETE' ORDER BY t.number"
+)
+_SOME_TRIALS = text(
+    "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials "
+    "WHERE study_id = :s AND number IN :numbers ORDER BY number"
+).bindparams(bindparam("numbers", expanding=True))
+_SOME_ATTRS = text(
+    'SELECT a.trial_id, a."key", a.value_json FROM trial_user_attributes a '
+    "WHERE a.trial_id IN :ids ORDER BY a.trial_user_attribute_id"
+).bindparams(bindparam("ids", expanding=True))
+_CHUNK = 500
+# what changes when a trial of the study is added, changes state or gets an attribute: the
+# largest trial and attribute ids (primary keys: O(1)) and the study's count per state
+_TOKEN = text(
+    "SELECT (SELECT MAX(trial_id) FROM trials), "
+    "(SELECT MAX(trial_user_attribute_id) FROM trial_user_attributes), "
+    "t.state, COUNT(*) FROM trials t WHERE t.study_id = :s GROUP BY t.state ORDER BY t.state"
+)
+_TRIALS_AFTER = text(
+    "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials "
+    "WHERE study_id = :s AND number > :after ORDER BY number"
+)
+_KEYS_AFTER = text(
+    'SELECT a.trial_id, a."key", a.value_json FROM trial_user_attributes a '
+    "JOIN trials t ON t.trial_id = a.trial_id WHERE t.study_id = :s AND t.number > :after "
+    'AND a."key" IN :keys ORDER BY a.trial_user_attribute_id'
+).bindparams(bindparam("keys", expanding=True))
+_SOME_KEYS = text(
+    'SELECT a.trial_id, a."key", a.value_json FROM trial_user_attributes a '
+    'WHERE a.trial_id IN :ids AND a."key" IN :keys ORDER BY a.trial_user_attribute_id'
+).bindparams(bindparam("ids", expanding=True), bindparam("keys", expanding=True))
 _CHANGES = text(
     "SELECT s.study_name, t.state, COUNT(t.trial_id), MAX(t.trial_id), "
     "MAX(t.datetime_complete) "
@@ -202,24 +259,122 @@ class StudyRows(NamedTuple):
     params: list[tuple[Any, ...]]
 
 
-def study_rows(con: Connection, study_name: str, *, params: bool = True) -> StudyRows | None:
+def study_rows(
+    con: Connection, study_name: str, *, params: bool = True, last_complete: int | None = None
+) -> StudyRows | None:
     """Every trial row of ``study_name`` (``None``: no such study); ``params=False`` skips
-    the parameter rows."""
+    the parameter rows; ``last_complete=N`` starts at the N-th last complete trial."""
     sid = con.execute(_STUDY, {"name": study_name}).scalar()
     if sid is None:
         return None
+    low = 0
+    if last_complete is not None:
+        low = con.execute(_NTH_LAST_COMPLETE, {"s": sid, "k": last_complete - 1}).scalar() or 0
+    q = {"s": sid, "min": low}
     return StudyRows(
         trials=[
             (tid, number, TrialState[state], start, complete)
-            for tid, number, state, start, complete in con.execute(_TRIALS, {"s": sid})
+            for tid, number, state, start, complete in con.execute(_TRIALS, q)
         ],
         values=[
             (tid, _INF.get(value_type, value))
-            for tid, _objective, value, value_type in con.execute(_VALUES, {"s": sid})
+            for tid, _objective, value, value_type in con.execute(_VALUES, q)
         ],
-        user_attrs=[tuple(r) for r in con.execute(_ATTRS, {"s": sid})],
-        params=[tuple(r) for r in con.execute(_PARAMS, {"s": sid})] if params else [],
+        user_attrs=[tuple(r) for r in con.execute(_ATTRS, q)],
+        params=[tuple(r) for r in con.execute(_PARAMS, q)] if params else [],
     )
+
+
+class StudyHead(NamedTuple):
+    """What a study says of itself without reading its trials: its id, user attributes
+    (key -> JSON) and the number of trials in each state (state name -> count)."""
+
+    study_id: int
+    attrs: dict[str, str]
+    states: dict[str, int]
+
+
+def study_head(con: Connection, study_name: str) -> StudyHead | None:
+    """The study's id, user attributes and trial counts (``None``: no such study)."""
+    sid = con.execute(_STUDY, {"name": study_name}).scalar()
+    if sid is None:
+        return None
+    return StudyHead(
+        study_id=int(sid),
+        attrs={k: v for k, v in con.execute(_STUDY_ATTRS, {"s": sid})},
+        states={str(state): int(n) for state, n in con.execute(_STATES, {"s": sid})},
+    )
+
+
+def complete_points(
+    con: Connection, study_id: int, acc_key: str, lat_key: str
+) -> list[tuple[int, str, str]]:
+    """``(number, JSON of acc_key, JSON of lat_key)`` of every complete trial that holds both
+    user attributes, in number order: what a front is computed from, and nothing else."""
+    return [
+        tuple(r)  # type: ignore[misc]
+        for r in con.execute(_POINTS, {"s": study_id, "acc": acc_key, "lat": lat_key})
+    ]
+
+
+def some_trial_rows(
+    con: Connection, study_id: int, numbers: Sequence[int], *, attrs_too: bool = True
+) -> StudyRows:
+    """The trial and user-attribute rows of the trials ``numbers`` only (no values or
+    parameters; no attributes either with ``attrs_too=False``), as :func:`study_rows`."""
+    trials: list[tuple[Any, ...]] = []
+    attrs: list[tuple[Any, ...]] = []
+    wanted = sorted(set(numbers))
+    for i in range(0, len(wanted), _CHUNK):  # SQLite caps the number of bound values
+        rows = [
+            (tid, number, TrialState[state], start, complete)
+            for tid, number, state, start, complete in con.execute(
+                _SOME_TRIALS, {"s": study_id, "numbers": wanted[i : i + _CHUNK]}
+            )
+        ]
+        if rows and attrs_too:
+            attrs += [tuple(r) for r in con.execute(_SOME_ATTRS, {"ids": [r[0] for r in rows]})]
+        trials += rows
+    return StudyRows(trials=trials, values=[], user_attrs=attrs, params=[])
+
+
+def study_token(con: Connection, study_id: int) -> tuple[Any, ...]:
+    """A value that changes whenever a trial of the study is added, changes state or gets a
+    user attribute (and, conservatively, when another study's does): a cache key."""
+    rows = [tuple(r) for r in con.execute(_TOKEN, {"s": study_id})]
+    return tuple(rows)
+
+
+def trial_rows_where(
+    con: Connection,
+    study_id: int,
+    *,
+    after: int,
+    numbers: Sequence[int] = (),
+    keys: Sequence[str] = (),
+) -> StudyRows:
+    """Trial rows numbered above ``after`` and those in ``numbers``, in number order, with
+    their user attributes named in ``keys`` only (no values or parameters)."""
+    trials = [
+        (tid, number, TrialState[state], start, complete)
+        for tid, number, state, start, complete in con.execute(
+            _TRIALS_AFTER, {"s": study_id, "after": after}
+        )
+    ]
+    attrs = [
+        tuple(r)
+        for r in con.execute(_KEYS_AFTER, {"s": study_id, "after": after, "keys": list(keys)})
+    ]
+    if numbers:
+        some = some_trial_rows(con, study_id, numbers, attrs_too=False).trials
+        ids = [t[0] for t in some]
+        for i in range(0, len(ids), _CHUNK):  # SQLite caps the number of bound values
+            attrs += [
+                tuple(r)
+                for r in con.execute(_SOME_KEYS, {"ids": ids[i : i + _CHUNK], "keys": list(keys)})
+            ]
+        trials = some + trials
+    return StudyRows(trials=trials, values=[], user_attrs=attrs, params=[])
 
 
 def change_rows(con: Connection) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:

@@ -85,8 +85,14 @@ def _front(url: str) -> list[optuna.trial.FrozenTrial]:
     return pareto_front([t for t in s.trials if t.state.is_finished()], None)
 
 
-def _check_show(out: str, url: str, width: int) -> None:
+def _check_show(out: str, url: str, width: int, *, every: bool = False) -> None:
+    """Every front row (the front is short) with its numbers in full; the architecture of
+    the knee (of every trial with ``every``: ``--all``), whole, on its row or under the table."""
+    from nas.analysis.results import knee
+
     front = _front(url)
+    k = knee(front)
+    assert k is not None
     assert "…" not in out
     assert max(len(line) for line in out.splitlines()) <= width
     for t in front:
@@ -97,15 +103,18 @@ def _check_show(out: str, url: str, width: int) -> None:
             t.number,
             out,
         )
-        # the whole architecture is there, on the row or folded on lines under the table
         arch = " ".join(t.user_attrs[keys.ARCH_STR].split())
-        assert arch in " ".join(out.split()) or re.search(rf"│ {re.escape(arch)} +│", out)
+        inline = re.search(rf"│ {re.escape(arch)} +│", out)
+        below = f"trial {t.number}: {arch}" in " ".join(out.split())
+        assert inline or below or not (every or t is k), (t.number, out)
+        assert inline or not below or every or t is k, (t.number, out)  # only the knee's
     assert "~ noisy:" in out
     assert "space mobile," in out and "{" not in out  # settings in words, no dict
 
 
 def test_show_at_80_columns_in_a_terminal(study: str) -> None:
     _check_show(_in_pty(["show", STUDY, "--storage", study]), study, 80)
+    _check_show(_in_pty(["show", STUDY, "--all", "--storage", study]), study, 80, every=True)
 
 
 def test_show_redirected_to_a_file(study: str, tmp_path: Path) -> None:

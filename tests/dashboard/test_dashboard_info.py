@@ -298,3 +298,29 @@ def test_lut_keys_parse_back_to_the_layer_they_name() -> None:
             spec.height,
         )
     assert parse_key("not a key") is None
+
+
+def test_a_crowded_pareto_chart_draws_a_sample_off_the_front_and_says_so(
+    reader: Reader, monkeypatch
+) -> None:
+    """Past MAX_DRAWN trials off the front, an even sample of them is drawn, with a note on
+    the chart; every front point, and the whole set below the cap, still drawn."""
+    from dashboard import figures as fg
+
+    for name in ("a", "capped"):
+        p = info.pareto_info(reader.study(name))
+        full = fg.plot_pareto(p)
+        drawn = lambda fig: [n for t in fig.data for n in (t.customdata or [])]  # noqa: E731
+        assert sorted(drawn(full)) == sorted(x.number for x in p.points)
+        assert not [a for a in full.layout.annotations if a.name == "decimated"]
+        monkeypatch.setattr(fg, "MAX_DRAWN", 4)
+        thin = fg.plot_pareto(p)
+        monkeypatch.undo()
+        off = [x.number for x in p.points if not x.on_front]
+        got = drawn(thin)
+        assert set(p.front) <= set(got) and set(got) <= {x.number for x in p.points}
+        kept = [n for n in got if n not in p.front]
+        assert 0 < len(kept) < len(off)
+        (note,) = [a for a in thin.layout.annotations if a.name == "decimated"]
+        assert f"{len(kept)} of {len(off)} trials off the front drawn" in note.text
+        assert f"all {len(p.front)} on it" in note.text
