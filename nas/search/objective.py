@@ -32,7 +32,7 @@ from nas.spaces import Space
 from nas.spaces.optuna_adapter import suggest
 from nas.storage import Store, keys
 from nas.storage import studies as st
-from nas.storage.coordination import beat_now, claim_arch, reserve_slot, worker_tag
+from nas.storage.coordination import claim_arch, reserve_slot, worker_tag
 from nas.storage.optuna_compat import set_user_attrs, trial_id
 from nas.storage.snapshot import TrialSnapshot
 from nas.storage.studies import StudySettings
@@ -132,8 +132,10 @@ class TrialObjective:
         return values if len(values) > 1 else values[0]
 
     def __call__(self, trial: optuna.Trial) -> list[float] | float:
-        beat_now(self.study, trial_id(trial))  # before the tag: a tagged trial has a heartbeat
-        trial.set_user_attr(keys.WORKER, worker_tag(self.worker, trial.number))
+        # the first heartbeat and the worker's tag in one transaction: a tagged trial has a
+        # heartbeat (see nas.storage.coordination.beat_now)
+        tag = {keys.WORKER: worker_tag(self.worker, trial.number)}
+        set_user_attrs(self.study, trial, tag, heartbeat=True)
         if (
             self.store is not None
             and self.budget is not None

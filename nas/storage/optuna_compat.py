@@ -107,9 +107,9 @@ class Heartbeat:
     What Optuna's ``HeartbeatThread`` does around each trial of ``Study.optimize``, with two
     differences that matter when trials take milliseconds (a table look-up): the thread is
     started once, not per trial, and it beats only after ``interval`` seconds -- the first beat
-    of a trial is written synchronously by the worker itself (``heartbeat_now``, before the
-    trial is tagged), so Optuna's immediate second beat was one transaction per trial that only
-    competed with the worker for SQLite's write lock.
+    of a trial is written synchronously by the worker itself (with the trial's worker tag,
+    :func:`set_user_attrs`), so Optuna's immediate second beat was one transaction per trial
+    that only competed with the worker for SQLite's write lock.
     """
 
     def __init__(self, study: optuna.Study) -> None:
@@ -205,12 +205,26 @@ _DROP_USER_ATTRS = text(
 ).bindparams(bindparam("keys", expanding=True))
 
 
-def set_user_attrs(study: optuna.Study, trial: optuna.Trial, attrs: dict[str, Any]) -> None:
+_DROP_HEARTBEAT = text("DELETE FROM trial_heartbeats WHERE trial_id = :t")
+_ADD_HEARTBEAT = text(
+    "INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES (:t, CURRENT_TIMESTAMP)"
+)  # what Optuna's record_heartbeat writes for a trial's first beat
+
+
+def set_user_attrs(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    attrs: dict[str, Any],
+    *,
+    heartbeat: bool = False,
+) -> None:
     """``trial.set_user_attr(key, value)`` for every item of ``attrs`` in one transaction of
     three statements, where Optuna spends one transaction of three per attribute (a trial of a
     table search sets nine). Same contract: a trial that is no longer RUNNING (another worker's
     stale-trial sweep failed it) raises ``UpdateFinishedTrialError`` and nothing is written.
-    A storage that is not a database gets Optuna's calls."""
+    ``heartbeat``: record a heartbeat of the trial in the same transaction (Optuna's
+    ``record_heartbeat`` would be one more). A storage that is not a database gets Optuna's
+    calls."""
     import json
 
     from optuna.exceptions import UpdateFinishedTrialError
@@ -218,6 +232,8 @@ def set_user_attrs(study: optuna.Study, trial: optuna.Trial, attrs: dict[str, An
     storage = storage_of(study)
     engine = getattr(getattr(storage, "_backend", storage), "engine", None)
     if engine is None or not attrs:
+        if heartbeat:
+            heartbeat_now(study, trial_id(trial))
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
         return
@@ -232,6 +248,9 @@ def set_user_attrs(study: optuna.Study, trial: optuna.Trial, attrs: dict[str, An
             raise UpdateFinishedTrialError(
                 f"Trial#{trial.number} has already finished and can not be updated."
             )
+        if heartbeat:
+            con.execute(_DROP_HEARTBEAT, {"t": tid})
+            con.execute(_ADD_HEARTBEAT, {"t": tid})
         con.execute(_DROP_USER_ATTRS, {"t": tid, "keys": list(attrs)})
         con.execute(_ADD_USER_ATTR, rows)
     trial._cached_frozen_trial.user_attrs.update(attrs)  # what Trial.set_user_attr keeps
