@@ -241,7 +241,8 @@ def main() -> None:
     if args.sites_trials:
         lines += count_sites(args, table, sqlite_url)
         print("\n".join(lines), flush=True)
-    lines += pairs(args, table, sqlite_url, args.trials, "SQLite")
+    if args.trials:  # 0: PostgreSQL only
+        lines += pairs(args, table, sqlite_url, args.trials, "SQLite")
     if args.postgres_trials:
         lines += postgres_part(args, table)
     write(args, load_start, lines)
