@@ -26,7 +26,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from nas import limits
 from nas.analysis.results import pareto_front
@@ -39,6 +39,7 @@ from nas.search.options import GRADIENT, SearchOptions
 from nas.spaces import load_space
 from nas.storage import Store, keys
 from nas.storage import studies as st
+from nas.storage.snapshot import TrialSnapshot
 from nas.storage.studies import StudySettings
 from nas.strategies import StrategyContext, create_sampler, get_strategy
 from nas.version import __version__
@@ -434,6 +435,7 @@ def _drive_sampler(
     result.seconds["supernet"] = info.get("seconds", 0.0)
     result.supernet = info.get("supernet", "")
     n_trials_before = len(study.get_trials(deepcopy=False))
+    snapshot = TrialSnapshot(study)  # the loop's one read per trial, shared with the sampler
     ctx = StrategyContext(
         n_objectives=opts.n_objectives,
         # a resumed study must not replay old proposals, nor two workers each other's
@@ -442,10 +444,17 @@ def _drive_sampler(
         constraints_func=constraints if opts.max_latency_ms is not None else None,
         space=space,
         claim=arch_claimer(store, study.study_name),
+        trials=lambda: snapshot.with_states(TrialState.COMPLETE, TrialState.RUNNING),
     )
     study.sampler = create_sampler(result.settings.strategy, ctx)
     objective = TrialObjective(
-        space, evaluator, result.settings, study, store=store, budget=opts.budget
+        space,
+        evaluator,
+        result.settings,
+        study,
+        store=store,
+        budget=opts.budget,
+        snapshot=snapshot,
     )
     rep.search_started(study.study_name, st.count_complete(study), opts.budget)
     try:

@@ -17,6 +17,12 @@ such a trial's late result is dropped with a warning -- the trial stays FAIL wit
 ``fail_reason``, its budget slot and architecture claim are free, it is retried as a dead
 worker's trial would be -- and the loop goes on with the next trial.
 
+The study is read once per trial, right after the tell (and again after a wait or a dropped
+trial): that one read (:class:`~nas.storage.snapshot.TrialSnapshot`) serves the progress
+report, the next stale check and budget count, the budget slot reservation and the no-repeat
+sampler's set of taken architectures. One heartbeat thread per worker beats the running trial
+(:class:`~nas.storage.optuna_compat.Heartbeat`), not one thread per trial.
+
 A repeat is pruned without spending budget. Repeats only reach the objective when every
 architecture is taken, so :data:`MAX_CONSECUTIVE_REPEATS` of them in a row end this worker's
 loop (the space has no unseen architecture left for it) instead of spinning.
@@ -44,14 +50,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MAX_CONSECUTIVE_FAILURES = 5
 MAX_CONSECUTIVE_REPEATS = 10
+# Optuna's heartbeat sweep (one query) at most this often per worker: a trial is stale only
+# after the grace period (60 s by default), so checking it 50 times a second on a fast table
+# search finds nothing sooner. The check for trials of workers that exited runs every trial.
+STALE_SWEEP_SECONDS = 1.0
 
 
-def _complete_and_running(study: optuna.Study) -> tuple[int, int]:
-    """``(complete trials, complete + running trials)`` of ``study``."""
-    states = [
-        t.state
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
-    ]
+def _complete_and_running(trials: list[FrozenTrial]) -> tuple[int, int]:
+    """``(complete trials, complete + running trials)`` among ``trials``."""
+    states = [t.state for t in trials if t.state in (TrialState.COMPLETE, TrialState.RUNNING)]
     return states.count(TrialState.COMPLETE), len(states)
 
 
@@ -63,7 +70,10 @@ def _failed_elsewhere(study: optuna.Study, trial_id: int) -> bool:
 
 
 def run_trial(
-    study: optuna.Study, objective: TrialObjective, catch: tuple[type[Exception], ...]
+    study: optuna.Study,
+    objective: TrialObjective,
+    catch: tuple[type[Exception], ...],
+    heartbeat: compat.Heartbeat,
 ) -> FrozenTrial | None:
     """Ask for a trial, run ``objective`` on it and tell its outcome, as
     ``study.optimize(objective, n_trials=1, catch=catch)`` does.
@@ -83,7 +93,7 @@ def run_trial(
     tid = compat.trial_id(trial)
     values: list[float] | float | None = None
     state: TrialState | None = None
-    with compat.heartbeat_thread(study, tid):  # until told: see the docstring
+    with heartbeat.beating(tid):  # until told: see the docstring
         try:
             values = objective(trial)
         except optuna.TrialPruned:
@@ -157,29 +167,67 @@ def optimize_until_budget(
         elif trial.state == TrialState.PRUNED and keys.DUPLICATE_OF in trial.user_attrs:
             repeats += 1
         objective.remember(trial)
-        report_trial(study, trial, budget, reporter, max_latency_ms)
+        # the one read of the study per trial: progress now, the next trial's decisions after
+        snapshot.refresh()
+        complete = snapshot.with_states(TrialState.COMPLETE)
+        report_trial(study, trial, budget, reporter, max_latency_ms, complete)
 
-    while True:
-        fail_stale(study)
-        complete, held = _complete_and_running(study)
-        if complete >= budget:
-            return mine
-        if held >= budget:
-            time.sleep(poll_seconds)  # others hold the rest of the budget; one may still fail
-            continue
-        with interrupts.optuna_call():  # Ctrl-C never lands inside Optuna's bookkeeping
-            finished = run_trial(study, objective, (CandidateError,))
-            if finished is not None:
-                after(study, finished)
-        if repeats >= MAX_CONSECUTIVE_REPEATS:
-            log.warning(
-                "%d proposals in a row repeated architectures other trials hold; the space has "
-                "no unseen architecture left for this worker",
-                repeats,
-            )
-            return mine
-        if failures >= MAX_CONSECUTIVE_FAILURES:
-            raise CandidateError(
-                f"{failures} candidates failed in a row; the last: "
-                f"{last_reason or 'no reason stored'}"
-            )
+    snapshot = objective.snapshot
+    heartbeat = compat.Heartbeat(study)
+    sweep = _Throttle(STALE_SWEEP_SECONDS)
+    try:
+        while True:
+            trials = snapshot.take_fresh()
+            running = snapshot.with_states(TrialState.RUNNING)
+            if fail_stale(study, running, heartbeats=sweep.due()):
+                trials = snapshot.take_fresh()  # read again: the failed trials are FAIL now
+            complete, held = _complete_and_running(trials)
+            if complete >= budget:
+                return mine
+            if held >= budget:
+                time.sleep(poll_seconds)  # others hold the rest of the budget; one may fail
+                continue
+            with interrupts.optuna_call():  # Ctrl-C never lands inside Optuna's bookkeeping
+                finished = run_trial(study, objective, (CandidateError,), heartbeat)
+                if finished is not None:
+                    after(study, finished)
+            if _streak_ends_loop(repeats, failures, last_reason):
+                return mine
+    finally:
+        heartbeat.close()
+
+
+class _Throttle:
+    """``due()`` is True at most once every ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.last = -float("inf")
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.seconds:
+            return False
+        self.last = now
+        return True
+
+
+def _streak_ends_loop(repeats: int, failures: int, last_reason: str | None) -> bool:
+    """True when too many proposals in a row were repeats (the space has no unseen
+    architecture left for this worker).
+
+    Raises:
+        CandidateError: ``MAX_CONSECUTIVE_FAILURES`` candidates failed one after another.
+    """
+    if repeats >= MAX_CONSECUTIVE_REPEATS:
+        log.warning(
+            "%d proposals in a row repeated architectures other trials hold; the space has "
+            "no unseen architecture left for this worker",
+            repeats,
+        )
+        return True
+    if failures >= MAX_CONSECUTIVE_FAILURES:
+        raise CandidateError(
+            f"{failures} candidates failed in a row; the last: {last_reason or 'no reason stored'}"
+        )
+    return False

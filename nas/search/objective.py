@@ -32,8 +32,9 @@ from nas.spaces import Space
 from nas.spaces.optuna_adapter import suggest
 from nas.storage import Store, keys
 from nas.storage import studies as st
-from nas.storage.coordination import beat_now, claim_arch, reserve_slot, worker_tag
-from nas.storage.optuna_compat import trial_id
+from nas.storage.coordination import claim_arch, reserve_slot, worker_tag
+from nas.storage.optuna_compat import set_user_attrs, trial_id
+from nas.storage.snapshot import TrialSnapshot
 from nas.storage.studies import StudySettings
 from nas.storage.worker_registry import worker_id
 
@@ -78,13 +79,17 @@ def report_trial(
     budget: int,
     reporter: Reporter,
     max_ms: float | None,
+    complete: list[FrozenTrial] | None = None,
 ) -> None:
     """Tell ``reporter`` that ``trial`` ended, with the study's progress (both drivers).
 
-    O(n) per trial; measured negligible next to the storage writes of a trial
-    (benchmarks/results/strategies.md), so the progress stays exact with several workers.
+    ``complete``: the study's COMPLETE trials read after ``trial`` was told (the sampler
+    loop's snapshot); read now when not given. O(n) per trial; measured negligible next to the
+    storage writes of a trial (benchmarks/results/strategies.md), so the progress stays exact
+    with several workers.
     """
-    complete = st.complete_trials(study)
+    if complete is None:
+        complete = st.complete_trials(study)
     front = pareto_front(complete, max_ms)
     reporter.trial_done(len(complete), budget, trial, best_accuracy(complete, max_ms), len(front))
 
@@ -101,7 +106,10 @@ class TrialObjective:
         *,
         store: Store | None = None,
         budget: int | None = None,
+        snapshot: TrialSnapshot | None = None,
     ) -> None:
+        """``snapshot``: the study's trials as the loop last read them, shared with the
+        sampler (:mod:`nas.storage.snapshot`); a new one when not given."""
         self.space = space
         self.evaluator = evaluator
         self.settings = settings
@@ -109,6 +117,7 @@ class TrialObjective:
         self.store = store
         self.budget = budget
         self.worker = worker_id()
+        self.snapshot = snapshot or TrialSnapshot(study)
         self.done: dict[str, FrozenTrial] = {
             str(t.user_attrs[keys.ARCH_HASH]): t
             for t in st.complete_trials(study)
@@ -123,12 +132,17 @@ class TrialObjective:
         return values if len(values) > 1 else values[0]
 
     def __call__(self, trial: optuna.Trial) -> list[float] | float:
-        beat_now(self.study, trial_id(trial))  # before the tag: a tagged trial has a heartbeat
-        trial.set_user_attr(keys.WORKER, worker_tag(self.worker, trial.number))
+        # the first heartbeat and the worker's tag in one transaction: a tagged trial has a
+        # heartbeat (see nas.storage.coordination.beat_now)
+        tag = {keys.WORKER: worker_tag(self.worker, trial.number)}
+        set_user_attrs(self.study, trial, tag, heartbeat=True)
         if (
             self.store is not None
             and self.budget is not None
-            and reserve_slot(self.store, self.study, trial_id(trial), self.budget) is None
+            and reserve_slot(
+                self.store, self.study, trial_id(trial), self.budget, self.snapshot.trials
+            )
+            is None
         ):
             # Lost the race for the last slots to other workers: this trial is not needed.
             raise optuna.TrialPruned("the budget is reached or held by other workers")
@@ -151,8 +165,7 @@ class TrialObjective:
     def _run(self, trial: optuna.Trial) -> list[float] | float:
         arch = suggest(trial, self.space)
         h = self.space.hash(arch)
-        for k, v in arch_attrs(self.space, arch, h).items():
-            trial.set_user_attr(k, v)
+        set_user_attrs(self.study, trial, arch_attrs(self.space, arch, h))  # one transaction
         previous = self.done.get(h)
         if previous is None and self.store is not None:
             previous = self._claim(trial, h)
@@ -167,8 +180,8 @@ class TrialObjective:
             raise
         self.seconds["evaluation"] += float(ev.attrs.get(keys.EVAL_SECONDS, 0.0))
         self.seconds["latency"] += float(ev.attrs.get(keys.LATENCY_SECONDS, 0.0))
-        for k, v in result_attrs(ev, self.settings).items():  # the one record for both drivers
-            trial.set_user_attr(k, v)
+        # the one record for both drivers, in one transaction
+        set_user_attrs(self.study, trial, result_attrs(ev, self.settings))
         return self.values(ev)
 
     def remember(self, trial: FrozenTrial) -> None:

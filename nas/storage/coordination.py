@@ -20,11 +20,12 @@ killed with SIGKILL frees its slot and claim as soon as Optuna fails its stale t
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -55,9 +56,20 @@ def _swap(store: Store, stmt) -> bool:  # type: ignore[no-untyped-def]
 # ---- budget slots ---------------------------------------------------------------------------
 
 
-def reserve_slot(store: Store, study: optuna.Study, trial_id: int, budget: int) -> int | None:
+def reserve_slot(
+    store: Store,
+    study: optuna.Study,
+    trial_id: int,
+    budget: int,
+    trials: Sequence[FrozenTrial] | None = None,
+) -> int | None:
     """A budget slot for ``trial_id``, or ``None`` when all are held by running or completed
-    trials (the budget is reached or being reached by other workers)."""
+    trials (the budget is reached or being reached by other workers).
+
+    ``trials``: the study's trials as the caller last read them (a worker's
+    :class:`~nas.storage.snapshot.TrialSnapshot`); read now when not given. A snapshot older
+    than the slot table is safe: a holder it does not know counts as held, and FAIL and PRUNED
+    are final, so at worst a slot freed meanwhile is skipped."""
     name = study.study_name
     with store.session() as s:
         rows = dict(
@@ -68,7 +80,8 @@ def reserve_slot(store: Store, study: optuna.Study, trial_id: int, budget: int) 
     for slot, tid in rows.items():
         if tid == trial_id:
             return slot
-    trials = study.get_trials(deepcopy=False)
+    if trials is None:
+        trials = study.get_trials(deepcopy=False)
     state = {compat.trial_id(t): t.state for t in trials}
     # Trials completed without a slot (a study from before slots existed) use up budget too.
     held = set(rows.values())
@@ -238,13 +251,25 @@ def _abandoned(t: optuna.trial.FrozenTrial, tag: object, now: datetime, limit: f
     return start is not None and (now - start).total_seconds() > limit
 
 
-def fail_stale(study: optuna.Study) -> None:
+def fail_stale(
+    study: optuna.Study,
+    running: Sequence[FrozenTrial] | None = None,
+    *,
+    heartbeats: bool = True,
+) -> int:
     """Fail RUNNING trials whose worker is gone, and re-queue them (Optuna's retry callback).
 
     Optuna's heartbeat check fails trials whose heartbeat is older than the grace period; on
     top of that a trial whose worker ran on this machine and certainly exited is failed at
     once, and one that its worker never tagged (see :func:`beat_now`) after
     :func:`untagged_after` seconds.
+
+    ``running``: the study's RUNNING trials as the caller last read them (read now when not
+    given); a trial in it that has finished meanwhile is left alone. ``heartbeats=False``
+    skips Optuna's check (a query; the trial loop runs it at most once a second).
+
+    Returns:
+        How many trials the second part failed (Optuna's check does not say).
     """
     import copy
     import warnings
@@ -253,24 +278,32 @@ def fail_stale(study: optuna.Study) -> None:
 
     from nas.storage import keys
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
+    if heartbeats:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
     # An in-memory study (benchmarks, library use) has no heartbeat, and only one process that
     # could own its trials.
     if not compat.has_heartbeat(study):
-        return
+        return 0
     storage = compat.storage_of(study)
     callback = compat.stale_trial_callback(study)
     now = datetime.now()  # Optuna stamps datetime_start with the naive local time
     limit = untagged_after()
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not _abandoned(t, t.user_attrs.get(keys.WORKER), now, limit):
+    if running is None:
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    failed = 0
+    for t in running:
+        if t.state != TrialState.RUNNING or not _abandoned(
+            t, t.user_attrs.get(keys.WORKER), now, limit
+        ):
             continue
         try:
             if not storage.set_trial_state_values(compat.trial_id(t), state=TrialState.FAIL):
                 continue
         except UpdateFinishedTrialError:
-            continue  # another worker failed it first
+            continue  # another worker (or Optuna's check just above) failed it first
+        failed += 1
         if callback is not None:
             callback(study, copy.deepcopy(storage.get_trial(compat.trial_id(t))))
+    return failed

@@ -285,6 +285,39 @@ def _light_reader(engine_url: str, engine_kwargs: dict[str, object]) -> Engine |
     return None
 
 
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Test a server connection before use when it idled in the pool for a while.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on *every* checkout: one round trip per transaction,
+    about 20 per trial of a table search. A connection reused within milliseconds is not the
+    one a server restart or an idle timeout (a long supernet training) has closed, so only one
+    that idled :data:`IDLE_PING_SECONDS` is pinged; a dead one is replaced, as with
+    ``pool_pre_ping`` (SQLAlchemy's "pessimistic disconnect handling" with a checkout event).
+    """
+    import time
+
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_con, record):  # type: ignore[no-untyped-def]
+        record.info["nas_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_con, record, _proxy):  # type: ignore[no-untyped-def]
+        since = record.info.get("nas_idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return  # new, or reused at once
+        try:
+            cur = dbapi_con.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+        except Exception as exc:  # whatever the driver raises for a closed connection
+            raise DisconnectionError(str(exc)) from exc  # the pool reconnects and retries
+
+
 class Store:
     """One storage URL: the Optuna storage and a session helper for nas's own tables."""
 
@@ -299,7 +332,7 @@ class Store:
         if path is not None:
             engine_kwargs = _sqlite_engine_kwargs(url, parsed, path, read_only)
         else:
-            engine_kwargs = {"pool_pre_ping": True}
+            engine_kwargs = {}  # pings only after idling: _ping_idle_connections
         engine_url = url if path is not None else _with_installed_driver(url)
         shown = parsed.render_as_string(hide_password=True)  # never print a password
         self.backend = parsed.get_backend_name()
@@ -319,6 +352,8 @@ class Store:
                 # commit, which halves a table search). A reader keeps its connections: closing
                 # the last one would checkpoint the WAL, and a reader must not change the file.
                 self.engine.dispose()
+        else:
+            _ping_idle_connections(self.engine)
         self._sqlite = path is not None
         self._shown = shown
         if not read_only:

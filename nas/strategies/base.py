@@ -40,6 +40,9 @@ class StrategyContext:
     constraints_func: ConstraintsFunc | None
     space: Space | None = None
     claim: Callable[[FrozenTrial, str], bool] | None = None
+    # the study's COMPLETE and RUNNING trials as the trial loop last read them (it reads once
+    # per trial, nas.storage.snapshot); None: the sampler reads the study itself
+    trials: Callable[[], Sequence[FrozenTrial]] | None = None
 
 
 class SamplerFactory(Protocol):
@@ -105,6 +108,6 @@ def create_sampler(name: str, ctx: StrategyContext) -> optuna.samplers.BaseSampl
 
         tries = 1 if strategy.avoids_repeats else 20  # its redraws would repeat themselves
         sampler = NoRepeatSampler(
-            sampler, ctx.space, seed=ctx.seed, max_tries=tries, claim=ctx.claim
+            sampler, ctx.space, seed=ctx.seed, max_tries=tries, claim=ctx.claim, trials=ctx.trials
         )
     return sampler

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import optuna
@@ -58,12 +58,17 @@ class NoRepeatSampler(BaseSampler):
         max_tries: int = 20,
         seed: int = 0,
         claim: Claim | None = None,
+        trials: Callable[[], Sequence[FrozenTrial]] | None = None,
     ) -> None:
+        """``trials``: the study's trials as the caller's trial loop last read them (it reads
+        once per trial); the taken set comes from them instead of a read of its own. Only a
+        snapshot: ``claim`` decides, so an older snapshot costs at most a draw again."""
         self.inner = inner
         self.space = space
         self.max_tries = max_tries
         self.seed = seed
         self.claim = claim
+        self.trials = trials
 
     # The search space is static (every label on every trial), so the wrapper proposes all
     # of it in sample_relative and Optuna never calls sample_independent for our labels.
@@ -79,12 +84,12 @@ class NoRepeatSampler(BaseSampler):
     ) -> dict[str, Any]:
         if not search_space:
             return {}
+        taken = (TrialState.COMPLETE, TrialState.RUNNING)
+        known = self.trials() if self.trials is not None else study.get_trials(deepcopy=False)
         seen = {
             str(t.user_attrs[keys.ARCH_HASH])
-            for t in study.get_trials(
-                deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
-            )
-            if t.number != trial.number and keys.ARCH_HASH in t.user_attrs
+            for t in known
+            if t.state in taken and t.number != trial.number and keys.ARCH_HASH in t.user_attrs
         }
 
         def take(arch: dict[str, Any]) -> bool:

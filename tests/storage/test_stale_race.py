@@ -133,16 +133,16 @@ def test_the_heartbeat_thread_runs_until_the_trial_is_told(
     from nas.storage import optuna_compat
 
     events: list[str] = []
-    real_thread = optuna_compat.heartbeat_thread
+    real_beating = optuna_compat.Heartbeat.beating
 
     @contextmanager
-    def recorded(study: optuna.Study, trial_id: int):  # type: ignore[no-untyped-def]
-        with real_thread(study, trial_id):
+    def recorded(self: optuna_compat.Heartbeat, trial_id: int):  # type: ignore[no-untyped-def]
+        with real_beating(self, trial_id):
             events.append("beating")
             yield
             events.append("stopped")
 
-    monkeypatch.setattr(loop.compat, "heartbeat_thread", recorded)
+    monkeypatch.setattr(loop.compat.Heartbeat, "beating", recorded)
     store = Store(storage_url)
     settings = StudySettings(
         space="tiny", space_digest="d", data="table:t.csv", data_fingerprint="f",
