@@ -132,10 +132,10 @@ class TrialObjective:
         return values if len(values) > 1 else values[0]
 
     def __call__(self, trial: optuna.Trial) -> list[float] | float:
-        # the first heartbeat and the worker's tag in one transaction: a tagged trial has a
-        # heartbeat (see nas.storage.coordination.beat_now)
+        # the trial's first heartbeat is already written (nas.storage.optuna_compat.Heartbeat
+        # .beating, before the objective runs): a tagged trial has a heartbeat
         tag = {keys.WORKER: worker_tag(self.worker, trial.number)}
-        set_user_attrs(self.study, trial, tag, heartbeat=True)
+        set_user_attrs(self.study, trial, tag)
         if (
             self.store is not None
             and self.budget is not None

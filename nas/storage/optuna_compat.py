@@ -118,10 +118,8 @@ class Heartbeat:
 
     What Optuna's ``HeartbeatThread`` does around each trial of ``Study.optimize``, with two
     differences that matter when trials take milliseconds (a table look-up): the thread is
-    started once, not per trial, and it beats only after ``interval`` seconds -- the first beat
-    of a trial is written synchronously by the worker itself (with the trial's worker tag,
-    :func:`set_user_attrs`), so Optuna's immediate second beat was one transaction per trial
-    that only competed with the worker for SQLite's write lock.
+    started once, not per trial, and the first beat of a trial is written synchronously when the
+    trial starts (:meth:`beating`), so a tagged trial always has a heartbeat.
     """
 
     def __init__(self, study: optuna.Study) -> None:
@@ -148,9 +146,16 @@ class Heartbeat:
 
     @contextmanager
     def beating(self, trial_id: int) -> Iterator[None]:
-        """Beat ``trial_id`` every interval while the block runs (nothing without heartbeats)."""
+        """Beat ``trial_id`` now and every interval while the block runs (nothing without
+        heartbeats). The first beat is written here, under the thread's lock: written by the
+        worker in the transaction that tags the trial, it raced the thread's beat of the same
+        trial, and on PostgreSQL the two deadlocked (the tag's transaction locks the trial's
+        row, the thread's first INSERT of the heartbeat row needs that row for its foreign key:
+        benchmarks/bench_many_workers.py, 8 workers with busy loops, lost a worker that way)."""
         with self._lock:
             self._trial = trial_id
+            if self._interval is not None:
+                self._storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
         try:
             yield
         finally:

@@ -28,6 +28,7 @@ from nas.strategies import StrategyContext, create_sampler
 SETTINGS = StudySettings(
     space="tiny", space_digest="d", data="table:t.csv", data_fingerprint="f",
     strategy="random", objective="pareto", target="table:latency_ms",
+    evaluator="table:t.csv", latency_weight=0.0, seed=0,
 )  # fmt: skip
 
 
@@ -166,3 +167,31 @@ def test_a_closed_idle_connection_is_replaced(postgres_url: str, monkeypatch, id
         reader.engine.dispose()
     finally:
         store.engine.dispose()
+
+
+def test_a_running_trial_s_beat_never_waits_for_its_row_lock(postgres_url: str) -> None:
+    """The deadlock bench_many_workers found on PostgreSQL: the worker's transaction that tags
+    its trial holds the trial's row (``FOR UPDATE``, so a stale sweep waits), while the heartbeat
+    thread's *first* beat INSERTs the heartbeat row, whose foreign key needs that row; the tag's
+    transaction then wrote the same heartbeat row and each waited for the other. Now the first
+    beat is written when the trial starts, so a later beat is an UPDATE that needs no row lock."""
+    import threading
+
+    from sqlalchemy import text
+
+    store = Store(postgres_url)
+    study = optuna.create_study(study_name="s", storage=store.optuna)
+    trial = compat.ask(study)
+    tid = compat.trial_id(trial)
+    heartbeat = compat.Heartbeat(study)
+    beat = threading.Thread(target=compat.storage_of(study).record_heartbeat, args=(tid,))
+    try:
+        with heartbeat.beating(tid), store.engine.begin() as con:
+            lock = text("SELECT state FROM trials WHERE trial_id = :t FOR UPDATE")
+            con.execute(lock, {"t": tid})
+            beat.start()  # the thread's next beat while the worker holds the trial's row
+            beat.join(timeout=10)
+            assert not beat.is_alive(), "the heartbeat waited for the worker's row lock"
+    finally:
+        heartbeat.close()
+        beat.join()
