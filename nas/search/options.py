@@ -43,7 +43,7 @@ SAMPLER, GRADIENT = "sampler", "gradient"
 
 
 # Latency is measured where the export runs by default: the deliverable of `nas export` is
-# model.onnx, and torch eager's per-operator overhead ranks small networks differently
+# model.onnx, and torch eager's per-operator overhead makes small networks look about 20x slower
 # (benchmarks/RESULTS.md, "Eager torch against ONNX Runtime").
 DEFAULT_TARGET = "onnxruntime"
 
