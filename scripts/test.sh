@@ -29,7 +29,14 @@ fi
 .venv/bin/python -m pip --disable-pip-version-check -q install -e ".[nni]"
 export PYTHONHASHSEED=0
 status=0
-# the slowest tests, so that what makes CI long is in every log (issue 23)
-.venv/bin/python -m pytest -q --durations=25 "$@" || status=$?
+# One test process per core (pytest-xdist; NAS_TEST_PROCESSES=1 runs them in this process);
+# a file's tests stay in one process, so its module fixtures are built once. The slowest
+# tests are listed, so that what makes CI long is in every log (issue 23).
+processes=${NAS_TEST_PROCESSES:-auto}
+parallel=()
+if [ "$processes" != 1 ]; then
+  parallel=(-n "$processes" --dist loadfile)
+fi
+.venv/bin/python -m pytest -q --durations=25 "${parallel[@]}" "$@" || status=$?
 # pytest's 5 means "no tests collected": that is a failure of this script too.
 exit $status

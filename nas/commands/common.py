@@ -141,13 +141,7 @@ def front_table(
     width = width or console.width
     axis = axis_of_trial(trials[0].user_attrs if trials else {})
     marks = marks or {}
-    if not axis.percent:  # a zero-cost score, named by its proxy
-        acc_head = axis.short
-    elif accuracy == "accuracy":
-        acc_head = f"{axis.short} ± se"
-    else:  # "inherited acc": the kind of accuracy on a line of its own
-        acc_head = f"{accuracy.removesuffix(' acc')}\n{axis.short} ± se"
-    cols, archs, noisy = _front_columns(trials, axis, acc_head, marks, test)
+    cols, archs, noisy = _front_columns(trials, axis, _accuracy_head(axis, accuracy), marks, test)
     for h in OPTIONAL_COLUMNS:
         if trials and all(c == "-" for c in cols[h]):
             del cols[h]
@@ -168,14 +162,29 @@ def front_table(
         table.add_row(*row, *([archs[i]] if inline else []))
     if inline or not trials:
         return Group(table, *notes) if notes else table
-    # a grid, so a folded architecture keeps its hanging indent under the trial number
+    return Group(table, _architecture_lines(trials, archs, archs_of), *notes)
+
+
+def _accuracy_head(axis: Any, accuracy: str) -> str:
+    """The accuracy column's heading: a zero-cost score by its proxy's name, else the axis with
+    ``± se`` (``inherited acc`` puts the kind of accuracy on a line of its own)."""
+    if not axis.percent:
+        return str(axis.short)
+    if accuracy == "accuracy":
+        return f"{axis.short} ± se"
+    return f"{accuracy.removesuffix(' acc')}\n{axis.short} ± se"
+
+
+def _architecture_lines(trials: list, archs: list[str], archs_of: set[int] | None) -> Table:
+    """The architectures under the table, one numbered line each (only ``archs_of``'s trials
+    where given): a grid, so a folded architecture keeps its hanging indent."""
     below = Table.grid(padding=(0, 1))
     below.add_column(justify="right", no_wrap=True)
     below.add_column(overflow="fold")
     for t, a in zip(trials, archs, strict=True):
         if archs_of is None or t.number in archs_of:
             below.add_row(f"  trial {t.number}:", a)
-    return Group(table, below, *notes)
+    return below
 
 
 def shell_lines(cmd: str, width: int, indent: str = "  ") -> list[str]:
