@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -59,7 +60,11 @@ def test_padded_trials_are_the_rows_a_search_writes(long_study: str) -> None:
 
 
 def test_show_of_a_long_front_fits_30_lines_of_80_columns(long_study: str) -> None:
-    out = _in_pty(["show", "hw", "--storage", long_study])
+    # run where the database is, with a relative URL: the lines it takes must not depend on
+    # the length of pytest's temporary folder (longer under pytest-xdist)
+    here = Path(long_study.removeprefix("sqlite:///")).parent
+    short = "sqlite:///studies.db"
+    out = _in_pty(["show", "hw", "--storage", short], cwd=here)
     lines = out.rstrip("\n").splitlines()
     assert len(lines) < 30 and max(len(ln) for ln in lines) <= 80, out
     trials = load_trials(Store(long_study, read_only=True), "hw", params=False)
@@ -77,10 +82,10 @@ def test_show_of_a_long_front_fits_30_lines_of_80_columns(long_study: str) -> No
     flat = " ".join(out.split())
     assert f"8 of {len(front)} front points shown" in flat and "--all" in flat
     assert out.split("\nnext:\n", 1)[1].split()[:2] == ["nas", "dashboard"]
-    every = _in_pty(["show", "hw", "--all", "--storage", long_study])
+    every = _in_pty(["show", "hw", "--all", "--storage", short], cwd=here)
     assert len(re.findall(r"^│", every, re.M)) == len(front)
     # narrower, the settings and commands fold onto more lines: fewer rows, still under 30
-    narrow = _in_pty(["show", "hw", "--storage", long_study], columns=70)
+    narrow = _in_pty(["show", "hw", "--storage", short], columns=70, cwd=here)
     lines = narrow.rstrip("\n").splitlines()
     assert len(lines) < 30 and max(len(ln) for ln in lines) <= 70, narrow
     shown = len(re.findall(r"^│", narrow, re.M))

@@ -52,10 +52,14 @@ def _in_pty(
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r\n", "\n")
 
 
-def _to_file(args: list[str], path: Path, cmd: list[str] | None = None) -> str:
+def _to_file(
+    args: list[str], path: Path, cmd: list[str] | None = None, cwd: Path | None = None
+) -> str:
     env = {k: v for k, v in subprocess_env().items() if k != "COLUMNS"}
     with path.open("w") as f:
-        done = subprocess.run(cmd or nas_cmd(*args), stdout=f, stderr=subprocess.PIPE, env=env)
+        done = subprocess.run(
+            cmd or nas_cmd(*args), stdout=f, stderr=subprocess.PIPE, env=env, cwd=cwd
+        )
     assert done.returncode == 0, done.stderr
     return path.read_text()
 
@@ -118,7 +122,10 @@ def test_show_at_80_columns_in_a_terminal(study: str) -> None:
 
 
 def test_show_redirected_to_a_file(study: str, tmp_path: Path) -> None:
-    out = _to_file(["show", STUDY, "--storage", study], tmp_path / "show.log")
+    # a relative URL, so that how lines fold does not depend on the length of tmp_path
+    folder = Path(study.removeprefix("sqlite:///")).parent
+    args = ["show", STUDY, "--storage", "sqlite:///studies.db"]
+    out = _to_file(args, tmp_path / "show.log", cwd=folder)
     _check_show(out, study, 120)  # a log file is laid out at 120 columns, not 80
 
 
