@@ -331,19 +331,25 @@ def _drawn(shown: int, total: int) -> str:
     return str(total) if shown == total else f"{shown} of {total} drawn"
 
 
-def _say_decimated(fig: go.Figure, shown: int, total: int, front: int) -> None:
+def _corner_note(fig: go.Figure, text: str, name: str, *, top: bool) -> None:
+    """A small grey note in the plot's top-right (``top``) or bottom-left corner."""
     fig.add_annotation(
         xref="paper",
         yref="paper",
-        x=1.0,
-        y=1.0,
-        xanchor="right",
+        x=1.0 if top else 0.0,
+        y=1.0 if top else 0.0,
+        xanchor="right" if top else "left",
         yanchor="bottom",
         showarrow=False,
         font={"size": 11, "color": "#555"},
-        text=f"{shown} of {total} trials off the front drawn (an even sample); all {front} on it",
-        name="decimated",
+        text=text,
+        name=name,
     )
+
+
+def _say_decimated(fig: go.Figure, shown: int, total: int, front: int) -> None:
+    text = f"{shown} of {total} trials off the front drawn (an even sample); all {front} on it"
+    _corner_note(fig, text, "decimated", top=True)
 
 
 def _cut_axis(fig: go.Figure, info: ParetoInfo, cut: AxisCut) -> None:
@@ -354,22 +360,12 @@ def _cut_axis(fig: go.Figure, info: ParetoInfo, cut: AxisCut) -> None:
     fig.update_yaxes(range=[_r(scale * (cut.floor - pad)), _r(scale * (top + pad))])
     low = cut.below[0]
     n = len(cut.below)
-    fig.add_annotation(
-        xref="paper",
-        yref="paper",
-        x=0.0,
-        y=0.0,
-        xanchor="left",
-        yanchor="bottom",
-        showarrow=False,
-        font={"size": 11, "color": "#555"},
-        text=(
-            f"▼ axis cut: {n} trial{'s' if n > 1 else ''} below, lowest "
-            f"{info.axis.fmt(low.accuracy)}{' %' if info.axis.percent else ''} at "
-            f"{low.latency_ms:.3f} ms (trial {low.number})"
-        ),
-        name="axis-cut",
+    text = (
+        f"▼ axis cut: {n} trial{'s' if n > 1 else ''} below, lowest "
+        f"{info.axis.fmt(low.accuracy)}{' %' if info.axis.percent else ''} at "
+        f"{low.latency_ms:.3f} ms (trial {low.number})"
     )
+    _corner_note(fig, text, "axis-cut", top=False)
 
 
 def _steps(points: Sequence[AnytimePoint]) -> list[AnytimePoint]:
