@@ -11,7 +11,7 @@
 Only loopback traffic; every loop is bounded. Record the machine's load next to the numbers.
 
     .venv/bin/python benchmarks/bench_service.py [--table PATH.csv] [--requests 20]
-        [--budget 200]
+        [--interval 0,1] [--budget 200]
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def progress_latency(table: Path, clients: int, requests: int) -> dict[str, float]:
+def progress_latency(
+    table: Path, clients: int, requests: int, interval: float = 0.0
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="nas-bench-service-") as tmp:
         proc, c = start_server(Path(tmp), table, slots=2)
         try:
@@ -87,7 +89,10 @@ def progress_latency(table: Path, clients: int, requests: int) -> dict[str, floa
 
             def client(k: int) -> None:
                 mine = Client(c.url, TOKEN, timeout=120)
+                time.sleep(interval * k / clients)  # pollers spread over the interval
                 for j in range(requests):
+                    if j:
+                        time.sleep(interval)  # a poller waits; 0: back to back (a stress test)
                     t0 = time.perf_counter()
                     mine.progress(ids[(k + j) % 2])
                     dt = time.perf_counter() - t0
@@ -151,18 +156,26 @@ def main() -> None:
     )
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--requests", type=int, default=20)
+    ap.add_argument(
+        "--interval",
+        default="0,1",
+        help="seconds each client waits between its requests, one run per value (0: back to "
+        "back, a stress test; 1: a dashboard polling once a second)",
+    )
     ap.add_argument("--budget", type=int, default=200)
     args = ap.parse_args()
     table = Path(args.table)
     print(f"uptime before: {os.popen('uptime').read().strip()}")
-    lat = progress_latency(table, args.clients, args.requests)
-    print(
-        f"progress endpoint, {args.clients} clients x {args.requests} requests while "
-        f"{lat['running']:.0f} searches ran ({lat['trials_meanwhile']:.0f} trials done by the "
-        f"end): {lat['requests']} requests in {lat['wall_s']:.1f} s ({lat['rps']:.0f}/s); "
-        f"latency median {lat['median_ms']:.0f} ms, p90 {lat['p90_ms']:.0f} ms, "
-        f"p99 {lat['p99_ms']:.0f} ms, max {lat['max_ms']:.0f} ms"
-    )
+    for interval in (float(v) for v in args.interval.split(",")):
+        lat = progress_latency(table, args.clients, args.requests, interval)
+        print(
+            f"progress endpoint, {args.clients} clients x {args.requests} requests, "
+            f"{interval:g} s between a client's requests, while {lat['running']:.0f} searches "
+            f"ran ({lat['trials_meanwhile']:.0f} trials done by the end): {lat['requests']} "
+            f"requests in {lat['wall_s']:.1f} s ({lat['rps']:.0f}/s); latency median "
+            f"{lat['median_ms']:.0f} ms, p90 {lat['p90_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms, "
+            f"max {lat['max_ms']:.0f} ms"
+        )
     print(f"uptime: {os.popen('uptime').read().strip()}")
     o = overhead(table, args.budget)
     print(
