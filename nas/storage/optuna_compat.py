@@ -222,26 +222,18 @@ _DROP_USER_ATTRS = text(
 ).bindparams(bindparam("keys", expanding=True))
 
 
-_DROP_HEARTBEAT = text("DELETE FROM trial_heartbeats WHERE trial_id = :t")
-_ADD_HEARTBEAT = text(
-    "INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES (:t, CURRENT_TIMESTAMP)"
-)  # what Optuna's record_heartbeat writes for a trial's first beat
-
-
 def set_user_attrs(
     study: optuna.Study,
     trial: optuna.Trial,
     attrs: dict[str, Any],
-    *,
-    heartbeat: bool = False,
 ) -> None:
     """``trial.set_user_attr(key, value)`` for every item of ``attrs`` in one transaction of
     three statements, where Optuna spends one transaction of three per attribute (a trial of a
     table search sets nine). Same contract: a trial that is no longer RUNNING (another worker's
     stale-trial sweep failed it) raises ``UpdateFinishedTrialError`` and nothing is written.
-    ``heartbeat``: record a heartbeat of the trial in the same transaction (Optuna's
-    ``record_heartbeat`` would be one more). A storage that is not a database gets Optuna's
-    calls."""
+    A storage that is not a database gets Optuna's calls. (No heartbeat here: the trial's row
+    lock this transaction holds deadlocked with the heartbeat thread's first beat on
+    PostgreSQL; :meth:`Heartbeat.beating` writes the first beat.)"""
     import json
 
     from optuna.exceptions import UpdateFinishedTrialError
@@ -249,8 +241,6 @@ def set_user_attrs(
     storage = storage_of(study)
     engine = getattr(getattr(storage, "_backend", storage), "engine", None)
     if engine is None or not attrs:
-        if heartbeat:
-            heartbeat_now(study, trial_id(trial))
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
         return
@@ -265,9 +255,6 @@ def set_user_attrs(
             raise UpdateFinishedTrialError(
                 f"Trial#{trial.number} has already finished and can not be updated."
             )
-        if heartbeat:
-            con.execute(_DROP_HEARTBEAT, {"t": tid})
-            con.execute(_ADD_HEARTBEAT, {"t": tid})
         con.execute(_DROP_USER_ATTRS, {"t": tid, "keys": list(attrs)})
         con.execute(_ADD_USER_ATTR, rows)
     trial._cached_frozen_trial.user_attrs.update(attrs)  # what Trial.set_user_attr keeps

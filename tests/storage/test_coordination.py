@@ -202,19 +202,7 @@ def test_trial_never_tagged_by_its_worker_is_failed_after_a_long_wait(
 def test_beat_now_gives_a_fresh_trial_the_heartbeat_the_grace_check_needs(
     storage_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _first_beat_then_grace(storage_url, monkeypatch, "beat_now")
-
-
-def test_tag_with_heartbeat_gives_the_beat_the_grace_check_needs(
-    storage_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # what the objective does: the tag and the first beat in one transaction
-    _first_beat_then_grace(storage_url, monkeypatch, "with-the-tag")
-
-
-def _first_beat_then_grace(storage_url: str, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
     from nas.storage.coordination import beat_now
-    from nas.storage.optuna_compat import set_user_attrs
 
     monkeypatch.setenv("NAS_HEARTBEAT_SECONDS", "1")
     monkeypatch.setenv("NAS_GRACE_SECONDS", "2")
@@ -225,11 +213,8 @@ def _first_beat_then_grace(storage_url: str, monkeypatch: pytest.MonkeyPatch, ho
     silent.set_user_attr(keys.WORKER, worker_tag("elsewhere/abc/[1]:1", silent.number))
     beaten = study.ask()
     tag = {keys.WORKER: worker_tag("elsewhere/abc/[1]:1", beaten.number)}
-    if how == "beat_now":
-        beat_now(study, beaten._trial_id)
-        beaten.set_user_attr(keys.WORKER, tag[keys.WORKER])
-    else:
-        set_user_attrs(study, beaten, tag, heartbeat=True)
+    beat_now(study, beaten._trial_id)
+    beaten.set_user_attr(keys.WORKER, tag[keys.WORKER])
     time.sleep(3.2)  # past the grace period (SQLite's clock has whole seconds)
     fail_stale(study)
     states = [t.state for t in study.trials]

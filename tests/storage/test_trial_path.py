@@ -123,8 +123,8 @@ def test_a_trial_reads_the_study_once_and_writes_its_attributes_in_three_transac
     assert sites["refresh"] <= 9 * trials, sites
     for reader in ("sample_relative", "reserve_slot", "report_trial", "_complete_and_running"):
         assert sites[reader] <= 2 * trials, (reader, sites)  # their own small queries only
-    # three transactions: the worker tag with the first heartbeat (six statements), the
-    # architecture and the result (four each); Optuna spends three per attribute and beat
+    # three transactions: the worker tag, the architecture and the result (four statements
+    # each); Optuna spends three per attribute
     assert sites["set_user_attrs"] <= 14 * trials, sites
     assert "heartbeat_now" not in sites and "__call__" not in sites, sites
     # the whole trial but Optuna's writes of the parameters (three statements a label): 114
